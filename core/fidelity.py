@@ -1,0 +1,374 @@
+"""Fidelity: column shapes, column pair trends and association matrices, with sdmetrics' definitions.
+
+Scores agree with sdmetrics 0.32 (KSComplement, TVComplement, CorrelationSimilarity,
+ContingencySimilarity) but are computed on shared integer encodings, so a million rows take seconds.
+When a holdout is given, every score is also computed for the holdout against the real training rows:
+that is the score a fresh real sample earns, the `expected` value a synthetic score is judged against.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.encoding import EncodedColumn, continuous_values, encode_columns
+from core.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
+
+# sdmetrics rounds continuous values to this many decimals before its KS test; so do we.
+KS_DECIMALS = sys.float_info.dig - 1
+# A categorical column with more distinct values than this is left out of pair trends: a contingency
+# table that wide says nothing about association and its cells are mostly sampling noise.
+MAX_PAIR_CATEGORIES = 1000
+
+
+@dataclass
+class ColumnShape:
+    """Similarity of one column's marginal in real and synthetic data, and where they differ most."""
+
+    column: str
+    sdtype: str
+    metric: str  # KSComplement | TVComplement
+    score: float
+    real: float | None  # real CDF (KS) or frequency (TV) where the gap is largest
+    synthetic: float | None  # synthetic value at the same point
+    at: str | None  # the value or category where the gap is largest
+    expected: float | None = None  # the holdout's score against the real rows
+
+
+@dataclass
+class PairTrend:
+    """Similarity of a column pair's association in real and synthetic data."""
+
+    columns: tuple[str, str]
+    metric: str  # CorrelationSimilarity | ContingencySimilarity
+    score: float
+    real: float | None  # association in the real data (Pearson r, Cramer's V or correlation ratio)
+    synthetic: float | None  # the same association in the synthetic data
+    expected: float | None = None
+
+
+@dataclass
+class Skipped:
+    """A column or pair that was not scored, and why."""
+
+    item: str
+    reason: str
+
+
+@dataclass
+class FidelityResult:
+    """Column shapes and pair trends with their averages."""
+
+    column_shapes: list[ColumnShape]
+    pair_trends: list[PairTrend]
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def column_shapes_score(self) -> float:
+        """Mean of the per-column scores (NaN-free)."""
+        return _mean([c.score for c in self.column_shapes])
+
+    @property
+    def column_pair_trends_score(self) -> float:
+        """Mean of the per-pair scores over every scored pair (no association threshold)."""
+        return _mean([p.score for p in self.pair_trends])
+
+    @property
+    def score(self) -> float:
+        """Quality score: the mean of the two property scores, as sdmetrics' QualityReport."""
+        return _mean([self.column_shapes_score, self.column_pair_trends_score])
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def ks_complement(real: np.ndarray, synthetic: np.ndarray) -> tuple[float, float, float, float]:
+    """1 - the two-sample KS statistic, with both CDFs and the value where they differ most."""
+    a = np.sort(np.round(real[~np.isnan(real)], KS_DECIMALS))
+    b = np.sort(np.round(synthetic[~np.isnan(synthetic)], KS_DECIMALS))
+    if a.size == 0 or b.size == 0:
+        return float("nan"), float("nan"), float("nan"), float("nan")
+    points = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, points, side="right") / a.size
+    cdf_b = np.searchsorted(b, points, side="right") / b.size
+    gap = np.abs(cdf_a - cdf_b)
+    worst = int(np.argmax(gap))
+    return 1.0 - float(gap[worst]), float(cdf_a[worst]), float(cdf_b[worst]), float(points[worst])
+
+
+def tv_complement(real_codes: np.ndarray, synthetic_codes: np.ndarray, levels: int) -> tuple[float, int, float, float]:
+    """1 - total variation distance of the non-missing category frequencies, and the worst category."""
+    missing = levels - 1
+    p = np.bincount(real_codes[real_codes != missing], minlength=levels)[:missing].astype(float)
+    q = np.bincount(synthetic_codes[synthetic_codes != missing], minlength=levels)[:missing].astype(float)
+    if p.sum() == 0 or q.sum() == 0:
+        return float("nan"), -1, float("nan"), float("nan")
+    p, q = p / p.sum(), q / q.sum()
+    diff = np.abs(p - q)
+    worst = int(np.argmax(diff))
+    return 1.0 - 0.5 * float(diff.sum()), worst, float(p[worst]), float(q[worst])
+
+
+def column_shape(column: EncodedColumn, other: str = "synthetic") -> ColumnShape:
+    """Score one column of `other` (synthetic or holdout) against the real column."""
+    if column.is_continuous:
+        score, real, synthetic, at = ks_complement(column.values["real"], column.values[other])
+        label = _format_point(at, column.sdtype)
+        return ColumnShape(column.name, column.sdtype, "KSComplement", score, real, synthetic, label)
+    score, worst, real, synthetic = tv_complement(column.codes["real"], column.codes[other], column.levels)
+    label = str(column.labels[worst]) if worst >= 0 else None
+    return ColumnShape(column.name, column.sdtype, "TVComplement", score, real, synthetic, label)
+
+
+def _format_point(value: float, sdtype: str) -> str | None:
+    if not np.isfinite(value):
+        return None
+    if sdtype == "datetime":
+        return str(pd.Timestamp(int(value)))
+    return f"{value:.6g}"
+
+
+def joint_counts(a: EncodedColumn, b: EncodedColumn, role: str) -> np.ndarray:
+    """Counts of every (code of a, code of b) cell in one table, missing codes included."""
+    index = a.codes[role].astype(np.int64) * b.levels + b.codes[role]
+    return np.bincount(index, minlength=a.levels * b.levels).reshape(a.levels, b.levels)
+
+
+def contingency_similarity(real_counts: np.ndarray, synthetic_counts: np.ndarray) -> float:
+    """1 - total variation distance of two joint tables of counts (sdmetrics' ContingencySimilarity)."""
+    return 1.0 - 0.5 * float(np.abs(real_counts / real_counts.sum() - synthetic_counts / synthetic_counts.sum()).sum())
+
+
+def cramers_v(counts: np.ndarray) -> float:
+    """Cramer's V of a table of counts (rows and columns that are empty are dropped); NaN if undefined."""
+    counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0].astype(float)
+    n = counts.sum()
+    k = min(counts.shape) - 1
+    if n == 0 or k < 1:
+        return float("nan")
+    expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / n
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    return float(np.sqrt(chi2 / n / k))
+
+
+def correlation_ratio(codes: np.ndarray, values: np.ndarray, levels: int) -> float:
+    """Correlation ratio (eta) of a numeric column explained by a categorical one; NaN if undefined."""
+    keep = ~np.isnan(values) & (codes != levels - 1)
+    c, x = codes[keep], values[keep]
+    if x.size < 2:
+        return float("nan")
+    x = x - x.mean()
+    total = float((x**2).sum())
+    if total == 0:
+        return float("nan")
+    n = np.bincount(c, minlength=levels).astype(float)
+    s = np.bincount(c, weights=x, minlength=levels)
+    between = float((s[n > 0] ** 2 / n[n > 0]).sum())
+    return float(np.sqrt(min(between / total, 1.0)))
+
+
+def pearson_matrix(columns: list[EncodedColumn], role: str, method: str = "pearson") -> pd.DataFrame:
+    """Pairwise-complete Pearson (or Spearman) correlations among continuous columns of one table."""
+    frame = pd.DataFrame({c.name: c.values[role] for c in columns})
+    return frame.corr(method=method, min_periods=2)
+
+
+def _constant(column: EncodedColumn, role: str) -> bool:
+    if column.is_continuous:
+        v = column.values[role]
+        v = v[~np.isnan(v)]
+        return v.size == 0 or bool(np.all(v == v[0]))
+    present = column.codes[role][column.codes[role] != column.missing_code]
+    return present.size == 0 or bool(np.all(present == present[0]))
+
+
+def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarray, pearson: pd.DataFrame | None) -> float:
+    if a.is_continuous and b.is_continuous:
+        return float(pearson.loc[a.name, b.name])
+    if a.is_continuous != b.is_continuous:
+        cat, num = (b, a) if a.is_continuous else (a, b)
+        return correlation_ratio(cat.codes[role], num.values[role], cat.levels)
+    return cramers_v(counts[: a.levels - 1, : b.levels - 1])
+
+
+def evaluate_fidelity(
+    tables: dict[str, pd.DataFrame], metadata: Metadata, encoded: dict[str, EncodedColumn] | None = None
+) -> FidelityResult:
+    """Score column shapes and pair trends of 'synthetic' (and, if present, 'holdout') against 'real'."""
+    encoded = encoded if encoded is not None else encode_columns(tables, metadata)
+    roles = [r for r in ("synthetic", "holdout") if r in tables]
+    skipped = [Skipped(name, f"sdtype '{sdtype}' is not compared") for name, sdtype in metadata.items()
+               if sdtype not in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES]
+
+    shapes = []
+    for column in encoded.values():
+        shape = column_shape(column)
+        if not np.isfinite(shape.score):
+            side = "real" if _constant(column, "real") and column.codes["real"].size and np.all(
+                column.codes["real"] == column.missing_code) else "real or synthetic"
+            skipped.append(Skipped(column.name, f"no non-missing values in the {side} data"))
+            continue
+        if "holdout" in roles:
+            shape.expected = column_shape(column, "holdout").score
+        shapes.append(shape)
+
+    pair_columns = []
+    for column in encoded.values():
+        if not column.is_continuous and column.levels - 1 > MAX_PAIR_CATEGORIES:
+            skipped.append(Skipped(column.name, f"left out of pair trends: {column.levels - 1} categories "
+                                                f"(more than {MAX_PAIR_CATEGORIES})"))
+        elif _constant(column, "real"):
+            skipped.append(Skipped(column.name, "left out of pair trends: constant or empty in the real data"))
+        else:
+            pair_columns.append(column)
+    continuous = [c for c in pair_columns if c.is_continuous]
+    pearson = {role: pearson_matrix(continuous, role) for role in ["real"] + roles} if continuous else {}
+
+    trends = []
+    for a, b in itertools.combinations(pair_columns, 2):
+        counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
+        real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"))
+        synthetic_assoc = _association(a, b, "synthetic", counts["synthetic"], pearson.get("synthetic"))
+        if a.is_continuous and b.is_continuous:
+            metric = "CorrelationSimilarity"
+            if _constant(a, "synthetic") or _constant(b, "synthetic"):
+                skipped.append(Skipped(f"{a.name} / {b.name}", "a column is constant in the synthetic data, "
+                                                                "so its correlation is undefined"))
+                continue
+            score = 1.0 - abs(real_assoc - synthetic_assoc) / 2.0
+            expected = None
+            if "holdout" in roles:
+                expected = 1.0 - abs(real_assoc - float(pearson["holdout"].loc[a.name, b.name])) / 2.0
+        else:
+            metric = "ContingencySimilarity"
+            score = contingency_similarity(counts["real"], counts["synthetic"])
+            expected = contingency_similarity(counts["real"], counts["holdout"]) if "holdout" in roles else None
+        trends.append(PairTrend((a.name, b.name), metric, score, _finite(real_assoc), _finite(synthetic_assoc),
+                                _finite(expected) if expected is not None else None))
+    return FidelityResult(shapes, trends, skipped)
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def association_matrices(
+    tables: dict[str, pd.DataFrame], metadata: Metadata, method: str = "pearson",
+    encoded: dict[str, EncodedColumn] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Real, synthetic and difference (synthetic - real) association matrices over all scored columns.
+
+    Numeric pairs: Pearson or Spearman; categorical pairs: Cramer's V; mixed pairs: correlation ratio.
+    """
+    encoded = encoded if encoded is not None else encode_columns(tables, metadata)
+    columns = [c for c in encoded.values()
+               if not (not c.is_continuous and c.levels - 1 > MAX_PAIR_CATEGORIES) and not _constant(c, "real")]
+    names = [c.name for c in columns]
+    continuous = [c for c in columns if c.is_continuous]
+    out = {}
+    for role in ("real", "synthetic"):
+        matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+        pearson = pearson_matrix(continuous, role, method) if continuous else None
+        for a, b in itertools.combinations(columns, 2):
+            counts = joint_counts(a, b, role) if not (a.is_continuous and b.is_continuous) else None
+            value = _association(a, b, role, counts, pearson)
+            matrix.loc[a.name, b.name] = matrix.loc[b.name, a.name] = value
+        out[role] = matrix
+    out["difference"] = out["synthetic"] - out["real"]
+    return out
+
+
+@dataclass
+class JointDistribution:
+    """A pair's binned joint distribution in real and synthetic data, on shared bins."""
+
+    columns: tuple[str, str]
+    x_labels: list[str]
+    y_labels: list[str]
+    real: np.ndarray  # shares, rows = x bins, columns = y bins
+    synthetic: np.ndarray
+
+
+def shared_edges(real: np.ndarray, synthetic: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-width bin edges spanning both tables' finite values, so plots share axes."""
+    both = np.concatenate([real[np.isfinite(real)], synthetic[np.isfinite(synthetic)]])
+    if both.size == 0:
+        return np.linspace(0.0, 1.0, bins + 1)
+    low, high = float(both.min()), float(both.max())
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    return np.linspace(low, high, bins + 1)
+
+
+def _binned(series_real: pd.Series, series_synthetic: pd.Series, sdtype: str, bins: int, max_categories: int):
+    if sdtype in CONTINUOUS_SDTYPES:
+        r, s = continuous_values(series_real), continuous_values(series_synthetic)
+        edges = shared_edges(r, s, bins)
+        codes = [np.clip(np.digitize(v, edges[1:-1]), 0, bins - 1) for v in (r, s)]
+        codes = [np.where(np.isnan(v), bins, c) for v, c in zip((r, s), codes)]
+        fmt = (lambda e: str(pd.Timestamp(int(e)).date())) if sdtype == "datetime" else (lambda e: f"{e:.4g}")
+        labels = [f"{fmt(edges[i])} to {fmt(edges[i + 1])}" for i in range(bins)] + ["(missing)"]
+        return codes, labels
+    joined = pd.concat([series_real, series_synthetic], ignore_index=True).astype(object)
+    top = joined.value_counts(dropna=True).index[:max_categories]
+    labels = [str(v) for v in top] + ["(other)", "(missing)"]
+    lookup = {v: i for i, v in enumerate(top)}
+    codes = []
+    for series in (series_real, series_synthetic):
+        mapped = series.astype(object).map(lookup)
+        code = mapped.fillna(len(top)).to_numpy(dtype=int)
+        code[series.isna().to_numpy()] = len(top) + 1
+        codes.append(code)
+    return codes, labels
+
+
+def joint_distribution(
+    real: pd.DataFrame, synthetic: pd.DataFrame, x: str, y: str, metadata: Metadata,
+    bins: int = 20, max_categories: int = 30,
+) -> JointDistribution:
+    """Binned joint distribution of columns x and y (2-D histogram or contingency table), real vs synthetic."""
+    (xr, xs), x_labels = _binned(real[x], synthetic[x], metadata[x], bins, max_categories)
+    (yr, ys), y_labels = _binned(real[y], synthetic[y], metadata[y], bins, max_categories)
+    shape = (len(x_labels), len(y_labels))
+    tables = []
+    for xc, yc in ((xr, yr), (xs, ys)):
+        counts = np.bincount(xc * shape[1] + yc, minlength=shape[0] * shape[1]).reshape(shape).astype(float)
+        tables.append(counts / max(counts.sum(), 1.0))
+    keep_x = (tables[0].sum(axis=1) + tables[1].sum(axis=1)) > 0
+    keep_y = (tables[0].sum(axis=0) + tables[1].sum(axis=0)) > 0
+    return JointDistribution(
+        (x, y), [l for l, k in zip(x_labels, keep_x) if k], [l for l, k in zip(y_labels, keep_y) if k],
+        tables[0][keep_x][:, keep_y], tables[1][keep_x][:, keep_y],
+    )
+
+
+@dataclass
+class Marginal:
+    """One column's distribution in real and synthetic data on shared bins or categories."""
+
+    column: str
+    sdtype: str
+    labels: list[str]  # bin or category labels
+    edges: np.ndarray | None  # continuous: shared bin edges
+    real: np.ndarray  # shares
+    synthetic: np.ndarray
+
+
+def marginal_distribution(real: pd.Series, synthetic: pd.Series, sdtype: str, bins: int = 30,
+                          max_categories: int = 40) -> Marginal:
+    """Shares of each shared bin (numbers, dates) or category, real vs synthetic; missing is its own bar."""
+    (r, s), labels = _binned(real, synthetic, sdtype, bins, max_categories)
+    n = len(labels)
+    shares = [np.bincount(c, minlength=n).astype(float) / max(len(c), 1) for c in (r, s)]
+    edges = None
+    if sdtype in CONTINUOUS_SDTYPES:
+        edges = shared_edges(continuous_values(real), continuous_values(synthetic), bins)
+    keep = (shares[0] + shares[1]) > 0
+    if edges is not None:
+        keep[:bins] = True  # keep empty numeric bins so the axis stays continuous
+    return Marginal(real.name, sdtype, [l for l, k in zip(labels, keep) if k], edges, shares[0][keep], shares[1][keep])

@@ -1,0 +1,67 @@
+"""The locked holdout: a seeded split of the real table, hashed so it can be proven never to reach a generator."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import UsageError
+from core.io import sha256_frame
+
+
+@dataclass
+class HoldoutSplit:
+    """The training part and the holdout of a real table, with what makes the split reproducible."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    seed: int
+    fraction: float
+    stratify: str | None
+    source_sha256: str
+    train_sha256: str
+    holdout_sha256: str
+
+    def manifest(self) -> dict:
+        """What to record about the split (no data)."""
+        return {
+            "seed": self.seed, "fraction": self.fraction, "stratify": self.stratify,
+            "source_sha256": self.source_sha256, "train_sha256": self.train_sha256,
+            "holdout_sha256": self.holdout_sha256, "train_rows": len(self.train), "holdout_rows": len(self.holdout),
+        }
+
+
+def split_holdout(frame: pd.DataFrame, fraction: float = 0.2, seed: int = 0, stratify: str | None = None) -> HoldoutSplit:
+    """Split a real table into train and holdout rows; stratified on a column when asked."""
+    if not 0.0 < fraction < 1.0:
+        raise UsageError(f"holdout fraction must be between 0 and 1, not {fraction}")
+    n_holdout = int(round(len(frame) * fraction))
+    if n_holdout < 1 or n_holdout >= len(frame):
+        raise UsageError(f"a holdout fraction of {fraction} of {len(frame)} rows leaves one side empty")
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        holdout_index = rng.permutation(len(frame))[:n_holdout]
+    else:
+        if stratify not in frame.columns:
+            raise UsageError(f"column '{stratify}': cannot stratify on a column the table does not have")
+        holdout_index = _stratified_positions(frame[stratify], fraction, rng)
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[np.sort(holdout_index)] = True
+    train, holdout = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+    return HoldoutSplit(train, holdout, seed, fraction, stratify, sha256_frame(frame),
+                        sha256_frame(train), sha256_frame(holdout))
+
+
+def _stratified_positions(labels: pd.Series, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    codes, _ = pd.factorize(labels, use_na_sentinel=False)
+    order = rng.permutation(len(codes))
+    # Within each stratum take round(fraction * size) rows, drawn from a seeded shuffle.
+    shuffled = codes[order]
+    sort = np.argsort(shuffled, kind="stable")
+    grouped_codes = shuffled[sort]
+    starts = np.searchsorted(grouped_codes, np.arange(codes.max() + 1))
+    rank = np.arange(len(codes)) - starts[grouped_codes]
+    sizes = np.bincount(codes)
+    take = rank < np.round(sizes * fraction)[grouped_codes]
+    return order[sort][take]

@@ -1,0 +1,214 @@
+"""The review report: runs every family of checks, applies the policy's gates, and renders the contract JSON."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from core import __version__
+from core.encoding import encode_columns
+from core.fidelity import FidelityResult, evaluate_fidelity
+from core.io import PreparedInputs
+from core.policy import GATE_DIRECTIONS, Policy, load_policy
+from core.validity import ValidityResult, evaluate_validity
+
+SCHEMA_VERSION = 1
+# Sampling noise allowance for a score judged against the holdout's: the two-sample KS distance that a
+# fresh sample exceeds with 1% chance (c(0.01) = 1.63) for the two table sizes. KS has the largest noise of
+# the scores used here for moderate category counts, so it bounds the others.
+NOISE_CONSTANT = 1.63
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Gate:
+    """One gate: the value it judged, the threshold, and whether it passed."""
+
+    name: str
+    value: float
+    threshold: float
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict:
+        """The contract's gate record."""
+        return {"name": self.name, "value": _num(self.value), "threshold": _num(self.threshold),
+                "passed": self.passed, "detail": self.detail}
+
+
+@dataclass
+class Evaluation:
+    """Everything a review shows: inputs, fidelity, validity, gates and the verdict."""
+
+    inputs: PreparedInputs
+    policy: Policy
+    fidelity: FidelityResult
+    validity: ValidityResult
+    gates: list[Gate]
+    floors: dict[str, float] = field(default_factory=dict)  # "column" or "a / b" -> the score floor it had
+    sections: dict[str, dict] = field(default_factory=dict)  # later families: privacy, utility
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def verdict(self) -> str:
+        """'pass' when every gate passed, else 'fail'."""
+        return "pass" if all(g.passed for g in self.gates) else "fail"
+
+    def to_dict(self) -> dict:
+        """The JSON report of ../shared/contract/report.md."""
+        fidelity = self.fidelity
+        columns = {
+            c.column: {"metric": c.metric, "score": _num(c.score), "expected": _num(c.expected),
+                       "floor": _num(self.floors.get(c.column)), "real": _num(c.real),
+                       "synthetic": _num(c.synthetic), "at": c.at}
+            for c in fidelity.column_shapes
+        }
+        pairs = [
+            {"columns": list(p.columns), "metric": p.metric, "score": _num(p.score), "real": _num(p.real),
+             "synthetic": _num(p.synthetic), "expected": _num(p.expected),
+             "floor": _num(self.floors.get(" / ".join(p.columns)))}
+            for p in fidelity.pair_trends
+        ]
+        report = {
+            "schema_version": SCHEMA_VERSION,
+            "tool_version": __version__,
+            "created_at": self.created_at,
+            "inputs": self.inputs.identities(),
+            "metadata": {name: {"sdtype": sdtype} for name, sdtype in self.inputs.metadata.items()},
+            "fidelity": {
+                "score": _num(fidelity.score),
+                "column_shapes": {"score": _num(fidelity.column_shapes_score), "columns": columns},
+                "column_pair_trends": {"score": _num(fidelity.column_pair_trends_score), "pairs": pairs},
+                "skipped": [{"item": s.item, "reason": s.reason} for s in fidelity.skipped],
+            },
+            "validity": {
+                "columns": {name: _clean(v.to_dict()) for name, v in self.validity.columns.items()},
+                "baseline": {name: _clean(v.to_dict()) for name, v in self.validity.baseline.items()} or None,
+                "duplicate_rows_share_synthetic": self.validity.duplicate_rows_share_synthetic,
+                "duplicate_rows_share_real": self.validity.duplicate_rows_share_real,
+            },
+            "warnings": list(self.inputs.warnings),
+            "policy": {"sources": self.policy.sources},
+        }
+        report.update(self.sections)
+        report["gates"] = [g.to_dict() for g in self.gates]
+        report["verdict"] = self.verdict
+        return report
+
+
+def _num(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _clean(record: dict) -> dict:
+    return {k: (_num(v) if isinstance(v, float) else v) for k, v in record.items()}
+
+
+def noise_allowance(n_real: int, n_other: int) -> float:
+    """How far a score may fall below the holdout's by sampling noise alone, for these table sizes."""
+    return NOISE_CONSTANT * math.sqrt(1.0 / max(n_real, 1) + 1.0 / max(n_other, 1))
+
+
+def _score_gate(name: str, items: list[tuple[str, float, float | None]], policy: Policy, slack: float,
+                floors: dict[str, float]) -> Gate | None:
+    """A min-score gate over named scores: each against its holdout expectation, or the fixed threshold."""
+    if not items:
+        return None
+    tolerance = policy.gate(name, "tolerance", 0.0)
+    threshold = policy.gate(name)
+    judged = []
+    for label, score, expected in items:
+        floor = (expected - tolerance - slack) if expected is not None else threshold
+        floors[label] = floor
+        judged.append((score - floor, label, score, expected, floor))
+    judged.sort()
+    failing = [j for j in judged if j[0] < 0]
+    margin, label, score, expected, floor = judged[0]
+    expectation = f", holdout {expected:.3f}" if expected is not None else ""
+    if failing:
+        worst = "; ".join(f"{j[1]} {j[2]:.3f} < {j[4]:.3f}" for j in failing[:5])
+        detail = f"{len(failing)} of {len(judged)} below their floor: {worst}"
+    else:
+        detail = f"all {len(judged)} at or above their floor; closest: {label} {score:.3f} (floor {floor:.3f}{expectation})"
+    return Gate(name, score, floor, not failing, detail)
+
+
+def apply_gates(fidelity: FidelityResult, validity: ValidityResult, inputs: PreparedInputs,
+                policy: Policy) -> tuple[list[Gate], dict[str, float]]:
+    """Judge fidelity and validity against the policy; gates that do not apply are left out."""
+    n_real = len(inputs.frames["real"])
+    n_synthetic = len(inputs.frames["synthetic"])
+    slack = noise_allowance(n_real, n_synthetic) if "holdout" in inputs.frames else 0.0
+    floors: dict[str, float] = {}
+    gates = [
+        _score_gate("column_shapes", [(c.column, c.score, c.expected) for c in fidelity.column_shapes],
+                    policy, slack, floors),
+        _score_gate("column_pair_trends", [(" / ".join(p.columns), p.score, p.expected)
+                                           for p in fidelity.pair_trends], policy, slack, floors),
+        _validity_gate(validity, policy),
+        _coverage_gate(validity, policy),
+    ]
+    return [g for g in gates if g is not None], floors
+
+
+def _validity_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
+    if not validity.columns:
+        return None
+    threshold = policy.gate("validity")
+    excess = []
+    for name, column in validity.columns.items():
+        base = validity.baseline.get(name)
+        excess.append((column.invalid_share - (base.invalid_share if base else 0.0), name, column))
+    excess.sort(reverse=True)
+    value, name, column = excess[0]
+    value = max(value, 0.0)
+    bad = [e for e in excess if e[0] > threshold]
+    if bad:
+        detail = "; ".join(
+            f"{n}: {c.out_of_range_share:.1%} out of the real range, {c.unseen_category_share:.1%} unseen categories"
+            for _, n, c in bad[:5])
+    else:
+        detail = f"worst column {name}: {value:.2%} invalid values beyond the baseline"
+    return Gate("validity", value, threshold, not bad, detail)
+
+
+def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
+    expected = kept = 0
+    lost = []
+    for name, column in validity.columns.items():
+        expected += column.expected_categories
+        kept += column.expected_categories - len(column.missing_categories)
+        if column.missing_categories:
+            shown = ", ".join(repr(c) for c in column.missing_categories[:3])
+            more = f" and {len(column.missing_categories) - 3} more" if len(column.missing_categories) > 3 else ""
+            lost.append(f"{name}: categories {shown}{more} missing")
+        expected += len(column.judged_tails)
+        kept += len(column.judged_tails) - len(column.collapsed_tails)
+        lost.extend(f"{name}: {side} tail collapsed" for side in column.collapsed_tails)
+    if expected == 0:
+        return None
+    value = kept / expected
+    threshold = policy.gate("coverage")
+    passed = value >= threshold
+    detail = "; ".join(lost[:6]) if lost else f"all {expected} expected categories and tails present"
+    return Gate("coverage", value, threshold, passed, detail)
+
+
+def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None) -> Evaluation:
+    """Run fidelity and validity on prepared inputs and apply the gates."""
+    policy = policy or load_policy()
+    report = progress or (lambda fraction, message: None)
+    report(0.05, "Encoding columns")
+    encoded = encode_columns(inputs.frames, inputs.metadata)
+    report(0.2, "Scoring column shapes and pair trends")
+    fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded)
+    report(0.8, "Checking validity and coverage")
+    validity = evaluate_validity(inputs.frames, inputs.metadata, encoded)
+    gates, floors = apply_gates(fidelity, validity, inputs, policy)
+    report(1.0, "Done")
+    return Evaluation(inputs, policy, fidelity, validity, gates, floors)
