@@ -178,6 +178,12 @@ def pearson_matrix(columns: list[EncodedColumn], role: str, method: str = "pears
     return frame.corr(method=method, min_periods=2)
 
 
+def _empty(column: EncodedColumn, role: str) -> bool:
+    if column.is_continuous:
+        return bool(np.isnan(column.values[role]).all())
+    return bool((column.codes[role] == column.missing_code).all())
+
+
 def _constant(column: EncodedColumn, role: str) -> bool:
     if column.is_continuous:
         v = column.values[role]
@@ -209,8 +215,7 @@ def evaluate_fidelity(
     for column in encoded.values():
         shape = column_shape(column)
         if not np.isfinite(shape.score):
-            side = "real" if _constant(column, "real") and column.codes["real"].size and np.all(
-                column.codes["real"] == column.missing_code) else "real or synthetic"
+            side = "real" if _empty(column, "real") else "synthetic"
             skipped.append(Skipped(column.name, f"no non-missing values in the {side} data"))
             continue
         if "holdout" in roles:

@@ -13,11 +13,11 @@ DEFAULT_POLICY_TOML = """\
 # sizes; without a holdout, when it is below `threshold`.
 [gates.column_shapes]
 threshold = 0.80
-tolerance = 0.05
+tolerance = 0.02
 
 [gates.column_pair_trends]
 threshold = 0.80
-tolerance = 0.05
+tolerance = 0.02
 
 # Largest share of a column's synthetic values the real data could not have produced (outside the real
 # range, or an unseen category), beyond the holdout's own share.

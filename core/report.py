@@ -18,6 +18,7 @@ SCHEMA_VERSION = 1
 # fresh sample exceeds with 1% chance (c(0.01) = 1.63) for the two table sizes. KS has the largest noise of
 # the scores used here for moderate category counts, so it bounds the others.
 NOISE_CONSTANT = 1.63
+VALIDITY_Z = 3.09
 
 Progress = Callable[[float, str], None]
 
@@ -163,17 +164,19 @@ def _validity_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
     excess = []
     for name, column in validity.columns.items():
         base = validity.baseline.get(name)
-        excess.append((column.invalid_share - (base.invalid_share if base else 0.0), name, column))
-    excess.sort(reverse=True)
-    value, name, column = excess[0]
-    value = max(value, 0.0)
+        chance = max(base.invalid_share if base else 0.0, column.chance_invalid_share)
+        # One-sided 99.9% binomial allowance around what chance alone gives a sample of this size.
+        noise = VALIDITY_Z * math.sqrt(chance * (1.0 - chance) / max(column.sample_rows, 1))
+        excess.append((column.invalid_share - chance - noise, name, column, chance))
+    excess.sort(key=lambda e: e[0], reverse=True)
+    value = max(excess[0][0], 0.0)
     bad = [e for e in excess if e[0] > threshold]
+    describe = lambda n, c, chance: (f"{n}: {c.out_of_range_share:.1%} out of the real range, "
+                                      f"{c.unseen_category_share:.1%} unseen categories (chance alone {chance:.1%})")
     if bad:
-        detail = "; ".join(
-            f"{n}: {c.out_of_range_share:.1%} out of the real range, {c.unseen_category_share:.1%} unseen categories"
-            for _, n, c in bad[:5])
+        detail = "; ".join(describe(n, c, ch) for _, n, c, ch in bad[:5])
     else:
-        detail = f"worst column {name}: {value:.2%} invalid values beyond the baseline"
+        detail = "worst column " + describe(*excess[0][1:])
     return Gate("validity", value, threshold, not bad, detail)
 
 

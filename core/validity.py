@@ -43,6 +43,11 @@ class ColumnValidity:
     real_upper_tail_share: float | None = None
     judged_tails: list[str] = field(default_factory=list)  # tails with enough expected rows to judge
     collapsed_tails: list[str] = field(default_factory=list)  # judged tails the sample lost
+    # Share of invalid values a fresh real draw would have by chance: 2/(n+1) out of range for numbers
+    # (a new draw falls outside the min and max of n draws with that chance); the share of categories
+    # seen once in the real data (Good-Turing's estimate of the unseen mass) for categories.
+    chance_invalid_share: float = 0.0
+    sample_rows: int = 0  # non-missing values in the sample
 
     @property
     def invalid_share(self) -> float:
@@ -91,6 +96,7 @@ def _continuous_validity(column: EncodedColumn, role: str) -> ColumnValidity:
     result = ColumnValidity(
         column.name, column.sdtype, out_of_range, 0.0, 1.0, range_coverage,
         float(np.isnan(real).mean()), float(np.isnan(sample).mean()),
+        chance_invalid_share=min(2.0 / (real_present.size + 1), 1.0) if real_present.size else 0.0, sample_rows=int(sample_present.size),
     )
     if real_present.size and sample_present.size:
         q_low, q_high = np.quantile(real_present, [TAIL_QUANTILE, 1 - TAIL_QUANTILE])
@@ -126,6 +132,8 @@ def _discrete_validity(column: EncodedColumn, role: str) -> ColumnValidity:
         float(real_counts[missing] / max(n_real, 1)), float(sample_counts[missing] / max(n_sample, 1)),
         missing_categories=[str(column.labels[i]) for i in np.flatnonzero(lost)],
         expected_categories=int(expected.sum()),
+        chance_invalid_share=float((real_counts[:missing] == 1).sum() / max(real_present, 1)),
+        sample_rows=int(sample_present),
     )
 
 
