@@ -18,13 +18,27 @@ NUM_BINS = 10
 ROLES = ("real", "synthetic", "holdout")
 
 
+def row_keys(encoded: dict[str, "EncodedColumn"], role: str) -> np.ndarray:
+    """A 64-bit key per row of one table: equal rows get equal keys (collisions are negligible)."""
+    key = np.zeros(len(next(iter(encoded.values())).codes[role]), dtype=np.uint64)
+    prime = np.uint64(1_099_511_628_211)
+    for column in encoded.values():
+        if column.is_continuous:
+            values = np.nan_to_num(column.values[role], nan=np.inf)
+            part = values.view(np.uint64)
+        else:
+            part = column.codes[role].astype(np.uint64)
+        key = key * prime ^ (part + np.uint64(0x9E3779B97F4A7C15))
+    return key
+
+
 @dataclass
 class EncodedColumn:
     """One column of every table, encoded on a shared basis."""
 
     name: str
     sdtype: str
-    codes: dict[str, np.ndarray]  # role -> int32 codes; discrete: categories, continuous: bins
+    codes: dict[str, np.ndarray]  # role -> intp codes; discrete: categories, continuous: bins
     levels: int  # number of distinct codes, the missing code included
     labels: list  # label of each code (category value, or bin interval text); last is missing
     values: dict[str, np.ndarray] | None = None  # continuous only: role -> float64 with NaN
@@ -66,7 +80,7 @@ def _encode_discrete(name: str, sdtype: str, tables: dict[str, pd.DataFrame]) ->
     joined = pd.concat([tables[r][name] for r in roles], ignore_index=True)
     codes, uniques = pd.factorize(joined, use_na_sentinel=True)
     missing = len(uniques)
-    codes = np.where(codes < 0, missing, codes).astype(np.int32)
+    codes = np.where(codes < 0, missing, codes).astype(np.intp)
     out, start = {}, 0
     for role in roles:
         n = len(tables[role])
@@ -88,6 +102,6 @@ def _encode_continuous(name: str, sdtype: str, tables: dict[str, pd.DataFrame]) 
     codes = {}
     for role, vals in values.items():
         # np.digitize puts NaN past the last edge: code NUM_BINS + 1, shifted to NUM_BINS below.
-        codes[role] = (np.digitize(vals, edges) - 1).astype(np.int32)
+        codes[role] = (np.digitize(vals, edges) - 1).astype(np.intp)
     labels = [f"[{shown[i]:.4g}, {shown[i + 1]:.4g})" for i in range(NUM_BINS)] + [None]
     return EncodedColumn(name, sdtype, codes, NUM_BINS + 1, labels, values=values, edges=edges)

@@ -135,7 +135,7 @@ def _format_point(value: float, sdtype: str) -> str | None:
 
 def joint_counts(a: EncodedColumn, b: EncodedColumn, role: str) -> np.ndarray:
     """Counts of every (code of a, code of b) cell in one table, missing codes included."""
-    index = a.codes[role].astype(np.int64) * b.levels + b.codes[role]
+    index = a.codes[role] * b.levels + b.codes[role]
     return np.bincount(index, minlength=a.levels * b.levels).reshape(a.levels, b.levels)
 
 
@@ -158,18 +158,22 @@ def cramers_v(counts: np.ndarray) -> float:
 
 def correlation_ratio(codes: np.ndarray, values: np.ndarray, levels: int) -> float:
     """Correlation ratio (eta) of a numeric column explained by a categorical one; NaN if undefined."""
-    keep = ~np.isnan(values) & (codes != levels - 1)
-    c, x = codes[keep], values[keep]
-    if x.size < 2:
+    missing = levels - 1
+    if np.isnan(values).any() or (codes == missing).any():
+        keep = ~np.isnan(values) & (codes != missing)
+        codes, values = codes[keep], values[keep]
+    if values.size < 2:
         return float("nan")
-    x = x - x.mean()
-    total = float((x**2).sum())
-    if total == 0:
+    # Sums per category from one weighted count; SSB = sum(s_c^2 / n_c) - S^2 / N, SST = sum(x^2) - S^2 / N.
+    n = np.bincount(codes, minlength=levels).astype(float)
+    s = np.bincount(codes, weights=values, minlength=levels)
+    total_sum = float(s.sum())
+    correction = total_sum * total_sum / values.size
+    total = float(np.dot(values, values)) - correction
+    if total <= 1e-12 * max(float(np.dot(values, values)), 1e-300):
         return float("nan")
-    n = np.bincount(c, minlength=levels).astype(float)
-    s = np.bincount(c, weights=x, minlength=levels)
-    between = float((s[n > 0] ** 2 / n[n > 0]).sum())
-    return float(np.sqrt(min(between / total, 1.0)))
+    between = float((s[n > 0] ** 2 / n[n > 0]).sum()) - correction
+    return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
 
 
 def pearson_matrix(columns: list[EncodedColumn], role: str, method: str = "pearson") -> pd.DataFrame:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.encoding import EncodedColumn, encode_columns
+from core.encoding import EncodedColumn, encode_columns, row_keys
 from core.metadata import Metadata
 
 # A real category is "expected" in a sample of n rows when the chance of missing it by luck, (1-p)^n,
@@ -142,11 +142,11 @@ def column_validity(column: EncodedColumn, role: str = "synthetic") -> ColumnVal
     return _continuous_validity(column, role) if column.is_continuous else _discrete_validity(column, role)
 
 
-def duplicate_share(frame: pd.DataFrame) -> float:
-    """Share of rows that repeat an earlier row of the same table."""
-    if len(frame) == 0:
+def duplicate_share(keys: np.ndarray) -> float:
+    """Share of rows that repeat an earlier row of the same table, from their row keys."""
+    if keys.size == 0:
         return 0.0
-    return float(frame.duplicated().mean())
+    return float(pd.Series(keys).duplicated().mean())
 
 
 def evaluate_validity(
@@ -157,7 +157,7 @@ def evaluate_validity(
     result = ValidityResult({name: column_validity(column) for name, column in encoded.items()})
     if "holdout" in tables:
         result.baseline = {name: column_validity(column, "holdout") for name, column in encoded.items()}
-    columns = list(encoded)
-    result.duplicate_rows_share_synthetic = duplicate_share(tables["synthetic"][columns])
-    result.duplicate_rows_share_real = duplicate_share(tables["real"][columns])
+    if encoded:
+        result.duplicate_rows_share_synthetic = duplicate_share(row_keys(encoded, "synthetic"))
+        result.duplicate_rows_share_real = duplicate_share(row_keys(encoded, "real"))
     return result
