@@ -29,6 +29,23 @@ threshold = 0.01
 [gates.coverage]
 threshold = 1.0
 
+# Privacy, judged against the holdout and net of sampling noise: synthetic rows identical to a training
+# row beyond the holdout's own rate; share of synthetic rows closer to training than the closest 5% of
+# holdout rows are (5% for a safe generator; its lower confidence bound is judged); the lower 95% bound
+# of a distance-based membership attack's AUC (0.5 = no leak).
+[gates.exact_copies]
+threshold = 0.01
+
+[gates.distance_to_closest_record]
+threshold = 0.10
+
+[gates.membership_inference]
+threshold = 0.60
+
+# Utility: train on synthetic, test on the real holdout (TSTR) relative to train on real (TRTR).
+[gates.utility]
+threshold = 0.90
+
 [review]
 min_records_read = 200
 required_reviewers = 1

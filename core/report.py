@@ -10,10 +10,12 @@ from core import __version__
 from core.encoding import encode_columns
 from core.fidelity import FidelityResult, evaluate_fidelity
 from core.io import PreparedInputs
-from core.policy import GATE_DIRECTIONS, Policy, load_policy
+from core.policy import Policy, load_policy
+from core.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
 from core.validity import ValidityResult, evaluate_validity
 
 SCHEMA_VERSION = 1
+PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")
 # Sampling noise allowance for a score judged against the holdout's: the two-sample KS distance that a
 # fresh sample exceeds with 1% chance (c(0.01) = 1.63) for the two table sizes. KS has the largest noise of
 # the scores used here for moderate category counts, so it bounds the others.
@@ -50,6 +52,7 @@ class Evaluation:
     gates: list[Gate]
     floors: dict[str, float] = field(default_factory=dict)  # "column" or "a / b" -> the score floor it had
     sections: dict[str, dict] = field(default_factory=dict)  # later families: privacy, utility
+    privacy: PrivacyResult | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -202,16 +205,35 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
     return Gate("coverage", value, threshold, passed, detail)
 
 
-def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None) -> Evaluation:
-    """Run fidelity and validity on prepared inputs and apply the gates."""
+def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
+             privacy: bool = True, seed: int = 0) -> Evaluation:
+    """Run fidelity and validity (and privacy, when a holdout is given) and apply the gates."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
-    report(0.05, "Encoding columns")
+    report(0.02, "Encoding columns")
     encoded = encode_columns(inputs.frames, inputs.metadata)
-    report(0.2, "Scoring column shapes and pair trends")
+    report(0.1, "Scoring column shapes and pair trends")
     fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded)
-    report(0.8, "Checking validity and coverage")
+    report(0.3, "Checking validity and coverage")
     validity = evaluate_validity(inputs.frames, inputs.metadata, encoded)
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
+    evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
+    if privacy:
+        add_privacy(evaluation, seed, lambda f, m: report(0.35 + 0.65 * f, m))
     report(1.0, "Done")
-    return Evaluation(inputs, policy, fidelity, validity, gates, floors)
+    return evaluation
+
+
+def add_privacy(evaluation: Evaluation, seed: int = 0, progress: Progress | None = None) -> None:
+    """Measure privacy against the holdout and add its section and gates; skipped without a holdout."""
+    frames = evaluation.inputs.frames
+    if "holdout" not in frames:
+        evaluation.sections["privacy"] = {"skipped": "no holdout given: privacy is judged against a real holdout"}
+        return
+    result = evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], evaluation.inputs.metadata,
+                              seed=seed, progress=progress)
+    evaluation.privacy = result
+    evaluation.sections["privacy"] = result.to_dict()
+    thresholds = {name: evaluation.policy.gate(name) for name in PRIVACY_GATES}
+    for name, gate in privacy_gate_values(result, thresholds).items():
+        evaluation.gates.append(Gate(name, gate["value"], gate["threshold"], gate["passed"], gate["detail"]))

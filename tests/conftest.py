@@ -51,3 +51,12 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         yield
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose service is absent, but fail it in CI, where every service must be there."""
+    import os
+
+    if os.environ.get("REVIEW_DESK_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)

@@ -16,6 +16,7 @@ for p in (str(ROOT), str(HERE)):
 from core import auth  # noqa: E402
 from core.signoff import Policy  # noqa: E402
 from core.store import dispose_engines, make_engine, upgrade  # noqa: E402
+from tests.conftest import skip_or_fail  # noqa: E402
 from store_testkit import PG_SKIP, World, create_database, drop_database, make_world  # noqa: E402
 
 auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)  # fast argon2 for tests only
@@ -25,7 +26,7 @@ auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)  # fast argo
 def backend(request: pytest.FixtureRequest) -> str:
     """Engine kind under test; PostgreSQL is skipped without TEST_DATABASE_URL."""
     if request.param == "postgresql" and not os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip(PG_SKIP)
+        skip_or_fail(PG_SKIP)
     return request.param
 
 
