@@ -1,6 +1,8 @@
 """The review policy: gate thresholds and sign-off rules, from a TOML file over built-in defaults."""
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,26 @@ class Policy:
     text: str = DEFAULT_POLICY_TOML
     sources: list[str] = field(default_factory=lambda: ["built-in defaults"])
 
+    @property
+    def min_records_read(self) -> int:
+        """Records a reviewer must have read (in submitted reviews) before approval."""
+        return int(self.review["min_records_read"])
+
+    @property
+    def required_reviewers(self) -> int:
+        """Distinct reviewers who must have submitted a review before approval."""
+        return int(self.review["required_reviewers"])
+
+    @property
+    def allow_waivers(self) -> bool:
+        """Whether a failed gate may be waived with a reason."""
+        return bool(self.review["allow_waivers"])
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the policy text stored with each decision."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
     def gate(self, name: str, key: str = "threshold", default: float | None = None) -> float:
         """A gate's setting, e.g. gate('column_shapes', 'tolerance')."""
         value = self.gates.get(name, {}).get(key, default)
@@ -110,11 +132,36 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise PolicyError(f"{source}: [gates.{name}] {key} must be a number, not {value!r}")
     review = merged.get("review", {})
-    if int(review.get("min_records_read", 0)) < 0:
-        raise PolicyError(f"{source}: [review] min_records_read must be 0 or more")
-    full_text = DEFAULT_POLICY_TOML if source == "built-in defaults" else text
-    return Policy(gates=gates, review=review, text=full_text,
+    for key in ("min_records_read", "required_reviewers"):
+        value = review.get(key)
+        low = 0 if key == "min_records_read" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise PolicyError(f"{source}: [review] {key} must be a whole number >= {low}, not {value!r}")
+    if not isinstance(review.get("allow_waivers"), bool):
+        raise PolicyError(f"{source}: [review] allow_waivers must be true or false, not {review.get('allow_waivers')!r}")
+    text = DEFAULT_POLICY_TOML if override == {} or source == "built-in defaults" else canonical_toml(merged)
+    return Policy(gates=gates, review=review, text=text,
                   sources=["built-in defaults"] + ([source] if source != "built-in defaults" else []))
+
+
+def canonical_toml(data: dict) -> str:
+    """The policy in effect (defaults merged with overrides) as TOML, so a decision stores all of it."""
+    lines = []
+    for section in ("gates", "review", "drift", "privacy", "utility", "lineage"):
+        value = data.get(section)
+        if not isinstance(value, dict):
+            continue
+        tables = {k: v for k, v in value.items() if isinstance(v, dict)}
+        plain = {k: v for k, v in value.items() if not isinstance(v, dict)}
+        if plain:
+            lines.append(f"[{section}]")
+            lines.extend(f"{k} = {json.dumps(v)}" for k, v in plain.items())
+            lines.append("")
+        for name, table in tables.items():
+            lines.append(f"[{section}.{name}]")
+            lines.extend(f"{k} = {json.dumps(v)}" for k, v in table.items())
+            lines.append("")
+    return "\n".join(lines)
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

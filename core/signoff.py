@@ -12,6 +12,7 @@ from typing import Any, Optional
 from sqlalchemy.orm import Session
 
 from core.errors import PolicyError, ReviewError
+from core.policy import Policy, load_policy, parse_policy
 from core.store.audit import lock_chain
 from core.store.errors import StateError
 from core.store.models import Decision, Generation
@@ -27,8 +28,6 @@ from core.store.repository import (
 )
 from core.store.roles import has_role
 
-SIGNOFF_KEYS = {"min_records_read": 200, "required_reviewers": 1, "allow_waivers": True}
-
 
 class SignoffRefused(ReviewError):
     """An approval (or other decision) refused by a named rule."""
@@ -39,71 +38,15 @@ class SignoffRefused(ReviewError):
         super().__init__(f"refused by rule '{rule}': {message}")
 
 
-@dataclass(frozen=True)
-class Policy:
-    """Sign-off policy read from TOML; the whole text (gate thresholds too) is stored with each decision."""
-
-    min_records_read: int = 200
-    required_reviewers: int = 1
-    allow_waivers: bool = True
-    toml_text: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def sha256(self) -> str:
-        """Hex sha256 of the TOML text."""
-        return hashlib.sha256(self.toml_text.encode("utf-8")).hexdigest()
-
-    @classmethod
-    def from_toml(cls, text: str, path: Optional[str] = None) -> "Policy":
-        """Parse policy TOML; sign-off keys are read from [signoff], else [review] (core.policy's layout), else top level."""
-        where = f"policy {path}" if path else "policy"
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"{where}: not valid TOML ({exc})") from None
-        tables = [data.get("signoff", {}), data.get("review", {})]
-        if not all(isinstance(t, dict) for t in tables):
-            raise PolicyError(f"{where}: [signoff] and [review] must be tables")
-        values: dict[str, Any] = {}
-        for key, default in SIGNOFF_KEYS.items():
-            value = tables[0].get(key, tables[1].get(key, data.get(key, default)))
-            if isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise PolicyError(f"{where}: {key} must be true or false, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "min_records_read"
-                                                                                    else 1):
-                raise PolicyError(f"{where}: {key} must be an integer >= "
-                                  f"{0 if key == 'min_records_read' else 1}, got {value!r}")
-            values[key] = value
-        return cls(toml_text=text, data=data, **values)
-
-    @classmethod
-    def default(cls) -> "Policy":
-        """The default policy, written out as TOML so it is stored like any other."""
-        text = "".join(f"{k} = {json.dumps(v)}\n" for k, v in SIGNOFF_KEYS.items())
-        return cls.from_toml(text)
-
-
-def as_signoff_policy(policy: Any) -> Policy:
-    """A signoff Policy from itself, from core.policy.Policy (its .text) or from TOML text."""
+def as_signoff_policy(policy: Policy | str | None) -> Policy:
+    """The policy to sign under: itself, parsed from TOML text, or the defaults."""
+    if policy is None:
+        return load_policy()
     if isinstance(policy, Policy):
         return policy
     if isinstance(policy, str):
-        return Policy.from_toml(policy)
-    text = getattr(policy, "text", None)
-    if isinstance(text, str):
-        return Policy.from_toml(text)
+        return parse_policy(policy, "policy")
     raise PolicyError(f"not a policy: {type(policy).__name__}")
-
-
-def load_policy(path: str | Path) -> Policy:
-    """Read a policy TOML file; PolicyError naming the file on any problem."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"policy {path}: cannot read ({exc.strerror})") from None
-    return Policy.from_toml(text, str(path))
 
 
 @dataclass(frozen=True)
@@ -217,14 +160,14 @@ def approve(
     _first_refusal(approval_checklist(session, generation_id, signer, waivers, current_synthetic_sha256, policy))
     evaluation_id, review_ids = _decision_basis(session, generation_id)
     return record_decision(session, generation_id, kind="approved", signer=signer, comment=comment,
-                           waivers=_normalize_waivers(waivers), policy_toml=policy.toml_text,
+                           waivers=_normalize_waivers(waivers), policy_toml=policy.text,
                            evaluation_id=evaluation_id, review_ids=review_ids)
 
 
 def _other_decision(session: Session, generation_id: int, signer: str, comment: str, policy: Optional[Policy],
                     kind: str, allowed_states: Sequence[str]) -> Decision:
     lock_chain(session)
-    policy = as_signoff_policy(policy) if policy is not None else Policy.default()
+    policy = as_signoff_policy(policy)
     if session.get(Generation, generation_id) is None:
         raise SignoffRefused("exists", f"generation {generation_id} not found")
     user = get_user(session, signer)
@@ -238,7 +181,7 @@ def _other_decision(session: Session, generation_id: int, signer: str, comment: 
         raise SignoffRefused("comment", f"{kind} needs a comment saying why")
     evaluation_id, review_ids = _decision_basis(session, generation_id)
     return record_decision(session, generation_id, kind=kind, signer=signer, comment=comment.strip(), waivers=[],
-                           policy_toml=policy.toml_text, evaluation_id=evaluation_id, review_ids=review_ids)
+                           policy_toml=policy.text, evaluation_id=evaluation_id, review_ids=review_ids)
 
 
 def reject(
@@ -276,5 +219,5 @@ def gate_check(session: Session, generation_id: int, current_sha256: str) -> tup
     return True, f"generation {generation_id} is approved and its synthetic file hash matches"
 
 
-__all__ = ["Policy", "as_signoff_policy", "load_policy", "SignoffRefused", "RuleCheck", "approval_checklist", "approve", "reject",
+__all__ = ["Policy", "as_signoff_policy", "load_policy", "parse_policy", "SignoffRefused", "RuleCheck", "approval_checklist", "approve", "reject",
            "request_changes", "revoke", "gate_check", "generation_state", "StateError"]

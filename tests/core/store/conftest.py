@@ -14,7 +14,7 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 
 from core import auth  # noqa: E402
-from core.signoff import Policy  # noqa: E402
+from core.policy import Policy, parse_policy  # noqa: E402
 from core.store import dispose_engines, make_engine, upgrade  # noqa: E402
 from tests.conftest import skip_or_fail  # noqa: E402
 from store_testkit import PG_SKIP, World, create_database, drop_database, make_world  # noqa: E402
@@ -74,7 +74,7 @@ def world(engine) -> World:
 @pytest.fixture
 def policy() -> Policy:
     """Policy asking for 200 records read and one reviewer."""
-    return Policy.from_toml("min_records_read = 200\nrequired_reviewers = 1\nallow_waivers = true\n"
-                            "[gates.privacy]\nmax_dcr_share = 0.05\n")
+    return parse_policy("[review]\nmin_records_read = 200\nrequired_reviewers = 1\nallow_waivers = true\n"
+                        "[gates.distance_to_closest_record]\nthreshold = 0.05\n", "test policy")
 
 

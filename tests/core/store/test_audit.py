@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from core.signoff import Policy, approve
+from core.policy import load_policy
+from core.signoff import approve
 from core.store import (
     StateError,
     audit_events,
@@ -50,7 +51,7 @@ def approved_world(fresh_engine, policy):
 @pytest.fixture(scope="module")
 def approved_shared(engine):
     """An approved generation on the shared store, built once per module (tests here only try refused edits)."""
-    return _approved(make_world(engine), Policy.default())
+    return _approved(make_world(engine), load_policy())
 
 
 @pytest.mark.parametrize("sql", REFUSED)

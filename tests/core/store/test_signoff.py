@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from store_testkit import sha
+from core.policy import load_policy, parse_policy
 from core.signoff import (
-    Policy,
     SignoffRefused,
     approval_checklist,
     approve,
@@ -57,7 +57,7 @@ def test_clean_approval(world, policy):
         ok, reason = gate_check(s, world.generation_id, sha("other file"))
         assert not ok and "does not match" in reason
         detail = generation_detail(s, world.generation_id)
-        assert detail.decisions[0]["policy_toml"] == policy.toml_text
+        assert detail.decisions[0]["policy_toml"] == policy.text
         assert detail.decisions[0]["evidence_sha256"] == evidence
         bundle = export_evidence_bundle(s, world.generation_id)
         assert bundle["decisions"][0]["evidence_matches"] is True
@@ -84,7 +84,7 @@ def test_refused_failed_gate_without_waiver(world, policy):
     world.evaluate([("privacy", False), ("fidelity", True)])  # the latest report counts
     _refused(world, policy, "gate_failed", "gate 'privacy' failed and has no waiver")
     _refused(world, policy, "gate_failed", "its waiver gives no reason", waivers=[{"gate": "privacy", "reason": " "}])
-    strict = Policy.from_toml(policy.toml_text.replace("allow_waivers = true", "allow_waivers = false"))
+    strict = parse_policy(policy.text.replace("allow_waivers = true", "allow_waivers = false"), "strict")
     _refused(world, strict, "gate_failed", "allows no waivers", waivers=[{"gate": "privacy", "reason": "ok"}])
     _refused(world, policy, "waivers", "waiver for gate 'fidelity' but that gate passed",
              waivers=[{"gate": "privacy", "reason": "DCR share 5.2%, accepted by DPO"},
@@ -116,7 +116,7 @@ def test_refused_synthetic_file_changed(world, policy):
 
 
 def test_refused_too_few_reviewers(world, policy):
-    two = Policy.from_toml("[signoff]\nmin_records_read = 100\nrequired_reviewers = 2\n")
+    two = parse_policy("[review]\nmin_records_read = 100\nrequired_reviewers = 2\n", "two reviewers")
     world.review(world.reviewer, records_read=300)
     _refused(world, two, "required_reviewers", "1 distinct reviewer(s) submitted")
     world.review(world.reviewer2, records_read=10)
@@ -195,14 +195,16 @@ def test_gate_check_unknown_and_unapproved(world):
 
 
 def test_policy_parsing():
-    p = Policy.from_toml("[gates.fidelity]\nmin_score = 0.8\n")
+    p = parse_policy("[gates.column_shapes]\nthreshold = 0.7\n", "p.toml")
     assert (p.min_records_read, p.required_reviewers, p.allow_waivers) == (200, 1, True)
-    assert p.data["gates"]["fidelity"]["min_score"] == 0.8
-    for bad in ("min_records_read = -1", "required_reviewers = 0", "allow_waivers = 'yes'", "x = ["):
+    assert p.gate("column_shapes") == 0.7
+    assert "threshold = 0.7" in p.text and "min_records_read = 200" in p.text  # the whole policy is stored
+    for bad in ("[review]\nmin_records_read = -1", "[review]\nrequired_reviewers = 0",
+                "[review]\nallow_waivers = 'yes'", "x = ["):
         with pytest.raises(PolicyError):
-            Policy.from_toml(bad)
-    assert Policy.default().min_records_read == 200
-    review_table = Policy.from_toml("[review]\nmin_records_read = 50\nrequired_reviewers = 2\n")
+            parse_policy(bad, "bad.toml")
+    assert load_policy().min_records_read == 200
+    review_table = parse_policy("[review]\nmin_records_read = 50\nrequired_reviewers = 2\n", "r.toml")
     assert (review_table.min_records_read, review_table.required_reviewers) == (50, 2)
 
 
