@@ -1,4 +1,7 @@
-"""Command line: `python -m core evaluate|split|demo ...`; exit 0 pass, 1 a gate failed, 2 bad input."""
+"""Command line: `python -m core evaluate|split|demo|users|register|signoff|gate ...`.
+
+Exit codes: 0 pass (or done), 1 a gate failed / not approved / chain broken, 2 bad input or usage.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import ReviewError
+from core.errors import InputError, ReviewError, UsageError
 from core.io import load_table, prepare_inputs
 from core.metadata import metadata_from_json
 from core.policy import load_policy
@@ -47,6 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="write the bundled demo's train, holdout and synthetic files")
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
+
+    users = commands.add_parser("users", help="local accounts of the sign-off store")
+    users.add_argument("action", choices=["add", "list"])
+    users.add_argument("name", nargs="?")
+    users.add_argument("--role", choices=["viewer", "reviewer", "approver", "admin"], default="reviewer")
+    users.add_argument("--password-env", default="REVIEW_DESK_PASSWORD",
+                       help="environment variable holding the new password (else asked on the terminal)")
+    users.add_argument("--database", help="store URL (default $DATABASE_URL, else ./review-desk.sqlite3)")
+
+    register = commands.add_parser("register", help="record a generation (manifest, file hashes, evaluation)")
+    register.add_argument("--real", required=True)
+    register.add_argument("--synthetic", required=True)
+    register.add_argument("--holdout")
+    register.add_argument("--manifest", required=True, help="JSON: method, parameters, seed, library_versions, ...")
+    register.add_argument("--user", required=True, help="who made the generation (a reviewer or above)")
+    register.add_argument("--policy")
+    register.add_argument("--database")
+
+    signoff = commands.add_parser("signoff", help="state, evidence export and audit-chain check")
+    signoff.add_argument("action", choices=["status", "export", "verify"])
+    signoff.add_argument("--generation", type=int)
+    signoff.add_argument("--out", help="export: write the JSON evidence bundle here")
+    signoff.add_argument("--include-real-records", action="store_true")
+    signoff.add_argument("--database")
+
+    gate = commands.add_parser("gate", help="exit 0 only for an approved, unrevoked generation whose file matches")
+    gate.add_argument("--generation", type=int, required=True)
+    gate.add_argument("--synthetic", required=True, help="the synthetic file about to be used")
+    gate.add_argument("--database")
     return parser
 
 
@@ -114,10 +146,96 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _store(args: argparse.Namespace):
+    from core.store import init_db
+
+    return init_db(args.database or None)
+
+
+def _users(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from core.auth import create_user
+    from core.store import read_session, session_scope
+    from core.store.models import User
+
+    engine = _store(args)
+    if args.action == "list":
+        with read_session(engine) as session:
+            for user in session.query(User).order_by(User.name):
+                print(f"{user.name}\t{user.role}")
+        return EXIT_PASS
+    if not args.name:
+        raise UsageError("users add needs a name")
+    password = os.environ.get(args.password_env) or getpass.getpass(f"password for {args.name}: ")
+    with session_scope(engine) as session:
+        create_user(session, args.name, password, args.role, actor="cli")
+    print(f"user {args.name} ({args.role}) created")
+    return EXIT_PASS
+
+
+def _register(args: argparse.Namespace) -> int:
+    from core.signoff import register_reviewed_generation
+    from core.store import session_scope
+
+    try:
+        manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the manifest ({exc})", path=args.manifest) from None
+    real, synthetic = load_table(args.real), load_table(args.synthetic)
+    holdout = load_table(args.holdout) if args.holdout else None
+    evaluation = evaluate(prepare_inputs(real, synthetic, holdout), load_policy(args.policy))
+    with session_scope(_store(args)) as session:
+        generation_id = register_reviewed_generation(
+            session, real=real, synthetic=synthetic, holdout=holdout, manifest=manifest,
+            created_by=args.user, report=evaluation.to_dict())
+    print(f"generation {generation_id} registered ({evaluation.verdict}); review it in the dashboard")
+    print(generation_id)
+    return EXIT_PASS
+
+
+def _signoff(args: argparse.Namespace) -> int:
+    from core.store import export_evidence_bundle, generation_detail, read_session, verify_chain
+
+    engine = _store(args)
+    with read_session(engine) as session:
+        if args.action == "verify":
+            result = verify_chain(session)
+            print(json.dumps(result.to_dict(), indent=2))
+            return EXIT_PASS if result.ok else EXIT_FAIL
+        if args.generation is None:
+            raise UsageError(f"signoff {args.action} needs --generation")
+        if args.action == "status":
+            detail = generation_detail(session, args.generation).to_dict()
+            print(json.dumps(detail, indent=2, default=str))
+            return EXIT_PASS
+        bundle = export_evidence_bundle(session, args.generation, include_real_records=args.include_real_records)
+    text = json.dumps(bundle, indent=2, default=str)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"evidence bundle written to {args.out}")
+    else:
+        print(text)
+    return EXIT_PASS
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from core.signoff import gate_check
+    from core.store import read_session
+
+    synthetic = load_table(args.synthetic)
+    with read_session(_store(args)) as session:
+        ok, reason = gate_check(session, args.generation, synthetic.sha256)
+    (sys.stdout if ok else sys.stderr).write(f"{'approved' if ok else 'refused'}: {reason}\n")
+    return EXIT_PASS if ok else EXIT_FAIL
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"evaluate": _evaluate, "split": _split, "demo": _demo}
+    handlers = {"evaluate": _evaluate, "split": _split, "demo": _demo, "users": _users, "register": _register,
+                "signoff": _signoff, "gate": _gate}
     try:
         return handlers[args.command](args)
     except ReviewError as exc:

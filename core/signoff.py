@@ -12,12 +12,17 @@ from typing import Any, Optional
 from sqlalchemy.orm import Session
 
 from core.errors import PolicyError, ReviewError
+from core.io import LoadedTable
 from core.policy import Policy, load_policy, parse_policy
 from core.store.audit import lock_chain
 from core.store.errors import StateError
 from core.store.models import Decision, Generation
 from core.store.repository import (
     OPEN_STATES,
+    add_evaluation,
+    register_dataset,
+    register_generation,
+    register_holdout,
     current_round,
     generation_state,
     get_user,
@@ -221,3 +226,41 @@ def gate_check(session: Session, generation_id: int, current_sha256: str) -> tup
 
 __all__ = ["Policy", "as_signoff_policy", "load_policy", "parse_policy", "SignoffRefused", "RuleCheck", "approval_checklist", "approve", "reject",
            "request_changes", "revoke", "gate_check", "generation_state", "StateError"]
+
+
+def register_reviewed_generation(
+    session: Session, *, real: LoadedTable, synthetic: LoadedTable, holdout: LoadedTable | None,
+    manifest: Mapping[str, Any], created_by: str, report: Mapping[str, Any] | None = None,
+    dataset_name: str | None = None, holdout_seed: int | None = None, holdout_fraction: float | None = None,
+) -> int:
+    """Register the real data, its holdout, the generation (manifest + file hashes) and its evaluation at once."""
+    from core import __version__
+
+    dataset = register_dataset_from_table(session, real, dataset_name or Path(real.path).name, created_by)
+    holdout_id = None
+    if holdout is not None:
+        split = manifest.get("holdout", {}) if isinstance(manifest.get("holdout"), Mapping) else {}
+        fraction = holdout_fraction or split.get("fraction") or holdout.rows / (holdout.rows + real.rows)
+        holdout_id = register_holdout(
+            session, dataset_id=dataset.id, sha256=holdout.sha256, rows=holdout.rows, created_by=created_by,
+            seed=int(holdout_seed if holdout_seed is not None else split.get("seed", 0)),
+            split_fraction=float(fraction), stratify_column=split.get("stratify"),
+        ).id
+    full = dict(manifest) | {
+        "source_dataset_id": dataset.id, "holdout_id": holdout_id, "synthetic_sha256": synthetic.sha256,
+        "rows": synthetic.rows,
+    }
+    full.setdefault("training_mix", {"real_rows": real.rows, "synthetic_rows": 0})
+    full.setdefault("parameters", {})
+    full.setdefault("library_versions", {})
+    generation = register_generation(session, full, created_by=created_by)
+    if report is not None:
+        add_evaluation(session, generation.id, dict(report), tool_version=__version__, created_by=created_by)
+    return generation.id
+
+
+def register_dataset_from_table(session: Session, table: LoadedTable, name: str, created_by: str):
+    """Record a loaded real table as a dataset version (name, content hash, rows, column dtypes)."""
+    schema = {column: str(dtype) for column, dtype in table.frame.dtypes.items()}
+    return register_dataset(session, name=name, sha256=table.sha256, rows=table.rows, schema=schema,
+                            created_by=created_by)
