@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     signoff.add_argument("--include-real-records", action="store_true")
     signoff.add_argument("--database")
 
+    drift = commands.add_parser("drift", help="has new real data drifted from what a generation was modeled on?")
+    drift.add_argument("--reference", required=True, help="the real data the generator was fitted on")
+    drift.add_argument("--current", required=True, help="a new batch of real data")
+    drift.add_argument("--metadata")
+    drift.add_argument("--policy", help="TOML whose [drift] section overrides the thresholds")
+    drift.add_argument("--json", dest="json_out")
+
     gate = commands.add_parser("gate", help="exit 0 only for an approved, unrevoked generation whose file matches")
     gate.add_argument("--generation", type=int, required=True)
     gate.add_argument("--synthetic", required=True, help="the synthetic file about to be used")
@@ -220,6 +227,27 @@ def _signoff(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _drift(args: argparse.Namespace) -> int:
+    from core.drift import detect_drift
+
+    policy = load_policy(args.policy)
+    overrides = metadata_from_json(args.metadata) if args.metadata else None
+    inputs = prepare_inputs(load_table(args.reference), load_table(args.current), None, overrides, args.metadata)
+    result = detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, policy.drift())
+    report = result.to_dict()
+    drifted = [name for name, column in report["columns"].items() if column["drifted"]]
+    print(f"Drift: {'DRIFTED' if result.drifted else 'no drift'}; {len(drifted)} of {len(report['columns'])} columns "
+          f"({result.share_drifted_columns:.0%}); recommendation: {result.recommendation}")
+    for name in drifted:
+        column = report["columns"][name]
+        print(f"  {name:<32} {column['test']:<28} {column['statistic']:.4f} vs {column['threshold']}")
+    for reason in report.get("reasons", []):
+        print(f"  reason: {reason}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2, default=str))
+    return EXIT_FAIL if result.drifted else EXIT_PASS
+
+
 def _gate(args: argparse.Namespace) -> int:
     from core.signoff import gate_check
     from core.store import read_session
@@ -235,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     handlers = {"evaluate": _evaluate, "split": _split, "demo": _demo, "users": _users, "register": _register,
-                "signoff": _signoff, "gate": _gate}
+                "signoff": _signoff, "gate": _gate, "drift": _drift}
     try:
         return handlers[args.command](args)
     except ReviewError as exc:

@@ -76,6 +76,7 @@ class Policy:
     review: dict[str, object]
     text: str = DEFAULT_POLICY_TOML
     sources: list[str] = field(default_factory=lambda: ["built-in defaults"])
+    sections: dict[str, dict] = field(default_factory=dict)  # drift, privacy, utility, lineage settings
 
     @property
     def min_records_read(self) -> int:
@@ -91,6 +92,16 @@ class Policy:
     def allow_waivers(self) -> bool:
         """Whether a failed gate may be waived with a reason."""
         return bool(self.review["allow_waivers"])
+
+    def drift(self) -> "DriftPolicy":
+        """The [drift] section as the drift checks' thresholds (Evidently's defaults where unset)."""
+        from core.drift import DriftPolicy
+
+        known = set(DriftPolicy.__dataclass_fields__)
+        unknown = set(self.sections.get("drift", {})) - known
+        if unknown:
+            raise PolicyError(f"[drift] has unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return DriftPolicy(**self.sections.get("drift", {}))
 
     @property
     def sha256(self) -> str:
@@ -141,7 +152,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: [review] allow_waivers must be true or false, not {review.get('allow_waivers')!r}")
     text = DEFAULT_POLICY_TOML if override == {} or source == "built-in defaults" else canonical_toml(merged)
     return Policy(gates=gates, review=review, text=text,
-                  sources=["built-in defaults"] + ([source] if source != "built-in defaults" else []))
+                  sources=["built-in defaults"] + ([source] if source != "built-in defaults" else []),
+                  sections={k: merged[k] for k in ("drift", "privacy", "utility", "lineage") if k in merged})
 
 
 def canonical_toml(data: dict) -> str:
