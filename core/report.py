@@ -12,6 +12,7 @@ from core.fidelity import FidelityResult, evaluate_fidelity
 from core.io import PreparedInputs
 from core.policy import Policy, load_policy
 from core.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
+from core.utility import UtilityResult, evaluate_utility, utility_gate
 from core.validity import ValidityResult, evaluate_validity
 
 SCHEMA_VERSION = 1
@@ -53,6 +54,7 @@ class Evaluation:
     floors: dict[str, float] = field(default_factory=dict)  # "column" or "a / b" -> the score floor it had
     sections: dict[str, dict] = field(default_factory=dict)  # later families: privacy, utility
     privacy: PrivacyResult | None = None
+    utility: UtilityResult | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -206,8 +208,8 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
-             privacy: bool = True, seed: int = 0) -> Evaluation:
-    """Run fidelity and validity (and privacy, when a holdout is given) and apply the gates."""
+             privacy: bool = True, seed: int = 0, target: str | None = None) -> Evaluation:
+    """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
@@ -219,9 +221,29 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     if privacy:
-        add_privacy(evaluation, seed, lambda f, m: report(0.35 + 0.65 * f, m))
+        add_privacy(evaluation, seed, lambda f, m: report(0.35 + 0.35 * f, m))
+    add_utility(evaluation, target, seed, lambda f, m: report(0.7 + 0.3 * f, m))
     report(1.0, "Done")
     return evaluation
+
+
+def add_utility(evaluation: Evaluation, target: str | None, seed: int = 0, progress: Progress | None = None) -> None:
+    """Train on synthetic vs train on real, scored on the holdout, for `target`; skipped without one of them."""
+    frames = evaluation.inputs.frames
+    if target is None:
+        evaluation.sections["utility"] = {"skipped": "no target column chosen"}
+        return
+    if "holdout" not in frames:
+        evaluation.sections["utility"] = {"skipped": "no holdout given: utility is scored on a real holdout"}
+        return
+    threshold = evaluation.policy.gate("utility")
+    result = evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], evaluation.inputs.metadata,
+                              target, seeds=(seed, seed + 1, seed + 2), threshold=threshold, progress=progress)
+    evaluation.utility = result
+    evaluation.sections["utility"] = result.to_dict()
+    gate = utility_gate(result, threshold)
+    if gate is not None:
+        evaluation.gates.append(Gate("utility", gate["value"], gate["threshold"], gate["passed"], gate["detail"]))
 
 
 def add_privacy(evaluation: Evaluation, seed: int = 0, progress: Progress | None = None) -> None:

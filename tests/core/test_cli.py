@@ -39,11 +39,16 @@ def _run(args, capsys):
 def test_clean_control_exits_0_and_writes_the_contract(files, capsys):
     out = files["folder"] / "report.json"
     code, stdout, stderr = _run(["evaluate", "--real", files["train"], "--synthetic", files["fresh"],
-                                 "--holdout", files["holdout"], "--json", out], capsys)
+                                 "--holdout", files["holdout"], "--target", "income_gt_50k", "--json", out], capsys)
     assert code == 0, stdout
     assert stdout.startswith("Verdict: PASS")
     report = json.loads(out.read_text())
     assert report["verdict"] == "pass" and report["inputs"]["holdout"]["rows"] == 2400
+    names = {g["name"] for g in report["gates"]}
+    assert names == {"column_shapes", "column_pair_trends", "validity", "coverage", "exact_copies",
+                     "distance_to_closest_record", "membership_inference", "utility"}
+    assert report["privacy"]["membership_inference"]["auc"] < 0.6
+    assert report["utility"]["target"] == "income_gt_50k" and report["utility"]["passed"]
 
 
 def test_broken_pairs_exit_1_with_worst_pairs_first(files, capsys):
