@@ -18,6 +18,11 @@ NUM_BINS = 10
 ROLES = ("real", "synthetic", "holdout")
 
 
+def code_dtype(levels: int) -> type:
+    """The smallest unsigned integer dtype that holds codes 0..levels-1 (less memory to stream per pair)."""
+    return np.uint8 if levels <= 256 else np.uint16 if levels <= 65_536 else np.uint32
+
+
 def row_keys(encoded: dict[str, "EncodedColumn"], role: str) -> np.ndarray:
     """A 64-bit key per row of one table: equal rows get equal keys (collisions are negligible)."""
     key = np.zeros(len(next(iter(encoded.values())).codes[role]), dtype=np.uint64)
@@ -38,7 +43,7 @@ class EncodedColumn:
 
     name: str
     sdtype: str
-    codes: dict[str, np.ndarray]  # role -> intp codes; discrete: categories, continuous: bins
+    codes: dict[str, np.ndarray]  # role -> codes in the smallest unsigned dtype; discrete: categories, continuous: bins
     levels: int  # number of distinct codes, the missing code included
     labels: list  # label of each code (category value, or bin interval text); last is missing
     values: dict[str, np.ndarray] | None = None  # continuous only: role -> float64 with NaN
@@ -80,7 +85,7 @@ def _encode_discrete(name: str, sdtype: str, tables: dict[str, pd.DataFrame]) ->
     joined = pd.concat([tables[r][name] for r in roles], ignore_index=True)
     codes, uniques = pd.factorize(joined, use_na_sentinel=True)
     missing = len(uniques)
-    codes = np.where(codes < 0, missing, codes).astype(np.intp)
+    codes = np.where(codes < 0, missing, codes).astype(code_dtype(missing + 1))
     out, start = {}, 0
     for role in roles:
         n = len(tables[role])
@@ -102,6 +107,6 @@ def _encode_continuous(name: str, sdtype: str, tables: dict[str, pd.DataFrame]) 
     codes = {}
     for role, vals in values.items():
         # np.digitize puts NaN past the last edge: code NUM_BINS + 1, shifted to NUM_BINS below.
-        codes[role] = (np.digitize(vals, edges) - 1).astype(np.intp)
+        codes[role] = (np.digitize(vals, edges) - 1).astype(code_dtype(NUM_BINS + 1))
     labels = [f"[{shown[i]:.4g}, {shown[i + 1]:.4g})" for i in range(NUM_BINS)] + [None]
     return EncodedColumn(name, sdtype, codes, NUM_BINS + 1, labels, values=values, edges=edges)

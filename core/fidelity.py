@@ -135,8 +135,11 @@ def _format_point(value: float, sdtype: str) -> str | None:
 
 def joint_counts(a: EncodedColumn, b: EncodedColumn, role: str) -> np.ndarray:
     """Counts of every (code of a, code of b) cell in one table, missing codes included."""
-    index = a.codes[role] * b.levels + b.codes[role]
-    return np.bincount(index, minlength=a.levels * b.levels).reshape(a.levels, b.levels)
+    cells = a.levels * b.levels
+    # The narrowest signed type that holds every cell index: pairs are many, so bytes streamed matter.
+    dtype = np.int16 if cells < 2**15 else np.int32 if cells < 2**31 else np.int64
+    index = a.codes[role].astype(dtype) * dtype(b.levels) + b.codes[role]
+    return np.bincount(index, minlength=cells).reshape(a.levels, b.levels)
 
 
 def contingency_similarity(real_counts: np.ndarray, synthetic_counts: np.ndarray) -> float:
@@ -158,22 +161,44 @@ def cramers_v(counts: np.ndarray) -> float:
 
 def correlation_ratio(codes: np.ndarray, values: np.ndarray, levels: int) -> float:
     """Correlation ratio (eta) of a numeric column explained by a categorical one; NaN if undefined."""
-    missing = levels - 1
-    if np.isnan(values).any() or (codes == missing).any():
-        keep = ~np.isnan(values) & (codes != missing)
-        codes, values = codes[keep], values[keep]
-    if values.size < 2:
-        return float("nan")
-    # Sums per category from one weighted count; SSB = sum(s_c^2 / n_c) - S^2 / N, SST = sum(x^2) - S^2 / N.
-    n = np.bincount(codes, minlength=levels).astype(float)
-    s = np.bincount(codes, weights=values, minlength=levels)
-    total_sum = float(s.sum())
-    correction = total_sum * total_sum / values.size
-    total = float(np.dot(values, values)) - correction
-    if total <= 1e-12 * max(float(np.dot(values, values)), 1e-300):
-        return float("nan")
-    between = float((s[n > 0] ** 2 / n[n > 0]).sum()) - correction
-    return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
+    return _ColumnStats().correlation_ratio(codes, values, levels)
+
+
+class _ColumnStats:
+    """Per-column sums that every mixed pair of a table reuses, so each pair costs one weighted count."""
+
+    def __init__(self) -> None:
+        self._codes: dict[int, tuple[np.ndarray, bool, np.ndarray]] = {}
+        self._values: dict[int, tuple[bool, float, float]] = {}
+
+    def correlation_ratio(self, codes: np.ndarray, values: np.ndarray, levels: int) -> float:
+        """Eta of `values` by `codes`; rows missing either are left out."""
+        missing = levels - 1
+        if id(codes) not in self._codes:
+            wide = codes.astype(np.intp)
+            self._codes[id(codes)] = (wide, bool((wide == missing).any()), np.bincount(wide, minlength=levels))
+        wide, has_missing, counts = self._codes[id(codes)]
+        if id(values) not in self._values:
+            # einsum, not np.dot: a threaded BLAS dot stalls badly when the cores are busy.
+            self._values[id(values)] = (bool(np.isnan(values).any()), float(values.sum()),
+                                        float(np.einsum("i,i->", values, values)))
+        has_nan, total_sum, total_square = self._values[id(values)]
+        if has_nan or has_missing:
+            keep = ~np.isnan(values) & (wide != missing)
+            wide, values = wide[keep], values[keep]
+            counts = np.bincount(wide, minlength=levels)
+            total_sum, total_square = float(values.sum()), float(np.einsum("i,i->", values, values))
+        if values.size < 2:
+            return float("nan")
+        # Sums per category from one weighted count; SSB = sum(s_c^2 / n_c) - S^2 / N, SST = sum(x^2) - S^2 / N.
+        sums = np.bincount(wide, weights=values, minlength=levels)
+        correction = total_sum * total_sum / values.size
+        total = total_square - correction
+        if total <= 1e-12 * max(total_square, 1e-300):
+            return float("nan")
+        n = counts.astype(float)
+        between = float((sums[n > 0] ** 2 / n[n > 0]).sum()) - correction
+        return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
 
 
 def pearson_matrix(columns: list[EncodedColumn], role: str, method: str = "pearson") -> pd.DataFrame:
@@ -197,12 +222,13 @@ def _constant(column: EncodedColumn, role: str) -> bool:
     return present.size == 0 or bool(np.all(present == present[0]))
 
 
-def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarray, pearson: pd.DataFrame | None) -> float:
+def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarray, pearson: pd.DataFrame | None,
+                 stats: _ColumnStats) -> float:
     if a.is_continuous and b.is_continuous:
         return float(pearson.loc[a.name, b.name])
     if a.is_continuous != b.is_continuous:
         cat, num = (b, a) if a.is_continuous else (a, b)
-        return correlation_ratio(cat.codes[role], num.values[role], cat.levels)
+        return stats.correlation_ratio(cat.codes[role], num.values[role], cat.levels)
     return cramers_v(counts[: a.levels - 1, : b.levels - 1])
 
 
@@ -239,10 +265,11 @@ def evaluate_fidelity(
     pearson = {role: pearson_matrix(continuous, role) for role in ["real"] + roles} if continuous else {}
 
     trends = []
+    stats = _ColumnStats()
     for a, b in itertools.combinations(pair_columns, 2):
         counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
-        real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"))
-        synthetic_assoc = _association(a, b, "synthetic", counts["synthetic"], pearson.get("synthetic"))
+        real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"), stats)
+        synthetic_assoc = _association(a, b, "synthetic", counts["synthetic"], pearson.get("synthetic"), stats)
         if a.is_continuous and b.is_continuous:
             metric = "CorrelationSimilarity"
             if _constant(a, "synthetic") or _constant(b, "synthetic"):
@@ -283,9 +310,10 @@ def association_matrices(
     for role in ("real", "synthetic"):
         matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
         pearson = pearson_matrix(continuous, role, method) if continuous else None
+        stats = _ColumnStats()
         for a, b in itertools.combinations(columns, 2):
             counts = joint_counts(a, b, role) if not (a.is_continuous and b.is_continuous) else None
-            value = _association(a, b, role, counts, pearson)
+            value = _association(a, b, role, counts, pearson, stats)
             matrix.loc[a.name, b.name] = matrix.loc[b.name, a.name] = value
         out[role] = matrix
     out["difference"] = out["synthetic"] - out["real"]

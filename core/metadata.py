@@ -164,4 +164,6 @@ def _as_discrete(series: pd.Series) -> pd.Series:
         whole = series.dropna()
         if len(whole) and bool((whole == np.round(whole)).all()):
             return series.astype("Int64").astype(object).where(series.notna(), None)
+    if series.dtype == object:
+        return series  # already plain values; missing ones stay NaN or None, both read as missing
     return series.astype(object).where(series.notna(), None)
