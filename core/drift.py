@@ -49,6 +49,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from core import association
 from core.errors import InputError, PolicyError
 from core.io import MIN_ROWS
 from core.metadata import Metadata, check_schemas, coerce_to_metadata
@@ -405,32 +406,13 @@ def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) == 0:
         return float("nan")
     ka, kb = int(a.max()) + 1, int(b.max()) + 1
-    table = np.bincount(a.astype(np.int64) * kb + b, minlength=ka * kb).reshape(ka, kb).astype(float)
-    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-    ka, kb = table.shape
-    if min(ka, kb) < 2:
-        return float("nan")
-    n = table.sum()
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
-    chi2 = float(((table - expected) ** 2 / expected).sum())
-    return math.sqrt(chi2 / (n * (min(ka, kb) - 1)))
+    return association.cramers_v(np.bincount(a.astype(np.int64) * kb + b, minlength=ka * kb).reshape(ka, kb))
 
 
 def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
-    """Correlation ratio eta of numbers given categories (sqrt of between-group over total variance)."""
-    keep = (codes >= 0) & ~np.isnan(values)
-    codes, values = codes[keep], values[keep]
-    if len(values) < 2:
-        return float("nan")
-    total = float(((values - values.mean()) ** 2).sum())
-    if total == 0:
-        return float("nan")
-    n_g = np.bincount(codes)
-    sums = np.bincount(codes, weights=values)
-    present = n_g > 0
-    means = sums[present] / n_g[present]
-    between = float((n_g[present] * (means - values.mean()) ** 2).sum())
-    return math.sqrt(min(between / total, 1.0))
+    """Correlation ratio eta of numbers given categories; -1 codes and NaN values are dropped."""
+    levels = int(codes.max()) + 2 if len(codes) else 1
+    return association.correlation_ratio(np.where(codes < 0, levels - 1, codes), values, levels)
 
 
 def _pair_drift(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.association import ColumnStats, correlation_ratio, cramers_v  # noqa: F401 (re-exported)
 from core.encoding import EncodedColumn, continuous_values, encode_columns
 from core.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 
@@ -147,60 +148,6 @@ def contingency_similarity(real_counts: np.ndarray, synthetic_counts: np.ndarray
     return 1.0 - 0.5 * float(np.abs(real_counts / real_counts.sum() - synthetic_counts / synthetic_counts.sum()).sum())
 
 
-def cramers_v(counts: np.ndarray) -> float:
-    """Cramer's V of a table of counts (rows and columns that are empty are dropped); NaN if undefined."""
-    counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0].astype(float)
-    n = counts.sum()
-    k = min(counts.shape) - 1
-    if n == 0 or k < 1:
-        return float("nan")
-    expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / n
-    chi2 = float(((counts - expected) ** 2 / expected).sum())
-    return float(np.sqrt(chi2 / n / k))
-
-
-def correlation_ratio(codes: np.ndarray, values: np.ndarray, levels: int) -> float:
-    """Correlation ratio (eta) of a numeric column explained by a categorical one; NaN if undefined."""
-    return _ColumnStats().correlation_ratio(codes, values, levels)
-
-
-class _ColumnStats:
-    """Per-column sums that every mixed pair of a table reuses, so each pair costs one weighted count."""
-
-    def __init__(self) -> None:
-        self._codes: dict[int, tuple[np.ndarray, bool, np.ndarray]] = {}
-        self._values: dict[int, tuple[bool, float, float]] = {}
-
-    def correlation_ratio(self, codes: np.ndarray, values: np.ndarray, levels: int) -> float:
-        """Eta of `values` by `codes`; rows missing either are left out."""
-        missing = levels - 1
-        if id(codes) not in self._codes:
-            wide = codes.astype(np.intp)
-            self._codes[id(codes)] = (wide, bool((wide == missing).any()), np.bincount(wide, minlength=levels))
-        wide, has_missing, counts = self._codes[id(codes)]
-        if id(values) not in self._values:
-            # einsum, not np.dot: a threaded BLAS dot stalls badly when the cores are busy.
-            self._values[id(values)] = (bool(np.isnan(values).any()), float(values.sum()),
-                                        float(np.einsum("i,i->", values, values)))
-        has_nan, total_sum, total_square = self._values[id(values)]
-        if has_nan or has_missing:
-            keep = ~np.isnan(values) & (wide != missing)
-            wide, values = wide[keep], values[keep]
-            counts = np.bincount(wide, minlength=levels)
-            total_sum, total_square = float(values.sum()), float(np.einsum("i,i->", values, values))
-        if values.size < 2:
-            return float("nan")
-        # Sums per category from one weighted count; SSB = sum(s_c^2 / n_c) - S^2 / N, SST = sum(x^2) - S^2 / N.
-        sums = np.bincount(wide, weights=values, minlength=levels)
-        correction = total_sum * total_sum / values.size
-        total = total_square - correction
-        if total <= 1e-12 * max(total_square, 1e-300):
-            return float("nan")
-        n = counts.astype(float)
-        between = float((sums[n > 0] ** 2 / n[n > 0]).sum()) - correction
-        return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
-
-
 def pearson_matrix(columns: list[EncodedColumn], role: str, method: str = "pearson") -> pd.DataFrame:
     """Pairwise-complete Pearson (or Spearman) correlations among continuous columns of one table."""
     frame = pd.DataFrame({c.name: c.values[role] for c in columns})
@@ -223,7 +170,7 @@ def _constant(column: EncodedColumn, role: str) -> bool:
 
 
 def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarray, pearson: pd.DataFrame | None,
-                 stats: _ColumnStats) -> float:
+                 stats: ColumnStats) -> float:
     if a.is_continuous and b.is_continuous:
         return float(pearson.loc[a.name, b.name])
     if a.is_continuous != b.is_continuous:
@@ -265,7 +212,7 @@ def evaluate_fidelity(
     pearson = {role: pearson_matrix(continuous, role) for role in ["real"] + roles} if continuous else {}
 
     trends = []
-    stats = _ColumnStats()
+    stats = ColumnStats()
     for a, b in itertools.combinations(pair_columns, 2):
         counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
         real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"), stats)
@@ -310,7 +257,7 @@ def association_matrices(
     for role in ("real", "synthetic"):
         matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
         pearson = pearson_matrix(continuous, role, method) if continuous else None
-        stats = _ColumnStats()
+        stats = ColumnStats()
         for a, b in itertools.combinations(columns, 2):
             counts = joint_counts(a, b, role) if not (a.is_continuous and b.is_continuous) else None
             value = _association(a, b, role, counts, pearson, stats)
