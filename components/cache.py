@@ -1,0 +1,227 @@
+"""Thin caches over core/ keyed on content hashes (table sha256s + type overrides + policy text).
+
+Heavy steps (preparing inputs, the evaluation, record suspicion) live in a bounded store held by
+st.cache_resource, filled with a visible st.status on a miss; light derived results (marginals, joint
+distributions, association matrices, plot samples) use st.cache_data keyed on the same content key.
+Arguments whose name starts with "_" are not hashed by Streamlit: the string key stands for them.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from components.state import Review
+from core.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
+from core.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
+from core.policy import parse_policy
+from core.records import NearestReal, RecordSample, Suspicion, nearest_real_records, sample_records, suspicion_scores
+from core.report import Evaluation, evaluate
+
+PLOT_POINTS = 5_000  # points drawn per table in a scatter or box plot; scores use every row
+MAX_DISTANCE_ROWS = 20_000  # synthetic rows whose nearest real record is measured for "most suspicious first"
+STORE_ENTRIES = 4
+
+
+class _Store:
+    """A small LRU of heavy results keyed by content key; a lock keeps two sessions from computing one twice."""
+
+    def __init__(self, entries: int):
+        self.entries = entries
+        self.items: OrderedDict[str, object] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], object]) -> object:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            value = compute()
+            self.items[key] = value
+            while len(self.items) > self.entries:
+                self.items.popitem(last=False)
+            return value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@st.cache_resource(show_spinner=False)
+def _stores() -> dict[str, _Store]:
+    return {"prepared": _Store(STORE_ENTRIES), "evaluation": _Store(STORE_ENTRIES),
+            "suspicion": _Store(STORE_ENTRIES)}
+
+
+@st.cache_resource(show_spinner="Building the demo (census income, once, about 20 s)...")
+def demo_tables() -> tuple[dict[str, LoadedTable], dict]:
+    """The demo's training part, holdout and synthetic table as loaded tables, plus its manifest."""
+    from core.demo import build_demo
+
+    files = build_demo()
+    tables = {"real": load_table(files.train), "synthetic": load_table(files.synthetic),
+              "holdout": load_table(files.holdout)}
+    return tables, files.load_manifest()
+
+
+def _with_status(label: str, compute: Callable[[Callable[[float, str], None]], object]) -> object:
+    """Run compute(progress) inside an st.status box with a progress bar; the box goes away when done."""
+    slot = st.empty()
+    try:
+        with slot.status(label, expanded=True) as status:
+            bar = st.progress(0.0)
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
+
+            value = compute(progress)
+            status.update(label=label.rstrip(".") + ": done", state="complete", expanded=False)
+    finally:
+        slot.empty()  # on success the box has done its job; on failure the page shows the error instead
+    return value
+
+
+def prepared_inputs(review: Review) -> PreparedInputs:
+    """Tables checked against one schema and coerced to their column types (raises InputError/SchemaError)."""
+    store = _stores()["prepared"]
+    key = review.table_key()
+    def compute(progress):
+        progress(0.1, "Detecting column types and checking the schemas")
+        return prepare_inputs(review.tables["real"], review.tables["synthetic"], review.tables.get("holdout"),
+                              dict(review.overrides) or None)
+    return store.get(key, lambda: _with_status("Preparing the tables...", compute))
+
+
+def evaluation(review: Review) -> Evaluation:
+    """Fidelity, validity and gates of the review under its policy text, over every row."""
+    store = _stores()["evaluation"]
+    key = review.evaluation_key()
+    inputs = prepared_inputs(review)
+    policy = parse_policy(review.policy_text, "policy")
+    return store.get(key, lambda: _with_status("Scoring every row...", lambda p: evaluate(inputs, policy, p)))
+
+
+def suspicion(review: Review, seed: int) -> Suspicion:
+    """Per-row suspicion of the synthetic table; nearest-real distances measured for up to MAX_DISTANCE_ROWS rows."""
+    store = _stores()["suspicion"]
+    key = f"{review.table_key()}:{seed}"
+    inputs = prepared_inputs(review)
+
+    def compute(progress):
+        real, synthetic = inputs.frames["real"], inputs.frames["synthetic"]
+        progress(0.05, "Finding each synthetic record's nearest real record")
+        measured = np.arange(len(synthetic))
+        if len(synthetic) > MAX_DISTANCE_ROWS:
+            measured = np.sort(np.random.default_rng(seed).choice(len(synthetic), MAX_DISTANCE_ROWS, replace=False))
+        nearest = nearest_real_records(real, synthetic.iloc[measured], inputs.metadata, others=(synthetic,))
+        distance = np.full(len(synthetic), np.nan)
+        distance[measured] = nearest.distances
+        progress(0.9, "Checking ranges, categories and combinations")
+        return suspicion_scores(real, synthetic, inputs.metadata, distance)
+    return store.get(key, lambda: _with_status("Scoring every synthetic record...", compute))
+
+
+def quick_suspicion(review: Review) -> Suspicion:
+    """Per-row suspicion without nearest-record distances (cheap; for random and stratified samples)."""
+    store = _stores()["suspicion"]
+    inputs = prepared_inputs(review)
+    return store.get(f"{review.table_key()}:quick", lambda: suspicion_scores(
+        inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata))
+
+
+def record_sample(review: Review, method: str, n: int, seed: int, stratify: str | None) -> RecordSample:
+    """A reproducible sample of synthetic rows (see core.records.sample_records)."""
+    # Scores are computed (with their status box) outside the cached function so nothing is replayed.
+    scores = suspicion(review, seed) if method == "suspicious" else quick_suspicion(review)
+    return _record_sample(review.table_key(), method, n, seed, stratify, _review=review, _scores=scores)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _record_sample(key: str, method: str, n: int, seed: int, stratify: str | None, _review: Review,
+                   _scores: Suspicion) -> RecordSample:
+    strata = prepared_inputs(_review).frames["synthetic"][stratify] if method == "stratified" else None
+    return sample_records(_scores, n, seed, method, strata)
+
+
+def nearest_real(review: Review, positions: tuple[int, ...]) -> NearestReal:
+    """Nearest real training row of the given synthetic rows."""
+    return _nearest_real(review.table_key(), positions, _review=review)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _nearest_real(key: str, positions: tuple[int, ...], _review: Review) -> NearestReal:
+    inputs = prepared_inputs(_review)
+    synthetic = inputs.frames["synthetic"]
+    return nearest_real_records(inputs.frames["real"], synthetic.iloc[list(positions)], inputs.metadata,
+                                others=(synthetic,))
+
+
+def marginal(review: Review, column: str) -> Marginal:
+    """One column's real vs synthetic distribution on shared bins."""
+    return _marginal(review.table_key(), column, _review=review)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _marginal(key: str, column: str, _review: Review) -> Marginal:
+    inputs = prepared_inputs(_review)
+    return marginal_distribution(inputs.frames["real"][column], inputs.frames["synthetic"][column],
+                                 inputs.metadata[column])
+
+
+def associations(review: Review, method: str = "pearson") -> dict[str, pd.DataFrame]:
+    """Real, synthetic and difference association matrices."""
+    return _associations(review.table_key(), method, _review=review)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing association matrices...")
+def _associations(key: str, method: str, _review: Review) -> dict[str, pd.DataFrame]:
+    inputs = prepared_inputs(_review)
+    tables = {"real": inputs.frames["real"], "synthetic": inputs.frames["synthetic"]}
+    return association_matrices(tables, inputs.metadata, method)
+
+
+def joint(review: Review, x: str, y: str) -> JointDistribution:
+    """Binned joint distribution of a pair, real vs synthetic, over every row."""
+    return _joint(review.table_key(), x, y, _review=review)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _joint(key: str, x: str, y: str, _review: Review) -> JointDistribution:
+    inputs = prepared_inputs(_review)
+    return joint_distribution(inputs.frames["real"], inputs.frames["synthetic"], x, y, inputs.metadata)
+
+
+def plot_sample(review: Review, columns: tuple[str, ...], n: int = PLOT_POINTS, seed: int = 0) -> pd.DataFrame:
+    """At most n seeded rows per table (real, synthetic) of the given columns, with a 'table' column."""
+    return _plot_sample(review.table_key(), columns, n, seed, _review=review)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _plot_sample(key: str, columns: tuple[str, ...], n: int, seed: int, _review: Review) -> pd.DataFrame:
+    inputs = prepared_inputs(_review)
+    parts = []
+    for role in ("real", "synthetic"):
+        frame = inputs.frames[role]
+        rows = np.random.default_rng(seed).choice(len(frame), min(n, len(frame)), replace=False)
+        part = frame.iloc[np.sort(rows)][list(columns)].copy()
+        part["table"] = role
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def overrides_json(overrides: dict[str, str]) -> str:
+    """Canonical text of type overrides (for keys and display)."""
+    return json.dumps(dict(sorted(overrides.items())))
+
+
+def clear_all() -> None:
+    """Forget every cached result (tests, or after the core changed)."""
+    st.cache_data.clear()
+    _stores.clear()

@@ -1,0 +1,128 @@
+"""Reusable widgets: page preamble (state + evaluation, or a clear error), tables of text, record comparison."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from components.cache import evaluation, prepared_inputs
+from components.state import Review, get_review
+from core.errors import ReviewError
+from core.io import PreparedInputs
+from core.report import Evaluation
+
+MISSING_TEXT = "(missing)"
+DIFFERS_COLOUR = "background-color: #fff3cd"
+SUSPICIOUS_COLOUR = "background-color: #f8d7da"
+PAGE_DATA = "pages/data.py"
+
+
+def review_or_stop(need_evaluation: bool = True) -> tuple[Review, PreparedInputs, Evaluation | None]:
+    """The current review, its prepared inputs and evaluation; on bad input, an error box and the page stops."""
+    try:
+        review = get_review()
+        inputs = prepared_inputs(review)
+        result = evaluation(review) if need_evaluation else None
+    except ReviewError as exc:
+        st.error(f"The tables under review cannot be used: {plain(exc)}")
+        st.page_link(PAGE_DATA, label="Fix the inputs on the Data page", icon=":material/database:")
+        st.stop()
+    return review, inputs, result
+
+
+def plain(text: str) -> str:
+    """Text safe to pass to a Markdown-rendering element (st.error, st.caption): every punctuation mark escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:=])", r"\\\1", str(text))
+
+
+def format_values(series: pd.Series) -> pd.Series:
+    """Cell values as display text: whole floats without '.0', 6 significant digits, '(missing)' for gaps."""
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 1e15)
+        text = np.where(whole, np.char.mod("%d", np.nan_to_num(values).astype(np.int64)),
+                        np.char.mod("%.6g", np.nan_to_num(values)))
+        out = pd.Series(text.astype(object), index=series.index)
+    elif pd.api.types.is_datetime64_any_dtype(series):
+        out = series.dt.strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False)
+    else:
+        out = series.astype(str)
+    out = out.astype(object)
+    out[missing] = MISSING_TEXT
+    return out
+
+
+def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the frame whose every cell is display text."""
+    return pd.DataFrame({c: format_values(frame[c]) for c in frame.columns}, index=frame.index)
+
+
+def inputs_table(review: Review) -> pd.DataFrame:
+    """One line per table under review: role, file, rows, columns, sha256."""
+    rows = []
+    for role in ("real", "synthetic", "holdout"):
+        table = review.tables.get(role)
+        if table is None:
+            rows.append({"table": role, "file": "(none)", "rows": "", "columns": "", "sha256": ""})
+            continue
+        label = "real (training part)" if role == "real" else role
+        rows.append({"table": label, "file": table.path, "rows": f"{table.rows:,}",
+                     "columns": str(table.columns), "sha256": table.sha256})
+    return pd.DataFrame(rows)
+
+
+def record_comparison(synthetic_row: pd.DataFrame, real_row: pd.DataFrame, metadata: dict[str, str],
+                      differs: pd.Series, cell_reasons: pd.Series, reason_text: dict[str, str]):
+    """A Styler of one synthetic record (one-row frame) beside its nearest real record, as text, one line per
+    column, with differing (yellow) and suspicious (red) cells coloured."""
+    columns = list(synthetic_row.columns)
+    syn_text = text_frame(synthetic_row)
+    real_text = text_frame(real_row)
+    checks = [reason_text.get(cell_reasons.get(c, ""), "") if cell_reasons.get(c, "") else "" for c in columns]
+    table = pd.DataFrame({
+        "column": columns,
+        "type": [metadata.get(c, "") for c in columns],
+        "synthetic": [syn_text[c].iloc[0] for c in columns],
+        "nearest real": [real_text[c].iloc[0] for c in columns],
+        "check": [("differs" if bool(differs.get(c, False)) else "same") + (f"; {t}" if t else "")
+                  for c, t in zip(columns, checks)],
+    })
+    suspicious = np.array([bool(cell_reasons.get(c, "")) for c in columns])
+    different = np.array([bool(differs.get(c, False)) for c in columns])
+
+    def colour(frame: pd.DataFrame) -> pd.DataFrame:
+        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        styles.loc[different, "synthetic"] = DIFFERS_COLOUR
+        styles.loc[suspicious, "synthetic"] = SUSPICIOUS_COLOUR
+        styles.loc[suspicious, "check"] = SUSPICIOUS_COLOUR
+        return styles
+
+    return table.style.apply(colour, axis=None)
+
+
+def verdict_badge(verdict: str, quality: float) -> None:
+    """The verdict and quality score as a badge and metric (fixed text; a failed verdict is not an error box)."""
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown("**Verdict**")
+        if verdict == "pass":
+            st.badge("PASS: every gate passed", icon=":material/check_circle:", color="green")
+        else:
+            st.badge("FAIL: at least one gate failed", icon=":material/cancel:", color="red")
+    right.metric("Quality score (mean of column shapes and pair trends)", f"{quality:.3f}")
+
+
+def sidebar_summary() -> None:
+    """The tables under review, in the sidebar of every page."""
+    review = st.session_state.get("review")
+    if review is None:
+        return
+    with st.sidebar:
+        st.caption("Under review")
+        for role in ("real", "synthetic", "holdout"):
+            table = review.tables.get(role)
+            if table is not None:
+                st.caption(f"{role}: {table.rows:,} rows x {table.columns} · sha256 {table.sha256[:12]}")

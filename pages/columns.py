@@ -1,0 +1,78 @@
+"""Columns: every column's marginal, real vs synthetic on the same bins, with its score and the holdout's."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.cache import marginal
+from components.figures import marginal_figure
+from components.state import require_app_entry
+from components.widgets import review_or_stop
+
+require_app_entry()
+st.title("Columns")
+review, inputs, result = review_or_stop()
+shapes = sorted(result.fidelity.column_shapes, key=lambda c: c.score)
+floors = result.floors
+validity = result.validity.columns
+st.caption(f"Scores use every row ({len(inputs.frames['real']):,} real, {len(inputs.frames['synthetic']):,} "
+           "synthetic). KSComplement for numbers and dates, TVComplement for categories; 1 is identical. "
+           "The holdout column is the score a fresh real sample earns: the synthetic score is judged against it.")
+
+table = pd.DataFrame([{
+    "column": c.column, "type": c.sdtype, "metric": c.metric, "score": c.score,
+    "holdout": c.expected, "floor": floors.get(c.column),
+    "passes": "yes" if floors.get(c.column) is None or c.score >= floors[c.column] else "NO",
+    "largest gap at": c.at or "",
+    "missing categories": ", ".join(validity[c.column].missing_categories) if c.column in validity else "",
+} for c in shapes])
+names = [c.column for c in shapes]
+
+left, right = st.columns([1, 1], gap="medium")
+with left:
+    st.markdown("**All columns, worst first** (select a row to show it)")
+    event = st.dataframe(
+        table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 560), key="columns_table",
+        on_select="rerun", selection_mode="single-row",
+        column_order=["column", "score", "holdout", "floor", "passes", "type"],
+        column_config={
+            "score": st.column_config.NumberColumn("score", format="%.3f"),
+            "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
+            "floor": st.column_config.NumberColumn("floor", format="%.3f"),
+        },
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows and st.session_state.get("columns_last_row") != rows[0]:
+        st.session_state["columns_last_row"] = rows[0]
+        st.session_state["columns_choice"] = names[rows[0]]
+    if st.session_state.get("columns_choice") not in names:
+        st.session_state["columns_choice"] = names[0]
+
+with right:
+    column = st.selectbox("Column", names, key="columns_choice")
+    shape = next(c for c in shapes if c.column == column)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Score", f"{shape.score:.3f}")
+    m2.metric("Holdout's score", f"{shape.expected:.3f}" if shape.expected is not None else "no holdout")
+    floor = floors.get(column)
+    m3.metric("Floor", f"{floor:.3f}" if floor is not None else "-",
+              delta=("passes" if floor is None or shape.score >= floor else "below floor"),
+              delta_color="normal" if floor is None or shape.score >= floor else "inverse", delta_arrow="off")
+    st.plotly_chart(marginal_figure(marginal(review, column)), key="columns_chart",
+                    config={"displaylogo": False})
+    v = validity.get(column)
+    if v is not None:
+        notes = []
+        if v.out_of_range_share:
+            notes.append(f"{v.out_of_range_share:.2%} of synthetic values outside the real range")
+        if v.unseen_category_share:
+            notes.append(f"{v.unseen_category_share:.2%} synthetic values in categories the real data never had")
+        if v.missing_categories:
+            notes.append(f"{len(v.missing_categories)} real categories missing from the synthetic data")
+        if v.collapsed_tails:
+            notes.append("collapsed tail(s): " + ", ".join(v.collapsed_tails))
+        notes.append(f"missing values: real {v.missing_share_real:.1%}, synthetic {v.missing_share_synthetic:.1%}")
+        st.caption(" · ".join(notes))
+        if v.missing_categories:
+            st.dataframe(pd.DataFrame({"real category missing from the synthetic data": v.missing_categories}),
+                         hide_index=True, key="columns_missing_categories")

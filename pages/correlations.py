@@ -1,0 +1,92 @@
+"""Correlations: association heatmaps, the pairs that lost the most association, and a chosen pair's joint view."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.cache import PLOT_POINTS, associations, joint, plot_sample
+from components.figures import association_heatmaps, box_pair, contingency_heatmaps, scatter_pair
+from components.state import require_app_entry
+from components.widgets import review_or_stop
+from core.metadata import CONTINUOUS_SDTYPES
+
+require_app_entry()
+st.title("Correlations")
+review, inputs, result = review_or_stop()
+metadata = inputs.metadata
+st.caption(f"Scores and matrices use every row ({len(inputs.frames['real']):,} real, "
+           f"{len(inputs.frames['synthetic']):,} synthetic). Association: Pearson r for two numbers, "
+           "Cramer's V for two categories, the correlation ratio for a number and a category.")
+
+method = st.segmented_control("Correlation of two numbers", ["pearson", "spearman"], default="pearson",
+                              key="correlations_method")
+matrices = associations(review, method or "pearson")
+st.plotly_chart(association_heatmaps(matrices), key="correlations_heatmaps", config={"displaylogo": False})
+
+pairs = result.fidelity.pair_trends
+floors = result.floors
+
+
+def _loss(p) -> float:
+    if p.real is None or p.synthetic is None:
+        return 0.0
+    return abs(p.real) - abs(p.synthetic)
+
+
+ordered = sorted(pairs, key=lambda p: (-_loss(p), p.score))
+labels = [f"{p.columns[0]} / {p.columns[1]}" for p in ordered]
+table = pd.DataFrame([{
+    "pair": label, "metric": p.metric, "real association": p.real, "synthetic association": p.synthetic,
+    "loss": _loss(p), "score": p.score, "holdout": p.expected,
+    "passes": "yes" if floors.get(label) is None or p.score >= floors[label] else "NO",
+} for label, p in zip(labels, ordered)])
+
+left, right = st.columns([1, 1], gap="medium")
+with left:
+    st.markdown("**Pairs, largest loss of association first** (select a row to show it)")
+    event = st.dataframe(
+        table, hide_index=True, width="stretch", height=520, key="correlations_table",
+        on_select="rerun", selection_mode="single-row",
+        column_order=["pair", "real association", "synthetic association", "score", "holdout", "passes"],
+        column_config={
+            "pair": st.column_config.TextColumn("pair", width="medium"),
+            "real association": st.column_config.NumberColumn("real", format="%.3f"),
+            "synthetic association": st.column_config.NumberColumn("synthetic", format="%.3f"),
+            "loss": st.column_config.NumberColumn("loss", format="%+.3f", help="|real| - |synthetic| association"),
+            "score": st.column_config.NumberColumn("score", format="%.3f"),
+            "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
+        },
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows and st.session_state.get("correlations_last_row") != rows[0]:
+        st.session_state["correlations_last_row"] = rows[0]
+        st.session_state["correlations_pair"] = labels[rows[0]]
+    if st.session_state.get("correlations_pair") not in labels:
+        st.session_state["correlations_pair"] = labels[0]
+
+with right:
+    label = st.selectbox("Pair", labels, key="correlations_pair")
+    pair = ordered[labels.index(label)]
+    x, y = pair.columns
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Real association", f"{pair.real:.3f}" if pair.real is not None else "n/a")
+    m2.metric("Synthetic association", f"{pair.synthetic:.3f}" if pair.synthetic is not None else "n/a")
+    m3.metric(pair.metric, f"{pair.score:.3f}")
+    m4.metric("Holdout's score", f"{pair.expected:.3f}" if pair.expected is not None else "no holdout")
+    x_num, y_num = metadata[x] in CONTINUOUS_SDTYPES, metadata[y] in CONTINUOUS_SDTYPES
+    if x_num and y_num:
+        points = plot_sample(review, (x, y))
+        st.plotly_chart(scatter_pair(points, x, y), key="correlations_pair_chart", config={"displaylogo": False})
+        st.caption(f"The plot draws a seeded sample of {PLOT_POINTS:,} rows per table; the scores use every row.")
+    elif x_num != y_num:
+        number, category = (x, y) if x_num else (y, x)
+        points = plot_sample(review, (category, number))
+        st.plotly_chart(box_pair(points, category, number), key="correlations_pair_chart",
+                        config={"displaylogo": False})
+        st.caption(f"Boxes of {number} for the 15 most frequent {category} values, from a seeded sample of "
+                   f"{PLOT_POINTS:,} rows per table; the scores use every row.")
+    else:
+        st.plotly_chart(contingency_heatmaps(joint(review, x, y)), key="correlations_pair_chart",
+                        config={"displaylogo": False})
+        st.caption("Share of rows in each pair of categories (the 30 most frequent of each column; "
+                   "the rest under '(other)'), over every row.")

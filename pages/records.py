@@ -1,0 +1,131 @@
+"""Records: read synthetic records by hand, each beside its nearest real training record, and flag the bad ones."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.cache import MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, record_sample, suspicion
+from components.state import FLAG_REASONS, record_flags, records_read, require_app_entry
+from components.widgets import record_comparison, review_or_stop, text_frame
+from core.policy import parse_policy
+from core.records import REASON_TEXT, differing_cells, row_hashes
+
+METHOD_LABELS = {"random": "Random", "stratified": "Stratified by a column", "suspicious": "Most suspicious first"}
+
+require_app_entry()
+st.title("Records")
+review, inputs, result = review_or_stop(need_evaluation=False)
+real, synthetic, metadata = inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata
+st.caption("Read records by hand: a reproducible sample of synthetic records, each shown beside the nearest real "
+           "training record (mixed-type distance: numbers scaled by the real range, categories 0 or 1 apart).")
+
+c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
+method = c1.radio("Sample", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True,
+                  key="records_method")
+discrete = [c for c, t in metadata.items() if t in ("categorical", "boolean")] or list(metadata)
+stratify = c2.selectbox("Stratify by", discrete, key="records_stratify", disabled=method != "stratified")
+size = int(c3.number_input("Records", min_value=10, max_value=500, value=200, step=10, key="records_size"))
+seed = int(c4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="records_seed"))
+
+sample = record_sample(review, method, size, seed, stratify if method == "stratified" else None)
+positions = sample.positions
+nearest = nearest_real(review, tuple(int(p) for p in positions))
+note = f"Sample of {len(positions)} records, method '{sample.method}', seed {sample.seed}"
+if sample.stratify:
+    note += f", stratified by {sample.stratify}"
+if method == "suspicious" and len(synthetic) > MAX_DISTANCE_ROWS:
+    note += (f". Nearness to real records was checked on a seeded {MAX_DISTANCE_ROWS:,}-row subset of the "
+             f"{len(synthetic):,} synthetic rows; the other checks on every row")
+st.caption(note + ".")
+
+flags, read = record_flags(), records_read()
+sample_rows = synthetic.iloc[positions]
+hashes = row_hashes(sample_rows)
+n = len(positions)
+if st.session_state.get("records_position", 1) > n:
+    st.session_state["records_position"] = 1
+
+
+def _step(delta: int) -> None:
+    st.session_state["records_position"] = min(max(st.session_state.get("records_position", 1) + delta, 1), n)
+
+
+read_in_sample = sum(int(p) in read for p in positions)
+flagged_in_sample = sum(int(p) in flags for p in positions)
+minimum = int(parse_policy(review.policy_text, "policy").review.get("min_records_read", 0))
+m1, m2, m3 = st.columns(3)
+m1.metric("Records read (this sample)", f"{read_in_sample} / {n}",
+          help=f"The review policy asks for at least {minimum} records read before sign-off.")
+m2.metric("Flagged (this sample)", str(flagged_in_sample))
+m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
+
+nav1, nav2, nav3, _ = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
+nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch")
+position = int(nav2.number_input("Record", min_value=1, max_value=max(n, 1), step=1, key="records_position"))
+nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch")
+
+index = position - 1
+row_position = int(positions[index])
+real_position = int(nearest.positions[index])
+distance = float(nearest.distances[index])
+read.add(row_position)
+
+st.subheader(f"Synthetic record {row_position:,}")
+reasons = sample.reasons[index]
+info = st.columns([3, 1])
+with info[0]:
+    if reasons:
+        st.markdown("**Noticed:** " + " ".join(f":orange-badge[{REASON_TEXT[r]}]" for r in reasons))
+    else:
+        st.markdown("**Noticed:** :green-badge[nothing]")
+    st.caption(f"Nearest real training record: row {real_position:,} of {len(real):,}. "
+               "Yellow: the synthetic value differs from the real one; red: the value failed a check.")
+info[1].metric("Distance to nearest real", f"{distance:.4f}")
+
+syn_row = synthetic.iloc[[row_position]]
+real_row = real.iloc[[real_position]]
+differs = differing_cells(syn_row, real_row, metadata).iloc[0]
+scores = suspicion(review, seed) if method == "suspicious" else quick_suspicion(review)
+cell_reasons = scores.cells.iloc[row_position] if row_position < len(scores.cells) else pd.Series(dtype=object)
+st.dataframe(record_comparison(syn_row, real_row, metadata, differs, cell_reasons, REASON_TEXT),
+             hide_index=True, width="stretch", height=38 + 35 * syn_row.shape[1], key="records_comparison",
+             column_config={"synthetic": st.column_config.TextColumn("synthetic", width="large"),
+                            "nearest real": st.column_config.TextColumn("nearest real", width="large"),
+                            "check": st.column_config.TextColumn("check", width="large")})
+
+current = flags.get(row_position)
+with st.form("records_flag_form", border=True, clear_on_submit=True):
+    st.markdown("**Flag this record**" + (f" (flagged: {current['reason']})" if current else ""))
+    f1, f2 = st.columns([1, 3])
+    reason = f1.selectbox("Reason", FLAG_REASONS, key="records_flag_reason")
+    text = f2.text_input("Note", key="records_flag_note", placeholder="what looks wrong")
+    b1, b2, _ = st.columns([1, 1, 4])
+    flag_clicked = b1.form_submit_button("Flag", type="primary", width="stretch", key="records_flag")
+    unflag_clicked = b2.form_submit_button("Remove flag", width="stretch", disabled=current is None,
+                                          key="records_unflag")
+if flag_clicked:
+    flags[row_position] = {"row_hash": str(hashes[index]), "reason": reason, "note": text,
+                           "synthetic_sha256": review.tables["synthetic"].sha256}
+    st.rerun()
+if unflag_clicked and current is not None:
+    flags.pop(row_position, None)
+    st.rerun()
+
+st.subheader("The sample")
+overview = pd.DataFrame({
+    "#": range(1, n + 1),
+    "synthetic row": [str(int(p)) for p in positions],
+    "noticed": ["; ".join(REASON_TEXT[r] for r in rs) for rs in sample.reasons],
+    "distance": nearest.distances,
+    "read": ["yes" if int(p) in read else "" for p in positions],
+    "flag": [flags[int(p)]["reason"] if int(p) in flags else "" for p in positions],
+})
+st.dataframe(overview, hide_index=True, width="stretch", height=300, key="records_overview",
+             column_config={"distance": st.column_config.NumberColumn("distance to nearest real", format="%.4f"),
+                            "noticed": st.column_config.TextColumn("noticed", width="large")})
+if flags:
+    with st.expander(f"Flagged records ({len(flags)})", expanded=False):
+        flagged = pd.DataFrame([{"synthetic row": str(p), "reason": f["reason"], "note": f["note"],
+                                 "row hash": f["row_hash"]} for p, f in sorted(flags.items())])
+        st.dataframe(flagged, hide_index=True, width="stretch", key="records_flagged")
+        st.dataframe(text_frame(synthetic.iloc[sorted(flags)]), width="stretch", key="records_flagged_rows")

@@ -1,0 +1,81 @@
+"""Summary: the verdict, each gate against its threshold, the quality score, and the JSON report."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from components.state import require_app_entry
+from components.widgets import review_or_stop, verdict_badge
+from core.policy import GATE_DIRECTIONS
+
+# Which page explains a failing gate.
+GATE_PAGES = {
+    "column_shapes": ("pages/columns.py", "Columns: marginals, worst first"),
+    "column_pair_trends": ("pages/correlations.py", "Correlations: pairs that lost association"),
+    "validity": ("pages/records.py", "Records: out-of-range values and unseen categories"),
+    "coverage": ("pages/columns.py", "Columns: missing categories and collapsed tails"),
+    "exact_copies": ("pages/records.py", "Records: copies of real records"),
+    "distance_to_closest_record": ("pages/records.py", "Records: records nearest to real ones"),
+}
+
+require_app_entry()
+st.title("Summary")
+review, inputs, result = review_or_stop()
+report = result.to_dict()
+
+verdict_badge(result.verdict, result.fidelity.score)
+shapes, trends = result.fidelity.column_shapes_score, result.fidelity.column_pair_trends_score
+st.caption(f"Column shapes {shapes:.3f} · column pair trends {trends:.3f} · "
+           f"{len(result.fidelity.column_shapes)} columns and {len(result.fidelity.pair_trends)} pairs scored "
+           f"on every row ({len(inputs.frames['real']):,} real, {len(inputs.frames['synthetic']):,} synthetic"
+           + (f", {len(inputs.frames['holdout']):,} holdout)." if review.has_holdout else ")."))
+
+st.subheader("Gates")
+gates = pd.DataFrame([{
+    "gate": g.name, "result": "pass" if g.passed else "FAIL",
+    "value": f"{g.value:.4f}",
+    "rule": ("at least " if GATE_DIRECTIONS.get(g.name) == "min" else "at most ") + f"{g.threshold:.4f}",
+    "detail": g.detail,
+} for g in result.gates])
+
+
+def _colour(frame: pd.DataFrame) -> pd.DataFrame:
+    styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    styles.loc[frame["result"] == "FAIL", "result"] = "background-color: #f8d7da; font-weight: bold"
+    styles.loc[frame["result"] == "pass", "result"] = "background-color: #d4edda"
+    return styles
+
+
+st.dataframe(gates.style.apply(_colour, axis=None), hide_index=True, width="stretch", key="summary_gates",
+             column_config={"detail": st.column_config.TextColumn("detail", width="large")})
+st.caption("With a holdout, a score's threshold (floor) is the holdout's own score minus the policy tolerance and "
+           "the sampling noise of the two table sizes; gates that do not apply to the data are left out.")
+
+failing = [g for g in result.gates if not g.passed]
+if failing:
+    st.subheader("Where to look")
+    for gate in failing:
+        target = GATE_PAGES.get(gate.name)
+        if target:
+            st.page_link(target[0], label=f"{gate.name} failed: {target[1]}", icon=":material/arrow_forward:")
+        st.text(gate.detail)
+else:
+    st.caption("Every gate passed. Read a sample of records by hand before signing off.")
+    st.page_link("pages/records.py", label="Records: read records by hand", icon=":material/arrow_forward:")
+
+if inputs.warnings:
+    with st.expander(f"Input warnings ({len(inputs.warnings)})"):
+        for warning in inputs.warnings:
+            st.text(warning)
+if result.fidelity.skipped:
+    with st.expander(f"Skipped columns and pairs ({len(result.fidelity.skipped)})"):
+        st.dataframe(pd.DataFrame([{"item": s.item, "reason": s.reason} for s in result.fidelity.skipped]),
+                     hide_index=True, width="stretch", key="summary_skipped")
+
+st.subheader("Report")
+st.download_button("Download the JSON report", data=json.dumps(report, indent=2), file_name="review-report.json",
+                   mime="application/json", icon=":material/download:", key="summary_download")
+with st.expander("Inputs in the report"):
+    st.json(report["inputs"])

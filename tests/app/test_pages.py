@@ -1,0 +1,135 @@
+"""AppTest: every page renders on the demo without an exception, and its main interactions change what is shown."""
+from __future__ import annotations
+
+import json
+
+
+def _texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def _frame_with(at, column: str):
+    """The first st.dataframe whose table has this column (AppTest does not expose dataframe keys)."""
+    for element in at.dataframe:
+        value = element.value
+        if column in getattr(value, "columns", []):
+            return value
+    raise AssertionError(f"no dataframe with a '{column}' column")
+
+
+def test_data_page_shows_the_demo_tables_and_types(app):
+    assert not app.error
+    assert app.title[0].value == "Data"
+    inputs = _frame_with(app, "sha256")
+    assert list(inputs["table"]) == ["real (training part)", "synthetic", "holdout"]
+    assert all(len(h) == 64 for h in inputs["sha256"])
+    assert app.selectbox(key=next(k for k in _keys(app) if k.endswith("_age"))).value == "numerical"
+
+
+def _keys(at) -> list[str]:
+    return [s.key for s in at.selectbox if s.key]
+
+
+def test_type_override_is_applied_and_a_bad_one_gives_a_message_not_a_traceback(app):
+    key = next(k for k in _keys(app) if k.endswith("_num_persons_worked_for_employer"))
+    app.selectbox(key=key).set_value("numerical")
+    app.button(key="data_types_apply").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state["review"].overrides == {"num_persons_worked_for_employer": "numerical"}
+
+    key = next(k for k in _keys(app) if k.endswith("_education"))
+    app.selectbox(key=key).set_value("numerical")
+    app.button(key="data_types_apply").click().run()
+    assert not app.exception
+    assert any("education" in e and "expected numbers" in e for e in _texts(app.error))
+    # the previous, valid review is kept and the other pages still work
+    assert app.session_state["review"].overrides == {"num_persons_worked_for_employer": "numerical"}
+
+
+def test_records_sample_next_and_flag(app, open_page):
+    open_page(app, "records")
+    assert not app.error
+    heading = app.subheader[0].value
+    assert heading.startswith("Synthetic record")
+    app.button(key="records_next").click().run()
+    assert app.number_input(key="records_position").value == 2
+    assert app.subheader[0].value != heading
+
+    app.radio(key="records_method").set_value("suspicious").run()
+    assert not app.exception
+    assert "method 'suspicious', seed 0" in " ".join(_texts(app.caption))
+    suspicious_heading = app.subheader[0].value
+
+    app.number_input(key="records_seed").set_value(5).run()
+    app.radio(key="records_method").set_value("random").run()
+    assert "method 'random', seed 5" in " ".join(_texts(app.caption))
+    # the same method and seed give the same sample again
+    app.number_input(key="records_seed").set_value(0).run()
+    app.radio(key="records_method").set_value("suspicious").run()
+    app.number_input(key="records_position").set_value(1).run()
+    app.button(key="records_next").click().run()
+    assert app.subheader[0].value == suspicious_heading
+
+    app.text_input(key="records_flag_note").input("too young for a doctorate")
+    app.selectbox(key="records_flag_reason").set_value("privacy risk")
+    app.button(key="records_flag").click().run()
+    assert not app.exception
+    flags = app.session_state["record_flags"]
+    assert len(flags) == 1
+    (flag,) = flags.values()
+    assert flag["reason"] == "privacy risk" and flag["note"] == "too young for a doctorate"
+    assert len(flag["row_hash"]) == 16
+    assert "1" in app.metric[1].value  # flagged in this sample
+
+
+def test_records_stratified_sample(app, open_page):
+    open_page(app, "records")
+    app.radio(key="records_method").set_value("stratified").run()
+    app.selectbox(key="records_stratify").set_value("income_gt_50k").run()
+    assert not app.exception and not app.error
+    assert "stratified by income_gt_50k" in " ".join(_texts(app.caption))
+
+
+def test_columns_choose_a_column(app, open_page):
+    open_page(app, "columns")
+    assert not app.error
+    table = _frame_with(app, "passes")
+    assert list(table["score"]) == sorted(table["score"])  # worst first
+    first = app.selectbox(key="columns_choice").value
+    assert first == table["column"].iloc[0]
+    chart = lambda: json.loads(app.get("plotly_chart")[0].proto.spec)
+    before = chart()["layout"]["xaxis"]["title"]["text"]
+    app.selectbox(key="columns_choice").set_value("education").run()
+    assert not app.exception
+    assert chart()["layout"]["xaxis"]["title"]["text"] == "education" != before
+
+
+def test_correlations_choose_a_pair(app, open_page):
+    open_page(app, "correlations")
+    assert not app.error
+    charts = lambda: [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    assert len(charts()) == 2  # heatmaps, then the chosen pair
+    heatmap = charts()[0]
+    assert [t["type"] for t in heatmap["data"]] == ["heatmap"] * 3
+
+    app.selectbox(key="correlations_pair").set_value("age / weeks_worked_in_year").run()
+    assert not app.exception
+    assert {t["type"] for t in charts()[1]["data"]} == {"scattergl"}
+    assert "scores use every row" in " ".join(_texts(app.caption))
+
+    app.selectbox(key="correlations_pair").set_value("education / marital_stat").run()
+    assert {t["type"] for t in charts()[1]["data"]} == {"heatmap"}
+
+    app.selectbox(key="correlations_pair").set_value("age / education").run()
+    assert {t["type"] for t in charts()[1]["data"]} == {"box"}
+
+
+def test_summary_shows_verdict_gates_and_report(app, open_page):
+    open_page(app, "summary")
+    assert not app.error
+    gates = _frame_with(app, "gate")
+    assert {"column_shapes", "column_pair_trends", "validity", "coverage"} <= set(gates["gate"])
+    assert set(gates["result"]) <= {"pass", "FAIL"}
+    assert app.get("download_button")
+    review = app.session_state["review"]
+    assert review.source == "demo"
