@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -220,42 +220,51 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     validity = evaluate_validity(inputs.frames, inputs.metadata, encoded)
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
-    if privacy:
-        add_privacy(evaluation, seed, lambda f, m: report(0.35 + 0.35 * f, m))
-    add_utility(evaluation, target, seed, lambda f, m: report(0.7 + 0.3 * f, m))
+    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m)) if privacy else None
+    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.3 * f, m))
     report(1.0, "Done")
-    return evaluation
+    return with_results(evaluation, privacy_result, utility_result, target)
 
 
-def add_utility(evaluation: Evaluation, target: str | None, seed: int = 0, progress: Progress | None = None) -> None:
-    """Train on synthetic vs train on real, scored on the holdout, for `target`; skipped without one of them."""
-    frames = evaluation.inputs.frames
-    if target is None:
-        evaluation.sections["utility"] = {"skipped": "no target column chosen"}
-        return
+def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None) -> PrivacyResult | None:
+    """Privacy measured against the holdout, or None when there is no holdout."""
+    frames = inputs.frames
     if "holdout" not in frames:
-        evaluation.sections["utility"] = {"skipped": "no holdout given: utility is scored on a real holdout"}
-        return
-    threshold = evaluation.policy.gate("utility")
-    result = evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], evaluation.inputs.metadata,
-                              target, seeds=(seed, seed + 1, seed + 2), threshold=threshold, progress=progress)
-    evaluation.utility = result
-    evaluation.sections["utility"] = result.to_dict()
-    gate = utility_gate(result, threshold)
-    if gate is not None:
-        evaluation.gates.append(Gate("utility", gate["value"], gate["threshold"], gate["passed"], gate["detail"]))
+        return None
+    return evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata,
+                            seed=seed, progress=progress)
 
 
-def add_privacy(evaluation: Evaluation, seed: int = 0, progress: Progress | None = None) -> None:
-    """Measure privacy against the holdout and add its section and gates; skipped without a holdout."""
-    frames = evaluation.inputs.frames
-    if "holdout" not in frames:
-        evaluation.sections["privacy"] = {"skipped": "no holdout given: privacy is judged against a real holdout"}
-        return
-    result = evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], evaluation.inputs.metadata,
-                              seed=seed, progress=progress)
-    evaluation.privacy = result
-    evaluation.sections["privacy"] = result.to_dict()
-    thresholds = {name: evaluation.policy.gate(name) for name in PRIVACY_GATES}
-    for name, gate in privacy_gate_values(result, thresholds).items():
-        evaluation.gates.append(Gate(name, gate["value"], gate["threshold"], gate["passed"], gate["detail"]))
+def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed: int = 0,
+                progress: Progress | None = None) -> UtilityResult | None:
+    """TSTR vs TRTR on the holdout for `target`, or None without a target or a holdout."""
+    frames = inputs.frames
+    if target is None or "holdout" not in frames:
+        return None
+    return evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, target,
+                            seeds=(seed, seed + 1, seed + 2), threshold=policy.gate("utility"), progress=progress)
+
+
+def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, utility: UtilityResult | None = None,
+                 target: str | None = None) -> Evaluation:
+    """A copy of `evaluation` with the privacy and utility sections and gates (skipped sections say why)."""
+    gates = [g for g in evaluation.gates if g.name not in PRIVACY_GATES + ("utility",)]
+    sections = dict(evaluation.sections)
+    has_holdout = "holdout" in evaluation.inputs.frames
+    if privacy is None:
+        sections["privacy"] = {"skipped": "not run" if has_holdout else
+                               "no holdout given: privacy is judged against a real holdout"}
+    else:
+        sections["privacy"] = privacy.to_dict()
+        thresholds = {name: evaluation.policy.gate(name) for name in PRIVACY_GATES}
+        gates += [Gate(name, g["value"], g["threshold"], g["passed"], g["detail"])
+                  for name, g in privacy_gate_values(privacy, thresholds).items()]
+    if utility is None:
+        sections["utility"] = {"skipped": "no holdout given: utility is scored on a real holdout" if not has_holdout
+                               else "no target column chosen" if target is None else "not run"}
+    else:
+        sections["utility"] = utility.to_dict()
+        gate = utility_gate(utility, evaluation.policy.gate("utility"))
+        if gate is not None:
+            gates.append(Gate("utility", gate["value"], gate["threshold"], gate["passed"], gate["detail"]))
+    return replace(evaluation, gates=gates, sections=sections, privacy=privacy, utility=utility)
