@@ -118,6 +118,15 @@ def coerce_to_metadata(frame: pd.DataFrame, metadata: Metadata, path: str) -> pd
     return pd.DataFrame(out, index=frame.index)
 
 
+def _refuse_unparsed(raw: pd.Series, parsed: pd.Series, kind: str, path: str, column: str) -> None:
+    """SchemaError naming the first value that did not parse as `kind`, and how many did not."""
+    bad = parsed.isna() & raw.notna()
+    if bad.any():
+        first = bad.to_numpy().nonzero()[0][0]
+        raise SchemaError(f"expected {kind} but found {int(bad.sum())} value(s) that are not, e.g. "
+                          f"{str(raw.iloc[first])!r} in row {first + 1}", path=path, column=column)
+
+
 def _as_numeric(series: pd.Series, path: str, column: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(series):
         return series.astype(float)
@@ -125,15 +134,7 @@ def _as_numeric(series: pd.Series, path: str, column: str) -> pd.Series:
         values = series.astype(float)
     else:
         values = pd.to_numeric(series, errors="coerce")
-        bad = values.isna() & series.notna()
-        if bad.any():
-            first = bad.to_numpy().nonzero()[0][0]
-            raise SchemaError(
-                f"expected numbers but found {int(bad.sum())} value(s) that are not, e.g. "
-                f"{str(series.iloc[first])!r} in row {first + 1}",
-                path=path,
-                column=column,
-            )
+        _refuse_unparsed(series, values, "numbers", path, column)
     return values.where(np.isfinite(values))
 
 
@@ -144,15 +145,7 @@ def _as_datetime(series: pd.Series, path: str, column: str) -> pd.Series:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = pd.to_datetime(series, errors="coerce", format="mixed")
-        bad = values.isna() & series.notna()
-        if bad.any():
-            first = bad.to_numpy().nonzero()[0][0]
-            raise SchemaError(
-                f"expected dates but found {int(bad.sum())} value(s) that are not, e.g. "
-                f"{str(series.iloc[first])!r} in row {first + 1}",
-                path=path,
-                column=column,
-            )
+        _refuse_unparsed(series, values, "dates", path, column)
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.astype("datetime64[ns]")
