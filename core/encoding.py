@@ -7,7 +7,7 @@ equal-width bins from the real values with the outer edges opened to infinity, m
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ class EncodedColumn:
     labels: list  # label of each code (category value, or bin interval text); last is missing
     values: dict[str, np.ndarray] | None = None  # continuous only: role -> float64 with NaN
     edges: np.ndarray | None = None  # continuous only: the bin edges, outer ones infinite
+    constant: dict[str, bool] = field(default_factory=dict)  # role -> at most one distinct value (memo)
 
     @property
     def is_continuous(self) -> bool:
