@@ -100,12 +100,16 @@ def prepared_inputs(review: Review) -> PreparedInputs:
 
 
 def evaluation(review: Review) -> Evaluation:
-    """Fidelity, validity and gates of the review under its policy text, over every row."""
+    """Fidelity, validity and gates of the review under its policy text, over every row.
+
+    Privacy (minutes at 100k rows) and utility (needs a target) are not run here: their pages run them on
+    demand (components.analysis_cache) and the Summary adds their sections and gates once computed."""
     store = _stores()["evaluation"]
     key = review.evaluation_key()
     inputs = prepared_inputs(review)
     policy = parse_policy(review.policy_text, "policy")
-    return store.get(key, lambda: _with_status("Scoring every row...", lambda p: evaluate(inputs, policy, p)))
+    return store.get(key, lambda: _with_status("Scoring every row...",
+                                               lambda p: evaluate(inputs, policy, p, privacy=False)))
 
 
 def suspicion(review: Review, seed: int) -> Suspicion:

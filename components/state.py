@@ -30,7 +30,7 @@ class Review:
     overrides: dict[str, str] = field(default_factory=dict)
     source: str = "demo"  # demo | upload | generated
     notes: dict = field(default_factory=dict)  # manifest of the demo / generator / holdout split
-    policy_text: str = DEFAULT_POLICY_TOML
+    policy_text: str = field(default_factory=lambda: default_policy_text())
 
     def table_key(self) -> str:
         """Content key of the tables and the type overrides (sha256 of their hashes)."""
@@ -46,6 +46,25 @@ class Review:
     def has_holdout(self) -> bool:
         """True when a locked holdout is part of the review."""
         return "holdout" in self.tables
+
+
+POLICY_ENV = "REVIEW_DESK_POLICY"
+
+
+def default_policy_text() -> str:
+    """The policy TOML a new review starts with: the file at $REVIEW_DESK_POLICY when set, else the defaults."""
+    import os
+    from pathlib import Path
+
+    path = os.environ.get(POLICY_ENV)
+    if not path:
+        return DEFAULT_POLICY_TOML
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        from core.errors import PolicyError
+
+        raise PolicyError(f"file {path} (from ${POLICY_ENV}): cannot read the policy ({exc.strerror})") from None
 
 
 def demo_review() -> Review:
@@ -92,3 +111,30 @@ def require_app_entry() -> None:
     mode, no navigation or layout); send it through app.py instead."""
     if not st.session_state.get(ENTRY_KEY):
         st.switch_page("app.py")
+
+
+# --- Opening one synthetic row on the Records page (from the Privacy page's near-copy pairs) ---------------
+OPEN_ROW_KEY = "records_open_row"
+
+
+def open_synthetic_row(review: Review, synthetic: int, real: int | None = None, distance: float | None = None,
+                       source: str = "") -> None:
+    """Ask the Records page to show synthetic row `synthetic` (0-based) beside real training row `real`
+    (its nearest real row when None), instead of its sample; `source` says where the request came from."""
+    st.session_state[OPEN_ROW_KEY] = {"synthetic": int(synthetic), "real": None if real is None else int(real),
+                                      "distance": None if distance is None else float(distance), "source": source,
+                                      "synthetic_sha256": review.tables["synthetic"].sha256}
+
+
+def opened_synthetic_row(review: Review) -> dict | None:
+    """The row the Records page was asked to show, if it belongs to the current synthetic table (row positions
+    are those of the prepared frames; the caller checks them against its frames)."""
+    opened = st.session_state.get(OPEN_ROW_KEY)
+    if not opened or opened.get("synthetic_sha256") != review.tables["synthetic"].sha256:
+        return None
+    return opened
+
+
+def close_synthetic_row() -> None:
+    """Back to the Records page's sample."""
+    st.session_state.pop(OPEN_ROW_KEY, None)

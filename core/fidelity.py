@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.association import ColumnStats, correlation_ratio, cramers_v  # noqa: F401 (re-exported)
+from core.association import ColumnStats, cramers_v
 from core.encoding import EncodedColumn, continuous_values, encode_columns
 from core.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 

@@ -6,8 +6,12 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import PolicyError
+
+if TYPE_CHECKING:
+    from core.drift import DriftPolicy
 
 DEFAULT_POLICY_TOML = """\
 # Gate thresholds. With a holdout, a score fails when it falls below the holdout's own score (what a
@@ -39,7 +43,7 @@ threshold = 1.0
 threshold = 0.01
 
 [gates.distance_to_closest_record]
-threshold = 0.10
+threshold = 0.08
 
 [gates.membership_inference]
 threshold = 0.60

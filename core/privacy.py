@@ -55,9 +55,10 @@ Progress = Callable[[float, str], None] | None
 EXACT_COPY_EXCESS_THRESHOLD = 0.01
 # distance_to_closest_record: share of synthetic rows whose distance to the training rows is below
 # the 5th percentile of the holdout rows' distances (a fresh real sample gives 0.05 by construction).
-# Twice the baseline fails: e.g. 10 % memorised-with-noise rows give about 0.10 + 0.9 * 0.05 = 0.145.
+# 0.08 (baseline + 3 points, judged on the lower confidence bound) fails 10 % memorised-with-noise rows,
+# which give 0.10 + 0.9 * 0.05 = 0.145 beside a safe generator and 0.10 beside one that keeps its distance.
 DCR_TAIL_QUANTILE = 0.05
-DCR_TAIL_SHARE_THRESHOLD = 0.10
+DCR_TAIL_SHARE_THRESHOLD = 0.08
 # membership_inference: AUC of the distance attack (0.5 = no leak). 0.6 is a weak but real signal
 # and is about 3 standard errors above 0.5 with 200 candidates per group (Hanley-McNeil).
 MEMBERSHIP_AUC_THRESHOLD = 0.60
@@ -559,7 +560,15 @@ def distance_to_closest_record(
 
 
 def _tail_share(synthetic: np.ndarray, baseline: np.ndarray, quantile: float) -> float:
-    """Share of synthetic values whose mid-rank percentile within `baseline` is below `quantile`."""
+    """Share of synthetic values whose mid-rank percentile within `baseline` is below `quantile`.
+
+    Distances of exactly 0 (exact copies) are left out on both sides: the exact_copies gate judges them
+    against the holdout's own copy rate, and in tables where many real rows repeat (a third of census rows
+    do) they would otherwise fill the holdout's low tail and hide every near copy behind them.
+    """
+    synthetic, baseline = synthetic[synthetic > 0], baseline[baseline > 0]
+    if synthetic.size == 0 or baseline.size == 0:
+        return 0.0
     ordered = np.sort(baseline)
     below = np.searchsorted(ordered, synthetic, side="left")
     equal = np.searchsorted(ordered, synthetic, side="right") - below

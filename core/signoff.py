@@ -1,11 +1,8 @@
 """Sign-off rules: who may approve, reject, request changes or revoke a generation, and on what evidence."""
 from __future__ import annotations
 
-import hashlib
-import json
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 

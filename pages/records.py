@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from components.cache import MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, record_sample, suspicion
-from components.state import FLAG_REASONS, record_flags, records_read, require_app_entry
+from components.state import (FLAG_REASONS, close_synthetic_row, opened_synthetic_row, record_flags, records_read,
+                              require_app_entry)
 from components.widgets import record_comparison, review_or_stop, text_frame
 from core.policy import parse_policy
 from core.records import REASON_TEXT, differing_cells, row_hashes
@@ -47,6 +48,7 @@ if st.session_state.get("records_position", 1) > n:
 
 
 def _step(delta: int) -> None:
+    close_synthetic_row()
     st.session_state["records_position"] = min(max(st.session_state.get("records_position", 1) + delta, 1), n)
 
 
@@ -61,26 +63,51 @@ m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
 
 nav1, nav2, nav3, _ = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
 nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch")
-position = int(nav2.number_input("Record", min_value=1, max_value=max(n, 1), step=1, key="records_position"))
+position = int(nav2.number_input("Record", min_value=1, max_value=max(n, 1), step=1, key="records_position",
+                                  on_change=close_synthetic_row))
 nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch")
 
 index = position - 1
 row_position = int(positions[index])
 real_position = int(nearest.positions[index])
 distance = float(nearest.distances[index])
+reasons = sample.reasons[index]
+row_hash = str(hashes[index])
+
+# A row opened from another page (Privacy's near copies) is shown instead of the sample's current record.
+opened = opened_synthetic_row(review)
+if opened is not None and not 0 <= opened["synthetic"] < len(synthetic):
+    opened = None
+if opened is not None:
+    row_position = opened["synthetic"]
+    if opened["real"] is not None and 0 <= opened["real"] < len(real):
+        real_position = opened["real"]
+        distance = opened["distance"] if opened["distance"] is not None else float("nan")
+    else:
+        found = nearest_real(review, (row_position,))
+        real_position, distance = int(found.positions[0]), float(found.distances[0])
+    reasons = quick_suspicion(review).reasons(row_position)
+    row_hash = str(row_hashes(synthetic.iloc[[row_position]])[0])
+    banner = st.columns([5, 1], vertical_alignment="center")
+    banner[0].info(f"Showing synthetic row {row_position:,} opened from the {opened['source'] or 'another'} page, "
+                   f"beside training row {real_position:,}. Previous / Next return to the sample.",
+                   icon=":material/open_in_new:")
+    banner[1].button("Back to the sample", key="records_close_opened", on_click=close_synthetic_row,
+                     width="stretch")
 read.add(row_position)
 
 st.subheader(f"Synthetic record {row_position:,}")
-reasons = sample.reasons[index]
 info = st.columns([3, 1])
 with info[0]:
     if reasons:
         st.markdown("**Noticed:** " + " ".join(f":orange-badge[{REASON_TEXT[r]}]" for r in reasons))
     else:
         st.markdown("**Noticed:** :green-badge[nothing]")
-    st.caption(f"Nearest real training record: row {real_position:,} of {len(real):,}. "
+    counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None
+                   else "Nearest real training record")
+    st.caption(f"{counterpart}: row {real_position:,} of {len(real):,}. "
                "Yellow: the synthetic value differs from the real one; red: the value failed a check.")
-info[1].metric("Distance to nearest real", f"{distance:.4f}")
+info[1].metric("Distance to nearest real" if not opened else "Distance to that real record", f"{distance:.4f}")
 
 syn_row = synthetic.iloc[[row_position]]
 real_row = real.iloc[[real_position]]
@@ -104,7 +131,7 @@ with st.form("records_flag_form", border=True, clear_on_submit=True):
     unflag_clicked = b2.form_submit_button("Remove flag", width="stretch", disabled=current is None,
                                           key="records_unflag")
 if flag_clicked:
-    flags[row_position] = {"row_hash": str(hashes[index]), "reason": reason, "note": text,
+    flags[row_position] = {"row_hash": row_hash, "reason": reason, "note": text,
                            "synthetic_sha256": review.tables["synthetic"].sha256}
     st.rerun()
 if unflag_clicked and current is not None:
@@ -129,3 +156,9 @@ if flags:
                                  "row hash": f["row_hash"]} for p, f in sorted(flags.items())])
         st.dataframe(flagged, hide_index=True, width="stretch", key="records_flagged")
         st.dataframe(text_frame(synthetic.iloc[sorted(flags)]), width="stretch", key="records_flagged_rows")
+
+# Sign-off: persist this session's records read and flags as the signed-in reviewer's review of the generation.
+from components.signoff_views import review_submission_panel  # noqa: E402
+
+st.divider()
+review_submission_panel(review, synthetic)

@@ -6,8 +6,9 @@ import json
 import pandas as pd
 import streamlit as st
 
+from components.analysis_cache import computed_privacy, computed_utility, evaluation_with_results
 from components.state import require_app_entry
-from components.widgets import review_or_stop, verdict_badge
+from components.widgets import plain, review_or_stop, verdict_badge
 from core.policy import GATE_DIRECTIONS
 
 # Which page explains a failing gate.
@@ -16,13 +17,19 @@ GATE_PAGES = {
     "column_pair_trends": ("pages/correlations.py", "Correlations: pairs that lost association"),
     "validity": ("pages/records.py", "Records: out-of-range values and unseen categories"),
     "coverage": ("pages/columns.py", "Columns: missing categories and collapsed tails"),
-    "exact_copies": ("pages/records.py", "Records: copies of real records"),
-    "distance_to_closest_record": ("pages/records.py", "Records: records nearest to real ones"),
+    "exact_copies": ("pages/privacy.py", "Privacy: copies of training records"),
+    "distance_to_closest_record": ("pages/privacy.py", "Privacy: distance to the closest training record"),
+    "membership_inference": ("pages/privacy.py", "Privacy: membership inference attack"),
+    "utility": ("pages/utility.py", "Utility: trained on synthetic vs trained on real"),
 }
 
 require_app_entry()
 st.title("Summary")
 review, inputs, result = review_or_stop()
+# Privacy and utility run on their own pages; their gates join the verdict once computed in this session.
+result = evaluation_with_results(review, result)
+privacy_result = computed_privacy(review)
+utility_result, utility_target = computed_utility(review)
 report = result.to_dict()
 
 verdict_badge(result.verdict, result.fidelity.score)
@@ -52,6 +59,21 @@ st.dataframe(gates.style.apply(_colour, axis=None), hide_index=True, width="stre
              column_config={"detail": st.column_config.TextColumn("detail", width="large")})
 st.caption("With a holdout, a score's threshold (floor) is the holdout's own score minus the policy tolerance and "
            "the sampling noise of the two table sizes; gates that do not apply to the data are left out.")
+if not review.has_holdout:
+    st.caption("Privacy and utility are judged against a locked real holdout; this review has none, so their gates "
+               "are left out.")
+else:
+    if privacy_result is None:
+        st.warning("Privacy not run yet — open Privacy. The verdict above does not include the exact_copies, "
+                   "distance_to_closest_record and membership_inference gates.", icon=":material/shield:")
+        st.page_link("pages/privacy.py", label="Privacy: run the privacy checks", icon=":material/arrow_forward:")
+    if utility_result is None:
+        st.warning("Utility not run yet — pick a target on Utility. The verdict above does not include the utility "
+                   "gate.", icon=":material/model_training:")
+        st.page_link("pages/utility.py", label="Utility: pick a target column", icon=":material/arrow_forward:")
+    elif not any(g.name == "utility" for g in result.gates):
+        st.caption(plain(f"Utility predicting {utility_target}: {utility_result.score.not_applicable}; "
+                         "the gate is left out."))
 
 failing = [g for g in result.gates if not g.passed]
 if failing:
@@ -62,7 +84,9 @@ if failing:
             st.page_link(target[0], label=f"{gate.name} failed: {target[1]}", icon=":material/arrow_forward:")
         st.text(gate.detail)
 else:
-    st.caption("Every gate passed. Read a sample of records by hand before signing off.")
+    pending = review.has_holdout and (privacy_result is None or utility_result is None)
+    st.caption(("Every gate computed so far passed; run privacy and utility too. " if pending
+                else "Every gate passed. ") + "Read a sample of records by hand before signing off.")
     st.page_link("pages/records.py", label="Records: read records by hand", icon=":material/arrow_forward:")
 
 if inputs.warnings:

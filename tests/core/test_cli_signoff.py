@@ -8,7 +8,7 @@ import pytest
 from core import auth
 from core.cli import main
 from core.signoff import approve
-from core.store import read_session, session_scope, sqlite_url, submit_new_review
+from core.store import session_scope, sqlite_url, submit_new_review
 from tests.conftest import three_way_split
 
 

@@ -1,8 +1,6 @@
 """Fidelity scores equal sdmetrics' own values on real tables that ship with installed packages."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +8,8 @@ from scipy.stats.contingency import association
 from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity
 from sdmetrics.single_column import KSComplement, TVComplement
 
-from core.fidelity import (association_matrices, correlation_ratio, cramers_v, evaluate_fidelity,
-                           joint_distribution, marginal_distribution)
+from core.association import correlation_ratio, cramers_v
+from core.fidelity import association_matrices, evaluate_fidelity, joint_distribution, marginal_distribution
 from core.metadata import coerce_to_metadata, detect_metadata
 from tests.conftest import three_way_split
 

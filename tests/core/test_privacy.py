@@ -288,3 +288,25 @@ def test_unusable_inputs_raise_usage_errors():
     ok = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
     with pytest.raises(UsageError):
         evaluate_privacy(ok, ok, None, {"x": "numerical"})
+
+
+def test_near_copies_caught_where_real_rows_repeat(census):
+    """A third of census rows repeat exactly, so the holdout's low DCR tail is all zeros; near copies
+    (training rows with a nudged age) must still fail the DCR gate, and a fresh sample must not."""
+    from core.metadata import detect_metadata
+    from tests.conftest import three_way_split
+
+    train, holdout, fresh = three_way_split(census, seed=4)
+    metadata = detect_metadata(train)
+    frames = [coerce_to_metadata(t, metadata, n) for t, n in ((train, "t"), (fresh, "s"), (holdout, "h"))]
+    clean = privacy_gate_values(evaluate_privacy(*frames, metadata, seed=0, n_attacks=50))
+    assert clean["distance_to_closest_record"]["passed"]
+    rng = np.random.default_rng(0)
+    synthetic = frames[1].copy()
+    rows = rng.choice(len(synthetic), len(synthetic) // 10, replace=False)
+    copied = frames[0].iloc[rng.choice(len(frames[0]), len(rows), replace=False)].reset_index(drop=True)
+    copied["age"] = copied["age"] + 0.3
+    synthetic.iloc[rows] = copied.to_numpy()
+    planted = privacy_gate_values(evaluate_privacy(frames[0], synthetic, frames[2], metadata, seed=0, n_attacks=50))
+    assert not planted["distance_to_closest_record"]["passed"]
+    assert planted["exact_copies"]["passed"]  # nudged rows are not exact copies

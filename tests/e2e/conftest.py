@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,19 +27,28 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server_url():
-    """Start the app, wait for its health endpoint, yield its URL, stop it by PID."""
+def server_env(tmp_path_factory) -> dict[str, str]:
+    """Environment the server runs with on top of ours: its own temp SQLite store and folder of lineage tables."""
+    from core.store import sqlite_url
+
+    folder = tmp_path_factory.mktemp("server-store")
+    return {"DATABASE_URL": sqlite_url(folder / "desk.sqlite3"), "REVIEW_DESK_LINEAGE_CACHE": str(folder / "tables")}
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log"):
+    """`streamlit run app.py` on a free port with extra environment; yields its URL, stops it by PID."""
     from core.demo import build_demo
 
     build_demo()  # build the demo files before the server needs them
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server.log", "wb")
+    log = open(ARTIFACTS / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],  # no watching of the venv: the test does not edit files
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -51,7 +61,7 @@ def server_url():
             except OSError:
                 pass
             if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy; see {ARTIFACTS / 'streamlit-server.log'}")
+                raise RuntimeError(f"streamlit did not become healthy; see {ARTIFACTS / log_name}")
             time.sleep(0.5)
         yield url
     finally:
@@ -65,10 +75,21 @@ def server_url():
 
 
 @pytest.fixture(scope="session")
+def server_url(server_env):
+    """The app on its own temp store, for the whole browser session."""
+    with streamlit_server(server_env) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Headless Chromium from the Debian package (never `playwright install`)."""
     from playwright.sync_api import sync_playwright
 
+    from tests.conftest import skip_or_fail
+
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium

@@ -1,0 +1,174 @@
+"""Identity in the dashboard: the sign-in form, first-run admin creation, OIDC when configured, the sidebar badge."""
+from __future__ import annotations
+
+import streamlit as st
+
+from components.store_access import PAGE_SIGNIN, current_user, sign_in_as, sign_out, store_engine, user_count
+from components.widgets import plain
+from core import auth
+from core.errors import ReviewError
+from core.store import read_session, session_scope
+
+OIDC_SESSION_KEY = "_oidc_email_seen"
+
+
+def oidc_configured() -> bool:
+    """True when the deployment's secrets have an [auth] section (Streamlit's st.login is then usable)."""
+    try:
+        return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    except Exception:  # an unreadable secrets file: no identity provider
+        return False
+
+
+def _oidc_user_email() -> str | None:
+    try:
+        if st.user.is_logged_in:
+            return st.user.get("email")
+    except Exception:
+        return None
+    return None
+
+
+def sync_oidc_user() -> None:
+    """After st.login, map the identity provider's email to an existing account (once per email and session)."""
+    if not oidc_configured() or current_user() is not None:
+        return
+    email = _oidc_user_email()
+    if not email or st.session_state.get(OIDC_SESSION_KEY) == email:
+        return
+    st.session_state[OIDC_SESSION_KEY] = email
+    claims = {k: st.user.get(k) for k in ("email", "email_verified")}
+    try:
+        with read_session(store_engine()) as session:
+            user = auth.user_from_oidc_claims(session, claims)
+    except ReviewError as exc:
+        st.session_state["_oidc_refused"] = str(exc)
+        return
+    sign_in_as(user, "identity provider")
+
+
+def sidebar_user() -> None:
+    """The signed-in user and a sign-out button (or a link to sign in), in the sidebar of every page."""
+    sync_oidc_user()
+    user = current_user()
+    with st.sidebar:
+        if user is None:
+            st.caption("Not signed in: pages can be read, nothing can be saved or signed.")
+            st.page_link(PAGE_SIGNIN, label="Sign in", icon=":material/login:")
+            return
+        st.markdown(f"**Signed in:** {plain(user['name'])} · role `{user['role']}`")
+        st.caption(f"via {user['via']}" + (f" · {plain(user['email'])}" if user.get("email") else ""))
+        if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+            _sign_out(user)
+
+
+def _sign_out(user: dict) -> None:
+    sign_out()
+    if user["via"] == "identity provider":
+        st.logout()  # ends the identity provider's session cookie too (and reruns)
+    st.rerun()
+
+
+def first_admin_form() -> None:
+    """First run: the store has no accounts; offer to create the first admin."""
+    st.warning("First run: the store has no accounts yet. Create the first **administrator** account; it can "
+               "then create the others.", icon=":material/admin_panel_settings:")
+    with st.form("auth_first_admin_form"):
+        name = st.text_input("Administrator name", key="auth_admin_name")
+        email = st.text_input("Email (optional, for identity-provider sign-in)", key="auth_admin_email")
+        password = st.text_input("Password (at least 8 characters)", type="password", key="auth_admin_password")
+        again = st.text_input("Password again", type="password", key="auth_admin_password2")
+        created = st.form_submit_button("Create the first administrator account", type="primary",
+                                        key="auth_admin_create")
+    if created:
+        if password != again:
+            st.error("The two passwords differ.")
+            return
+        try:
+            with session_scope(store_engine()) as session:
+                if auth_user_count(session) > 0:
+                    raise ReviewError("an account was created meanwhile; sign in instead")
+                user = auth.create_user(session, name.strip(), password, "admin", email=email or None,
+                                        actor=name.strip() or "system")
+        except ReviewError as exc:
+            st.error(f"Not created: {plain(exc)}")
+            return
+        sign_in_as(user, "password")
+        st.rerun()
+
+
+def auth_user_count(session) -> int:
+    """Accounts in the store, inside an open session."""
+    from sqlalchemy import func, select
+
+    from core.store.models import User
+
+    return int(session.execute(select(func.count()).select_from(User)).scalar_one())
+
+
+def sign_in_form() -> None:
+    """Local account sign-in, and the identity provider button when the deployment configures one."""
+    refused = st.session_state.pop("_oidc_refused", None)
+    if refused:
+        st.error(f"Identity provider sign-in refused: {plain(refused)}")
+    if oidc_configured():
+        if st.button("Sign in with your identity provider", key="auth_oidc", icon=":material/key:"):
+            st.login()
+        st.caption("Your identity provider's email must belong to an account an administrator created.")
+        st.divider()
+    with st.form("auth_sign_in_form"):
+        name = st.text_input("User name", key="auth_name")
+        password = st.text_input("Password", type="password", key="auth_password")
+        submitted = st.form_submit_button("Sign in", type="primary", key="auth_sign_in")
+    if submitted:
+        try:
+            with read_session(store_engine()) as session:
+                user = auth.authenticate(session, name.strip(), password)
+        except ReviewError as exc:
+            st.error(f"Not signed in: {plain(exc)}")
+            return
+        sign_in_as(user, "password")
+        st.rerun()
+
+
+def create_user_form() -> None:
+    """Admins create accounts (name, role, password and/or email for the identity provider)."""
+    with st.expander("Create an account (administrators)"):
+        with st.form("auth_create_user_form", clear_on_submit=True):
+            c1, c2 = st.columns(2)
+            name = c1.text_input("Name", key="auth_new_name")
+            role = c2.selectbox("Role", auth.ROLES, index=1, key="auth_new_role")
+            email = c1.text_input("Email (optional)", key="auth_new_email")
+            password = c2.text_input("Password (empty: identity provider only)", type="password",
+                                     key="auth_new_password")
+            created = st.form_submit_button("Create account", key="auth_new_create")
+        if created:
+            admin = current_user()
+            try:
+                with session_scope(store_engine()) as session:
+                    auth.require_role(auth.get_user(session, admin["name"]), "admin")
+                    auth.create_user(session, name.strip(), password or None, role, email=email or None,
+                                     actor=admin["name"])
+            except ReviewError as exc:
+                st.error(f"Not created: {plain(exc)}")
+            else:
+                st.success(f"Account '{name.strip()}' created with role {role}.")
+
+
+def signin_page() -> None:
+    """The whole sign-in page."""
+    st.title("Sign in")
+    user = current_user()
+    if user_count() == 0:
+        first_admin_form()
+        return
+    if user is not None:
+        st.success(f"Signed in as {plain(user['name'])} (role {user['role']}).", icon=":material/verified_user:")
+        if user["role"] == "admin":
+            create_user_form()
+        if st.button("Sign out (to switch accounts)", key="auth_sign_out_page", icon=":material/logout:"):
+            _sign_out(user)
+        return
+    st.caption("Reading needs no account; saving a review, registering a generation and signing need one. Roles: "
+               "viewer (read only) < reviewer (register, review) < approver (sign) < admin (accounts).")
+    sign_in_form()

@@ -1,0 +1,527 @@
+"""Sign-off views: register the generation under review, its recorded detail, the review submission of the
+Records page, the approver's checklist and decision, the history with its audit chain, and the exports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from components.analysis_cache import evaluation_with_results
+from components.state import Review, record_flags, records_read
+from components.store_access import (
+    current_generation_id,
+    current_user,
+    remember_generation,
+    store_engine,
+    write_permission,
+)
+from components.widgets import plain, text_frame
+from core import signoff
+from core.errors import InputError, ReviewError
+from core.export import evidence_report_html
+from core.policy import Policy, parse_policy
+from core.store import (
+    NoteInput,
+    audit_events,
+    export_evidence_bundle,
+    generation_detail,
+    list_generations,
+    read_session,
+    save_draft,
+    session_scope,
+    start_review,
+    submit_review,
+    verify_chain,
+)
+from core.store.models import Review as StoredReview
+
+PAGE_GENERATION = "pages/generation.py"
+PAGE_SIGNOFF = "pages/signoff.py"
+PAGE_SIGNIN = "pages/signin.py"
+STATE_COLOURS = {"draft": "gray", "in_review": "blue", "approved": "green", "rejected": "red",
+                 "changes_requested": "orange", "revoked": "violet"}
+TEN_RULES = (
+    "Holdout locked first (before any generator saw the data)",
+    "Utility beats fidelity: train-on-synthetic vs train-on-real (TSTR vs TRTR) checked",
+    "Blend, don't replace: synthetic rows added to real data, not instead of it",
+    "Correlations and joint distributions checked, not only marginals",
+    "Privacy tested (copies, distance to closest record, membership inference)",
+    "Records read by hand",
+    "Generation documented as code (manifest: method, parameters, seed, versions)",
+    "Drift planned for (when fresh real data arrives, the generation is re-checked)",
+    "No recursive training without fresh real data",
+    "Generator and outputs reviewed; approvals are immutable",
+)
+DECISIONS = {"approve": "Approve", "request changes": "Request changes", "reject": "Reject", "revoke": "Revoke"}
+
+
+# ----------------------------------------------------------------------------------------------- small helpers
+
+
+def state_badge(state: str) -> None:
+    """The generation's state as a coloured badge."""
+    st.badge(state.replace("_", " "), color=STATE_COLOURS.get(state, "gray"))
+
+
+def review_policy(review: Review) -> Policy:
+    """The policy of the review under way (its TOML text over the defaults)."""
+    return parse_policy(review.policy_text, "review policy")
+
+
+def pick_generation(review: Review, key: str) -> int | None:
+    """A selectbox over the stored generations (the one registered for the table under review first)."""
+    with read_session(store_engine()) as session:
+        summaries = list_generations(session)
+    if not summaries:
+        return None
+    current = current_generation_id(review.tables["synthetic"].sha256)
+    labels = {s.id: f"#{s.id} · {s.method} · {s.dataset_name} · by {s.created_by}"
+              + (" · under review here" if s.id == current else "") for s in summaries}
+    ids = list(labels)
+    index = ids.index(current) if current in ids else 0
+    return st.selectbox("Generation", ids, index=index, format_func=labels.get, key=key)
+
+
+def _gates_frame(gates: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"gate": g.get("name"), "result": "pass" if g.get("passed") else "FAIL",
+                          "value": g.get("value"), "threshold": g.get("threshold"), "detail": g.get("detail", "")}
+                         for g in gates])
+
+
+# ----------------------------------------------------------------------------------------------- register
+
+
+def _default_manifest(review: Review) -> dict[str, Any] | None:
+    manifest = review.notes.get("manifest")
+    if not manifest:
+        return None
+    manifest = dict(manifest)
+    if "holdout" not in manifest and review.notes.get("split"):
+        manifest["holdout"] = review.notes["split"]
+    return manifest
+
+
+def _upload_manifest(review: Review) -> dict[str, Any]:
+    """Form fields for an uploaded synthetic table's manifest (inside the register form)."""
+    st.markdown("**How was this synthetic table made?** Uploaded files carry no manifest; document it here.")
+    c1, c2, c3 = st.columns(3)
+    method = c1.text_input("Method", placeholder="e.g. GaussianCopulaSynthesizer", key="gen_upload_method")
+    seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="gen_upload_seed"))
+    real_rows = int(c3.number_input("Training mix: real rows", min_value=0, value=review.tables["real"].rows,
+                                    key="gen_upload_real_rows"))
+    synthetic_rows = int(c3.number_input("Training mix: synthetic rows (from earlier generations)", min_value=0,
+                                         value=0, key="gen_upload_synthetic_rows"))
+    parameters = c1.text_area("Parameters (JSON object)", value="{}", key="gen_upload_parameters")
+    versions = c2.text_area("Library versions (JSON object)", value='{"sdv": ""}', key="gen_upload_versions")
+    return {"method": method, "seed": seed, "parameters_text": parameters, "versions_text": versions,
+            "training_mix": {"real_rows": real_rows, "synthetic_rows": synthetic_rows}}
+
+
+def _json_object(text: str, what: str) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        raise InputError(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a JSON object")
+    return value
+
+
+def register_panel(review: Review) -> int | None:
+    """'Register this generation for review': dataset, holdout, manifest and the current evaluation report."""
+    from components.cache import evaluation
+
+    sha = review.tables["synthetic"].sha256
+    registered = current_generation_id(sha)
+    if registered is not None:
+        st.success(f"The synthetic table under review (sha256 {sha[:12]}...) is registered as generation "
+                   f"#{registered}.", icon=":material/inventory:")
+        return registered
+    st.subheader("Register this generation for review")
+    st.caption("Records the real training table, the locked holdout, the generation manifest and the current "
+               "evaluation report in the store, with file hashes; reviewers and approvers then work on it.")
+    allowed, reason = write_permission("reviewer")
+    with read_session(store_engine()) as session:
+        parents = list_generations(session)
+    manifest = _default_manifest(review) if review.source != "upload" else None
+    with st.form("gen_register_form", border=True):
+        c1, c2 = st.columns(2)
+        default_name = "census-income-demo" if review.source == "demo" else Path(review.tables["real"].path).name
+        dataset_name = c1.text_input("Dataset name", value=default_name, key="gen_register_dataset")
+        parent_options = [None] + [p.id for p in parents]
+        parent = c2.selectbox("Parent generation (trained on an earlier generation's output)", parent_options,
+                              format_func=lambda i: "(none: trained on real data)" if i is None else f"#{i}",
+                              key="gen_register_parent")
+        upload = _upload_manifest(review) if manifest is None else None
+        if manifest is not None:
+            with st.expander("Generation manifest to record", expanded=False):
+                st.json(manifest)
+        clicked = st.form_submit_button("Register this generation for review", type="primary", disabled=not allowed,
+                                        key="gen_register", help=reason or None)
+    if not allowed:
+        st.caption(reason)
+    if not clicked:
+        return None
+    try:
+        if manifest is None:
+            if not upload["method"].strip():
+                raise InputError("give the method that made the synthetic table")
+            manifest = {"method": upload["method"].strip(), "seed": upload["seed"],
+                        "parameters": _json_object(upload["parameters_text"], "parameters"),
+                        "library_versions": _json_object(upload["versions_text"], "library versions"),
+                        "training_mix": upload["training_mix"]}
+            if review.notes.get("split"):
+                manifest["holdout"] = review.notes["split"]
+        manifest = dict(manifest, parent_generation_id=parent, registered_from=review.source)
+        # The report as the Summary shows it: with privacy and utility when they were run this session.
+        report = evaluation_with_results(review, evaluation(review)).to_dict()
+        with session_scope(store_engine()) as session:
+            generation_id = signoff.register_reviewed_generation(
+                session, real=review.tables["real"], synthetic=review.tables["synthetic"],
+                holdout=review.tables.get("holdout"), manifest=manifest, created_by=current_user()["name"],
+                report=report, dataset_name=dataset_name.strip() or default_name)
+    except ReviewError as exc:
+        st.error(f"Not registered: {plain(exc)}")
+        return None
+    remember_generation(generation_id, sha)
+    st.rerun()
+
+
+# ----------------------------------------------------------------------------------------------- detail
+
+
+def generation_detail_view(generation_id: int) -> None:
+    """Manifest, evaluation summary, notes of submitted reviews, state, decisions, lineage and audit events."""
+    with read_session(store_engine()) as session:
+        detail = generation_detail(session, generation_id)
+        events = audit_events(session, generation_id=generation_id)
+        ancestors = [generation_detail(session, g).summary for g in detail.lineage]
+    s = detail.summary
+    head = st.columns([3, 1, 1, 1])
+    with head[0]:
+        st.subheader(f"Generation #{s.id}: {s.method}")
+        state_badge(s.state)
+    head[1].metric("Rows", f"{s.rows:,}")
+    head[2].metric("Review round", str(detail.round))
+    head[3].metric("Created by", s.created_by)
+    st.caption(f"Dataset {plain(s.dataset_name)} (#{s.dataset_id}) · synthetic sha256 {s.synthetic_sha256} · "
+               f"manifest sha256 {detail.manifest_sha256} · registered {s.created_at}")
+    tabs = st.tabs(["Evaluation", "Records and notes", "Decisions", "Manifest", "Lineage", "Audit events"])
+    with tabs[0]:
+        if not detail.evaluations:
+            st.info("No evaluation recorded.")
+        else:
+            latest = detail.evaluations[-1]
+            report = latest["report"]
+            verdict = report.get("verdict")
+            if verdict == "pass":
+                st.badge("PASS: every gate passed", icon=":material/check_circle:", color="green")
+            else:
+                st.badge("FAIL: at least one gate failed", icon=":material/cancel:", color="red")
+            st.caption(f"Evaluation #{latest['id']} · report sha256 {latest['sha256']} · tool {latest['tool_version']}"
+                       f" · {len(detail.evaluations)} evaluation(s) recorded")
+            st.dataframe(_gates_frame(report.get("gates", [])), hide_index=True, width="stretch",
+                         key="gen_gates")
+    with tabs[1]:
+        reviews = [r for r in detail.reviews if r["status"] == "submitted"]
+        drafts = len(detail.reviews) - len(reviews)
+        st.caption(f"{len(reviews)} submitted review(s)" + (f", {drafts} draft(s) not counted" if drafts else ""))
+        if reviews:
+            st.dataframe(pd.DataFrame([{"review": r["id"], "reviewer": r["reviewer"], "round": r["round"],
+                                        "records read": r["records_read"], "notes": len(r["notes"]),
+                                        "submitted": r["submitted_at"], "comment": r["comment"]} for r in reviews]),
+                         hide_index=True, width="stretch", key="gen_reviews")
+            notes = [{"reviewer": r["reviewer"], "synthetic row": n["row_id"], "flag": n["flag"], "note": n["note"],
+                      "row hash": n["row_hash"], "record": json.dumps(n["row"], ensure_ascii=False) if n["row"] and
+                      n["source"] == "synthetic" else ("(real record, not shown)" if n["row"] else "")}
+                     for r in reviews for n in r["notes"]]
+            if notes:
+                st.markdown("**Flagged records**")
+                st.dataframe(pd.DataFrame(notes), hide_index=True, width="stretch", key="gen_notes",
+                             column_config={"record": st.column_config.TextColumn("record", width="large")})
+    with tabs[2]:
+        if not detail.decisions:
+            st.info("No decision yet.")
+        else:
+            st.dataframe(pd.DataFrame([{"decision": d["kind"], "signer": d["signer"], "at": d["at"],
+                                        "round": d["round"], "comment": d["comment"],
+                                        "waivers": "; ".join(f"{w['gate']}: {w['reason']}" for w in d["waivers"]),
+                                        "evidence sha256": d["evidence_sha256"]} for d in detail.decisions]),
+                         hide_index=True, width="stretch", key="gen_decisions")
+    with tabs[3]:
+        st.json(detail.manifest, expanded=2)
+    with tabs[4]:
+        if not ancestors:
+            st.caption("No parent: trained on real data only.")
+        chain = [s] + ancestors
+        st.dataframe(pd.DataFrame([{"generation": f"#{a.id}", "method": a.method, "state": a.state,
+                                    "dataset": a.dataset_name, "created by": a.created_by,
+                                    "synthetic sha256": a.synthetic_sha256} for a in chain]),
+                     hide_index=True, width="stretch", key="gen_lineage")
+    with tabs[5]:
+        st.dataframe(audit_frame(events), hide_index=True, width="stretch", key="gen_audit")
+
+
+def audit_frame(events: list[dict]) -> pd.DataFrame:
+    """Audit events as a table (payload as JSON text, hashes shortened)."""
+    return pd.DataFrame([{"event": e["id"], "at": e["at"], "actor": e["actor"], "action": e["action"],
+                          "entity": f"{e['entity']} {e['entity_id']}",
+                          "generation": "" if e["generation_id"] is None else f"#{e['generation_id']}",
+                          "payload": json.dumps(e["payload"], ensure_ascii=False)[:300], "hash": e["hash"][:16]}
+                         for e in events], columns=["event", "at", "actor", "action", "entity", "generation",
+                                                    "payload", "hash"])
+
+
+def export_panel(generation_id: int) -> None:
+    """Download the JSON evidence bundle and the self-contained HTML report (real records only if ticked)."""
+    st.subheader("Export")
+    include = st.checkbox("Include real records (rows of real data in notes and report)", value=False,
+                          key="gen_export_real")
+    st.caption("The export " + ("**includes** real records." if include else
+                                "**excludes** real records (it says so, and which fields were left out)."))
+
+    def bundle() -> dict:
+        with read_session(store_engine()) as session:
+            return export_evidence_bundle(session, generation_id, include_real_records=include)
+
+    suffix = "with-real-records" if include else "no-real-records"
+    c1, c2 = st.columns(2)
+    c1.download_button("Download evidence bundle (JSON)", data=lambda: json.dumps(bundle(), indent=2, default=str),
+                       file_name=f"generation-{generation_id}-evidence-{suffix}.json", mime="application/json",
+                       key="gen_export_json", on_click="ignore", icon=":material/data_object:")
+    c2.download_button("Download report (HTML, opens offline)", data=lambda: evidence_report_html(bundle()),
+                       file_name=f"generation-{generation_id}-report-{suffix}.html", mime="text/html",
+                       key="gen_export_html", on_click="ignore", icon=":material/description:")
+
+
+# ----------------------------------------------------------------------------------------------- review submission
+
+
+def review_submission_panel(review: Review, synthetic: pd.DataFrame) -> None:
+    """Records page: save the session's records read and flags as a draft review, or submit it."""
+    st.subheader("Save or submit your review")
+    user = current_user()
+    if user is None:
+        st.info("Sign in to save your review (records read and flags) for the generation under review.")
+        st.page_link(PAGE_SIGNIN, label="Sign in", icon=":material/login:")
+        return
+    sha = review.tables["synthetic"].sha256
+    generation_id = current_generation_id(sha)
+    if generation_id is None:
+        st.info("This synthetic table is not registered yet: register it on the Generation page, then save your "
+                "review here.")
+        st.page_link(PAGE_GENERATION, label="Register it on the Generation page", icon=":material/inventory:")
+        return
+    flags, read = record_flags(), records_read()
+    flagged = {p: f for p, f in flags.items() if f.get("synthetic_sha256", sha) == sha}
+    rows = text_frame(synthetic.iloc[sorted(flagged)]) if flagged else None
+    notes = [NoteInput(row_id=str(p), flag=f["reason"].replace(" ", "_"), note=f.get("note", ""),
+                       row=rows.loc[synthetic.index[p]].to_dict()) for p, f in sorted(flagged.items())]
+    minimum = review_policy(review).min_records_read
+    with read_session(store_engine()) as session:
+        mine = session.query(StoredReview).filter_by(generation_id=generation_id, reviewer=user["name"]) \
+            .order_by(StoredReview.id.desc()).first()
+        status = None if mine is None else (mine.status, mine.round, mine.records_read)
+    st.caption(f"Generation #{generation_id}. You have read {len(read)} record(s) and flagged {len(flagged)}; the "
+               f"policy asks for at least {minimum} records read (over all submitted reviews) before approval."
+               + (f" Your review of round {status[1]} is {status[0]} ({status[2]} records read)." if status else ""))
+    allowed, reason = write_permission("reviewer")
+    comment = st.text_area("Review comment", key="records_review_comment",
+                           placeholder="what you read, what you found")
+    b1, b2, _ = st.columns([1, 1, 3])
+    save = b1.button("Save review (draft)", key="records_review_save", disabled=not allowed, width="stretch",
+                     help=reason or None)
+    submit = b2.button("Submit review", key="records_review_submit", type="primary", disabled=not allowed,
+                       width="stretch", help=reason or "Submitted reviews are final.")
+    if not allowed:
+        st.caption(reason)
+    done = st.session_state.pop("_review_saved", None)
+    if done:
+        st.success(done, icon=":material/task_alt:")
+    if save or submit:
+        try:
+            with session_scope(store_engine()) as session:
+                draft = start_review(session, generation_id, user["name"])
+                write = submit_review if submit else save_draft
+                stored = write(session, draft.id, reviewer=user["name"], records_read=len(read), notes=notes,
+                               comment=comment)
+                message = (f"Review #{stored.id} {'submitted' if submit else 'saved as a draft'}: "
+                           f"{stored.records_read} records read, {len(notes)} note(s).")
+        except ReviewError as exc:
+            st.error(f"Not saved: {plain(exc)}")
+            return
+        st.session_state["_review_saved"] = message
+        st.rerun()
+
+
+# ----------------------------------------------------------------------------------------------- sign-off
+
+
+def _rule_hints(report: dict) -> dict[int, str]:
+    hints = {}
+    hints[2] = ("the evaluation has a utility section" if report.get("utility") else
+                "no utility section in the recorded evaluation")
+    hints[5] = ("the evaluation has a privacy section" if report.get("privacy") else
+                "no privacy section in the recorded evaluation")
+    return hints
+
+
+def signoff_panel(generation_id: int, review: Review) -> None:
+    """Checklist, decision, comment, waivers and the Sign button for one generation."""
+    user = current_user()
+    policy = review_policy(review)
+    sha = review.tables["synthetic"].sha256
+    with read_session(store_engine()) as session:
+        detail = generation_detail(session, generation_id)
+    state = detail.summary.state
+    report = detail.evaluations[-1]["report"] if detail.evaluations else {}
+    gates = report.get("gates", [])
+    failed = [g["name"] for g in gates if not g.get("passed")]
+
+    top = st.columns([3, 1])
+    with top[0]:
+        st.subheader(f"Generation #{generation_id}: {detail.summary.method}")
+        state_badge(state)
+    top[1].metric("Created by", detail.summary.created_by)
+    done = st.session_state.pop("_signoff_done", None)
+    if done:
+        st.success(f"Signed: {done['kind'].replace('_', ' ')} (decision #{done['id']}). Frozen evidence sha256: "
+                   f"{done['evidence']}", icon=":material/verified:")
+        st.code(done["evidence"], language=None)
+
+    waivers = []
+    if state not in ("draft", "in_review", "changes_requested"):
+        if detail.decisions:
+            last = detail.decisions[-1]
+            st.info(f"Decided: {last['kind'].replace('_', ' ')} by {last['signer']} at {last['at']}; evidence sha256 "
+                    f"{last['evidence_sha256']}.", icon=":material/gavel:")
+        failed = []
+    if failed:
+        st.markdown("**Waivers for failed gates**")
+        if not policy.allow_waivers:
+            st.caption("The policy allows no waivers: a failed gate blocks approval.")
+        else:
+            st.caption("A failed gate can be waived with a reason; the waiver is part of the signed evidence.")
+            for gate in failed:
+                reason_text = st.text_input(f"Waive '{gate}': reason", key=f"signoff_waiver_{gate}",
+                                            placeholder="leave empty to not waive")
+                if reason_text.strip():
+                    waivers.append({"gate": gate, "reason": reason_text.strip()})
+
+    if state not in ("draft", "in_review", "changes_requested"):
+        _final_or_revoke(generation_id, state, user, policy)
+        return
+    st.markdown("**Checklist**")
+    signer = user["name"] if user else detail.summary.created_by
+    with read_session(store_engine()) as session:
+        checks = signoff.approval_checklist(session, generation_id, signer, waivers, sha, policy)
+    if user is None:
+        checks = [c for c in checks if c.rule not in ("role", "four_eyes")]
+        st.caption("Sign in to see the rules that depend on who signs (role, four eyes).")
+    for check in checks:
+        icon = ":material/check_circle:" if check.passed else ":material/cancel:"
+        colour = "green" if check.passed else "red"
+        st.markdown(f":{colour}[{icon} **{check.rule}**] {plain(check.message)}")
+    if gates:
+        st.dataframe(_gates_frame(gates), hide_index=True, width="stretch", key="signoff_gates")
+
+    st.markdown("**The ten rules** (the approver confirms each one)")
+    hints = _rule_hints(report)
+    ticked = []
+    grid = st.columns(2)
+    for i, text in enumerate(TEN_RULES, start=1):
+        label = f"{i}. {text}" + (f" ({hints[i]})" if i in hints else "")
+        ticked.append(grid[(i - 1) % 2].checkbox(label, key=f"signoff_rule_{i}"))
+
+    _decide(generation_id, state, user, policy, sha, waivers, ticked)
+
+
+def _final_or_revoke(generation_id: int, state: str, user: dict | None, policy: Policy) -> None:
+    if state in ("rejected", "revoked"):
+        st.info(f"Generation #{generation_id} is {state}: that decision is final.")
+        return
+    _decide(generation_id, state, user, policy, "", [], [True] * len(TEN_RULES))
+
+
+def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, sha: str, waivers: list,
+            ticked: list[bool]) -> None:
+    st.markdown("**Decision**")
+    options = ["revoke"] if state == "approved" else ["approve", "request changes", "reject"]
+    kind = st.radio("Decision", options, format_func=DECISIONS.get, horizontal=True, key="signoff_decision")
+    comment = st.text_area("Comment", key="signoff_comment", placeholder="why (required to reject, request changes "
+                                                                          "or revoke)")
+    allowed, reason = write_permission("approver")
+    if allowed and kind == "approve" and not all(ticked):
+        allowed, reason = False, f"Tick all ten rules to approve ({sum(ticked)} of 10 ticked)."
+    clicked = st.button("Sign", type="primary", key="signoff_sign", disabled=not allowed, help=reason or None,
+                        icon=":material/draw:")
+    if not allowed:
+        st.caption(reason)
+    refusal = st.session_state.pop("_signoff_refused", None)
+    if refusal:
+        st.error(refusal, icon=":material/block:")
+    if not clicked:
+        return
+    text = comment.strip()
+    if kind == "approve":
+        text = (text + "\n" if text else "") + "Signer confirmed the ten rules (1-10)."
+    try:
+        with session_scope(store_engine()) as session:
+            if kind == "approve":
+                decision = signoff.approve(session, generation_id, user["name"], text, waivers, sha, policy)
+            elif kind == "reject":
+                decision = signoff.reject(session, generation_id, user["name"], text, policy)
+            elif kind == "request changes":
+                decision = signoff.request_changes(session, generation_id, user["name"], text, policy)
+            else:
+                decision = signoff.revoke(session, generation_id, user["name"], text, policy)
+            done = {"kind": decision.kind, "id": decision.id, "evidence": decision.evidence_sha256}
+    except signoff.SignoffRefused as exc:
+        lines = [f"Refused by rule '{exc.rule}': {exc.message}"]
+        lines += [f"Also: rule '{c.rule}': {c.message}" for c in exc.refusals[1:]]
+        st.session_state["_signoff_refused"] = "  \n".join(plain(x) for x in lines)
+        st.rerun()
+    except ReviewError as exc:
+        st.session_state["_signoff_refused"] = f"Not signed: {plain(exc)}"
+        st.rerun()
+    st.session_state["_signoff_done"] = done
+    st.rerun()
+
+
+# ----------------------------------------------------------------------------------------------- history
+
+
+def history_view() -> None:
+    """Every generation with its state (filterable by dataset), the audit log and chain verification."""
+    with read_session(store_engine()) as session:
+        summaries = list_generations(session)
+        events = audit_events(session)
+    datasets = sorted({s.dataset_name for s in summaries})
+    c1, c2 = st.columns(2)
+    chosen = c1.selectbox("Dataset", ["(all)"] + datasets, key="history_dataset")
+    states = c2.multiselect("State", ["draft", "in_review", "approved", "rejected", "changes_requested", "revoked"],
+                            key="history_states")
+    shown = [s for s in summaries if (chosen == "(all)" or s.dataset_name == chosen)
+             and (not states or s.state in states)]
+    st.subheader(f"Generations ({len(shown)} of {len(summaries)})")
+    st.dataframe(pd.DataFrame([{"generation": f"#{s.id}", "state": s.state, "dataset": s.dataset_name,
+                                "method": s.method, "seed": s.seed, "rows": s.rows,
+                                "parent": f"#{s.parent_id}" if s.parent_id else "", "created by": s.created_by,
+                                "created at": s.created_at, "synthetic sha256": s.synthetic_sha256} for s in shown],
+                              columns=["generation", "state", "dataset", "method", "seed", "rows", "parent",
+                                       "created by", "created at", "synthetic sha256"]),
+                 hide_index=True, width="stretch", key="history_generations")
+    st.subheader(f"Audit log ({len(events)} events)")
+    st.caption("Append-only: each event's hash covers the previous event's hash, so changing, removing or "
+               "reordering any event breaks the chain from there on.")
+    if st.button("Verify chain", key="history_verify", icon=":material/link:"):
+        with read_session(store_engine()) as session:
+            result = verify_chain(session)
+        if result.ok:
+            st.success(f"Chain OK: {result.reason}.", icon=":material/verified:")
+        else:
+            st.error(f"Chain broken at event {result.first_bad_event_id}: {plain(result.reason)}")
+    st.dataframe(audit_frame(events[::-1]), hide_index=True, width="stretch", key="history_audit", height=420)

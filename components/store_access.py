@@ -1,0 +1,92 @@
+"""The sign-off store as the dashboard sees it: one cached engine per store URL, the signed-in user, write checks.
+
+The engine is created (and the schema migrated with init_db) on first use and kept by st.cache_resource, keyed
+on core.store.database_url() so a changed $DATABASE_URL gets its own engine. The signed-in user is kept in
+st.session_state as a plain dict {name, role, email, via}; every write re-reads the account from the store, so a
+role changed or an account disabled since sign-in takes effect at once (core checks the role again).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Engine, func, select
+
+from core.store import database_url, init_db, list_generations, read_session
+from core.store.models import User
+from core.store.roles import ROLE_RANK
+
+USER_KEY = "signed_in_user"
+GENERATION_KEY = "signoff_generation_id"
+PAGE_SIGNIN = "pages/signin.py"
+
+
+@st.cache_resource(show_spinner="Opening the sign-off store...")
+def _engine(url: str) -> Engine:
+    return init_db(url)
+
+
+def store_engine() -> Engine:
+    """The migrated engine of the store at core.store.database_url()."""
+    return _engine(database_url())
+
+
+def clear_store_cache() -> None:
+    """Forget the cached engine (tests switch $DATABASE_URL between runs)."""
+    _engine.clear()
+
+
+def user_count() -> int:
+    """Number of accounts in the store (0 on a first run)."""
+    with read_session(store_engine()) as session:
+        return int(session.execute(select(func.count()).select_from(User)).scalar_one())
+
+
+def current_user() -> dict[str, Any] | None:
+    """The signed-in user as {name, role, email, via}, or None."""
+    return st.session_state.get(USER_KEY)
+
+
+def sign_in_as(user: User, via: str) -> None:
+    """Remember `user` as the session's signed-in user (via: 'password' or 'identity provider')."""
+    st.session_state[USER_KEY] = {"name": user.name, "role": user.role, "email": user.email, "via": via}
+
+
+def sign_out() -> None:
+    """Forget the signed-in user of this session."""
+    st.session_state.pop(USER_KEY, None)
+
+
+def write_permission(role: str) -> tuple[bool, str]:
+    """(allowed, reason): whether the signed-in user may do something that needs `role`, and why not."""
+    user = current_user()
+    if user is None:
+        return False, f"Sign in first (this needs role '{role}' or higher)."
+    if ROLE_RANK.get(user["role"], -1) < ROLE_RANK[role]:
+        return False, f"You are signed in as '{user['name']}' with role '{user['role']}'; this needs '{role}' or higher."
+    return True, ""
+
+
+def generation_for_hash(synthetic_sha256: str) -> int | None:
+    """The newest stored generation whose synthetic file hash is this one, or None."""
+    with read_session(store_engine()) as session:
+        for summary in list_generations(session):
+            if summary.synthetic_sha256 == synthetic_sha256:
+                return summary.id
+    return None
+
+
+def current_generation_id(synthetic_sha256: str) -> int | None:
+    """The generation the session works on: the one registered for the synthetic table under review, if any."""
+    remembered = st.session_state.get(GENERATION_KEY)
+    if remembered is not None and remembered.get("sha256") == synthetic_sha256:
+        return remembered["id"]
+    found = generation_for_hash(synthetic_sha256)
+    if found is not None:
+        remember_generation(found, synthetic_sha256)
+    return found
+
+
+def remember_generation(generation_id: int, synthetic_sha256: str) -> None:
+    """Note that the synthetic table with this hash is stored as `generation_id`."""
+    st.session_state[GENERATION_KEY] = {"id": int(generation_id), "sha256": synthetic_sha256}

@@ -1,0 +1,45 @@
+"""The drift recommendation kept on a generation's record: an audit event (immutable, in the generation's log)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.drift import DriftResult
+from core.store.audit import append_event, lock_chain
+from core.store.models import Generation
+from core.store.errors import NotFoundError
+from core.store.repository import audit_events, get_user
+from core.store.roles import require_role
+
+DRIFT_ACTION = "drift.recommendation"
+
+
+def record_drift_recommendation(
+    session: Session, generation_id: int, drift: DriftResult | dict[str, Any], *, actor: str,
+    reference_sha256: str | None = None, current_sha256: str | None = None,
+) -> dict[str, Any]:
+    """Append a drift.recommendation event (recommendation, verdict, the drift JSON, the two tables' hashes) to
+    the generation's audit log inside the caller's transaction; the actor needs the reviewer role."""
+    lock_chain(session)
+    require_role(get_user(session, actor), "reviewer")
+    if session.get(Generation, generation_id) is None:
+        raise NotFoundError("generation", generation_id)
+    report = drift.to_dict() if isinstance(drift, DriftResult) else dict(drift)
+    payload = {
+        "recommendation": report["recommendation"],
+        "drifted": report["drifted"],
+        "share_drifted_columns": report["share_drifted_columns"],
+        "reasons": report.get("reasons", []),
+        "reference_sha256": reference_sha256,
+        "current_sha256": current_sha256,
+        "drift": report,
+    }
+    event = append_event(session, actor=actor, action=DRIFT_ACTION, entity="generation", entity_id=generation_id,
+                         generation_id=generation_id, payload=payload)
+    return {"event_id": event.id, "hash": event.hash, **payload}
+
+
+def drift_recommendations(session: Session, generation_id: int) -> list[dict[str, Any]]:
+    """The drift recommendations recorded on a generation, oldest first (audit records; payload holds the JSON)."""
+    return audit_events(session, generation_id=generation_id, action=DRIFT_ACTION)

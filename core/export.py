@@ -1,0 +1,187 @@
+"""Self-contained HTML report of a generation's evidence bundle (opens offline: plotly.js is inlined).
+
+This is the one place the desk writes HTML. The page is our own fixed template; every value taken from the
+bundle (manifest, report, notes, comments, audit payloads) goes through html.escape before it is placed in it.
+Real records are shown only when the bundle itself includes them (export_evidence_bundle(include_real_records=True));
+otherwise note rows from real data and report fields holding real records are dropped here as well, and the
+page says so.
+"""
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from core.store.repository import REAL_RECORD_KEYS
+
+REDACTED = "[redacted: real records]"
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
+table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.8rem}
+pre{background:#f6f8fa;padding:.75rem;overflow:auto;max-height:30rem}
+.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
+.note{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem}
+"""
+
+
+def esc(value: Any) -> str:
+    """A value as escaped HTML text (None as an empty string, dicts and lists as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return html.escape(str(value), quote=True)
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "<p><em>none</em></p>"
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pass(passed: Any) -> str:
+    return '<span class="pass">pass</span>' if passed else '<span class="fail">FAIL</span>'
+
+
+def redact_real_records(value: Any) -> Any:
+    """A copy of a report with every field named in REAL_RECORD_KEYS replaced by a redaction marker."""
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if k in REAL_RECORD_KEYS else redact_real_records(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_real_records(v) for v in value]
+    return value
+
+
+def gates_figure(gates: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Each gate's value beside its threshold (bars coloured by pass/fail)."""
+    names = [str(g.get("name")) for g in gates]
+    fig = go.Figure()
+    fig.add_bar(name="value", x=names, y=[g.get("value") for g in gates],
+                marker_color=["#1a7f37" if g.get("passed") else "#cf222e" for g in gates])
+    fig.add_scatter(name="threshold", x=names, y=[g.get("threshold") for g in gates], mode="markers",
+                    marker={"symbol": "line-ew-open", "size": 28, "color": "#1f2328", "line": {"width": 3}})
+    fig.update_layout(title="Gates: value (bar) and threshold (line)", height=380, margin={"t": 50, "b": 80},
+                      template="plotly_white")
+    return fig
+
+
+def column_shapes_figure(report: Mapping[str, Any]) -> go.Figure | None:
+    """Column shape score per column (with the holdout's expected score when recorded), or None without one."""
+    columns = (report.get("fidelity") or {}).get("column_shapes", {}).get("columns") or {}
+    if not isinstance(columns, Mapping) or not columns:
+        return None
+    names = list(columns)
+    fig = go.Figure()
+    fig.add_bar(name="synthetic score", x=names, y=[columns[c].get("score") for c in names])
+    if any(columns[c].get("expected") is not None for c in names):
+        fig.add_scatter(name="holdout (expected)", x=names, y=[columns[c].get("expected") for c in names],
+                        mode="markers", marker={"color": "#1f2328"})
+    fig.update_layout(title="Column shapes: score per column", height=380, yaxis_range=[0, 1.02],
+                      margin={"t": 50, "b": 120}, template="plotly_white")
+    return fig
+
+
+def _figures_html(figures: Sequence[go.Figure]) -> list[str]:
+    out = []
+    for i, fig in enumerate(figures):
+        out.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False},
+                               div_id=f"figure-{i}"))
+    return out
+
+
+def _notes_rows(reviews: Sequence[Mapping[str, Any]], include_real: bool) -> list[dict[str, Any]]:
+    rows = []
+    for review in reviews:
+        for note in review.get("notes", []):
+            row = note.get("row")
+            if note.get("source") == "real" and not include_real:
+                row = REDACTED if row is not None else None
+            rows.append({"review": review.get("id"), "reviewer": review.get("reviewer"), "row_id": note.get("row_id"),
+                         "source": note.get("source"), "flag": note.get("flag"), "note": note.get("note"),
+                         "row_hash": note.get("row_hash"), "row": row})
+    return rows
+
+
+def evidence_report_html(bundle: Mapping[str, Any]) -> str:
+    """The evidence bundle of one generation as a self-contained HTML page (no network needed to open it)."""
+    real = bundle.get("real_records") or {}
+    include_real = bool(real.get("included"))
+    generation = bundle.get("generation") or {}
+    evaluations = list(bundle.get("evaluations") or [])
+    latest = evaluations[-1] if evaluations else None
+    report = (latest or {}).get("report") or {}
+    if not include_real:
+        report = redact_real_records(report)
+    gates = [g for g in report.get("gates", []) if isinstance(g, Mapping)]
+    title = f"Generation {generation.get('id', '?')} — evidence report"
+    parts = [f"<h1>{esc(title)}</h1>"]
+    parts.append(f"<p>State: <strong>{esc(bundle.get('state'))}</strong> · exported {esc(bundle.get('exported_at'))}"
+                 f" · format {esc(bundle.get('format'))}</p>")
+    parts.append('<p class="note">Real records: '
+                 + ("<strong>included</strong> (the exporter chose to include them)." if include_real else
+                    f"<strong>excluded</strong>: {esc(real.get('redacted_note_rows', 0))} note row(s) and "
+                    f"{esc(real.get('redacted_report_fields', 0))} report field(s) holding real records were "
+                    "left out; hashes still refer to the full content.") + "</p>")
+
+    parts.append("<h2>Generation</h2>")
+    summary_rows = [{"field": k, "value": v} for k, v in generation.items()]
+    summary_rows.append({"field": "manifest_sha256", "value": bundle.get("manifest_sha256")})
+    summary_rows.append({"field": "lineage (parent first)", "value": bundle.get("lineage")})
+    parts.append(_table(summary_rows, ["field", "value"]))
+    dataset, holdout = bundle.get("dataset") or {}, bundle.get("holdout") or {}
+    parts.append("<h2>Source data</h2>")
+    parts.append(_table([{"what": "dataset", **{k: dataset.get(k) for k in ("id", "name", "sha256", "rows")}},
+                         {"what": "holdout", **{k: holdout.get(k) for k in ("id", "sha256", "rows", "seed",
+                                                                            "split_fraction", "stratify_column")}}],
+                        ["what", "id", "name", "sha256", "rows", "seed", "split_fraction", "stratify_column"]))
+    parts.append("<h2>Manifest</h2>")
+    parts.append(f"<pre>{esc(json.dumps(bundle.get('manifest'), indent=2, sort_keys=True, ensure_ascii=False))}</pre>")
+
+    parts.append("<h2>Evaluation</h2>")
+    if latest is None:
+        parts.append("<p><em>No evaluation recorded.</em></p>")
+    else:
+        parts.append(f"<p>Verdict: {_pass(report.get('verdict') == 'pass')} · evaluation {esc(latest.get('id'))}"
+                     f" · report sha256 <code>{esc(latest.get('sha256'))}</code> · tool {esc(latest.get('tool_version'))}</p>")
+        parts.append("<table><thead><tr><th>gate</th><th>result</th><th>value</th><th>threshold</th><th>detail</th>"
+                     "</tr></thead><tbody>" + "".join(
+                         f"<tr><td>{esc(g.get('name'))}</td><td>{_pass(g.get('passed'))}</td><td>{esc(g.get('value'))}"
+                         f"</td><td>{esc(g.get('threshold'))}</td><td>{esc(g.get('detail'))}</td></tr>" for g in gates)
+                     + "</tbody></table>")
+        figures = [f for f in (gates_figure(gates) if gates else None, column_shapes_figure(report)) if f is not None]
+        parts.extend(_figures_html(figures))
+        parts.append("<details><summary>Full evaluation report (JSON)</summary>"
+                     f"<pre>{esc(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>")
+
+    reviews = list(bundle.get("reviews") or [])
+    parts.append("<h2>Reviews</h2>")
+    parts.append(_table(reviews, ["id", "reviewer", "round", "status", "records_read", "synthetic_sha256",
+                                  "submitted_at", "comment"]))
+    parts.append("<h3>Record notes</h3>")
+    parts.append(_table(_notes_rows(reviews, include_real),
+                        ["review", "reviewer", "row_id", "source", "flag", "note", "row_hash", "row"]))
+
+    parts.append("<h2>Decisions</h2>")
+    decisions = [{**d, "evidence": "matches" if d.get("evidence_matches") else "DOES NOT MATCH"}
+                 for d in bundle.get("decisions") or []]
+    parts.append(_table(decisions, ["id", "kind", "signer", "at", "round", "comment", "waivers", "evidence_sha256",
+                                    "evidence", "policy_sha256"]))
+
+    chain = bundle.get("audit_chain") or {}
+    parts.append("<h2>Audit log</h2>")
+    parts.append(f"<p>Chain verification at export: {_pass(chain.get('ok'))} — {esc(chain.get('reason'))}</p>")
+    parts.append(_table(list(bundle.get("audit_events") or []),
+                        ["id", "at", "actor", "action", "entity", "entity_id", "payload", "hash"]))
+
+    body = "\n".join(parts)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

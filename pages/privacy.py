@@ -1,0 +1,146 @@
+"""Privacy: is the synthetic table closer to the training rows than fresh real rows (the locked holdout) are?"""
+from __future__ import annotations
+
+import streamlit as st
+
+from components.analysis_cache import PRIVACY_RUN_KEY, has_privacy, privacy
+from components.privacy_views import (RISK_HIGHLIGHT, dcr_figure, membership_figure, near_copy_frame, quantile_frame,
+                                      risk_figure, risk_frame, risk_table, show_gates)
+from components.state import open_synthetic_row, require_app_entry
+from components.widgets import PAGE_DATA, plain, review_or_stop
+from core.errors import ReviewError
+from core.policy import parse_policy
+from core.privacy import privacy_gate_values
+from core.report import PRIVACY_GATES
+
+AUTO_RUN_ROWS = 60_000  # training + synthetic + holdout rows up to which opening the page runs the checks
+NEAR_COPY_ROWS_SHOWN = 500
+
+require_app_entry()
+st.title("Privacy")
+review, inputs, _ = review_or_stop(need_evaluation=False)
+st.caption("Every check compares the synthetic rows with what fresh real rows earn: the locked holdout, real rows "
+           "the generator never saw. A safe generator's synthetic rows are no closer to the training rows than "
+           "holdout rows are.")
+
+if not review.has_holdout:
+    st.info("Privacy is judged against a locked real holdout, and this review has none. Add a holdout (or split "
+            "one off the real table) on the Data page.", icon=":material/info:")
+    st.page_link(PAGE_DATA, label="Data: add a holdout", icon=":material/database:")
+    st.stop()
+
+total_rows = sum(len(frame) for frame in inputs.frames.values())
+left, right = st.columns([1, 3], vertical_alignment="bottom")
+seed = int(left.number_input("Seed (attack and sampling draws)", min_value=0, max_value=2**31 - 1, step=1,
+                             value=int(st.session_state.get(PRIVACY_RUN_KEY, 0)), key="privacy_seed"))
+# Small tables run on opening the page (about 20 s for the 36,000-row demo); large ones wait for the button.
+if not (has_privacy(review, seed) or total_rows <= AUTO_RUN_ROWS or right.button(
+        "Run privacy checks", type="primary", key="privacy_run", icon=":material/play_arrow:")):
+    st.info(f"The privacy checks compare every synthetic and holdout row with every training row "
+            f"({total_rows:,} rows here; a few minutes at 100,000 rows). Press Run privacy checks.",
+            icon=":material/schedule:")
+    st.stop()
+
+try:
+    result = privacy(review, seed)
+except ReviewError as exc:
+    st.error(f"The privacy checks cannot run on these tables: {plain(exc)}")
+    st.stop()
+section = result.to_dict()
+policy = parse_policy(review.policy_text, "policy")
+gates = privacy_gate_values(result, {name: policy.gate(name) for name in PRIVACY_GATES})
+rows = result.rows
+skipped = f" Skipped columns: {', '.join(f'{c} ({r})' for c, r in result.skipped.items())}." if result.skipped else ""
+st.caption(f"{rows['train']:,} training, {rows['synthetic']:,} synthetic and {rows['holdout']:,} holdout rows, seed "
+           f"{result.seed}. Distance between two records: {section['distance']['definition']}.{skipped}")
+
+st.subheader("Gates")
+show_gates(list(gates.values()), key="privacy_gates")
+
+# --- Distance to closest record ----------------------------------------------------------------------------
+st.subheader("Distance to the closest training record")
+dcr = section["distance_to_closest_record"]
+m1, m2, m3, m4 = st.columns(4)
+share = dcr["share_closer_to_train_than_holdout"]
+m1.metric("Closer to train than to holdout", f"{share:.1%}", delta=f"{share - 0.5:+.1%} vs 50% baseline",
+          delta_color="inverse", help="Share of synthetic rows whose closest training row is nearer than their closest "
+          f"holdout row (train and holdout of equal size, {dcr['rows_compared_for_share']:,} rows). 50% is what "
+          "a generator that never saw the training rows gives; above 50% it leans on them.")
+ratio = dcr["median_distance_ratio"]
+m2.metric("Median DCR ratio", "n/a" if ratio is None else f"{ratio:.2f}",
+          delta=None if ratio is None else f"{ratio - 1:+.2f} vs 1.00 baseline",
+          help="Median synthetic distance to training rows / median holdout distance to training rows. At or above "
+          "1 is safe; below 1, synthetic rows sit closer to the training rows than fresh real rows do.")
+tail = dcr["tail_share"]
+m3.metric("Inside the holdout's closest 5%", f"{tail:.1%}", delta=f"{tail - dcr['tail_share_baseline']:+.1%} vs "
+          f"{dcr['tail_share_baseline']:.0%} baseline", delta_color="inverse",
+          help="Share of synthetic rows closer to the training rows than the 5% closest holdout rows are "
+          "(the distance_to_closest_record gate judges its lower bound).")
+nndr_syn, nndr_hold = dcr["nndr_synthetic_quantiles"]["0.5"], dcr["nndr_holdout_quantiles_baseline"]["0.5"]
+m4.metric("Median NNDR (synthetic / holdout)",
+          f"{nndr_syn:.2f} / {nndr_hold:.2f}" if nndr_syn is not None and nndr_hold is not None else "n/a",
+          help="Nearest-neighbour distance ratio: distance to the closest training row / to the second closest. "
+          "Near 0 means a row sits on one training record rather than between several; compare with the holdout.")
+st.plotly_chart(dcr_figure(result), width="stretch", key="privacy_dcr_chart")
+with st.expander("Quantiles (synthetic vs holdout)"):
+    st.dataframe(quantile_frame(section), hide_index=True, width="stretch", key="privacy_quantiles")
+
+# --- Copies ------------------------------------------------------------------------------------------------
+st.subheader("Copies of training records")
+copies, near = section["exact_copies"], section["near_copies"]
+c1, c2, c3 = st.columns(3)
+c1.metric("Exact copies", f"{copies['synthetic_copy_rate']:.2%}",
+          delta=f"holdout baseline {copies['holdout_copy_rate_baseline']:.2%}", delta_color="off", delta_arrow="off",
+          help="Synthetic rows identical to a training row on every used column. Real data repeats too: the holdout "
+          "rate is what fresh real rows show.")
+c2.metric("Excess over the holdout", f"{copies['excess_copy_rate']:.2%}",
+          help="Synthetic copy rate above the holdout's, beyond sampling noise (the exact_copies gate).")
+c3.metric(f"Near copies (distance ≤ {near['distance_threshold']:g})", f"{near['synthetic_near_copy_rate']:.2%}",
+          delta=f"holdout baseline {near['holdout_near_copy_rate_baseline']:.2%}", delta_color="off", delta_arrow="off",
+          help="Synthetic rows within this distance of a training row (numbers within a few % of their range, every "
+          "category equal), against the holdout's rate.")
+
+pairs = near_copy_frame(result, NEAR_COPY_ROWS_SHOWN)
+if pairs.empty:
+    st.caption("No synthetic row is within the near-copy distance of a training row.")
+else:
+    st.markdown(f"**Near-copy pairs, closest first** ({len(pairs):,} of {near['pairs_total']:,} shown). "
+                "Select a row to open it on the Records page beside the training row it copies.")
+    event = st.dataframe(
+        pairs, hide_index=True, width="stretch", height=min(38 + 35 * len(pairs), 320), key="privacy_pairs",
+        on_select="rerun", selection_mode="single-row",
+        column_config={"synthetic row": st.column_config.NumberColumn("synthetic row", format="%d"),
+                       "training row": st.column_config.NumberColumn("training row", format="%d"),
+                       "distance": st.column_config.NumberColumn("distance", format="%.4f")})
+    chosen = event.selection.rows[0] if event.selection.rows else 0
+    pair = pairs.iloc[chosen]
+    if st.button(f"Open synthetic row {int(pair['synthetic row']):,} on Records beside training row "
+                 f"{int(pair['training row']):,}", key="privacy_open_pair", icon=":material/open_in_new:"):
+        open_synthetic_row(review, int(pair["synthetic row"]), int(pair["training row"]), float(pair["distance"]),
+                           source="Privacy")
+        st.switch_page("pages/records.py")
+
+# --- Attacks -----------------------------------------------------------------------------------------------
+st.subheader("Attacks")
+mia = section["membership_inference"]
+threshold = policy.gate("membership_inference")
+a1, a2 = st.columns([1, 3], vertical_alignment="center")
+a1.metric("Membership inference AUC", f"{mia['auc']:.3f}",
+          delta=f"95% CI {mia['auc_ci95'][0]:.3f} to {mia['auc_ci95'][1]:.3f}", delta_color="off", delta_arrow="off",
+          help=f"An attacker scores each candidate by its distance to the nearest synthetic row and tries to tell "
+          f"training rows from holdout rows ({mia['candidates_per_group']:,} of each). 0.5 = no better than a coin; "
+          "the gate judges the CI's lower bound.")
+a2.plotly_chart(membership_figure(result, threshold), width="stretch", key="privacy_membership_chart")
+
+risks = risk_frame(result)
+st.markdown("**Singling out, linkability and attribute inference** (anonymeter-style: the attack on the training "
+            "rows (main) against the same attack on holdout rows (control))")
+r1, r2 = st.columns([5, 8], gap="small")
+r1.plotly_chart(risk_figure(risks), width="stretch", key="privacy_risk_chart")
+r2.dataframe(risk_table(risks), hide_index=True, width="stretch", height=min(38 + 35 * len(risks), 560),
+             key="privacy_risks", column_config={
+                 name: st.column_config.TextColumn(name, width="small")
+                 for name in ("risk", "main success", "control success", "attacks")})
+st.caption(f"Risk 0: the synthetic data helps the attacker no more than unrelated real rows would; red bars: risk "
+           f"above {RISK_HIGHLIGHT:g}. Attribute inference guesses each column (the secret) from the others; a numeric "
+           "secret counts as guessed within 5% of its range.")

@@ -1,0 +1,173 @@
+"""AppTest: the Privacy and Utility pages run their checks on a small census slice, and the Summary then gates on them.
+
+The demo's 16,000-row tables take 20-30 s per check; a 2,000-row slice of the same files keeps each test to seconds
+while going through the same code (the pages run their checks on opening below their size limit).
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+TRAIN_ROWS, SYNTHETIC_ROWS, HOLDOUT_ROWS = 2_000, 2_000, 600
+PLANTED = 5
+
+
+@pytest.fixture(autouse=True)
+def clear_heavy_stores():
+    """Privacy and utility results live in st.cache_resource stores: start every test without them."""
+    from components.cache import clear_all
+
+    clear_all()
+    yield
+    clear_all()
+
+
+@pytest.fixture(scope="module")
+def small_review_tables(demo_files):
+    """The demo's training part, synthetic table and holdout cut to a few thousand rows."""
+    from core.io import table_from_frame
+
+    sizes = {"real": (demo_files.train, TRAIN_ROWS), "synthetic": (demo_files.synthetic, SYNTHETIC_ROWS),
+             "holdout": (demo_files.holdout, HOLDOUT_ROWS)}
+    frames = {role: pd.read_csv(path, nrows=rows) for role, (path, rows) in sizes.items()}
+    # plant copies of training rows 0-4 as the last synthetic rows, so the near-copy table has pairs to open
+    frames["synthetic"] = pd.concat([frames["synthetic"].iloc[:-PLANTED], frames["real"].iloc[:PLANTED]],
+                                    ignore_index=True)
+    return {role: table_from_frame(frame, f"{role}-slice.csv") for role, frame in frames.items()}
+
+
+@pytest.fixture
+def small_app(app, small_review_tables):
+    """The app with the review pointed at the small census slice."""
+    from components.state import Review
+
+    app.session_state["review"] = Review(dict(small_review_tables), source="upload")
+    return app
+
+
+def _texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def _frame_with(at, column: str) -> pd.DataFrame:
+    for element in at.dataframe:
+        value = element.value
+        frame = getattr(value, "data", value)  # a Styler exposes its frame as .data
+        if column in getattr(frame, "columns", []):
+            return frame
+    raise AssertionError(f"no dataframe with a '{column}' column")
+
+
+def _metric(at, label_start: str) -> str:
+    for metric in at.metric:
+        if metric.label.startswith(label_start):
+            return metric.value
+    raise AssertionError(f"no metric starting with {label_start!r}: {[m.label for m in at.metric]}")
+
+
+def _cached(store: str):
+    """The one result the page put in a heavy store."""
+    from components.cache import _stores
+
+    (value,) = _stores()[store].items.values()
+    return value
+
+
+def test_privacy_page_runs_the_checks_and_shows_the_gates(small_app, open_page):
+    open_page(small_app, "privacy")
+    assert not small_app.error
+    gates = _frame_with(small_app, "gate")
+    assert list(gates["gate"]) == ["exact_copies", "distance_to_closest_record", "membership_inference"]
+    assert set(gates["result"]) <= {"pass", "FAIL"}
+    assert small_app.session_state["privacy_run"] == 0
+    result = _cached("privacy")  # the numbers on the page are the result's own
+    assert result.rows == {"train": TRAIN_ROWS, "synthetic": SYNTHETIC_ROWS, "holdout": HOLDOUT_ROWS}
+    share = result.distance_to_closest_record.share_closer_to_train
+    assert _metric(small_app, "Closer to train than to holdout") == f"{share:.1%}"
+    assert _metric(small_app, "Membership inference AUC") == f"{result.membership_inference.auc:.3f}"
+    risks = _frame_with(small_app, "control success")
+    assert {"singling out", "linkability", "attribute inference"} <= set(risks["attack"])
+    assert len(small_app.get("plotly_chart")) == 3  # DCR, membership, attack risks
+
+
+def test_a_synthetic_row_opened_from_privacy_shows_on_records_beside_its_real_row(small_app, open_page):
+    review = small_app.session_state["review"]
+    synthetic_row, real_row = 17, 3
+    # what the Privacy page's "Open ... on Records" button stores (components.state.open_synthetic_row)
+    small_app.session_state["records_open_row"] = {"synthetic": synthetic_row, "real": real_row, "distance": 0.5,
+                                                   "source": "Privacy",
+                                                   "synthetic_sha256": review.tables["synthetic"].sha256}
+    open_page(small_app, "records")
+    assert not small_app.error
+    assert small_app.subheader[0].value == f"Synthetic record {synthetic_row}"
+    assert f"row {real_row} of {TRAIN_ROWS:,}" in " ".join(_texts(small_app.caption))
+    small_app.button(key="records_close_opened").click().run()
+    assert not small_app.exception
+    assert "records_open_row" not in small_app.session_state
+    assert not any("opened from the Privacy page" in t for t in _texts(small_app.info))  # back on the sample
+
+
+def test_privacy_open_button_switches_to_records(small_app, open_page):
+    open_page(small_app, "privacy")
+    result = _cached("privacy")
+    assert result.exact_copies.synthetic_rate >= PLANTED / SYNTHETIC_ROWS
+    synthetic_row, real_row, distance = result.near_copies.pairs(1)[0]
+    assert distance == 0.0 and synthetic_row >= SYNTHETIC_ROWS - PLANTED
+    small_app.button(key="privacy_open_pair").click().run()  # the first (closest) pair is preselected
+    assert not small_app.exception
+    assert small_app.subheader[0].value == f"Synthetic record {synthetic_row:,}"
+    assert f"row {real_row:,} of {TRAIN_ROWS:,}" in " ".join(_texts(small_app.caption))
+
+
+def test_utility_page_runs_tstr_trtr_for_the_default_and_a_chosen_target(small_app, open_page):
+    open_page(small_app, "utility")
+    assert not small_app.error
+    assert small_app.selectbox(key="utility_target").value == "income_gt_50k"  # the last categorical column
+    table = _frame_with(small_app, "trained on synthetic (TSTR)")
+    assert set(table["model"]) == {"gradient boosting", "linear"}
+    assert set(table["metric"]) == {"ROC-AUC", "F1 (macro)", "accuracy"}
+    assert small_app.session_state["utility_run"] == ("income_gt_50k", (0, 1, 2))
+    charts = [c.proto.spec for c in small_app.get("plotly_chart")]
+    assert len(charts) == 3  # TSTR vs TRTR, blend sweep, importance
+    assert "best mix" in charts[1] and "real only" in charts[1]
+
+    small_app.number_input(key="utility_seeds").set_value(1)
+    small_app.selectbox(key="utility_target").set_value("age").run()  # a numeric target: regression, one seed
+    assert not small_app.exception and not small_app.error
+    table = _frame_with(small_app, "trained on synthetic (TSTR)")
+    assert set(table["metric"]) == {"R2", "MAE"}
+    assert small_app.session_state["utility_run"] == ("age", (0,))
+
+
+def test_summary_says_what_is_not_run_then_gates_on_privacy_and_utility(small_app, open_page, monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    downloads: list[bytes] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        if filename == "review-report.json":
+            downloads.append(path_or_data)
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    open_page(small_app, "summary")
+    warnings = " ".join(_texts(small_app.warning))
+    assert "Privacy not run yet — open Privacy" in warnings
+    assert "Utility not run yet — pick a target on Utility" in warnings
+    assert not {"exact_copies", "utility"} & set(_frame_with(small_app, "gate")["gate"])
+    report = json.loads(downloads[-1])
+    assert report["privacy"] == {"skipped": "not run"} and "skipped" in report["utility"]
+
+    open_page(small_app, "privacy")
+    open_page(small_app, "utility")
+    open_page(small_app, "summary")
+    assert not small_app.warning
+    gates = _frame_with(small_app, "gate")
+    assert {"exact_copies", "distance_to_closest_record", "membership_inference", "utility"} <= set(gates["gate"])
+    report = json.loads(downloads[-1])
+    assert {g["name"] for g in report["gates"]} == set(gates["gate"])
+    assert report["privacy"]["membership_inference"]["auc_baseline"] == 0.5
+    assert report["utility"]["target"] == "income_gt_50k" and report["utility"]["blend_sweep"]["points"]

@@ -1,0 +1,189 @@
+"""AppTest: sign-in, the Generation / Sign-off / History pages, and the register -> review -> approve flow on the demo.
+
+Each test gets its own SQLite store through $DATABASE_URL; the cached engine and st.cache_data are cleared around it.
+"""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import auth
+from core.store import dispose_engines, init_db, read_session, session_scope, sqlite_url, verify_chain
+
+from tests.app.conftest import APP, TIMEOUT
+
+PASSWORD = "password123"
+POLICY = "[review]\nmin_records_read = 1\nrequired_reviewers = 1\nallow_waivers = true\n"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A temp store (migrated), a small-review policy file, users maker (approver), rita (reviewer), alex
+    (approver), vera (viewer); the cached engine is forgotten before and after."""
+    import streamlit as st
+
+    from components.store_access import clear_store_cache
+
+    url = sqlite_url(tmp_path / "desk.sqlite3")
+    monkeypatch.setenv("DATABASE_URL", url)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    monkeypatch.setenv("REVIEW_DESK_POLICY", str(policy))
+    auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
+    clear_store_cache()
+    st.cache_data.clear()
+    init_db(url)
+    yield url
+    clear_store_cache()
+    st.cache_data.clear()
+    dispose_engines()
+
+
+def _users(url: str, **roles: str) -> None:
+    with session_scope(url) as s:
+        for name, role in roles.items():
+            auth.create_user(s, name, PASSWORD, role)
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _open(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"pages/{name}.py")
+    return _ok(at.run())
+
+
+def _texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def _new_app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    return _ok(at.run())
+
+
+def _sign_in(at: AppTest, name: str, password: str = PASSWORD) -> AppTest:
+    _open(at, "signin")
+    if "signed_in_user" in at.session_state:
+        at.button(key="auth_sign_out_page").click()
+        _ok(at.run())
+    at.text_input(key="auth_name").input(name)
+    at.text_input(key="auth_password").input(password)
+    at.button(key="auth_sign_in").click()
+    return _ok(at.run())
+
+
+def test_first_run_offers_the_first_admin_and_every_page_renders(store):
+    at = _new_app()
+    for page in ("generation", "signoff", "history"):
+        _open(at, page)
+        assert not at.error
+    _open(at, "signin")
+    assert "First run" in _texts(at.warning)
+    at.text_input(key="auth_admin_name").input("ada")
+    at.text_input(key="auth_admin_password").input(PASSWORD)
+    at.text_input(key="auth_admin_password2").input(PASSWORD)
+    at.button(key="auth_admin_create").click()
+    _ok(at.run())
+    assert at.session_state["signed_in_user"]["role"] == "admin"
+    assert "Signed in as ada" in _texts(at.success)  # (AppTest drops the sidebar on reruns; checked in Chromium)
+    with read_session(store) as s:
+        assert auth.get_user(s, "ada").role == "admin"
+
+
+def test_sign_in_refuses_a_wrong_password_then_signs_in_and_out(store):
+    _users(store, rita="reviewer")
+    at = _sign_in(_new_app(), "rita", "wrong password")
+    assert "unknown user or wrong password" in _texts(at.error)
+    assert "signed_in_user" not in at.session_state
+    at.text_input(key="auth_name").input("rita")
+    at.text_input(key="auth_password").input(PASSWORD)
+    at.button(key="auth_sign_in").click()
+    _ok(at.run())
+    assert at.session_state["signed_in_user"]["name"] == "rita"
+    assert "Signed in as rita" in _texts(at.success)
+    at.button(key="auth_sign_out_page").click()
+    _ok(at.run())
+    assert "signed_in_user" not in at.session_state
+    assert at.button(key="auth_sign_in")
+
+
+def test_viewer_cannot_write(store):
+    _users(store, vera="viewer", maker="reviewer")
+    at = _sign_in(_new_app(), "vera")
+    _open(at, "generation")
+    button = at.button(key="gen_register")
+    assert button.disabled
+    assert "needs 'reviewer'" in _texts(at.caption)
+    # once registered by someone else, the viewer still can neither review nor sign
+    at = _sign_in(at, "maker")
+    _open(at, "generation").button(key="gen_register").click()
+    _ok(at.run())
+    at = _sign_in(at, "vera")
+    _open(at, "records")
+    assert at.button(key="records_review_submit").disabled and at.button(key="records_review_save").disabled
+    _open(at, "signoff")
+    assert at.button(key="signoff_sign").disabled
+    assert "needs 'approver'" in _texts(at.caption)
+
+
+def _tick_and_waive(at: AppTest) -> None:
+    for i in range(1, 11):
+        at.checkbox(key=f"signoff_rule_{i}").check()
+    for box in at.text_input:
+        if box.key and box.key.startswith("signoff_waiver_"):
+            box.input("demo generator; shapes reviewed by hand")
+
+
+def test_register_review_approve_and_four_eyes(store):
+    _users(store, maker="approver", rita="reviewer", alex="approver")
+    at = _sign_in(_new_app(), "maker")
+    _open(at, "generation")
+    at.button(key="gen_register").click()
+    _ok(at.run())
+    assert not at.error
+    assert "registered as generation #1" in _texts(at.success)
+    assert "maker" in _texts(at.metric)
+
+    at = _sign_in(at, "rita")
+    _open(at, "records")
+    at.text_input(key="records_flag_note").input("age 90 with a child's job")
+    at.selectbox(key="records_flag_reason").set_value("implausible")
+    at.button(key="records_flag").click()
+    _ok(at.run())
+    at.text_area(key="records_review_comment").input("read the first record")
+    at.button(key="records_review_submit").click()
+    _ok(at.run())
+    assert "submitted: 1 records read, 1 note(s)" in _texts(at.success)
+
+    # the creator may not approve their own generation: refused by the four-eyes rule, shown with its name
+    at = _sign_in(at, "maker")
+    _open(at, "signoff")
+    _tick_and_waive(at)
+    _ok(at.run())
+    at.button(key="signoff_sign").click()
+    _ok(at.run())
+    assert "Refused by rule 'four\\_eyes'" in _texts(at.error)
+    assert "nobody approves their own generation" in _texts(at.error)
+
+    at = _sign_in(at, "alex")
+    _open(at, "signoff")
+    _tick_and_waive(at)
+    _ok(at.run())
+    assert not at.button(key="signoff_sign").disabled
+    at.button(key="signoff_sign").click()
+    _ok(at.run())
+    assert not at.error, _texts(at.error)
+    assert "Frozen evidence sha256" in _texts(at.success)
+    assert "approved" in _texts(at.markdown)  # the state badge
+    with read_session(store) as s:
+        assert verify_chain(s).ok
+
+    _open(at, "generation")
+    assert "age 90 with a child's job" in " ".join(str(d.value.to_dict()) for d in at.dataframe)
+    _open(at, "history")
+    at.button(key="history_verify").click()
+    _ok(at.run())
+    assert "Chain OK" in _texts(at.success)
