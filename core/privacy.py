@@ -251,6 +251,14 @@ def _nearest_encoded(
         positions[:, :k_found] = np.arange(k_found)
         distances[:, :k_found] = 0.0
         return positions, distances
+    if n_query > 1000:
+        # Identical query rows have identical neighbours: search each distinct row once (a third of census
+        # rows repeat), then hand the result back to every copy. Exact, and up to a third less work.
+        distinct, inverse = np.unique(qry, axis=0, return_inverse=True)
+        if len(distinct) < 0.9 * n_query:
+            found_positions, found_distances = _nearest_encoded(ref, distinct, n_neighbors, chunk_rows, progress)
+            inverse = inverse.reshape(-1)
+            return found_positions[inverse], found_distances[inverse]
     small = len(ref) * n_query <= _SMALL_PROBLEM
     if small:  # numpy float64 products: no thread start-up cost, exact enough to rank
         ref64 = ref.astype(np.float64)

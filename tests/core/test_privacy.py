@@ -310,3 +310,19 @@ def test_near_copies_caught_where_real_rows_repeat(census):
     planted = privacy_gate_values(evaluate_privacy(frames[0], synthetic, frames[2], metadata, seed=0, n_attacks=50))
     assert not planted["distance_to_closest_record"]["passed"]
     assert planted["exact_copies"]["passed"]  # nudged rows are not exact copies
+
+
+def test_repeated_query_rows_get_the_brute_force_answer(census):
+    """Queries with repeated rows (searched once each) get exactly the brute-force nearest distances."""
+    from core.metadata import detect_metadata
+    from core.privacy import DistanceEncoding, nearest_records
+
+    metadata = detect_metadata(census)
+    frame = coerce_to_metadata(census, metadata, "census")
+    reference, query = frame.iloc[:1500].reset_index(drop=True), frame.iloc[1500:4500].reset_index(drop=True)
+    encoding = DistanceEncoding.fit(reference, metadata, others=(query,))
+    encoded_query = encoding.transform(query)
+    assert len(np.unique(encoded_query, axis=0)) < 0.9 * len(query)  # the de-duplicated path is taken
+    result = nearest_records(reference, query, metadata, encoding=encoding, n_neighbors=2)
+    brute = np.sort(cdist(encoded_query.astype(float), encoding.transform(reference).astype(float)), axis=1)[:, :2]
+    np.testing.assert_allclose(result.distances, brute, atol=1e-6)
