@@ -126,3 +126,13 @@ def sidebar_summary() -> None:
             table = review.tables.get(role)
             if table is not None:
                 st.caption(f"{role}: {table.rows:,} rows x {table.columns} · sha256 {table.sha256[:12]}")
+
+
+def require_holdout(review, why: str) -> None:
+    """Stop the page with a pointer to the Data page when the review has no locked holdout."""
+    if review.has_holdout:
+        return
+    st.info(f"{why}, and this review has none. Add a holdout (or split one off the real table) on the Data page.",
+            icon=":material/info:")
+    st.page_link(PAGE_DATA, label="Data: add a holdout", icon=":material/database:")
+    st.stop()

@@ -7,7 +7,7 @@ from components.analysis_cache import PRIVACY_RUN_KEY, has_privacy, privacy
 from components.privacy_views import (RISK_HIGHLIGHT, dcr_figure, membership_figure, near_copy_frame, quantile_frame,
                                       risk_figure, risk_frame, risk_table, show_gates)
 from components.state import open_synthetic_row, require_app_entry
-from components.widgets import PAGE_DATA, plain, review_or_stop
+from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
 from core.policy import parse_policy
 from core.privacy import privacy_gate_values
@@ -23,11 +23,7 @@ st.caption("Every check compares the synthetic rows with what fresh real rows ea
            "the generator never saw. A safe generator's synthetic rows are no closer to the training rows than "
            "holdout rows are.")
 
-if not review.has_holdout:
-    st.info("Privacy is judged against a locked real holdout, and this review has none. Add a holdout (or split "
-            "one off the real table) on the Data page.", icon=":material/info:")
-    st.page_link(PAGE_DATA, label="Data: add a holdout", icon=":material/database:")
-    st.stop()
+require_holdout(review, "Privacy is judged against a locked real holdout")
 
 total_rows = sum(len(frame) for frame in inputs.frames.values())
 left, right = st.columns([1, 3], vertical_alignment="bottom")

@@ -8,7 +8,7 @@ from components.privacy_views import show_gates
 from components.state import require_app_entry
 from components.utility_views import (MODEL_LABELS, comparison_figure, comparison_frame, importance_figure,
                                       sweep_figure, sweep_frame)
-from components.widgets import PAGE_DATA, plain, review_or_stop
+from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
 from core.policy import parse_policy
 from core.utility import CHANCE_LEVEL, METRIC_LABELS, utility_gate
@@ -23,11 +23,7 @@ st.caption("Train the same models on the synthetic rows (TSTR) and on the real t
            "the locked real holdout, which no model trains on. Then blend real and synthetic rows in different "
            "ratios to find the mix that predicts the holdout best.")
 
-if not review.has_holdout:
-    st.info("Utility is scored on a locked real holdout, and this review has none. Add a holdout (or split one off "
-            "the real table) on the Data page.", icon=":material/info:")
-    st.page_link(PAGE_DATA, label="Data: add a holdout", icon=":material/database:")
-    st.stop()
+require_holdout(review, "Utility is scored on a locked real holdout")
 
 metadata = inputs.metadata
 candidates = [c for c, t in metadata.items() if t not in ("id", "text")]
