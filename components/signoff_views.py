@@ -376,9 +376,9 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     sha = review.tables["synthetic"].sha256
     with read_session(store_engine()) as session:
         detail = generation_detail(session, generation_id)
+        gates = signoff.generation_gates(session, generation_id, policy)  # the report's, plus lineage
     state = detail.summary.state
     report = detail.evaluations[-1]["report"] if detail.evaluations else {}
-    gates = report.get("gates", [])
     failed = [g["name"] for g in gates if not g.get("passed")]
 
     top = st.columns([3, 1])

@@ -591,9 +591,9 @@ def run_and_register_demo_chains(
 
 
 def lineage_gate(result: LineageResult, policy=None):
-    """The `lineage` gate (core.report.Gate): lineage_gate_value against the policy's [gates.lineage] threshold
+    """The `lineage` gate (core.policy.Gate): lineage_gate_value against the policy's [gates.lineage] threshold
     (LINEAGE_GATE_THRESHOLD when the policy sets none); passes when value >= threshold."""
-    from core.report import Gate
+    from core.policy import Gate
 
     threshold = LINEAGE_GATE_THRESHOLD if policy is None else policy.gate("lineage", default=LINEAGE_GATE_THRESHOLD)
     value = lineage_gate_value(result)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -118,6 +119,23 @@ class Policy:
         if value is None:
             raise PolicyError(f"policy has no [gates.{name}] {key}")
         return float(value)
+
+
+@dataclass
+class Gate:
+    """One gate: the value it judged, the threshold, and whether it passed."""
+
+    name: str
+    value: float
+    threshold: float
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict:
+        """The contract's gate record (non-finite numbers as null)."""
+        number = lambda v: float(v) if v is not None and math.isfinite(float(v)) else None  # noqa: E731
+        return {"name": self.name, "value": number(self.value), "threshold": number(self.threshold),
+                "passed": self.passed, "detail": self.detail}
 
 
 def _merge(base: dict, override: dict) -> dict:

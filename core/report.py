@@ -10,7 +10,7 @@ from core import __version__
 from core.encoding import encode_columns
 from core.fidelity import FidelityResult, evaluate_fidelity
 from core.io import PreparedInputs
-from core.policy import Policy, load_policy
+from core.policy import Gate, Policy, load_policy
 from core.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
 from core.utility import UtilityResult, evaluate_utility, utility_gate
 from core.validity import ValidityResult, evaluate_validity
@@ -24,22 +24,6 @@ NOISE_CONSTANT = 1.63
 VALIDITY_Z = 3.09
 
 Progress = Callable[[float, str], None]
-
-
-@dataclass
-class Gate:
-    """One gate: the value it judged, the threshold, and whether it passed."""
-
-    name: str
-    value: float
-    threshold: float
-    passed: bool
-    detail: str
-
-    def to_dict(self) -> dict:
-        """The contract's gate record."""
-        return {"name": self.name, "value": _num(self.value), "threshold": _num(self.threshold),
-                "passed": self.passed, "detail": self.detail}
 
 
 @dataclass

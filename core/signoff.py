@@ -112,7 +112,7 @@ def approval_checklist(
     except SignoffRefused as exc:
         checks.append(RuleCheck("waivers", False, exc.message))
         return checks
-    gates = parse_report(evaluation.report_json).get("gates", []) if evaluation else []
+    gates = generation_gates(session, generation_id, policy)
     by_gate = {w["gate"]: w for w in given}
     failed = [g["name"] for g in gates if not g["passed"]]
     names = {g["name"] for g in gates}
@@ -133,6 +133,35 @@ def approval_checklist(
             what = "is not in the latest evaluation" if w["gate"] not in names else "passed"
             checks.append(RuleCheck("waivers", False, f"waiver for gate '{w['gate']}' but that gate {what}"))
     return checks
+
+
+def generation_gates(session: Session, generation_id: int, policy: Policy | None = None) -> list[dict[str, Any]]:
+    """The gates approval judges: the latest evaluation's, plus `lineage` when the generation has a parent."""
+    evaluation = latest_evaluation(session, generation_id)
+    gates = list(parse_report(evaluation.report_json).get("gates", [])) if evaluation else []
+    lineage = lineage_gate_record(session, generation_id, as_signoff_policy(policy))
+    return gates + ([lineage] if lineage is not None else [])
+
+
+def lineage_gate_record(session: Session, generation_id: int, policy: Policy) -> dict[str, Any] | None:
+    """The `lineage` gate of a generation fitted on a parent's output (None for a root generation).
+
+    The chain is rebuilt from the store and the tables kept by content hash; a chain that cannot be rebuilt
+    fails the gate, so approving it takes a waiver with a reason."""
+    from core.lineage import lineage_from_store, lineage_gate
+
+    generation = session.get(Generation, generation_id)
+    if generation is None or generation.parent_id is None:
+        return None
+    try:
+        chain = lineage_from_store(session, generation_id)
+    except ReviewError as exc:
+        return {"name": "lineage", "value": None, "threshold": policy.gate("lineage", default=0.8), "passed": False,
+                "detail": f"the chain cannot be rebuilt to check it: {exc}"}
+    gate = lineage_gate(chain.result, policy).to_dict()
+    if chain.result.warnings:
+        gate["detail"] += "; " + "; ".join(chain.result.warnings)
+    return gate
 
 
 def _first_refusal(checks: list[RuleCheck]) -> None:

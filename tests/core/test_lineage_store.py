@@ -78,6 +78,24 @@ def test_chains_rebuilt_from_the_store_warn_the_recursive_one_only(store, tmp_pa
     assert middle.generation_ids == ids["recursive"][:2]  # a chain is read from its root up to the generation
 
 
+def test_the_signoff_rules_see_the_lineage_gate(store, tmp_path, monkeypatch):
+    from core.policy import load_policy
+    from core.signoff import generation_gates
+
+    monkeypatch.setenv("REVIEW_DESK_LINEAGE_CACHE", str(tmp_path / "tables"))
+    original = _original()
+    with session_scope(store) as s:
+        ids = {name: register_chain(s, original, links, name=name, metadata=META, created_by="lineage-demo")
+               for name, links in _chains(original).items()}
+    with read_session(store) as s:
+        recursive = next(g for g in generation_gates(s, ids["recursive"][-1], load_policy()) if g["name"] == "lineage")
+        fresh = next(g for g in generation_gates(s, ids["fresh"][-1], load_policy()) if g["name"] == "lineage")
+        root = generation_gates(s, ids["fresh"][0], load_policy())
+    assert not recursive["passed"] and "recursive training" in recursive["detail"]
+    assert fresh["passed"] and fresh["value"] == pytest.approx(1.0)
+    assert all(g["name"] != "lineage" for g in root)
+
+
 def test_a_table_missing_from_the_cache_is_a_clear_error(store, tmp_path):
     original = _original()
     with session_scope(store) as s:
