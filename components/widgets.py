@@ -136,3 +136,16 @@ def require_holdout(review, why: str) -> None:
             icon=":material/info:")
     st.page_link(PAGE_DATA, label="Data: add a holdout", icon=":material/database:")
     st.stop()
+
+
+def follow_table_selection(event, options: list[str], choice_key: str) -> None:
+    """Let a row picked in a selectable st.dataframe set the selectbox stored under `choice_key`.
+
+    Only a newly picked row moves the choice, so choosing in the selectbox afterwards is not undone on rerun."""
+    last_key = f"{choice_key}_last_row"
+    rows = event.selection.rows if event is not None else []
+    if rows and st.session_state.get(last_key) != rows[0]:
+        st.session_state[last_key] = rows[0]
+        st.session_state[choice_key] = options[rows[0]]
+    if st.session_state.get(choice_key) not in options:
+        st.session_state[choice_key] = options[0]

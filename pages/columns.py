@@ -7,7 +7,7 @@ import streamlit as st
 from components.cache import marginal
 from components.figures import marginal_figure
 from components.state import require_app_entry
-from components.widgets import review_or_stop
+from components.widgets import follow_table_selection, review_or_stop
 
 require_app_entry()
 st.title("Columns")
@@ -41,12 +41,7 @@ with left:
             "floor": st.column_config.NumberColumn("floor", format="%.3f"),
         },
     )
-    rows = event.selection.rows if event is not None else []
-    if rows and st.session_state.get("columns_last_row") != rows[0]:
-        st.session_state["columns_last_row"] = rows[0]
-        st.session_state["columns_choice"] = names[rows[0]]
-    if st.session_state.get("columns_choice") not in names:
-        st.session_state["columns_choice"] = names[0]
+    follow_table_selection(event, names, "columns_choice")
 
 with right:
     column = st.selectbox("Column", names, key="columns_choice")

@@ -7,7 +7,7 @@ import streamlit as st
 from components.cache import PLOT_POINTS, associations, joint, plot_sample
 from components.figures import association_heatmaps, box_pair, contingency_heatmaps, scatter_pair
 from components.state import require_app_entry
-from components.widgets import review_or_stop
+from components.widgets import follow_table_selection, review_or_stop
 from core.metadata import CONTINUOUS_SDTYPES
 
 require_app_entry()
@@ -57,12 +57,7 @@ with left:
             "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
         },
     )
-    rows = event.selection.rows if event is not None else []
-    if rows and st.session_state.get("correlations_last_row") != rows[0]:
-        st.session_state["correlations_last_row"] = rows[0]
-        st.session_state["correlations_pair"] = labels[rows[0]]
-    if st.session_state.get("correlations_pair") not in labels:
-        st.session_state["correlations_pair"] = labels[0]
+    follow_table_selection(event, labels, "correlations_pair")
 
 with right:
     label = st.selectbox("Pair", labels, key="correlations_pair")

@@ -345,6 +345,17 @@ def start_review(session: Session, generation_id: int, reviewer: str) -> Review:
     return review
 
 
+def _update_review(session: Session, review: Review, records_read: Optional[int],
+                   notes: Optional[Iterable[NoteInput | Mapping[str, Any]]], comment: Optional[str]) -> int:
+    """Set the fields given (None leaves one as it is; notes given replace the old ones); returns the note count."""
+    if records_read is not None:
+        review.records_read = _int(records_read, "records_read")
+    if comment is not None:
+        review.comment = comment
+    session.flush()
+    return _replace_notes(session, review, notes) if notes is not None else len(review.notes)
+
+
 def save_draft(
     session: Session,
     review_id: int,
@@ -358,12 +369,7 @@ def save_draft(
     lock_chain(session)
     _acting(session, reviewer, "reviewer")
     review = _review_for(session, review_id, reviewer)
-    if records_read is not None:
-        review.records_read = _int(records_read, "records_read")
-    if comment is not None:
-        review.comment = comment
-    session.flush()
-    count = _replace_notes(session, review, notes) if notes is not None else len(review.notes)
+    count = _update_review(session, review, records_read, notes, comment)
     append_event(session, actor=reviewer, action="review.save_draft", entity="review", entity_id=review.id,
                  generation_id=review.generation_id, payload={"records_read": review.records_read, "notes": count})
     return review
@@ -396,13 +402,7 @@ def submit_review(
     state = generation_state(session, review.generation_id)
     if state not in OPEN_STATES or review.round != current_round(session, review.generation_id):
         raise StateError(f"generation {review.generation_id} is {state}; review {review_id} can no longer be submitted")
-    if records_read is not None:
-        review.records_read = _int(records_read, "records_read")
-    if comment is not None:
-        review.comment = comment
-    session.flush()
-    if notes is not None:
-        _replace_notes(session, review, notes)
+    _update_review(session, review, records_read, notes, comment)
     review.status = "submitted"
     review.submitted_at = utcnow()
     session.flush()

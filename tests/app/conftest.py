@@ -50,3 +50,26 @@ def _open_page(at, name: str):
 def open_page():
     """open_page(at, "records"): switch the app to pages/records.py, run it, and check it raised nothing."""
     return _open_page
+
+
+@pytest.fixture
+def temp_store(tmp_path, monkeypatch):
+    """An empty migrated SQLite store as $DATABASE_URL (fast argon2), a temp folder for lineage tables, and
+    the app's cached engine forgotten before and after."""
+    import streamlit as st
+
+    from components.store_access import clear_store_cache
+    from core import auth
+    from core.store import dispose_engines, init_db, sqlite_url
+
+    url = sqlite_url(tmp_path / "desk.sqlite3")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("REVIEW_DESK_LINEAGE_CACHE", str(tmp_path / "tables"))
+    auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
+    clear_store_cache()
+    st.cache_data.clear()
+    init_db(url)
+    yield url
+    clear_store_cache()
+    st.cache_data.clear()
+    dispose_engines()

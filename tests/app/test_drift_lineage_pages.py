@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.lineage import GenerationLink, register_chain
-from core.store import dispose_engines, init_db, session_scope, sqlite_url
+from core.store import session_scope
 from tests.app.conftest import APP, TIMEOUT
 
 META = {"color": "categorical", "size": "numerical"}
@@ -34,23 +34,9 @@ def _columns(at: AppTest) -> pd.DataFrame:
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(temp_store):
     """An empty migrated SQLite store as $DATABASE_URL and a temp folder for the chains' tables."""
-    import streamlit as st
-
-    from components.store_access import clear_store_cache
-
-    url = sqlite_url(tmp_path / "desk.sqlite3")
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("REVIEW_DESK_LINEAGE_CACHE", str(tmp_path / "tables"))
-    auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
-    clear_store_cache()
-    st.cache_data.clear()
-    init_db(url)
-    yield url
-    clear_store_cache()
-    st.cache_data.clear()
-    dispose_engines()
+    return temp_store
 
 
 def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):

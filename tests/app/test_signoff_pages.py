@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import auth
-from core.store import dispose_engines, init_db, read_session, session_scope, sqlite_url, verify_chain
+from core.store import read_session, session_scope, verify_chain
 
 from tests.app.conftest import APP, TIMEOUT
 
@@ -17,26 +17,12 @@ POLICY = "[review]\nmin_records_read = 1\nrequired_reviewers = 1\nallow_waivers 
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A temp store (migrated), a small-review policy file, users maker (approver), rita (reviewer), alex
-    (approver), vera (viewer); the cached engine is forgotten before and after."""
-    import streamlit as st
-
-    from components.store_access import clear_store_cache
-
-    url = sqlite_url(tmp_path / "desk.sqlite3")
-    monkeypatch.setenv("DATABASE_URL", url)
+def store(temp_store, tmp_path, monkeypatch):
+    """A temp store (migrated) and a small-review policy file as $REVIEW_DESK_POLICY."""
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     monkeypatch.setenv("REVIEW_DESK_POLICY", str(policy))
-    auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
-    clear_store_cache()
-    st.cache_data.clear()
-    init_db(url)
-    yield url
-    clear_store_cache()
-    st.cache_data.clear()
-    dispose_engines()
+    return temp_store
 
 
 def _users(url: str, **roles: str) -> None:
