@@ -23,10 +23,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.demo import census_income  # noqa: E402
-from core.encoding import encode_columns  # noqa: E402
-from core.fidelity import evaluate_fidelity  # noqa: E402
-from core.metadata import coerce_to_metadata, detect_metadata  # noqa: E402
-from core.validity import evaluate_validity  # noqa: E402
+from core.data.encoding import encode_columns  # noqa: E402
+from core.checks.fidelity import evaluate_fidelity  # noqa: E402
+from core.data.metadata import coerce_to_metadata, detect_metadata  # noqa: E402
+from core.checks.validity import evaluate_validity  # noqa: E402
 
 NUMERIC = ["age", "wage_per_hour", "capital_gains", "capital_losses", "dividends_from_stocks",
            "instance_weight", "weeks_worked_in_year", "num_persons_worked_for_employer"]

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.demo import DEMO_COLUMNS, census_income  # noqa: E402
-from core.metadata import coerce_to_metadata, detect_metadata  # noqa: E402
-from core.privacy import evaluate_privacy  # noqa: E402
+from core.data.metadata import coerce_to_metadata, detect_metadata  # noqa: E402
+from core.checks.privacy import evaluate_privacy  # noqa: E402
 
 ANONYMETER_SCRIPT = r"""
 import json, sys, time, warnings

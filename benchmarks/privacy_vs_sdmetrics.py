@@ -21,8 +21,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.metadata import coerce_to_metadata  # noqa: E402
-from core.privacy import (  # noqa: E402
+from core.data.metadata import coerce_to_metadata  # noqa: E402
+from core.checks.privacy import (  # noqa: E402
     DistanceEncoding,
     distance_to_closest_record,
     evaluate_privacy,
@@ -103,7 +103,7 @@ def part_sdmetrics(rows: int) -> None:
     print(f"speed ratio sdmetrics / ours (DCR part): {sd_total / ours_dcr_s:.0f}x; "
           f"sdmetrics / ours (all checks): {sd_total / ours_all_s:.0f}x")
     print("values side by side (distances differ by definition: sdmetrics = mean over columns of per-column "
-          "differences (L1/Gower, numeric capped at 1); ours = Euclidean, see core/privacy.py):")
+          "differences (L1/Gower, numeric capped at 1); ours = Euclidean, see core/checks/privacy):")
     rows_out = [
         ("share of synthetic closer to train than holdout", over["synthetic_data_percentages"]["closer_to_training"],
          ours_dcr.share_closer_to_train),

@@ -12,9 +12,9 @@ import streamlit as st
 from components.cache import STORE_ENTRIES, _Store, _stores, _with_status, prepared_inputs
 from components.state import Review
 from core.policy import parse_policy
-from core.privacy import PrivacyResult
+from core.checks.privacy import PrivacyResult
 from core.report import Evaluation, run_privacy, with_results
-from core.utility import UtilityResult, evaluate_utility
+from core.checks.utility import UtilityResult, evaluate_utility
 
 PRIVACY_RUN_KEY = "privacy_run"  # session: seed of the last privacy run
 UTILITY_RUN_KEY = "utility_run"  # session: (target, seeds) of the last utility run

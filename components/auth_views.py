@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.store_access import PAGE_SIGNIN, current_user, sign_in_as, sign_out, store_engine, user_count
 from components.widgets import plain
-from core import auth
+from core.review import auth
 from core.errors import ReviewError
 from core.store import read_session, session_scope
 

@@ -17,10 +17,10 @@ import pandas as pd
 import streamlit as st
 
 from components.state import Review
-from core.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
-from core.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
+from core.checks.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
+from core.data.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
 from core.policy import parse_policy
-from core.records import NearestReal, RecordSample, Suspicion, nearest_real_records, sample_records, suspicion_scores
+from core.review.records import NearestReal, RecordSample, Suspicion, nearest_real_records, sample_records, suspicion_scores
 from core.report import Evaluation, evaluate
 
 PLOT_POINTS = 5_000  # points drawn per table in a scatter or box plot; scores use every row
@@ -141,7 +141,7 @@ def quick_suspicion(review: Review) -> Suspicion:
 
 
 def record_sample(review: Review, method: str, n: int, seed: int, stratify: str | None) -> RecordSample:
-    """A reproducible sample of synthetic rows (see core.records.sample_records)."""
+    """A reproducible sample of synthetic rows (see core.review.records.sample_records)."""
     # Scores are computed (with their status box) outside the cached function so nothing is replayed.
     scores = suspicion(review, seed) if method == "suspicious" else quick_suspicion(review)
     return _record_sample(review.table_key(), method, n, seed, stratify, _review=review, _scores=scores)

@@ -1,5 +1,5 @@
 """Drift page pieces: the demo new batch, the cached drift check, its figures and tables, and keeping the
-recommendation on the generation's record (an audit event, see core/drift_store.py)."""
+recommendation on the generation's record (an audit event, see core/review/drift_store.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.figures import LAYOUT
-from core.drift import ColumnDrift, DriftPolicy, DriftResult, detect_drift
-from core.io import LoadedTable, prepare_inputs, table_from_frame
+from core.checks.drift import ColumnDrift, DriftPolicy, DriftResult, detect_drift
+from core.data.io import LoadedTable, prepare_inputs, table_from_frame
 
 THEN_COLOUR = "#1f77b4"
 NOW_COLOUR = "#d62728"
@@ -23,7 +23,7 @@ TEST_NAMES = {"ks": "Kolmogorov-Smirnov", "wasserstein_normed": "Wasserstein (no
 
 @st.cache_resource(show_spinner="Reading the census rows the demo did not use (once, a few seconds)...")
 def _unused_rows() -> pd.DataFrame:
-    from core.drift_demo import unused_census_rows
+    from core.demo.drift import unused_census_rows
 
     return unused_census_rows()
 
@@ -31,7 +31,7 @@ def _unused_rows() -> pd.DataFrame:
 @st.cache_data(max_entries=8, show_spinner=False)
 def demo_batch(rows: int, seed: int, shift: bool) -> LoadedTable:
     """A demo new batch of real rows as a loaded table (census rows the demo never used, maybe shifted)."""
-    from core.drift_demo import demo_new_batch
+    from core.demo.drift import demo_new_batch
 
     frame = demo_new_batch(rows, seed, shift, _unused_rows())
     return table_from_frame(frame, f"demo-new-batch-{rows}-seed{seed}{'-shifted' if shift else ''}.csv")

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.lineage import StoredChain, chain_tips, lineage_from_store
+from core.review.lineage_store import StoredChain, chain_tips, lineage_from_store
 from components.store_access import store_engine
 from core.store import database_url, read_session
 

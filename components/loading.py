@@ -8,8 +8,8 @@ from components.state import Review, set_review
 from components.widgets import plain
 from core.demo import fit_and_sample
 from core.errors import ReviewError
-from core.holdout import HoldoutSplit, split_holdout
-from core.io import LoadedTable, load_table, table_from_frame
+from core.data.holdout import HoldoutSplit, split_holdout
+from core.data.io import LoadedTable, load_table, table_from_frame
 
 GENERATOR_METHODS = ("GaussianCopula", "CTGAN", "TVAE")
 

@@ -8,8 +8,8 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from components.figures import REAL_COLOUR, SYNTHETIC_COLOUR
-from core.policy import GATE_DIRECTIONS
-from core.privacy import DCR_TAIL_QUANTILE, PrivacyResult
+from core.gates import rule_text
+from core.checks.privacy import DCR_TAIL_QUANTILE, PrivacyResult
 
 HOLDOUT_COLOUR = REAL_COLOUR  # the holdout is real data: it is the baseline a safe generator matches
 DCR_BINS = 40
@@ -23,7 +23,7 @@ def gate_frame(gates: list[dict]):
     """A Styler of gates {name, value, threshold, passed, detail}: result coloured, rule spelled out, as text."""
     frame = pd.DataFrame([{
         "gate": g["name"], "result": "pass" if g["passed"] else "FAIL", "value": f"{g['value']:.4f}",
-        "rule": ("at least " if GATE_DIRECTIONS.get(g["name"]) == "min" else "at most ") + f"{g['threshold']:.4f}",
+        "rule": rule_text(g["name"], g["threshold"]),
         "detail": str(g["detail"]),
     } for g in gates], columns=["gate", "result", "value", "rule", "detail"])
 

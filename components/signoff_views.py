@@ -19,9 +19,9 @@ from components.store_access import (
     write_permission,
 )
 from components.widgets import plain, text_frame
-from core import signoff
+from core.review import signoff
 from core.errors import InputError, ReviewError
-from core.export import evidence_report_html
+from core.review.export import evidence_report_html
 from core.policy import Policy, parse_policy
 from core.store import (
     NoteInput,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from core.io import LoadedTable
+from core.data.io import LoadedTable
 from core.policy import DEFAULT_POLICY_TOML
 
 REVIEW_KEY = "review"

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from components.figures import LAYOUT, REAL_COLOUR, SYNTHETIC_COLOUR
-from core.utility import METRIC_LABELS, BlendSweep, ImportanceAgreement, UtilityScore
+from core.checks.utility import METRIC_LABELS, BlendSweep, ImportanceAgreement, UtilityScore
 
 REPLACE_COLOUR = "#2ca02c"
 AUGMENT_COLOUR = "#9467bd"

@@ -10,7 +10,7 @@ import streamlit as st
 from components.cache import evaluation, prepared_inputs
 from components.state import Review, get_review
 from core.errors import ReviewError
-from core.io import PreparedInputs
+from core.data.io import PreparedInputs
 from core.report import Evaluation
 
 MISSING_TEXT = "(missing)"

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from core.errors import InputError, ReviewError, UsageError
-from core.io import load_table, prepare_inputs
-from core.metadata import metadata_from_json
+from core.data.io import load_table, prepare_inputs
+from core.data.metadata import metadata_from_json
 from core.policy import load_policy
 from core.report import Evaluation, evaluate
 
@@ -131,7 +131,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from core.holdout import split_holdout
+    from core.data.holdout import split_holdout
 
     table = load_table(args.real)
     split = split_holdout(table.frame, args.fraction, args.seed, args.stratify)
@@ -164,7 +164,7 @@ def _users(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from core.auth import create_user
+    from core.review.auth import create_user
     from core.store import read_session, session_scope
     from core.store.models import User
 
@@ -184,7 +184,7 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from core.signoff import register_reviewed_generation
+    from core.review.signoff import register_reviewed_generation
     from core.store import session_scope
 
     try:
@@ -229,7 +229,7 @@ def _signoff(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from core.drift import detect_drift
+    from core.checks.drift import detect_drift
 
     policy = load_policy(args.policy)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
@@ -250,7 +250,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from core.signoff import gate_check
+    from core.review.signoff import gate_check
     from core.store import read_session
 
     synthetic = load_table(args.synthetic)

@@ -10,67 +10,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import PolicyError
+from core.gates import CALIBRATION_DEFAULTS, REGISTRY, Gate  # noqa: F401  (Gate re-exported)
 
 if TYPE_CHECKING:
-    from core.drift import DriftPolicy
+    from core.checks.drift import DriftPolicy
 
-DEFAULT_POLICY_TOML = """\
-# Gate thresholds. With a holdout, a score fails when it falls below the holdout's own score (what a
-# fresh real sample of that size earns) by more than `tolerance` plus the sampling noise of the two
-# sizes; without a holdout, when it is below `threshold`.
-[gates.column_shapes]
-threshold = 0.80
-tolerance = 0.02
+def _toml_value(value: object) -> str:
+    """A TOML literal (TOML spells infinity `inf`, JSON cannot)."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return json.dumps(value)
 
-[gates.column_pair_trends]
-threshold = 0.80
-tolerance = 0.02
 
-# Largest share of a column's synthetic values the real data could not have produced (outside the real
-# range, or an unseen category), beyond the holdout's own share.
-[gates.validity]
-threshold = 0.01
+def _default_policy_toml() -> str:
+    """The built-in policy: every registered gate's defaults (core/gates.py), calibration and review rules."""
+    lines = ["# Gate defaults come from the gate registry (core/gates.py). With a holdout, each gate is judged",
+             "# against the same statistic on real-vs-real resamples of the synthetic table's size; `threshold`",
+             "# applies only when no null can be drawn, `tolerance` widens the null's bound.", ""]
+    for gate in REGISTRY.values():
+        lines += [f"# {gate.name} ({gate.direction}): {gate.measures}", f"[gates.{gate.name}]",
+                  f"threshold = {_toml_value(float(gate.threshold))}",
+                  f"tolerance = {_toml_value(float(gate.tolerance))}", ""]
+    lines.append("[calibration]")
+    lines += [f"{key} = {_toml_value(value)}" for key, value in CALIBRATION_DEFAULTS.items()]
+    lines += ["", "[review]", "min_records_read = 200", "required_reviewers = 1", "allow_waivers = true", ""]
+    return "\n".join(lines)
 
-# Share of the real categories and tails that a sample of the synthetic size is all but certain to
-# contain (and that the synthetic data kept).
-[gates.coverage]
-threshold = 1.0
 
-# Privacy, judged against the holdout and net of sampling noise: synthetic rows identical to a training
-# row beyond the holdout's own rate; share of synthetic rows closer to training than the closest 5% of
-# holdout rows are (5% for a safe generator; its lower confidence bound is judged); the lower 95% bound
-# of a distance-based membership attack's AUC (0.5 = no leak).
-[gates.exact_copies]
-threshold = 0.01
-
-[gates.distance_to_closest_record]
-threshold = 0.08
-
-[gates.membership_inference]
-threshold = 0.60
-
-# Utility: train on synthetic, test on the real holdout (TSTR) relative to train on real (TRTR).
-[gates.utility]
-threshold = 0.90
-
-[review]
-min_records_read = 200
-required_reviewers = 1
-allow_waivers = true
-"""
-
-# Which direction passes: "min" gates pass when value >= threshold, "max" gates when value <= threshold.
-GATE_DIRECTIONS = {
-    "column_shapes": "min",
-    "column_pair_trends": "min",
-    "validity": "max",
-    "coverage": "min",
-    "exact_copies": "max",
-    "distance_to_closest_record": "max",
-    "membership_inference": "max",
-    "utility": "min",
-    "lineage": "min",
-}
+DEFAULT_POLICY_TOML = _default_policy_toml()
+SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "budget", "auth", "jobs")
 
 
 @dataclass
@@ -100,7 +68,7 @@ class Policy:
 
     def drift(self) -> "DriftPolicy":
         """The [drift] section as the drift checks' thresholds (Evidently's defaults where unset)."""
-        from core.drift import DriftPolicy
+        from core.checks.drift import DriftPolicy
 
         known = set(DriftPolicy.__dataclass_fields__)
         unknown = set(self.sections.get("drift", {})) - known
@@ -120,22 +88,9 @@ class Policy:
             raise PolicyError(f"policy has no [gates.{name}] {key}")
         return float(value)
 
-
-@dataclass
-class Gate:
-    """One gate: the value it judged, the threshold, and whether it passed."""
-
-    name: str
-    value: float
-    threshold: float
-    passed: bool
-    detail: str
-
-    def to_dict(self) -> dict:
-        """The contract's gate record (non-finite numbers as null)."""
-        number = lambda v: float(v) if v is not None and math.isfinite(float(v)) else None  # noqa: E731
-        return {"name": self.name, "value": number(self.value), "threshold": number(self.threshold),
-                "passed": self.passed, "detail": self.detail}
+    def calibration(self, key: str) -> float:
+        """A [calibration] setting (false_alarm_rate, resamples, seed, min_real_rows) over the registry's defaults."""
+        return self.sections.get("calibration", {}).get(key, CALIBRATION_DEFAULTS[key])
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -152,13 +107,13 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML ({exc})") from None
     merged = _merge(tomllib.loads(DEFAULT_POLICY_TOML), override)
-    unknown = set(merged) - {"gates", "review", "drift", "privacy", "utility", "lineage"}
+    unknown = set(merged) - {"gates", "review", *SECTIONS}
     if unknown:
         raise PolicyError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
     gates = merged.get("gates", {})
     for name, settings in gates.items():
-        if name not in GATE_DIRECTIONS:
-            raise PolicyError(f"{source}: [gates.{name}] is not a gate; known: {', '.join(GATE_DIRECTIONS)}")
+        if name not in REGISTRY:
+            raise PolicyError(f"{source}: [gates.{name}] is not a gate; known: {', '.join(REGISTRY)}")
         if not isinstance(settings, dict):
             raise PolicyError(f"{source}: [gates.{name}] must be a table")
         for key, value in settings.items():
@@ -175,13 +130,13 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     text = DEFAULT_POLICY_TOML if override == {} or source == "built-in defaults" else canonical_toml(merged)
     return Policy(gates=gates, review=review, text=text,
                   sources=["built-in defaults"] + ([source] if source != "built-in defaults" else []),
-                  sections={k: merged[k] for k in ("drift", "privacy", "utility", "lineage") if k in merged})
+                  sections={k: merged[k] for k in SECTIONS if k in merged})
 
 
 def canonical_toml(data: dict) -> str:
     """The policy in effect (defaults merged with overrides) as TOML, so a decision stores all of it."""
     lines = []
-    for section in ("gates", "review", "drift", "privacy", "utility", "lineage"):
+    for section in ("gates", "review", *SECTIONS):
         value = data.get(section)
         if not isinstance(value, dict):
             continue
@@ -189,11 +144,11 @@ def canonical_toml(data: dict) -> str:
         plain = {k: v for k, v in value.items() if not isinstance(v, dict)}
         if plain:
             lines.append(f"[{section}]")
-            lines.extend(f"{k} = {json.dumps(v)}" for k, v in plain.items())
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in plain.items())
             lines.append("")
         for name, table in tables.items():
             lines.append(f"[{section}.{name}]")
-            lines.extend(f"{k} = {json.dumps(v)}" for k, v in table.items())
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
             lines.append("")
     return "\n".join(lines)
 

@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from core import __version__
-from core.encoding import encode_columns
-from core.fidelity import FidelityResult, evaluate_fidelity
-from core.io import PreparedInputs
-from core.policy import Gate, Policy, load_policy
-from core.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
-from core.utility import UtilityResult, evaluate_utility, utility_gate
-from core.validity import ValidityResult, evaluate_validity
+from core.data.encoding import encode_columns
+from core.checks.fidelity import FidelityResult, evaluate_fidelity
+from core.data.io import PreparedInputs
+from core.gates import Gate
+from core.policy import Policy, load_policy
+from core.checks.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
+from core.checks.utility import UtilityResult, evaluate_utility, utility_gate
+from core.checks.validity import ValidityResult, evaluate_validity
 
 SCHEMA_VERSION = 1
 PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")

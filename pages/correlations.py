@@ -8,7 +8,7 @@ from components.cache import PLOT_POINTS, associations, joint, plot_sample
 from components.figures import association_heatmaps, box_pair, contingency_heatmaps, scatter_pair
 from components.state import require_app_entry
 from components.widgets import follow_table_selection, review_or_stop
-from core.metadata import CONTINUOUS_SDTYPES
+from core.data.metadata import CONTINUOUS_SDTYPES
 
 require_app_entry()
 st.title("Correlations")

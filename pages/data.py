@@ -8,7 +8,7 @@ from components.loading import GENERATOR_METHODS, generate_synthetic, load_uploa
 from components.state import Review, demo_review, get_review, require_app_entry
 from components.widgets import inputs_table, plain
 from core.errors import ReviewError
-from core.metadata import SDTYPES
+from core.data.metadata import SDTYPES
 
 SOURCES = {"demo": "the bundled demo (census income, GaussianCopula synthetic)", "upload": "uploaded files",
            "generated": "a synthetic table generated in the app"}

@@ -18,7 +18,7 @@ from components.drift_views import (
 from components.loading import load_upload
 from components.state import get_review, require_app_entry
 from components.widgets import plain
-from core.drift_demo import PLANTED_SHIFT
+from core.demo.drift import PLANTED_SHIFT
 from core.errors import ReviewError
 from core.policy import parse_policy
 
@@ -166,7 +166,7 @@ if user is None:
 elif st.button(f"Record '{result.recommendation}' on generation {generation_id}", key="drift_record",
                icon=":material/history_edu:"):
     from components.store_access import store_engine
-    from core.drift_store import record_drift_recommendation
+    from core.review.drift_store import record_drift_recommendation
     from core.store import session_scope
 
     try:

@@ -15,7 +15,7 @@ from components.lineage_views import (
 from components.state import get_review, require_app_entry
 from components.widgets import plain
 from core.errors import ReviewError
-from core.lineage import lineage_gate
+from core.checks.lineage import lineage_gate
 from core.policy import parse_policy
 
 require_app_entry()
@@ -28,7 +28,7 @@ url = store_url()
 
 def run_demo() -> None:
     """Run scripts/lineage_demo.py's work here, with progress, then show the chains."""
-    from core.lineage import run_and_register_demo_chains
+    from core.demo.lineage import run_and_register_demo_chains
 
     label = "Running the lineage demo: two chains of 5 cycles with SDV (about 30 s)..."
     with st.status(label, expanded=True) as status:

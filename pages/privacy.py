@@ -10,7 +10,7 @@ from components.state import open_synthetic_row, require_app_entry
 from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
 from core.policy import parse_policy
-from core.privacy import privacy_gate_values
+from core.checks.privacy import privacy_gate_values
 from core.report import PRIVACY_GATES
 
 AUTO_RUN_ROWS = 60_000  # training + synthetic + holdout rows up to which opening the page runs the checks

@@ -9,7 +9,7 @@ from components.state import (FLAG_REASONS, close_synthetic_row, opened_syntheti
                               require_app_entry)
 from components.widgets import record_comparison, review_or_stop, text_frame
 from core.policy import parse_policy
-from core.records import REASON_TEXT, differing_cells, row_hashes
+from core.review.records import REASON_TEXT, differing_cells, row_hashes
 
 METHOD_LABELS = {"random": "Random", "stratified": "Stratified by a column", "suspicious": "Most suspicious first"}
 

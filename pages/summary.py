@@ -9,7 +9,7 @@ import streamlit as st
 from components.analysis_cache import computed_privacy, computed_utility, evaluation_with_results
 from components.state import require_app_entry
 from components.widgets import plain, review_or_stop, verdict_badge
-from core.policy import GATE_DIRECTIONS
+from core.gates import rule_text
 
 # Which page explains a failing gate.
 GATE_PAGES = {
@@ -43,7 +43,7 @@ st.subheader("Gates")
 gates = pd.DataFrame([{
     "gate": g.name, "result": "pass" if g.passed else "FAIL",
     "value": f"{g.value:.4f}",
-    "rule": ("at least " if GATE_DIRECTIONS.get(g.name) == "min" else "at most ") + f"{g.threshold:.4f}",
+    "rule": rule_text(g.name, g.threshold),
     "detail": g.detail,
 } for g in result.gates])
 

@@ -11,7 +11,7 @@ from components.utility_views import (MODEL_LABELS, comparison_figure, compariso
 from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
 from core.policy import parse_policy
-from core.utility import CHANCE_LEVEL, METRIC_LABELS, utility_gate
+from core.checks.utility import CHANCE_LEVEL, METRIC_LABELS, utility_gate
 
 AUTO_RUN_ROWS = 60_000  # training + synthetic + holdout rows up to which choosing a target runs the models
 MAX_SEEDS = 5

@@ -18,12 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.errors import ReviewError  # noqa: E402
-from core.lineage import (  # noqa: E402
-    LINEAGE_DEMO_USER,
-    lineage_from_store,
-    lineage_gate_value,
-    run_and_register_demo_chains,
-)
+from core.checks.lineage import lineage_gate_value  # noqa: E402
+from core.demo.lineage import LINEAGE_DEMO_USER, run_and_register_demo_chains  # noqa: E402
+from core.review.lineage_store import lineage_from_store  # noqa: E402
 from core.store import get_engine, read_session  # noqa: E402
 
 

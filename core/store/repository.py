@@ -488,7 +488,7 @@ def record_decision(
     evaluation_id: Optional[int],
     review_ids: list[int],
 ) -> Decision:
-    """Insert a decision with its evidence hash and audit event (rules are checked by core.signoff, not here)."""
+    """Insert a decision with its evidence hash and audit event (rules are checked by core.review.signoff, not here)."""
     generation = _get(session, Generation, generation_id, "generation")
     doc = evidence_document(session, generation_id, evaluation_id=evaluation_id, review_ids=review_ids,
                             policy_toml=policy_toml, waivers=waivers)

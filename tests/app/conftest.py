@@ -59,7 +59,7 @@ def temp_store(tmp_path, monkeypatch):
     import streamlit as st
 
     from components.store_access import clear_store_cache
-    from core import auth
+    from core.review import auth
     from core.store import dispose_engines, init_db, sqlite_url
 
     url = sqlite_url(tmp_path / "desk.sqlite3")

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import auth
-from core.lineage import GenerationLink, register_chain
+from core.review import auth
+from core.checks.lineage import GenerationLink
+from core.review.lineage_store import register_chain
 from core.store import session_scope
 from tests.app.conftest import APP, TIMEOUT
 
@@ -110,7 +111,7 @@ def test_lineage_page_shows_both_stored_chains_and_the_warnings(store):
 
 
 def test_regenerate_recommendation_is_kept_in_the_generation_audit_log(store):
-    from core.drift_store import drift_recommendations
+    from core.review.drift_store import drift_recommendations
     from core.store import read_session, register_dataset, register_generation, verify_chain
 
     at = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())

@@ -27,7 +27,7 @@ def clear_heavy_stores():
 @pytest.fixture(scope="module")
 def small_review_tables(demo_files):
     """The demo's training part, synthetic table and holdout cut to a few thousand rows."""
-    from core.io import table_from_frame
+    from core.data.io import table_from_frame
 
     sizes = {"real": (demo_files.train, TRAIN_ROWS), "synthetic": (demo_files.synthetic, SYNTHETIC_ROWS),
              "holdout": (demo_files.holdout, HOLDOUT_ROWS)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import auth
+from core.review import auth
 from core.store import read_session, session_scope, verify_chain
 
 from tests.app.conftest import APP, TIMEOUT

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from core import auth
+from core.review import auth
 from core.cli import main
-from core.signoff import approve
+from core.review.signoff import approve
 from core.store import session_scope, sqlite_url, submit_new_review
 from tests.conftest import three_way_split
 

@@ -13,7 +13,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats.contingency import association
 from sklearn.datasets import load_breast_cancer
 
-from core.drift import DriftPolicy, correlation_ratio, cramers_v, detect_drift
+from core.checks.drift import DriftPolicy, correlation_ratio, cramers_v, detect_drift
 from core.errors import PolicyError, SchemaError
 
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from core import auth
-from core.export import evidence_report_html
+from core.review import auth
+from core.review.export import evidence_report_html
 from core.store import (
     NoteInput,
     add_evaluation,

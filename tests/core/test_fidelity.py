@@ -8,9 +8,9 @@ from scipy.stats.contingency import association
 from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity
 from sdmetrics.single_column import KSComplement, TVComplement
 
-from core.association import correlation_ratio, cramers_v
-from core.fidelity import association_matrices, evaluate_fidelity, joint_distribution, marginal_distribution
-from core.metadata import coerce_to_metadata, detect_metadata
+from core.stats.association import correlation_ratio, cramers_v
+from core.checks.fidelity import association_matrices, evaluate_fidelity, joint_distribution, marginal_distribution
+from core.data.metadata import coerce_to_metadata, detect_metadata
 from tests.conftest import three_way_split
 
 TABLES = ["penguins", "wine", "census", "gapminder"]
@@ -157,7 +157,7 @@ def test_missing_constant_and_wide_columns_are_reported_not_dropped(penguins):
     frame["wide"] = [f"id-{i}" for i in range(len(frame))]
     metadata = detect_metadata(frame) | {"empty": "numerical", "wide": "categorical", "constant": "numerical"}
     frames = {"real": coerce_to_metadata(frame, metadata, "r"), "synthetic": coerce_to_metadata(frame, metadata, "s")}
-    import core.fidelity as fidelity
+    import core.checks.fidelity as fidelity
 
     original = fidelity.MAX_PAIR_CATEGORIES
     fidelity.MAX_PAIR_CATEGORIES = 100

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UsageError
-from core.holdout import split_holdout
-from core.io import sha256_frame
+from core.data.holdout import split_holdout
+from core.data.io import sha256_frame
 
 
 def test_split_is_reproducible_and_disjoint(census):

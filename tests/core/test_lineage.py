@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from core.errors import PolicyError, UsageError
-from core.lineage import (
-    GenerationLink,
-    LineagePolicy,
-    lineage_gate_value,
-    lineage_report,
-    run_demo_chains,
-)
+from core.checks.lineage import GenerationLink, LineagePolicy, lineage_gate_value, lineage_report
+from core.demo.lineage import run_demo_chains
 
 META = {"color": "categorical", "size": "numerical", "code": "id"}
 

@@ -5,16 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import auth
+from core.review import auth
 from core.errors import InputError
-from core.lineage import (
-    GenerationLink,
-    chain_tips,
-    lineage_from_store,
-    lineage_gate,
-    lineage_gate_value,
-    register_chain,
-)
+from core.checks.lineage import GenerationLink, lineage_gate, lineage_gate_value
+from core.review.lineage_store import chain_tips, lineage_from_store, register_chain
 from core.policy import parse_policy
 from core.store import init_db, read_session, session_scope, sqlite_url
 
@@ -80,7 +74,7 @@ def test_chains_rebuilt_from_the_store_warn_the_recursive_one_only(store, tmp_pa
 
 def test_the_signoff_rules_see_the_lineage_gate(store, tmp_path, monkeypatch):
     from core.policy import load_policy
-    from core.signoff import generation_gates
+    from core.review.signoff import generation_gates
 
     monkeypatch.setenv("REVIEW_DESK_LINEAGE_CACHE", str(tmp_path / "tables"))
     original = _original()

@@ -10,8 +10,8 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from core.errors import UsageError
-from core.metadata import coerce_to_metadata
-from core.privacy import (
+from core.data.metadata import coerce_to_metadata
+from core.checks.privacy import (
     DCR_TAIL_SHARE_THRESHOLD,
     EXACT_COPY_EXCESS_THRESHOLD,
     MEMBERSHIP_AUC_THRESHOLD,
@@ -293,7 +293,7 @@ def test_unusable_inputs_raise_usage_errors():
 def test_near_copies_caught_where_real_rows_repeat(census):
     """A third of census rows repeat exactly, so the holdout's low DCR tail is all zeros; near copies
     (training rows with a nudged age) must still fail the DCR gate, and a fresh sample must not."""
-    from core.metadata import detect_metadata
+    from core.data.metadata import detect_metadata
     from tests.conftest import three_way_split
 
     train, holdout, fresh = three_way_split(census, seed=4)
@@ -314,8 +314,8 @@ def test_near_copies_caught_where_real_rows_repeat(census):
 
 def test_repeated_query_rows_get_the_brute_force_answer(census):
     """Queries with repeated rows (searched once each) get exactly the brute-force nearest distances."""
-    from core.metadata import detect_metadata
-    from core.privacy import DistanceEncoding, nearest_records
+    from core.data.metadata import detect_metadata
+    from core.checks.privacy import DistanceEncoding, nearest_records
 
     metadata = detect_metadata(census)
     frame = coerce_to_metadata(census, metadata, "census")

@@ -7,8 +7,8 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from core.errors import UsageError
-from core.metadata import coerce_to_metadata
-from core.records import (
+from core.data.metadata import coerce_to_metadata
+from core.review.records import (
     differing_cells,
     nearest_real_records,
     row_hashes,

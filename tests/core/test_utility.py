@@ -11,9 +11,9 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from threadpoolctl import threadpool_limits
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
 
-from core import utility as U
+from core.checks import utility as U
 from core.errors import UsageError
-from core.metadata import coerce_to_metadata
+from core.data.metadata import coerce_to_metadata
 
 SEEDS = (0, 1)
 
@@ -21,7 +21,7 @@ SEEDS = (0, 1)
 @pytest.fixture(autouse=True)
 def small_models(monkeypatch):
     """Fewer boosting iterations keep the suite fast; the tests' own reference fits run single-threaded as
-    core.utility's do (two OpenMP threads on a busy 2-core machine are many times slower)."""
+    core.checks.utility's do (two OpenMP threads on a busy 2-core machine are many times slower)."""
     monkeypatch.setattr(U, "GB_MAX_ITER", 30)
     with threadpool_limits(limits=U.NUM_THREADS):
         yield

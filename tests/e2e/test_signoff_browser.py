@@ -20,7 +20,7 @@ POLICY = "[review]\nmin_records_read = 3\nrequired_reviewers = 1\nallow_waivers 
 @pytest.fixture(scope="module")
 def signoff_url(tmp_path_factory):
     """A server on a temp store with users maker (creator), rita (reviewer) and alex (approver)."""
-    from core import auth
+    from core.review import auth
     from core.store import dispose_engines, init_db, session_scope, sqlite_url
 
     folder = tmp_path_factory.mktemp("signoff-store")

@@ -13,7 +13,7 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from core import auth  # noqa: E402
+from core.review import auth  # noqa: E402
 from core.policy import Policy, parse_policy  # noqa: E402
 from core.store import dispose_engines, make_engine, upgrade  # noqa: E402
 from tests.conftest import skip_or_fail  # noqa: E402

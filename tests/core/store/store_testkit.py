@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from core import auth
+from core.review import auth
 from core.store import (
     add_evaluation,
     register_dataset,

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from core.policy import load_policy
-from core.signoff import approve
+from core.review.signoff import approve
 from core.store import (
     StateError,
     audit_events,

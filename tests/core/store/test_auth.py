@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from core.auth import (
+from core.review.auth import (
     AuthenticationError,
     PermissionDenied,
     authenticate,

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.drift import detect_drift
-from core.drift_store import DRIFT_ACTION, drift_recommendations, record_drift_recommendation
+from core.checks.drift import detect_drift
+from core.review.drift_store import DRIFT_ACTION, drift_recommendations, record_drift_recommendation
 from core.store import NotFoundError, PermissionDenied, audit_events, read_session, session_scope, verify_chain
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.policy import load_policy
-from core.signoff import SignoffRefused, approve, generation_gates
+from core.review.signoff import SignoffRefused, approve, generation_gates
 from core.store import session_scope
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InputError
-from core.signoff import approve
+from core.review.signoff import approve
 from core.store import (
     NotFoundError,
     export_evidence_bundle,

@@ -5,7 +5,7 @@ import pytest
 
 from store_testkit import sha
 from core.policy import load_policy, parse_policy
-from core.signoff import (
+from core.review.signoff import (
     SignoffRefused,
     approval_checklist,
     approve,
@@ -98,7 +98,7 @@ def test_refused_failed_gate_without_waiver(world, policy):
 def test_refused_four_eyes(world, policy):
     world.review(world.reviewer)
     with session_scope(world.engine) as s:
-        from core.auth import set_role
+        from core.review.auth import set_role
 
         set_role(s, world.creator, "approver", actor=world.admin)
     _refused(world, policy, "four_eyes", f"created by '{world.creator}'", signer=world.creator)

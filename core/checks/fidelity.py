@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.association import ColumnStats, cramers_v
-from core.encoding import EncodedColumn, continuous_values, encode_columns
-from core.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
+from core.stats.association import ColumnStats, cramers_v
+from core.data.encoding import EncodedColumn, continuous_values, encode_columns
+from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 
 # sdmetrics rounds continuous values to this many decimals before its KS test; so do we.
 KS_DECIMALS = sys.float_info.dig - 1

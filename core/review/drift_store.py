@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.drift import DriftResult
+from core.checks.drift import DriftResult
 from core.store.audit import append_event, lock_chain
 from core.store.models import Generation
 from core.store.errors import NotFoundError

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import UsageError
-from core.io import sha256_frame
+from core.data.io import sha256_frame
 
 
 @dataclass

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.holdout import split_holdout
-from core.io import sha256_bytes
+from core.data.holdout import split_holdout
+from core.data.io import sha256_bytes
 
 DEMO_COLUMNS = [
     "age", "class_of_worker", "education", "marital_stat", "major_occupation_code", "race", "sex",
@@ -40,7 +40,7 @@ def census_income() -> pd.DataFrame:
 
 def default_cache_dir() -> Path:
     """Where the demo files are written: $REVIEW_DESK_CACHE, else .cache/ beside the project."""
-    return Path(os.environ.get("REVIEW_DESK_CACHE", Path(__file__).resolve().parent.parent / ".cache"))
+    return Path(os.environ.get("REVIEW_DESK_CACHE", Path(__file__).resolve().parents[2] / ".cache"))
 
 
 @dataclass

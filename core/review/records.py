@@ -8,7 +8,7 @@ Suspicion signals (all vectorized over every synthetic row, judged against the r
   although independence of the two columns predicts at least 20 real rows with it;
 * ``outlier``: a number inside the real range but beyond the real 0.1st / 99.9th percentile;
 * ``near_copy``: the nearest real record is closer than ``NEAR_COPY_DISTANCE`` (0 = an exact copy),
-  measured with core.privacy's mixed-type distance.
+  measured with core.checks.privacy's mixed-type distance.
 
 Rows are referred to by 0-based position in the synthetic table (use .iloc).
 """
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.encoding import EncodedColumn, encode_columns
+from core.data.encoding import EncodedColumn, encode_columns
 from core.errors import UsageError
-from core.metadata import Metadata
+from core.data.metadata import Metadata
 
 METHODS = ("random", "stratified", "suspicious")
 OUTLIER_QUANTILE = 0.001
@@ -55,8 +55,8 @@ class NearestReal:
 
 def nearest_real_records(real: pd.DataFrame, query: pd.DataFrame, metadata: Metadata,
                          others: tuple[pd.DataFrame, ...] = ()) -> NearestReal:
-    """Exact nearest real row of every query row (core.privacy's mixed-type distance); `others` fix the levels."""
-    from core.privacy import DistanceEncoding, nearest_records
+    """Exact nearest real row of every query row (core.checks.privacy's mixed-type distance); `others` fix the levels."""
+    from core.checks.privacy import DistanceEncoding, nearest_records
 
     encoding = DistanceEncoding.fit(real, metadata, others=[real, query, *others])
     found = nearest_records(real, query, metadata, encoding=encoding, n_neighbors=1)

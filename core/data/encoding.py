@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
+from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 
 NUM_BINS = 10
 ROLES = ("real", "synthetic", "holdout")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.encoding import EncodedColumn, encode_columns, row_keys
-from core.metadata import Metadata
+from core.data.encoding import EncodedColumn, encode_columns, row_keys
+from core.data.metadata import Metadata
 
 # A real category is "expected" in a sample of n rows when the chance of missing it by luck, (1-p)^n,
 # is below this; losing such a category is a collapse, not noise.

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.metadata import check_schemas, coerce_to_metadata, resolve_metadata
+from core.data.metadata import check_schemas, coerce_to_metadata, resolve_metadata
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 MIN_ROWS = 2

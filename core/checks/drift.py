@@ -49,10 +49,10 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from core import association
+from core.stats import association
 from core.errors import InputError, PolicyError
-from core.io import MIN_ROWS
-from core.metadata import Metadata, check_schemas, coerce_to_metadata
+from core.data.io import MIN_ROWS
+from core.data.metadata import Metadata, check_schemas, coerce_to_metadata
 
 SKIPPED_SDTYPES = ("id", "text")
 _OTHER = "(other)"

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from sqlalchemy.orm import Session
 
 from core.errors import PolicyError, ReviewError
-from core.io import LoadedTable
+from core.data.io import LoadedTable
 from core.policy import Policy, load_policy, parse_policy
 from core.store.audit import lock_chain
 from core.store.errors import StateError
@@ -148,7 +148,8 @@ def lineage_gate_record(session: Session, generation_id: int, policy: Policy) ->
 
     The chain is rebuilt from the store and the tables kept by content hash; a chain that cannot be rebuilt
     fails the gate, so approving it takes a waiver with a reason."""
-    from core.lineage import lineage_from_store, lineage_gate
+    from core.checks.lineage import lineage_gate
+    from core.review.lineage_store import lineage_from_store
 
     generation = session.get(Generation, generation_id)
     if generation is None or generation.parent_id is None:

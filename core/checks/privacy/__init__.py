@@ -43,7 +43,7 @@ import pandas as pd
 from scipy.stats import norm, rankdata
 
 from core.errors import UsageError
-from core.metadata import Metadata
+from core.data.metadata import Metadata
 
 Progress = Callable[[float, str], None] | None
 

@@ -44,7 +44,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, label_binarize
 
 from core.errors import UsageError
-from core.metadata import Metadata
+from core.data.metadata import Metadata
 
 GATE_NAME = "utility"
 # Default gate threshold on `skill_retained_score`: the synthetic-trained model must keep at least 90% of

@@ -1,0 +1,1 @@
+"""Families of checks: fidelity, validity, privacy, utility, drift, lineage."""

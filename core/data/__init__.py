@@ -1,0 +1,1 @@
+"""Loading tables, column types, encodings and the locked holdout."""

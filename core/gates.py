@@ -1,0 +1,249 @@
+"""The gate registry: every gate's name, meaning, direction, defaults and null, declared once.
+
+Policy defaults, the report, the CLI and every page read this module; no threshold constant lives anywhere
+else. A gate is judged by comparing its statistic with the *measured* distribution of the same statistic on
+real-vs-real resamples of the synthetic table's size (its null): the floor (or ceiling) is the null's
+quantile at the policy's false-alarm rate, Bonferroni-corrected for the number of items the gate judges
+(one test per column, pair or triple, so the gate as a whole keeps the nominal rate). Where no null can be
+drawn (no holdout, or real data too small to resample), the gate falls back to its stated fixed threshold
+and says so in its detail.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Direction = Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """One gate's declaration: what it measures, which way passes, its defaults and how its null is drawn."""
+
+    name: str
+    family: str  # fidelity | validity | privacy | utility | structure | relational | lineage
+    measures: str  # what fails it, in the contract's words
+    direction: Direction  # "min": passes when value >= floor; "max": passes when value <= ceiling
+    threshold: float  # fixed threshold used only when no null can be drawn
+    statistic: str  # "module:function" computing the gate's statistic (resolved lazily; see tests)
+    null: str  # how the real-vs-real null is drawn
+    tolerance: float = 0.0  # extra allowance beyond the null's quantile (policy-settable, default 0)
+    unit: str = "score"  # score | share | auc | ratio | epsilon
+
+
+REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
+    GateSpec("column_shapes", "fidelity",
+             "a column whose marginal drifts too far from the real one", "min", 0.80,
+             "core.checks.fidelity:evaluate_fidelity",
+             "per column: KS/TV complement of real-vs-real resamples of the synthetic size drawn from the "
+             "pooled real rows (train + holdout), computed from counts and sorted values"),
+    GateSpec("column_pair_trends", "fidelity",
+             "a pair whose association in the real data is lost or changed in the synthetic data", "min", 0.80,
+             "core.checks.fidelity:evaluate_fidelity",
+             "per pair: correlation/contingency similarity of real-vs-real resamples of the synthetic size"),
+    GateSpec("validity", "validity",
+             "synthetic values outside the real range, or categories the real data never had", "max", 0.01,
+             "core.checks.validity:evaluate_validity",
+             "per column: out-of-range and unseen-category share of real resamples of the synthetic size "
+             "against the training rows", unit="share"),
+    GateSpec("coverage", "validity",
+             "real categories or value ranges missing from the synthetic data (collapsed tails)", "min", 1.0,
+             "core.checks.validity:evaluate_validity",
+             "per category and tail: whether a real resample of the synthetic size contains it; only items "
+             "every resample (at the false-alarm rate) contains are judged", unit="share"),
+    GateSpec("exact_copies", "privacy",
+             "synthetic rows identical to real training rows, beyond the holdout's own rate", "max", 0.01,
+             "core.checks.privacy:evaluate_privacy",
+             "share of holdout rows identical to a training row that is unique in train and absent from "
+             "the holdout's own duplicates (natural duplicates excluded on both sides), with its binomial "
+             "spread at the synthetic size", unit="share"),
+    GateSpec("distance_to_closest_record", "privacy",
+             "synthetic rows closer to the training rows than holdout rows are", "max", 0.08,
+             "core.checks.privacy:evaluate_privacy",
+             "share of holdout rows closer to train than the holdout's own 5% DCR quantile, resampled at "
+             "the synthetic size", unit="share"),
+    GateSpec("membership_inference", "privacy",
+             "an attacker can tell training rows from holdout rows using the synthetic data", "max", 0.60,
+             "core.checks.privacy:evaluate_privacy",
+             "distance attack AUC with the holdout posing as the synthetic table (0.5 plus its spread)",
+             unit="auc"),
+    GateSpec("utility", "utility",
+             "a model trained on synthetic data does clearly worse on the holdout than one trained on real data",
+             "min", 0.90, "core.checks.utility:evaluate_utility",
+             "TRTR trained on real samples of the synthetic training size, its spread over resamples; a target "
+             "with no real skill above chance is not judgeable", unit="ratio"),
+    GateSpec("detection", "structure",
+             "a classifier tells synthetic rows from real ones better than it tells two real samples apart",
+             "max", 0.60, "core.checks.structure:evaluate_detection",
+             "classifier AUC on real vs a real resample of the synthetic size", unit="auc"),
+    GateSpec("three_way_trends", "structure",
+             "a three-column distribution the real data has is lost, though every pair may look right", "min",
+             0.80, "core.checks.structure:evaluate_three_way",
+             "per triple: 1 - TV of binned three-way distributions of real resamples of the synthetic size"),
+    GateSpec("missing_values", "structure",
+             "missing shares or missingness patterns (which columns are missing together, and when) differ",
+             "min", 0.90, "core.checks.structure:evaluate_missing_values",
+             "per column and pair: missingness similarity of real resamples of the synthetic size"),
+    GateSpec("constraints", "structure",
+             "synthetic rows break rules every real row keeps (inferred or declared)", "max", 0.01,
+             "core.checks.structure:evaluate_constraints",
+             "share of holdout rows breaking the rules inferred from train, at the synthetic size", unit="share"),
+    GateSpec("pii_replay", "structure",
+             "values of id, text or high-cardinality columns replayed verbatim from training rows, beyond the "
+             "holdout's rate", "max", 0.01, "core.checks.structure:evaluate_pii_replay",
+             "holdout's own verbatim overlap with train, with its binomial spread at the synthetic size",
+             unit="share"),
+    GateSpec("referential_integrity", "relational",
+             "orphan foreign keys, duplicate or missing primary keys (relational data)", "max", 0.0,
+             "core.checks.relational:evaluate_relational", "none: real data has no orphans by construction",
+             unit="share"),
+    GateSpec("cardinality", "relational",
+             "the number of children per parent differs from the real data's", "min", 0.80,
+             "core.checks.relational:evaluate_relational",
+             "cardinality shape similarity of real parent resamples of the synthetic size"),
+    GateSpec("intertable_trends", "relational",
+             "associations between a parent's columns and its children's columns are lost", "min", 0.80,
+             "core.checks.relational:evaluate_relational",
+             "per parent/child column pair: similarity over the join of real parent resamples"),
+    GateSpec("sequence_trends", "relational",
+             "sequence lengths, lagged relations or transitions differ (sequential data)", "min", 0.80,
+             "core.checks.relational:evaluate_sequences",
+             "per column: sequence similarity of real sequence resamples of the synthetic size"),
+    GateSpec("empirical_epsilon", "privacy",
+             "the membership attack's lower confidence bound on epsilon exceeds the claimed epsilon", "max",
+             math.inf, "core.checks.privacy:empirical_epsilon",
+             "the claimed epsilon of the generation's manifest (informative only without a claim)",
+             unit="epsilon"),
+    GateSpec("lineage", "lineage",
+             "a generation trained mostly on synthetic data, or whose tails are collapsing across cycles", "min",
+             0.50, "core.checks.lineage:lineage_gate_value",
+             "none: judged on the stored chain's training mix and tail health"),
+)}
+
+# Calibration settings every null-judged gate shares; the policy's [calibration] section overrides them.
+CALIBRATION_DEFAULTS: dict[str, float | int] = {
+    "false_alarm_rate": 0.01,  # per gate, after the Bonferroni correction over the items it judges
+    "resamples": 200,  # real-vs-real resamples drawn per statistic
+    "seed": 0,
+    "min_real_rows": 40,  # below this the real data is too small to resample: the fixed threshold applies
+}
+
+
+def spec(name: str) -> GateSpec:
+    """The registered gate `name` (KeyError names the known gates)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a registered gate; known: {', '.join(REGISTRY)}") from None
+
+
+def direction(name: str) -> Direction:
+    """Which way gate `name` passes."""
+    return spec(name).direction
+
+
+def rule_text(name: str, threshold: float | None) -> str:
+    """'at least 0.8000' or 'at most 0.0100': how a page states a gate's rule."""
+    if threshold is None or not math.isfinite(float(threshold)):
+        return "informative"
+    return ("at least " if direction(name) == "min" else "at most ") + f"{float(threshold):.4f}"
+
+
+@dataclass
+class Gate:
+    """One judged gate: its value, the threshold it met or missed, and the null it was judged against."""
+
+    name: str
+    value: float
+    threshold: float
+    passed: bool
+    detail: str
+    null_median: float | None = None  # median of the statistic on real-vs-real resamples
+    floor: float | None = None  # the null quantile judged against (a ceiling for "max" gates)
+    tail_probability: float | None = None  # share of the null at least as extreme as the value
+    judgeable: bool = True  # False: a stated skip (e.g. no real skill above chance); never a failure
+    items: list[dict] = field(default_factory=list)  # per column / pair / triple judgements
+
+    @property
+    def direction(self) -> Direction:
+        """The registry's direction for this gate."""
+        return direction(self.name)
+
+    def to_dict(self) -> dict:
+        """The contract's gate record (non-finite numbers as null), with the null's fields (additions)."""
+        out = {"name": self.name, "value": _number(self.value), "threshold": _number(self.threshold),
+               "passed": self.passed, "detail": self.detail, "direction": self.direction,
+               "null_median": _number(self.null_median), "floor": _number(self.floor),
+               "tail_probability": _number(self.tail_probability)}
+        if not self.judgeable:
+            out["judgeable"] = False
+        return out
+
+
+def _number(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One statistic judged against its null: the bound it had to meet and how unusual it is."""
+
+    value: float
+    null_median: float | None
+    bound: float  # floor for "min" gates, ceiling for "max" gates
+    tail_probability: float | None
+    passed: bool
+    source: str  # "null" (measured) or "threshold" (fixed fallback) or "analytic"
+
+
+def judge(name: str, value: float, null: np.ndarray | None, *, alpha: float, tests: int = 1,
+          tolerance: float = 0.0, fallback: float | None = None) -> Judgement:
+    """Judge `value` of gate `name` against its measured `null`, at false-alarm rate alpha/tests (Bonferroni).
+
+    With no usable null, the gate's fixed threshold (or `fallback`) applies and the judgement says so.
+    """
+    dirn = direction(name)
+    if not math.isfinite(value):
+        return Judgement(value, None, float("nan"), None, True, "skipped")
+    null = None if null is None else np.asarray(null, dtype=float)
+    if null is not None:
+        null = null[np.isfinite(null)]
+    if null is None or null.size < 5:
+        bound = spec(name).threshold if fallback is None else float(fallback)
+        passed = value >= bound if dirn == "min" else value <= bound
+        return Judgement(value, None, bound, None, bool(passed), "threshold")
+    level = min(max(alpha / max(tests, 1), 1e-12), 0.5)
+    bound = null_bound(null, level, dirn)
+    if dirn == "min":
+        bound -= tolerance
+        tail = (np.count_nonzero(null <= value) + 1) / (null.size + 1)
+        passed = value >= bound
+    else:
+        bound += tolerance
+        tail = (np.count_nonzero(null >= value) + 1) / (null.size + 1)
+        passed = value <= bound
+    return Judgement(value, float(np.median(null)), bound, float(min(tail, 1.0)), bool(passed), "null")
+
+
+def null_bound(null: np.ndarray, level: float, dirn: Direction) -> float:
+    """The null's `level` quantile in the failing direction (lower for "min", upper for "max").
+
+    When level x resamples < 1 (a Bonferroni level finer than the resamples resolve), the empirical
+    extreme understates the tail, so the bound is the more lenient of that extreme and a normal tail
+    (mean + z(level) x sd) fitted to the null.
+    """
+    from scipy.stats import norm
+
+    null = np.sort(np.asarray(null, dtype=float))
+    q = level if dirn == "min" else 1.0 - level
+    empirical = float(np.quantile(null, q, method="lower" if dirn == "min" else "higher"))
+    if level * null.size >= 1.0:
+        return empirical
+    normal = float(np.mean(null) + norm.ppf(q) * np.std(null, ddof=1))
+    return min(empirical, normal) if dirn == "min" else max(empirical, normal)

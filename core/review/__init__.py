@@ -1,0 +1,1 @@
+"""The review: records to read, sign-off rules, accounts, exports."""

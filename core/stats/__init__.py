@@ -1,0 +1,1 @@
+"""Statistics shared by the checks: association measures, intervals, distances."""
