@@ -257,7 +257,8 @@ def _check_table(table: LoadedTable) -> None:
     _refuse_duplicate_names(list(frame.columns), name)
     frame.columns = [str(c) for c in frame.columns]
     _refuse_unhashable(frame, name)
-    for column in frame.columns:
+    for column in list(frame.columns):
+        _normalize_odd_type(table, column)
         series = frame[column]
         if pd.api.types.is_float_dtype(series):
             infinite = np.isinf(series.to_numpy())
@@ -270,6 +271,29 @@ def _check_table(table: LoadedTable) -> None:
             table.warnings.extend(_mixed_type_warning(series, name, column))
         if series.isna().all():
             table.warnings.append(f"file {name}, column '{column}': every value is missing")
+
+
+def _normalize_odd_type(table: LoadedTable, column: str) -> None:
+    """Durations, decimals and binary values (Parquet) become seconds, floats and hex text, with a warning."""
+    frame, series = table.frame, table.frame[column]
+    if pd.api.types.is_timedelta64_dtype(series):
+        frame[column] = series.dt.total_seconds()
+        table.warnings.append(f"file {table.path}, column '{column}': durations compared as seconds")
+        return
+    if series.dtype != object:
+        return
+    present = series.dropna()
+    if not len(present):
+        return
+    import decimal
+
+    first = present.iloc[0]
+    if isinstance(first, decimal.Decimal):
+        frame[column] = pd.to_numeric(series.map(lambda v: float(v) if isinstance(v, decimal.Decimal) else v),
+                                      errors="coerce")
+    elif isinstance(first, (bytes, bytearray)):
+        frame[column] = series.map(lambda v: v.hex() if isinstance(v, (bytes, bytearray)) else v)
+        table.warnings.append(f"file {table.path}, column '{column}': binary values compared as hex text")
 
 
 def _refuse_unhashable(frame: pd.DataFrame, name: str) -> None:
