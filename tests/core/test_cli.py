@@ -195,8 +195,8 @@ def test_a_file_over_the_memory_budget_is_refused_before_reading(files, capsys, 
                               f"([budget] max_file_bytes; reading takes several times the file size in memory)")
 
 
-def test_default_file_budget_is_a_sixteenth_of_memory():
+def test_default_file_budget_is_a_thirty_second_of_memory():
     from core.data.io import Budget, physical_memory_bytes
 
-    assert Budget().max_file_bytes == physical_memory_bytes() // 16 > 0
+    assert Budget().max_file_bytes == physical_memory_bytes() // 32 > 0
     assert Budget.from_section({"max_file_bytes": 10}).max_file_bytes == 10
