@@ -1,21 +1,49 @@
 """Command line: `python -m core evaluate|split|demo|users|register|signoff|gate ...`.
 
-Exit codes: 0 pass (or done), 1 a gate failed / not approved / chain broken, 2 bad input or usage.
+Exit codes (../shared/contract/report.md): 0 pass (or done), 1 a gate failed / not approved / chain broken,
+2 bad input or usage (one line), 3 an unexpected internal error (one line naming the stage; the traceback
+only with --debug). Nothing but a judged gate, approval or chain exits 1.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
-from core.errors import InputError, ReviewError, UsageError
-from core.data.io import load_table, prepare_inputs
+from core.errors import InputError, ReviewError, StageError, UsageError
+from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
-from core.policy import load_policy
+from core.policy import Policy, load_policy
 from core.report import Evaluation, evaluate
 
-EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Stage:
+    """The stage a command is in, so an unexpected error can be reported as 'internal error in stage X'."""
+
+    name = "startup"
+
+
+def _enter(stage: str) -> None:
+    _Stage.name = stage
+
+
+# evaluate()'s progress fractions (core/report.py) mark where each family of checks starts.
+_EVALUATE_STAGES = ((0.1, "encoding"), (0.3, "fidelity"), (0.35, "validity"), (0.7, "privacy"), (1.0, "utility"))
+
+
+def _track_evaluate_stage(fraction: float, message: str) -> None:
+    """Progress callback of evaluate(): the stage is the first whose end lies beyond `fraction`."""
+    if fraction >= 1.0:
+        _enter("report")
+        return
+    _enter(next(name for end, name in _EVALUATE_STAGES if fraction < end))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +57,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     parser = _Parser(prog="python -m core", description="Review desk for synthetic tabular data.")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error (exit 3)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ev = commands.add_parser("evaluate", help="score a synthetic table against the real one and apply the gates")
@@ -48,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--stratify", help="column to stratify on")
     sp.add_argument("--out-dir", required=True)
+    sp.add_argument("--policy", help="TOML whose [budget] section limits file size and columns")
 
     demo = commands.add_parser("demo", help="write the bundled demo's train, holdout and synthetic files")
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
@@ -87,17 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--generation", type=int, required=True)
     gate.add_argument("--synthetic", required=True, help="the synthetic file about to be used")
     gate.add_argument("--database")
+    for command in commands.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="print the traceback of an internal error (exit 3)")
     return parser
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    """A number for the summary; 'n/a' for a missing or undefined one."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+def _budget(policy: Policy, seed: int | None = None) -> Budget:
+    """The policy's [budget]; the command's --seed draws the pair sample unless the policy fixes one."""
+    section = policy.sections.get("budget", {})
+    budget = Budget.from_section(section)
+    return dataclasses.replace(budget, seed=seed) if seed is not None and "seed" not in section else budget
 
 
 def summary_text(evaluation: Evaluation, limit: int = 5) -> str:
     """A readable summary: verdict, gates, then the worst columns and pairs first."""
     fidelity = evaluation.fidelity
-    lines = [f"Verdict: {evaluation.verdict.upper()}   quality score {fidelity.score:.3f} "
-             f"(column shapes {fidelity.column_shapes_score:.3f}, pair trends {fidelity.column_pair_trends_score:.3f})"]
+    lines = [f"Verdict: {evaluation.verdict.upper()}   quality score {_fmt(fidelity.score)} "
+             f"(column shapes {_fmt(fidelity.column_shapes_score)}, pair trends {_fmt(fidelity.column_pair_trends_score)})"]
     for gate in evaluation.gates:
         mark = "PASS" if gate.passed else "FAIL"
-        lines.append(f"  [{mark}] {gate.name}: {gate.value:.4f} vs {gate.threshold:.4f} ({gate.detail})")
+        lines.append(f"  [{mark}] {gate.name}: {_fmt(gate.value, '.4f')} vs {_fmt(gate.threshold, '.4f')} ({gate.detail})")
     lines.append("Worst columns:")
     for c in sorted(fidelity.column_shapes, key=lambda c: c.score)[:limit]:
         expected = f", holdout {c.expected:.3f}" if c.expected is not None else ""
@@ -116,11 +163,17 @@ def summary_text(evaluation: Evaluation, limit: int = 5) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    _enter("loading")
     policy = load_policy(args.policy)
+    budget = _budget(policy, args.seed)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
-    inputs = prepare_inputs(load_table(args.real), load_table(args.synthetic),
-                            load_table(args.holdout) if args.holdout else None, overrides, args.metadata)
-    evaluation = evaluate(inputs, policy, privacy=not args.no_privacy, seed=args.seed, target=args.target)
+    inputs = prepare_inputs(load_table(args.real, budget=budget), load_table(args.synthetic, budget=budget),
+                            load_table(args.holdout, budget=budget) if args.holdout else None, overrides,
+                            args.metadata, budget=budget)
+    _enter("encoding")
+    evaluation = evaluate(inputs, policy, progress=_track_evaluate_stage, privacy=not args.no_privacy,
+                          seed=args.seed, target=args.target)
+    _enter("report")
     print(summary_text(evaluation))
     if args.json_out:
         out = Path(args.json_out)
@@ -133,8 +186,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _split(args: argparse.Namespace) -> int:
     from core.data.holdout import split_holdout
 
-    table = load_table(args.real)
+    _enter("loading")
+    table = load_table(args.real, budget=_budget(load_policy(args.policy)))
+    for warning in table.warnings:
+        sys.stderr.write(f"warning: {warning}\n")  # stdout carries the manifest JSON
+    _enter("split")
     split = split_holdout(table.frame, args.fraction, args.seed, args.stratify)
+    _enter("writing")
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     split.train.to_csv(out / "train.csv", index=False)
@@ -148,6 +206,7 @@ def _split(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from core.demo import build_demo
 
+    _enter("demo")
     files = build_demo(Path(args.out_dir) if args.out_dir else None)
     print(f"real (training part): {files.train}\nholdout: {files.holdout}\nsynthetic: {files.synthetic}\n"
           f"manifest: {files.manifest}")
@@ -176,11 +235,29 @@ def _users(args: argparse.Namespace) -> int:
         return EXIT_PASS
     if not args.name:
         raise UsageError("users add needs a name")
-    password = os.environ.get(args.password_env) or getpass.getpass(f"password for {args.name}: ")
+    password = os.environ.get(args.password_env) or _ask_password(args.name, args.password_env)
     with session_scope(engine) as session:
         create_user(session, args.name, password, args.role, actor="cli")
     print(f"user {args.name} ({args.role}) created")
     return EXIT_PASS
+
+
+def _ask_password(name: str, variable: str) -> str:
+    """The new password from the terminal; without one (a pipeline) a UsageError naming the variable."""
+    import getpass
+
+    no_terminal = UsageError(f"users add {name}: no terminal to ask the password on; set ${variable}")
+    if not sys.stdin or not sys.stdin.isatty():
+        raise no_terminal
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", getpass.GetPassWarning)
+            password = getpass.getpass(f"password for {name}: ")
+    except (EOFError, getpass.GetPassWarning, OSError):
+        raise no_terminal from None
+    if not password:
+        raise UsageError(f"users add {name}: the password is empty")
+    return password
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -231,19 +308,31 @@ def _signoff(args: argparse.Namespace) -> int:
 def _drift(args: argparse.Namespace) -> int:
     from core.checks.drift import detect_drift
 
+    _enter("loading")
     policy = load_policy(args.policy)
+    drift_policy = policy.drift()
+    budget = _budget(policy)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
-    inputs = prepare_inputs(load_table(args.reference), load_table(args.current), None, overrides, args.metadata)
-    result = detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, policy.drift())
+    inputs = prepare_inputs(load_table(args.reference, budget=budget), load_table(args.current, budget=budget),
+                            None, overrides, args.metadata, budget=budget)
+    _enter("drift")
+    result = detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, drift_policy,
+                          pairs=inputs.pairs)
+    _enter("report")
     report = result.to_dict()
     drifted = [name for name, column in report["columns"].items() if column["drifted"]]
     print(f"Drift: {'DRIFTED' if result.drifted else 'no drift'}; {len(drifted)} of {len(report['columns'])} columns "
           f"({result.share_drifted_columns:.0%}); recommendation: {result.recommendation}")
     for name in drifted:
         column = report["columns"][name]
-        print(f"  {name:<32} {column['test']:<28} {column['statistic']:.4f} vs {column['threshold']}")
+        print(f"  {name:<32} {column['test']:<28} {_fmt(column['statistic'], '.4f')} vs {_fmt(column['threshold'], 'g')}"
+              f"  ({'; '.join(column['reasons'])})")
     for reason in report.get("reasons", []):
         print(f"  reason: {reason}")
+    for item, why in report.get("skipped", {}).items():
+        print(f"Skipped {item}: {why}")
+    for warning in inputs.warnings:
+        print(f"Warning: {warning}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=2, default=str))
     return EXIT_FAIL if result.drifted else EXIT_PASS
@@ -260,16 +349,37 @@ def _gate(args: argparse.Namespace) -> int:
     return EXIT_PASS if ok else EXIT_FAIL
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
+    """Run the CLI; returns the exit code (never 1 for an error: 2 bad input, 3 internal, see the module doc)."""
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     handlers = {"evaluate": _evaluate, "split": _split, "demo": _demo, "users": _users, "register": _register,
                 "signoff": _signoff, "gate": _gate, "drift": _drift}
+    _enter(args.command)
     try:
-        return handlers[args.command](args)
+        with warnings.catch_warnings():
+            if not debug:  # library warnings are noise on a pipeline's stderr; ours are printed as lines
+                warnings.simplefilter("ignore")
+            return handlers[args.command](args)
     except ReviewError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {_one_line(exc)}\n")
         return EXIT_BAD_INPUT
-    except (OSError, MemoryError) as exc:
-        sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"error: {type(exc).__name__}{where}: {_one_line(exc.strerror or exc)}\n")
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write(f"error: interrupted in stage {_Stage.name}\n")
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the contract: any unexpected error is one line and exit 3
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else "; rerun with --debug for the traceback"
+        if isinstance(exc, MemoryError):
+            hint = "; out of memory: lower [budget] max_file_bytes or give smaller tables" + hint
+        sys.stderr.write(f"error: {StageError(_Stage.name, exc)}{hint}\n")
+        return EXIT_INTERNAL

@@ -32,3 +32,17 @@ class PolicyError(ReviewError):
 
 class UsageError(ReviewError):
     """A request that does not fit the data (for example an unknown target column)."""
+
+
+class BudgetError(InputError):
+    """An input beyond the policy's [budget] (file size, column count) that would run out of time or memory."""
+
+
+class StageError(Exception):
+    """An unexpected internal failure, tagged with the stage it happened in (the CLI exits 3 on it)."""
+
+    def __init__(self, stage: str, cause: BaseException):
+        self.stage = stage
+        self.cause = cause
+        text = " ".join(str(cause).split()) or "(no message)"
+        super().__init__(f"internal error in stage {stage} ({type(cause).__name__}: {text})")

@@ -200,12 +200,14 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     report(0.02, "Encoding columns")
     encoded = encode_columns(inputs.frames, inputs.metadata)
     report(0.1, "Scoring column shapes and pair trends")
-    fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded)
+    fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded, pairs=inputs.pairs)
     report(0.3, "Checking validity and coverage")
     validity = evaluate_validity(inputs.frames, inputs.metadata, encoded)
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
+    report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed
     privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m)) if privacy else None
+    report(0.7, "Scoring utility on the holdout")
     utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.3 * f, m))
     report(1.0, "Done")
     return with_results(evaluation, privacy_result, utility_result, target)

@@ -41,6 +41,7 @@ flag the column when they hold more than `new_category_share` of the rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -176,9 +177,14 @@ class DriftResult:
 
 
 def detect_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, metadata: Metadata, policy: DriftPolicy | None = None
+    reference: pd.DataFrame, current: pd.DataFrame, metadata: Metadata, policy: DriftPolicy | None = None,
+    pairs: Collection[tuple[str, str]] | None = None,
 ) -> DriftResult:
-    """Compare current real data with the reference real data column by column and pair by pair."""
+    """Compare current real data with the reference real data column by column and pair by pair.
+
+    `pairs` (in column order) limits the pair checks to the input budget's seeded sample; None checks all.
+    A column empty on one side is compared by its missing share only.
+    """
     policy = policy or DriftPolicy()
     check_schemas({"real": ("reference", reference), "current": ("current", current)})
     for role, frame in (("reference", reference), ("current", current)):
@@ -199,10 +205,14 @@ def detect_drift(
             skipped[column] = f"sdtype '{sdtype}' is not compared"
             continue
         r, c = comparable_values(ref[column], sdtype), comparable_values(cur[column], sdtype)
-        ref_values[column], cur_values[column] = r, c
         columns[column] = _column_drift(column, sdtype, r, c, policy)
+        if r.isna().all() or c.isna().all():
+            side = "reference" if r.isna().all() else "current"
+            skipped[f"pairs with '{column}'"] = f"no values in the {side} data"
+            continue
+        ref_values[column], cur_values[column] = r, c
 
-    pairs = _pair_drift(ref_values, cur_values, metadata, policy, skipped)
+    pairs = _pair_drift(ref_values, cur_values, metadata, policy, skipped, pairs)
     n_drifted = sum(col.drifted for col in columns.values())
     share = n_drifted / len(columns) if columns else 0.0
     reasons = []
@@ -363,9 +373,21 @@ def _frequencies(keys: list[str], ref_counts: np.ndarray, cur_counts: np.ndarray
     return side(ref_counts), side(cur_counts)
 
 
+def shared_bin_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-width edges over the pooled range; one bin when the range is too narrow or wide for floats."""
+    low, high = float(np.min(values)), float(np.max(values))
+    if math.isfinite(high - low) and high > low:
+        edges = np.linspace(low, high, bins + 1)
+        if np.all(np.diff(edges) > 0):
+            return edges
+    # A constant column, or one of numbers so large (>= 1e16) that a bin would be narrower than the float spacing.
+    pad = max(abs(low), abs(high), 1.0) * 1e-9 if high <= low else 0.0
+    return np.array([low - pad, high + pad]) if pad else np.array([low, high])
+
+
 def _histograms(ref: np.ndarray, cur: np.ndarray, bins: int, sdtype: str) -> tuple[dict, dict]:
     """Counts of each side on bins shared by both (edges over the pooled range)."""
-    edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=bins)
+    edges = shared_bin_edges(np.concatenate([ref, cur]), bins)
     unit = "seconds since 1970-01-01" if sdtype == "datetime" else None
     def side(values: np.ndarray) -> dict:
         return {"kind": "histogram", "n": int(len(values)), "bin_edges": edges.tolist(),
@@ -377,8 +399,9 @@ def _histograms(ref: np.ndarray, cur: np.ndarray, bins: int, sdtype: str) -> tup
 # --- pairs -----------------------------------------------------------------------------------------------
 
 
-def association_matrix(frame: dict[str, pd.Series], kinds: dict[str, str]) -> dict[tuple[str, str], tuple[str, float]]:
-    """Association of every column pair: Pearson (numeric), Cramer's V (categorical), correlation ratio (mixed)."""
+def association_matrix(frame: dict[str, pd.Series], kinds: dict[str, str],
+                       pairs: Collection[tuple[str, str]] | None = None) -> dict[tuple[str, str], tuple[str, float]]:
+    """Association of every column pair (or of `pairs`): Pearson, Cramer's V (categorical), correlation ratio (mixed)."""
     numeric = [c for c in frame if kinds[c] == "numeric"]
     categorical = [c for c in frame if kinds[c] == "categorical"]
     codes = {c: pd.factorize(frame[c], use_na_sentinel=True)[0] for c in categorical}
@@ -391,7 +414,9 @@ def association_matrix(frame: dict[str, pd.Series], kinds: dict[str, str]) -> di
     names = list(frame)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            if kinds[a] == kinds[b] == "categorical":
+            if pairs is not None and (a, b) not in pairs:
+                out.pop((a, b), None)
+            elif kinds[a] == kinds[b] == "categorical":
                 out[(a, b)] = ("cramers_v", cramers_v(codes[a], codes[b]))
             elif kinds[a] != kinds[b]:
                 cat, num = (a, b) if kinds[a] == "categorical" else (b, a)
@@ -417,7 +442,7 @@ def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
 
 def _pair_drift(
     ref: dict[str, pd.Series], cur: dict[str, pd.Series], metadata: Metadata, policy: DriftPolicy,
-    skipped: dict[str, str],
+    skipped: dict[str, str], sample: Collection[tuple[str, str]] | None = None,
 ) -> list[PairDrift]:
     kinds = {}
     for column in ref:
@@ -428,8 +453,8 @@ def _pair_drift(
         else:
             kinds[column] = "categorical"
     used = [c for c in ref if c in kinds]
-    before = association_matrix({c: ref[c] for c in used}, kinds)
-    after = association_matrix({c: cur[c] for c in used}, kinds)
+    before = association_matrix({c: ref[c] for c in used}, kinds, sample)
+    after = association_matrix({c: cur[c] for c in used}, kinds, sample)
     n_ref = len(next(iter(ref.values()))) if ref else 0
     n_cur = len(next(iter(cur.values()))) if cur else 0
     floor = noise_floor(n_ref, n_cur)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import dataclass, field
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -197,9 +198,13 @@ def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarr
 
 
 def evaluate_fidelity(
-    tables: dict[str, pd.DataFrame], metadata: Metadata, encoded: dict[str, EncodedColumn] | None = None
+    tables: dict[str, pd.DataFrame], metadata: Metadata, encoded: dict[str, EncodedColumn] | None = None,
+    pairs: Collection[tuple[str, str]] | None = None,
 ) -> FidelityResult:
-    """Score column shapes and pair trends of 'synthetic' (and, if present, 'holdout') against 'real'."""
+    """Score column shapes and pair trends of 'synthetic' (and, if present, 'holdout') against 'real'.
+
+    `pairs` (in column order) limits pair trends to a sample, as the input budget draws it; None scores all.
+    """
     encoded = encoded if encoded is not None else encode_columns(tables, metadata)
     roles = [r for r in ("synthetic", "holdout") if r in tables]
     skipped = [Skipped(name, f"sdtype '{sdtype}' is not compared") for name, sdtype in metadata.items()
@@ -231,6 +236,8 @@ def evaluate_fidelity(
     trends = []
     stats = ColumnStats()
     for a, b in itertools.combinations(pair_columns, 2):
+        if pairs is not None and (a.name, b.name) not in pairs:
+            continue
         counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
         real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"), stats)
         synthetic_assoc = _association(a, b, "synthetic", counts["synthetic"], pearson.get("synthetic"), stats)

@@ -46,6 +46,10 @@ def split_holdout(frame: pd.DataFrame, fraction: float = 0.2, seed: int = 0, str
         if stratify not in frame.columns:
             raise UsageError(f"column '{stratify}': cannot stratify on a column the table does not have")
         holdout_index = _stratified_positions(frame[stratify], fraction, rng)
+        if len(holdout_index) == 0 or len(holdout_index) == len(frame):
+            strata = frame[stratify].nunique(dropna=False)
+            raise UsageError(f"column '{stratify}': stratifying {len(frame)} rows on {strata} value(s) with a "
+                             f"fraction of {fraction} leaves one side empty; stratify on a column with fewer values")
     mask = np.zeros(len(frame), dtype=bool)
     mask[np.sort(holdout_index)] = True
     train, holdout = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)

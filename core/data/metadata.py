@@ -32,10 +32,15 @@ def detect_metadata(frame: pd.DataFrame) -> Metadata:
     from sdv.metadata import Metadata as SdvMetadata
 
     sample = frame if len(frame) <= 50_000 else frame.sample(50_000, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        detected = SdvMetadata.detect_from_dataframes({"table": sample})
-    columns = detected.to_dict()["tables"]["table"]["columns"]
+    try:
+        columns = _sdv_columns(SdvMetadata, sample)
+    except Exception:  # noqa: BLE001 - SDV refuses some valid columns (e.g. floats near 1e300); retry one by one
+        columns = {}
+        for name in sample.columns:
+            try:
+                columns.update(_sdv_columns(SdvMetadata, sample[[name]]))
+            except Exception:  # noqa: BLE001
+                columns[name] = {"sdtype": _fallback_sdtype(sample[name])}
     metadata: Metadata = {}
     for name in frame.columns:
         sdtype = _SDV_TO_SDTYPE.get(columns.get(name, {}).get("sdtype", "text"), "text")
@@ -43,6 +48,25 @@ def detect_metadata(frame: pd.DataFrame) -> Metadata:
             sdtype = "numerical"
         metadata[name] = sdtype
     return metadata
+
+
+def _sdv_columns(sdv_metadata: type, frame: pd.DataFrame) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detected = sdv_metadata.detect_from_dataframes({"table": frame})
+    return detected.to_dict()["tables"]["table"]["columns"]
+
+
+def _fallback_sdtype(series: pd.Series) -> str:
+    """A column's sdtype from its dtype alone, for the columns SDV's detector rejects."""
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numerical"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    present = series.dropna()
+    return "categorical" if present.nunique() <= max(10, 0.2 * len(present)) else "text"
 
 
 def metadata_from_json(path: str | Path) -> Metadata:
@@ -155,7 +179,8 @@ def _as_discrete(series: pd.Series) -> pd.Series:
     # Integers read as float (because of a missing value on one side) must still match: 1 == 1.0.
     if pd.api.types.is_float_dtype(series):
         whole = series.dropna()
-        if len(whole) and bool((whole == np.round(whole)).all()):
+        # Beyond 2**53 a float is not an exact integer (and 1e300 does not fit Int64): keep such floats.
+        if len(whole) and bool((whole == np.round(whole)).all()) and bool((whole.abs() < 2**53).all()):
             return series.astype("Int64").astype(object).where(series.notna(), None)
     if series.dtype == object:
         return series  # already plain values; missing ones stay NaN or None, both read as missing

@@ -164,3 +164,39 @@ def test_usage_error_is_one_line(capsys):
         main(["evaluate", "--real", "x.csv"])
     assert exit_info.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_users_add_without_a_terminal_or_password_is_one_line(tmp_path):
+    """Issue 11: `users add` in a pipeline ended in an EOFError traceback."""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "REVIEW_DESK_PASSWORD"}
+    run = subprocess.run([sys.executable, "-m", "core", "users", "add", "robin", "--database",
+                          f"sqlite:///{tmp_path / 'store.sqlite3'}"], cwd=ROOT, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, env=env)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == "error: users add robin: no terminal to ask the password on; set $REVIEW_DESK_PASSWORD"
+    ok = subprocess.run([sys.executable, "-m", "core", "users", "add", "robin", "--database",
+                         f"sqlite:///{tmp_path / 'store.sqlite3'}"], cwd=ROOT, capture_output=True, text=True,
+                        stdin=subprocess.DEVNULL, env=env | {"REVIEW_DESK_PASSWORD": "a long enough secret 42"})
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_a_file_over_the_memory_budget_is_refused_before_reading(files, capsys, monkeypatch):
+    """A file whose parse would not fit is refused by its size, naming size and budget, without reading it."""
+    import core.data.io as io
+
+    folder = files["folder"]
+    (folder / "budget.toml").write_text("[budget]\nmax_file_bytes = 500000\n")
+    monkeypatch.setattr(io.Path, "read_bytes", lambda self: pytest.fail("read a file over the budget"))
+    code, stdout, stderr = _run(["evaluate", "--real", files["train"], "--synthetic", files["fresh"],
+                                 "--policy", folder / "budget.toml"], capsys)
+    size = files["train"].stat().st_size
+    assert code == 2 and stdout == ""
+    assert stderr.strip() == (f"error: file {files['train']}: is {size / 1e6:.1f} MB, over the budget of 500.0 KB "
+                              f"([budget] max_file_bytes; reading takes several times the file size in memory)")
+
+
+def test_default_file_budget_is_a_thirty_second_of_memory():
+    from core.data.io import Budget, physical_memory_bytes
+
+    assert Budget().max_file_bytes == physical_memory_bytes() // 32 > 0
+    assert Budget.from_section({"max_file_bytes": 10}).max_file_bytes == 10

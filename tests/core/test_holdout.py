@@ -37,3 +37,9 @@ def test_bad_requests(census):
         split_holdout(census, 1.5)
     with pytest.raises(UsageError, match="column 'nope'"):
         split_holdout(census, 0.2, stratify="nope")
+
+
+def test_stratifying_on_a_unique_column_is_refused(census):
+    frame = census.head(50).assign(row=range(50))
+    with pytest.raises(UsageError, match="column 'row': stratifying 50 rows on 50 value"):
+        split_holdout(frame, 0.2, stratify="row")
