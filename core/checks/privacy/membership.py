@@ -17,10 +17,11 @@ from scipy.stats import norm, rankdata
 from core.stats.distances import nearest_encoded
 
 CONFIDENCE_LEVEL = 0.95
-# Holdout rows used for the null (split into a posing half and a non-member half): the null holds one
-# candidates x holdout distance matrix in float32, ~70 MB at 3,000 rows.
-NULL_HOLDOUT_ROWS = 3000
-NULL_RESAMPLES = 100  # at most: each resample is a min over a column subset of that matrix
+# Holdout rows used for the null (split into a posing half and a non-member half, so at most half of them
+# are candidates per group in the real attack as well).
+NULL_HOLDOUT_ROWS = 4000
+NULL_NEIGHBOURS = 24  # nearest holdout rows kept per candidate for the null's resamples
+NULL_RESAMPLES = 200
 
 
 @dataclass
@@ -50,18 +51,36 @@ def hanley_mcneil_interval(auc: float, n_pos: int, n_neg: int, level: float = CO
     return max(0.0, auc - half), min(1.0, auc + half)
 
 
-def _distance_matrix(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Float32 Euclidean distances rows x columns; identical encoded rows get exactly 0."""
-    squared = (rows**2).sum(axis=1)[:, None] + (columns**2).sum(axis=1)[None, :] - 2.0 * (rows @ columns.T)
-    matrix = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+def _nearest_lists(rows: np.ndarray, columns: np.ndarray, k: int, chunk: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """For each row: its k nearest `columns` rows (positions, nearest first) and distances; identical encoded
+    rows get exactly 0 (the float64 product expansion leaves ~1e-8 on them otherwise)."""
     _, ids = np.unique(np.vstack([rows, columns]), axis=0, return_inverse=True)
     ids = ids.reshape(-1)
-    matrix[ids[: len(rows), None] == ids[None, len(rows):]] = 0.0
-    return matrix
+    row_ids, column_ids = ids[: len(rows)], ids[len(rows):]
+    column_norm = (columns**2).sum(axis=1)
+    k = min(k, len(columns))
+    positions = np.empty((len(rows), k), dtype=np.int64)
+    distances = np.empty((len(rows), k))
+    for start in range(0, len(rows), chunk):
+        block = rows[start : start + chunk]
+        squared = (block**2).sum(axis=1)[:, None] + column_norm[None, :] - 2.0 * (block @ columns.T)
+        squared = np.maximum(squared, 0.0)
+        squared[row_ids[start : start + chunk, None] == column_ids[None, :]] = 0.0
+        found = np.argpartition(squared, k - 1, axis=1)[:, :k] if k < len(columns) else \
+            np.broadcast_to(np.arange(k), (len(block), k)).copy()
+        picked = np.take_along_axis(squared, found, axis=1)
+        order = np.argsort(picked, axis=1, kind="stable")
+        positions[start : start + len(block)] = np.take_along_axis(found, order, axis=1)
+        distances[start : start + len(block)] = np.sqrt(np.take_along_axis(picked, order, axis=1))
+    return positions, distances
 
 
 def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, resamples: int, seed: int) -> np.ndarray:
-    """AUCs of the distance attack when half the holdout poses as the synthetic table (n candidates a group)."""
+    """AUCs of the distance attack when half the holdout poses as the synthetic table (n candidates a group).
+
+    Each candidate's NULL_NEIGHBOURS nearest holdout rows are found once; a resample's nearest posing row is
+    the first of them in the posing half (all of them fall outside it with chance 2^-24: then exactly).
+    """
     rng = np.random.default_rng(seed + 1)
     hold = holdout_enc if len(holdout_enc) <= NULL_HOLDOUT_ROWS else \
         holdout_enc[rng.choice(len(holdout_enc), NULL_HOLDOUT_ROWS, replace=False)]
@@ -70,15 +89,23 @@ def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, r
     if half < 2 or n < 2:
         return np.zeros(0)
     pool = train_enc[rng.choice(len(train_enc), min(len(train_enc), 2 * n), replace=False)]
-    to_hold = _distance_matrix(np.vstack([pool, hold]), hold)  # (pool + holdout) x holdout
-    out = np.empty(min(resamples, NULL_RESAMPLES))
-    for r in range(len(out)):
-        order = rng.permutation(len(hold))
-        posing, others = order[:half], order[half:]
-        members = rng.choice(len(pool), n, replace=False)
-        non_members = len(pool) + rng.choice(others, n, replace=False)
-        scores = -to_hold[np.concatenate([members, non_members])][:, posing].min(axis=1)
-        out[r] = auc_score(scores[:n], scores[n:])
+    candidates = np.vstack([pool, hold])
+    positions, distances = _nearest_lists(candidates, hold, NULL_NEIGHBOURS)
+    out = np.empty(resamples)
+    for r in range(resamples):
+        posing = np.zeros(len(hold), dtype=bool)
+        posing[rng.permutation(len(hold))[:half]] = True
+        others = np.flatnonzero(~posing)
+        chosen = np.concatenate([rng.choice(len(pool), n, replace=False),
+                                 len(pool) + rng.choice(others, n, replace=False)])
+        inside = posing[positions[chosen]]
+        first = inside.argmax(axis=1)
+        nearest = distances[chosen, first]
+        missed = np.flatnonzero(~inside.any(axis=1))
+        if missed.size:
+            nearest[missed] = np.sqrt(((candidates[chosen[missed], None, :] - hold[posing][None]) ** 2)
+                                      .sum(axis=2)).min(axis=1)
+        out[r] = auc_score(-nearest[:n], -nearest[n:])
     return out
 
 
