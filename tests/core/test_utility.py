@@ -319,7 +319,7 @@ def test_report_section_is_json_and_names_directions():
     assert set(mae_free) == {"roc_auc", "f1_macro", "accuracy"}
     assert set(mae_free["roc_auc"]["trtr"]) == {"mean", "std", "min", "max", "values"}
     assert 0.0 <= section["score"] <= 1.0 and section["threshold"] == section["floor"] <= 1.0
-    assert section["judgeable"] is True and len(section["trtr_matched_size"]["values"]) == U.UTILITY_RESAMPLES
+    assert section["judgeable"] is True and len(section["trtr_matched_size"]["values"]) == 2 * U.UTILITY_RESAMPLES
     blend = section["blend_sweep"]
     assert blend["points"][blend["best_index"]]["best"] is True
     assert [p["n_synthetic"] for p in blend["points"]] == [0, len(train) // 2, len(train), len(train)]
