@@ -17,27 +17,43 @@ DCR_CLIP_QUANTILE = 0.99  # the histogram's last bin holds everything beyond thi
 ECDF_POINTS = 201
 PASS_COLOUR = "background-color: #d4edda"
 FAIL_COLOUR = "background-color: #f8d7da; font-weight: bold"
+SKIP_COLOUR = "background-color: #e2e3e5"
+
+
+def _cell(value) -> str:
+    """A gate number as text ('' when absent or not finite)."""
+    if value is None or not np.isfinite(float(value)):
+        return ""
+    return f"{float(value):.4f}"
 
 
 def gate_frame(gates: list[dict]):
-    """A Styler of gates {name, value, threshold, passed, detail}: result coloured, rule spelled out, as text."""
+    """A Styler of gates {name, value, threshold, passed, detail[, null_median, floor, judgeable]}: result
+    coloured ('not judgeable' is a stated skip, not a pass or a failure), the null's median and floor, as text."""
+    def result(g: dict) -> str:
+        if g.get("judgeable", True) is False:
+            return "not judgeable"
+        return "pass" if g["passed"] else "FAIL"
+
     frame = pd.DataFrame([{
-        "gate": g["name"], "result": "pass" if g["passed"] else "FAIL", "value": f"{g['value']:.4f}",
-        "rule": rule_text(g["name"], g["threshold"]),
+        "gate": g["name"], "result": result(g), "value": _cell(g["value"]),
+        "rule": "" if g.get("judgeable", True) is False else rule_text(g["name"], g["threshold"]),
+        "null median": _cell(g.get("null_median")), "floor": _cell(g.get("floor")),
         "detail": str(g["detail"]),
-    } for g in gates], columns=["gate", "result", "value", "rule", "detail"])
+    } for g in gates], columns=["gate", "result", "value", "rule", "null median", "floor", "detail"])
 
     def colour(table: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=table.index, columns=table.columns)
         styles.loc[table["result"] == "FAIL", "result"] = FAIL_COLOUR
         styles.loc[table["result"] == "pass", "result"] = PASS_COLOUR
+        styles.loc[table["result"] == "not judgeable", "result"] = SKIP_COLOUR
         return styles
 
     return frame.style.apply(colour, axis=None)
 
 
 def show_gates(gates: list[dict], key: str) -> None:
-    """Draw a gate table (value, rule, pass/FAIL, detail)."""
+    """Draw a gate table (value, rule, pass/FAIL/not judgeable, the null's median and floor, detail)."""
     st.dataframe(gate_frame(gates), hide_index=True, width="stretch", key=key,
                  column_config={"detail": st.column_config.TextColumn("detail", width="large")})
 

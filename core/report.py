@@ -13,7 +13,7 @@ from core.data.io import PreparedInputs
 from core.gates import Gate
 from core.policy import Policy, load_policy
 from core.checks.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
-from core.checks.utility import UtilityResult, evaluate_utility, utility_gate
+from core.checks.utility import UtilityResult, evaluate_utility, utility_gate_record
 from core.checks.validity import ValidityResult, evaluate_validity
 
 SCHEMA_VERSION = 1
@@ -243,15 +243,18 @@ def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, u
                                "no holdout given: privacy is judged against a real holdout"}
     else:
         sections["privacy"] = privacy.to_dict()
-        thresholds = {name: evaluation.policy.gate(name) for name in PRIVACY_GATES}
-        gates += [Gate(name, g["value"], g["threshold"], g["passed"], g["detail"])
-                  for name, g in privacy_gate_values(privacy, thresholds).items()]
+        policy = evaluation.policy
+        judged = privacy_gate_values(privacy, {name: policy.gate(name) for name in PRIVACY_GATES},
+                                     alpha=policy.calibration("false_alarm_rate"),
+                                     tolerances={name: policy.gate(name, "tolerance", 0.0) for name in PRIVACY_GATES})
+        gates += [Gate(**g) for g in judged.values()]
     if utility is None:
         sections["utility"] = {"skipped": "no holdout given: utility is scored on a real holdout" if not has_holdout
                                else "no target column chosen" if target is None else "not run"}
     else:
+        policy = evaluation.policy
+        gate = utility_gate_record(utility, policy.gate("utility"), alpha=policy.calibration("false_alarm_rate"),
+                                   tolerance=policy.gate("utility", "tolerance", 0.0))
         sections["utility"] = utility.to_dict()
-        gate = utility_gate(utility, evaluation.policy.gate("utility"))
-        if gate is not None:
-            gates.append(Gate("utility", gate["value"], gate["threshold"], gate["passed"], gate["detail"]))
+        gates.append(Gate(**gate))  # a not-judgeable target is kept: passed, judgeable False, detail says why
     return replace(evaluation, gates=gates, sections=sections, privacy=privacy, utility=utility)

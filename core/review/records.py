@@ -56,7 +56,7 @@ class NearestReal:
 def nearest_real_records(real: pd.DataFrame, query: pd.DataFrame, metadata: Metadata,
                          others: tuple[pd.DataFrame, ...] = ()) -> NearestReal:
     """Exact nearest real row of every query row (core.checks.privacy's mixed-type distance); `others` fix the levels."""
-    from core.checks.privacy import DistanceEncoding, nearest_records
+    from core.stats.distances import DistanceEncoding, nearest_records
 
     encoding = DistanceEncoding.fit(real, metadata, others=[real, query, *others])
     found = nearest_records(real, query, metadata, encoding=encoding, n_neighbors=1)

@@ -4,7 +4,11 @@ Three measurements, all scored on the real holdout, which no model ever trains o
 
 - TSTR vs TRTR (`utility_score`): the same pipeline trained on the synthetic table (Train Synthetic,
   Test Real) and on the real training table (Train Real, Test Real), for a gradient-boosting model and a
-  linear baseline, over several seeds. The `utility` gate compares the two (see `skill_retained_score`).
+  linear baseline, over several seeds. The `utility` gate compares TSTR with TRTR trained on real samples
+  of the synthetic table's size (bootstraps of the training rows, so the verdict turns on fidelity, not on
+  row count) and judges the gap against those samples' own spread (core.gates.judge, see
+  `UtilityScore.judgement`); a target the real model cannot predict better than chance, beyond that spread,
+  is "not judgeable" (passed, never failed). The full-size TRTR is kept beside it for information.
 - Blend sweep (`blend_sweep`): synthetic data is meant to be blended with real data, not to replace it,
   and the synthetic:real ratio is a hyperparameter. The sweep trains on a designed set of mixes
   (`BlendDesign`) and marks the mix that scores best on the holdout.
@@ -26,11 +30,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr
 from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
@@ -45,6 +49,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from core.errors import UsageError
 from core.data.metadata import Metadata
+from core.gates import CALIBRATION_DEFAULTS, Judgement, judge, rule_text
 
 GATE_NAME = "utility"
 # Default gate threshold on `skill_retained_score`: the synthetic-trained model must keep at least 90% of
@@ -56,12 +61,16 @@ GATE_NAME = "utility"
 # a few thousand rows with room to spare and flags a clear loss of predictive structure; on tables of a
 # few hundred rows a fresh real sample can itself land just below it (the seeds' spread does not show this
 # training-sample noise, only the model's own randomness).
-UTILITY_THRESHOLD = 0.9
+UTILITY_THRESHOLD = 0.9  # the registry's fixed fallback, used only where the real rows are too few to resample
 # Below this much real-model skill (ROC-AUC 0.55, R2 0.05) the target is barely predictable from the
 # other columns even with real data; a ratio of two near-chance scores is noise, so the gate is left out.
 MIN_REAL_SKILL = 0.05
 
 DEFAULT_SEEDS = (0, 1, 2)
+# Pairs of disjoint real samples of the synthetic size (without replacement, at most half the real rows each,
+# each fit with its own model seed) trained for the gate's null: each pair costs two fits of the reference model;
+# 6 pairs give the judge enough draws for the normal tail it fits at false-alarm rates finer than they resolve.
+UTILITY_RESAMPLES = 6  # pairs of samples: 12 fits
 MODELS = ("gradient_boosting", "linear")
 PRIMARY_MODEL = "gradient_boosting"
 # Gradient boosting: 100 iterations of 31-leaf trees at learning rate 0.1, no early stopping (determinism).
@@ -406,7 +415,13 @@ class UtilityScore:
     models: dict[str, dict[str, MetricComparison]]  # model -> metric -> comparison
     estimators: dict[str, str]  # model -> the estimator's repr (its settings)
     rows: dict[str, int]  # train / synthetic / holdout rows used, and rows dropped for a missing target
-    threshold: float = UTILITY_THRESHOLD
+    threshold: float = UTILITY_THRESHOLD  # fixed fallback (no null)
+    matched_trtr: Spread | None = None  # reference model's primary metric, trained on real samples of synthetic size
+    matched_rows: int = 0  # rows of each of those samples: the synthetic size, at most half the real rows
+    matched_pairs: list[tuple[float, float]] = field(default_factory=list)  # (sample A, disjoint sample B) per resample
+    holdout_class_counts: tuple[int, ...] = ()  # classification: holdout rows per class (task.classes order)
+    alpha: float = float(CALIBRATION_DEFAULTS["false_alarm_rate"])
+    tolerance: float = 0.0
 
     @property
     def reference_model(self) -> str:
@@ -420,37 +435,152 @@ class UtilityScore:
         return self.models[self.reference_model][self.task.primary_metric]
 
     @property
-    def skill_retained_score(self) -> float | None:
-        """The reference model's (TSTR - chance) / (TRTR - chance) on the primary metric (None if not judgeable)."""
+    def chance(self) -> float:
+        """The primary metric's chance level (ROC-AUC 0.5, R2 0)."""
+        return CHANCE_LEVEL[self.task.primary_metric]
+
+    @property
+    def full_size_skill_retained(self) -> float | None:
+        """(TSTR - chance) / (full-size TRTR - chance): informative; mixes fidelity with row count."""
         return skill_retained(self.task.primary_metric, self.primary.tstr.mean, self.primary.trtr.mean)
 
     @property
+    def matched_skill(self) -> float | None:
+        """Mean skill above chance of the real model trained on real samples of the synthetic size."""
+        return None if self.matched_trtr is None else self.matched_trtr.mean - self.chance
+
+    @property
+    def skill_retained_score(self) -> float | None:
+        """(TSTR - chance) / (size-matched TRTR - chance) on the primary metric; None if not judgeable."""
+        if self.not_judgeable is not None:
+            return None
+        if self.matched_trtr is None:
+            return self.full_size_skill_retained
+        return float((self.primary.tstr.mean - self.chance) / self.matched_skill)
+
+    @property
+    def null(self) -> np.ndarray | None:
+        """Skill retained by each real sample of the synthetic size, relative to their mean: the gate's null."""
+        if self.matched_trtr is None or self.not_judgeable is not None:
+            return None
+        # B - A of two independent samples varies as 2 sigma^2; the statistic (TSTR minus the mean of all 2R
+        # samples) as sigma^2 (1 + 1/2R): scale the pair differences to that.
+        a, b = (np.array([pair[i] for pair in self.matched_pairs], dtype=float) for i in (0, 1))
+        scale = math.sqrt((1.0 + 1.0 / (2 * len(a))) / 2.0)
+        null = 1.0 + (b - a) * scale / self.matched_skill
+        # Near a perfect score, samples drawn from one training table agree to the last pair of rows while a
+        # fresh real sample does not (penguins: 0.999 +- 0.0007 over halves, 0.993 for another third). The
+        # metric's own sampling error on the holdout (Hanley-McNeil for ROC-AUC, at the size-matched value)
+        # bounds the null's spread from below.
+        floor = self.holdout_standard_error / self.matched_skill
+        spread = float(np.std(null, ddof=1)) if len(null) > 1 else 0.0
+        if spread < floor:
+            standard = (null - null.mean()) / spread if spread > 0 else \
+                norm.ppf((np.arange(len(null)) + 0.5) / len(null))
+            null = 1.0 + standard * floor
+        return null
+
+    @property
+    def holdout_standard_error(self) -> float:
+        """Hanley-McNeil standard error of the size-matched ROC-AUC on the holdout's classes (macro: their mean);
+        0 for regression, whose R2 spread the pairs measure."""
+        if self.task.primary_metric != "roc_auc" or self.matched_trtr is None or not self.holdout_class_counts:
+            return 0.0
+        auc = min(max(self.matched_trtr.mean, 0.5), 1.0 - 1e-9)
+        total = sum(self.holdout_class_counts)
+        counts = self.holdout_class_counts[1:] if len(self.holdout_class_counts) == 2 else self.holdout_class_counts
+        errors = []
+        for positives in counts:
+            negatives = total - positives
+            if positives < 1 or negatives < 1:
+                continue
+            q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+            var = (auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)) / (
+                positives * negatives)
+            errors.append(math.sqrt(max(var, 0.0)))
+        return float(np.mean(errors)) if errors else 0.0
+
+    @property
+    def matched_spread(self) -> float:
+        """Standard deviation of one real sample's primary metric at the synthetic size, from the pair differences."""
+        if not self.matched_pairs:
+            return 0.0
+        differences = np.array([b - a for a, b in self.matched_pairs], dtype=float)
+        return float(np.sqrt(np.mean(differences**2) / 2.0))
+
+    @property
+    def not_judgeable(self) -> str | None:
+        """Why the target cannot be judged (no real skill above chance beyond its spread), or None."""
+        label = METRIC_LABELS[self.task.primary_metric]
+        if self.matched_trtr is None:
+            if skill_retained(self.task.primary_metric, self.primary.tstr.mean, self.primary.trtr.mean) is None:
+                return (f"the real-trained {self.reference_model} model scores {label} {self.primary.trtr.mean:.3f} "
+                        f"on the holdout, too close to chance ({self.chance}) to judge utility")
+            return None
+        values = np.asarray(self.matched_trtr.values, dtype=float)
+        spread = max(self.matched_spread, float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+        margin = float(norm.ppf(1.0 - self.alpha)) * spread
+        if self.matched_skill <= max(margin, 1e-9):
+            return (f"not judgeable: the real-trained {self.reference_model} model, trained on real samples of the "
+                    f"synthetic size ({self.matched_rows} rows), scores {label} {self.matched_trtr.mean:.3f} "
+                    f"(spread {spread:.3f} over {len(values)} samples), no real skill above chance ({self.chance}) "
+                    f"beyond its own noise")
+        return None
+
+    @property
+    def judgement(self) -> Judgement | None:
+        """The gate judged against its null (None when not judgeable)."""
+        value = self.gate_value
+        if value is None:
+            return None
+        return judge(GATE_NAME, value, self.null, alpha=self.alpha, tolerance=self.tolerance, fallback=self.threshold)
+
+    @property
     def gate_value(self) -> float | None:
-        """skill_retained_score clipped to [0, 1]; None when the gate does not apply."""
+        """skill_retained_score clipped to [0, 1]; None when not judgeable."""
         value = self.skill_retained_score
         return None if value is None else float(min(1.0, max(0.0, value)))
 
     @property
     def not_applicable(self) -> str | None:
-        """Why the gate does not apply, or None."""
-        if self.gate_value is not None:
-            return None
-        label = METRIC_LABELS[self.task.primary_metric]
-        return (f"the real-trained {self.reference_model} model scores {label} {self.primary.trtr.mean:.3f} on "
-                f"the holdout, too close to chance ({CHANCE_LEVEL[self.task.primary_metric]}) to judge utility")
+        """Why the gate cannot judge this target, or None (kept under its old name for the pages)."""
+        return self.not_judgeable
 
     def gate_detail(self) -> str:
         """One line for the report's gate entry."""
-        if self.not_applicable:
-            return self.not_applicable
+        if self.not_judgeable:
+            return self.not_judgeable
         label = METRIC_LABELS[self.task.primary_metric]
-        return (f"{self.reference_model} {label} predicting '{self.task.target}': trained on synthetic "
-                f"{self.primary.tstr.mean:.3f} vs on real {self.primary.trtr.mean:.3f} on the holdout "
-                f"({len(self.seeds)} seeds); keeps {max(0.0, self.skill_retained_score):.0%} of the real model's "
-                f"skill above chance ({CHANCE_LEVEL[self.task.primary_metric]})")
+        text = (f"{self.reference_model} {label} predicting '{self.task.target}': trained on synthetic "
+                f"{self.primary.tstr.mean:.3f} ({len(self.seeds)} seeds)")
+        if self.matched_trtr is not None:
+            text += (f" vs on real samples of {self.matched_rows} rows {self.matched_trtr.mean:.3f} "
+                     f"(± {self.matched_trtr.std:.3f} over {len(self.matched_trtr.values)} samples)")
+        text += (f"; full-size real {self.primary.trtr.mean:.3f} (information); keeps "
+                 f"{max(0.0, self.skill_retained_score):.0%} of the size-matched real skill above chance ({self.chance})")
+        judged = self.judgement
+        if judged is not None and judged.source == "null":
+            text += (f"; real samples keep median {judged.null_median:.0%}, {rule_text(GATE_NAME, judged.bound)} at "
+                     f"false-alarm rate {self.alpha:g} (tail probability {judged.tail_probability:.3f})")
+        elif judged is not None:
+            text += f"; too few real rows to resample: fixed threshold {rule_text(GATE_NAME, judged.bound)}"
+        return text
+
+    def gate_record(self) -> dict:
+        """The gate's record with the Gate fields; a not-judgeable target passes with judgeable False."""
+        judged = self.judgement
+        if judged is None:
+            return {"name": GATE_NAME, "value": float("nan"), "threshold": self.threshold, "passed": True,
+                    "detail": self.gate_detail(), "null_median": None, "floor": None, "tail_probability": None,
+                    "judgeable": False}
+        return {"name": GATE_NAME, "value": judged.value, "threshold": judged.bound, "passed": judged.passed,
+                "detail": self.gate_detail(), "null_median": judged.null_median,
+                "floor": judged.bound if judged.source == "null" else None,
+                "tail_probability": judged.tail_probability, "judgeable": True}
 
     def to_dict(self) -> dict:
         """The TSTR/TRTR part of the report's utility section."""
+        record = self.gate_record()
         return {
             "target": self.task.target,
             "task": self.task.kind,
@@ -467,9 +597,19 @@ class UtilityScore:
             },
             "reference_model": self.reference_model,
             "skill_retained_score": self.skill_retained_score,
+            "full_size_skill_retained_score": self.full_size_skill_retained,
+            "trtr_matched_size": None if self.matched_trtr is None else {
+                "rows": self.matched_rows,
+                "sampling": "pairs of disjoint samples of the training rows (without replacement, at most half each)",
+                "pairs": [list(pair) for pair in self.matched_pairs], "spread_one_sample": self.matched_spread,
+                **self.matched_trtr.to_dict()},
             "score": self.gate_value,
-            "threshold": self.threshold,
-            "passed": None if self.gate_value is None else bool(self.gate_value >= self.threshold),
+            "threshold": record["threshold"],
+            "null_median": record["null_median"],
+            "floor": record["floor"],
+            "tail_probability": record["tail_probability"],
+            "judgeable": record["judgeable"],
+            "passed": None if self.gate_value is None else bool(record["passed"]),
             "not_applicable": self.not_applicable,
         }
 
@@ -658,15 +798,24 @@ def utility_gate_value(result: UtilityResult | UtilityScore) -> float | None:
 
 
 def utility_gate(result: UtilityResult | UtilityScore, threshold: float | None = None) -> dict | None:
-    """The report's gate entry {name, value, threshold, passed, detail} (threshold: the result's own unless
-    given), or None when the gate does not apply."""
+    """The gate's record (see UtilityScore.gate_record; `threshold` replaces the fixed fallback), or None when
+    the target is not judgeable (the pages then say why; the report keeps the not-judgeable gate)."""
     score = result.score if isinstance(result, UtilityResult) else result
-    value = score.gate_value
-    if value is None:
+    if threshold is not None:
+        score = replace(score, threshold=float(threshold))
+    if score.gate_value is None:
         return None
-    threshold = score.threshold if threshold is None else threshold
-    return {"name": GATE_NAME, "value": value, "threshold": threshold, "passed": bool(value >= threshold),
-            "detail": score.gate_detail()}
+    return score.gate_record()
+
+
+def utility_gate_record(result: UtilityResult | UtilityScore, threshold: float | None = None, *,
+                        alpha: float | None = None, tolerance: float | None = None) -> dict:
+    """The gate's record under the policy's fallback threshold, false-alarm rate and tolerance; always a record
+    (a not-judgeable target: passed, judgeable False, detail says why)."""
+    score = result.score if isinstance(result, UtilityResult) else result
+    changes = {k: float(v) for k, v in (("threshold", threshold), ("alpha", alpha), ("tolerance", tolerance))
+               if v is not None}
+    return replace(score, **changes).gate_record()
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -720,6 +869,17 @@ class _Data:
             self.runs[key] = (pipeline, score_predictions(pipeline, self.task, self.X_holdout, self.y_holdout))
         return self.runs[key]
 
+    def run_subsample(self, model: str, seed: int, resample: int, n_rows: int, half: int) -> dict[str, float]:
+        """Fit on one of two disjoint samples of n_rows real training rows (`half` 0 or 1 of resample k of
+        `seed`, drawn without replacement) and score it on the holdout."""
+        key = ("subsample", model, seed, resample, n_rows, half)
+        if key not in self.runs:
+            order = np.random.default_rng([seed, resample, 7919]).permutation(len(self.X_real))
+            rows = np.sort(order[half * n_rows : (half + 1) * n_rows])
+            pipeline = self._fit(model, seed + 2 * resample + half, self.X_real.iloc[rows], self.y_real[rows])
+            self.runs[key] = (None, score_predictions(pipeline, self.task, self.X_holdout, self.y_holdout))
+        return self.runs[key][1]
+
     def _fit(self, model: str, seed: int, X: pd.DataFrame, y: np.ndarray):
         if self.task.kind == "classification" and len(np.unique(y)) < 2:
             # A one-class training set (a collapsed synthetic target) predicts that class for every row.
@@ -764,8 +924,11 @@ def _prepare(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame
     return _Data(task, *prepared["train"], *prepared["synthetic"], *prepared["holdout"], rows=rows)
 
 
-def _score(data: _Data, seeds: Sequence[int], models: Sequence[str], threshold: float, steps: _Steps) -> UtilityScore:
-    """TRTR (all real rows) and TSTR (all synthetic rows) for each model and seed."""
+def _score(data: _Data, seeds: Sequence[int], models: Sequence[str], threshold: float, steps: _Steps,
+           resamples: int = UTILITY_RESAMPLES, min_real_rows: int = int(CALIBRATION_DEFAULTS["min_real_rows"])
+           ) -> UtilityScore:
+    """TRTR (all real rows) and TSTR (all synthetic rows) for each model and seed, then the reference model
+    trained on `resamples` real samples of the synthetic size (at most half the real rows) (the gate's null)."""
     n_real, n_synthetic = len(data.X_real), len(data.X_synthetic)
     results: dict[str, dict[str, MetricComparison]] = {}
     estimators = {}
@@ -780,8 +943,23 @@ def _score(data: _Data, seeds: Sequence[int], models: Sequence[str], threshold: 
                                                    Spread([r[metric] for r in tstr]))
                           for metric in data.task.metrics}
         estimators[model] = repr(build_pipeline(data.task, model, seeds[0])[-1])
-    return UtilityScore(task=data.task, seeds=list(seeds), models=results, estimators=estimators,
-                        rows=dict(data.rows), threshold=threshold)
+    score = UtilityScore(task=data.task, seeds=list(seeds), models=results, estimators=estimators,
+                         rows=dict(data.rows), threshold=threshold)
+    if resamples >= 2 and n_real >= min_real_rows:
+        metric, model = data.task.primary_metric, score.reference_model
+        # Pairs of disjoint real samples of the synthetic size (at most half the real rows each): their
+        # difference is a real-vs-real difference of two independent samples, the gate's null (UtilityScore.null).
+        m = max(2, min(n_synthetic, n_real // 2))
+        pairs = []
+        for k in range(resamples):
+            pairs.append(tuple(data.run_subsample(model, seeds[0], k, m, half)[metric] for half in (0, 1)))
+            steps.step(f"{model}: trained on two real samples of the synthetic size ({k + 1} of {resamples})")
+        score.matched_trtr = Spread([v for pair in pairs for v in pair])
+        score.matched_pairs = pairs
+        score.matched_rows = m
+        if data.task.kind == "classification":
+            score.holdout_class_counts = tuple(int((data.y_holdout == c).sum()) for c in data.task.classes)
+    return score
 
 
 def _sweep(data: _Data, design: BlendDesign, seeds: Sequence[int], model: str, steps: _Steps) -> BlendSweep:
@@ -837,12 +1015,14 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
 
 def utility_score(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
                   target: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, models: Sequence[str] = MODELS,
-                  threshold: float = UTILITY_THRESHOLD, progress: Progress | None = None) -> UtilityScore:
-    """TSTR vs TRTR on the holdout for each model, metric and seed (tables coerced to the metadata)."""
+                  threshold: float = UTILITY_THRESHOLD, resamples: int = UTILITY_RESAMPLES,
+                  progress: Progress | None = None) -> UtilityScore:
+    """TSTR vs TRTR on the holdout for each model, metric and seed, and the size-matched TRTR resamples."""
     seeds = _check_seeds(seeds)
     data = _prepare(train, synthetic, holdout, metadata, target)
     with threadpool_limits(limits=NUM_THREADS):
-        return _score(data, seeds, models, threshold, _Steps(progress, 2 * len(models) * len(seeds)))
+        return _score(data, seeds, models, threshold, _Steps(progress, 2 * len(models) * len(seeds) + resamples),
+                      resamples)
 
 
 def blend_sweep(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
@@ -869,15 +1049,15 @@ def feature_importance_agreement(train: pd.DataFrame, synthetic: pd.DataFrame, h
 def evaluate_utility(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
                      target: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, design: BlendDesign | None = BlendDesign(),
                      importance: bool = True, threshold: float = UTILITY_THRESHOLD,
-                     progress: Progress | None = None) -> UtilityResult:
+                     resamples: int = UTILITY_RESAMPLES, progress: Progress | None = None) -> UtilityResult:
     """TSTR vs TRTR, the blend sweep (design=None skips it) and importance agreement, sharing fitted runs."""
     seeds = _check_seeds(seeds)
     data = _prepare(train, synthetic, holdout, metadata, target)
     plans = design.plan(len(data.X_real), len(data.X_synthetic))[0] if design is not None else []
-    total = 2 * len(MODELS) * len(seeds) + len(plans) * len(seeds) + (2 if importance else 0)
+    total = 2 * len(MODELS) * len(seeds) + resamples + len(plans) * len(seeds) + (2 if importance else 0)
     steps = _Steps(progress, total)
     with threadpool_limits(limits=NUM_THREADS):
-        score = _score(data, seeds, MODELS, threshold, steps)
+        score = _score(data, seeds, MODELS, threshold, steps, resamples)
         blend = _sweep(data, design, seeds, PRIMARY_MODEL, steps) if design is not None else None
         agreement = _importance(data, seeds[0], PRIMARY_MODEL, IMPORTANCE_REPEATS, steps) if importance else None
     return UtilityResult(score=score, blend=blend, importance=agreement)

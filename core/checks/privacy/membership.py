@@ -1,0 +1,133 @@
+"""Membership inference: can the distance to the nearest synthetic row tell training rows from holdout rows?
+
+The attack scores a candidate by minus its distance to the nearest synthetic row; its AUC on training
+(member) vs holdout (non-member) candidates is 0.5 when the synthetic table leaks nothing. The gate's null is
+the same attack with real rows posing as the synthetic table: per resample a random half of the holdout is the
+'synthetic' table and the other half supplies the non-members, with the same number of candidates per group
+as the real attack, so holdout rows never trip the gate.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm, rankdata
+
+from core.stats.distances import nearest_encoded
+
+CONFIDENCE_LEVEL = 0.95
+# Holdout rows used for the null (split into a posing half and a non-member half, so at most half of them
+# are candidates per group in the real attack as well).
+NULL_HOLDOUT_ROWS = 4000
+NULL_NEIGHBOURS = 24  # nearest holdout rows kept per candidate for the null's resamples
+NULL_RESAMPLES = 200
+
+
+@dataclass
+class MembershipInference:
+    """Distance attack: score = -distance to the nearest synthetic row; AUC train vs holdout."""
+
+    auc: float
+    ci_low: float
+    ci_high: float
+    candidates_per_group: int
+    seed: int
+    null: np.ndarray | None = None  # AUC with half the holdout posing as the synthetic table, per resample
+
+
+def auc_score(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(score of a positive > score of a negative), ties counted half (Mann-Whitney U / n1 n2)."""
+    ranks = rankdata(np.concatenate([positive, negative]))
+    n1, n2 = len(positive), len(negative)
+    return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n2))
+
+
+def hanley_mcneil_interval(auc: float, n_pos: int, n_neg: int, level: float = CONFIDENCE_LEVEL) -> tuple[float, float]:
+    """Normal-approximation CI of an AUC with the Hanley & McNeil (1982) standard error."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg)
+    half = norm.ppf(0.5 + level / 2) * math.sqrt(max(var, 0.0))
+    return max(0.0, auc - half), min(1.0, auc + half)
+
+
+def _nearest_lists(rows: np.ndarray, columns: np.ndarray, k: int, chunk: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """For each row: its k nearest `columns` rows (positions, nearest first) and distances; identical encoded
+    rows get exactly 0 (the float64 product expansion leaves ~1e-8 on them otherwise)."""
+    _, ids = np.unique(np.vstack([rows, columns]), axis=0, return_inverse=True)
+    ids = ids.reshape(-1)
+    row_ids, column_ids = ids[: len(rows)], ids[len(rows):]
+    column_norm = (columns**2).sum(axis=1)
+    k = min(k, len(columns))
+    positions = np.empty((len(rows), k), dtype=np.int64)
+    distances = np.empty((len(rows), k))
+    for start in range(0, len(rows), chunk):
+        block = rows[start : start + chunk]
+        squared = (block**2).sum(axis=1)[:, None] + column_norm[None, :] - 2.0 * (block @ columns.T)
+        squared = np.maximum(squared, 0.0)
+        squared[row_ids[start : start + chunk, None] == column_ids[None, :]] = 0.0
+        found = np.argpartition(squared, k - 1, axis=1)[:, :k] if k < len(columns) else \
+            np.broadcast_to(np.arange(k), (len(block), k)).copy()
+        picked = np.take_along_axis(squared, found, axis=1)
+        order = np.argsort(picked, axis=1, kind="stable")
+        positions[start : start + len(block)] = np.take_along_axis(found, order, axis=1)
+        distances[start : start + len(block)] = np.sqrt(np.take_along_axis(picked, order, axis=1))
+    return positions, distances
+
+
+def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, resamples: int, seed: int) -> np.ndarray:
+    """AUCs of the distance attack when half the holdout poses as the synthetic table (n candidates a group).
+
+    Each candidate's NULL_NEIGHBOURS nearest holdout rows are found once; a resample's nearest posing row is
+    the first of them in the posing half (all of them fall outside it with chance 2^-24: then exactly).
+    """
+    rng = np.random.default_rng(seed + 1)
+    hold = holdout_enc if len(holdout_enc) <= NULL_HOLDOUT_ROWS else \
+        holdout_enc[rng.choice(len(holdout_enc), NULL_HOLDOUT_ROWS, replace=False)]
+    half = len(hold) // 2
+    n = min(n, len(hold) - half, len(train_enc))
+    if half < 2 or n < 2:
+        return np.zeros(0)
+    pool = train_enc[rng.choice(len(train_enc), min(len(train_enc), 2 * n), replace=False)]
+    candidates = np.vstack([pool, hold])
+    positions, distances = _nearest_lists(candidates, hold, NULL_NEIGHBOURS)
+    out = np.empty(resamples)
+    for r in range(resamples):
+        posing = np.zeros(len(hold), dtype=bool)
+        posing[rng.permutation(len(hold))[:half]] = True
+        others = np.flatnonzero(~posing)
+        chosen = np.concatenate([rng.choice(len(pool), n, replace=False),
+                                 len(pool) + rng.choice(others, n, replace=False)])
+        inside = posing[positions[chosen]]
+        first = inside.argmax(axis=1)
+        nearest = distances[chosen, first]
+        missed = np.flatnonzero(~inside.any(axis=1))
+        if missed.size:
+            nearest[missed] = np.sqrt(((candidates[chosen[missed], None, :] - hold[posing][None]) ** 2)
+                                      .sum(axis=2)).min(axis=1)
+        out[r] = auc_score(-nearest[:n], -nearest[n:])
+    return out
+
+
+def membership_inference(
+    train_enc: np.ndarray,
+    synthetic_enc: np.ndarray,
+    holdout_enc: np.ndarray,
+    *,
+    seed: int = 0,
+    max_candidates: int = 10_000,
+    resamples: int = NULL_RESAMPLES,
+) -> MembershipInference:
+    """AUC (Hanley-McNeil 95% CI) of telling training from holdout rows by distance to the nearest synthetic
+    row, and its null; candidates per group: at most half the null's holdout rows, so both use the same."""
+    rng = np.random.default_rng(seed)
+    n = min(len(train_enc), min(len(holdout_enc), NULL_HOLDOUT_ROWS) // 2, max_candidates)
+    n = max(n, min(len(train_enc), len(holdout_enc), 1))
+    members = train_enc[rng.choice(len(train_enc), n, replace=False)]
+    others = holdout_enc[rng.choice(len(holdout_enc), n, replace=False)]
+    _, dist = nearest_encoded(synthetic_enc, np.vstack([members, others]), 1)
+    score = -dist[:, 0]
+    auc = auc_score(score[:n], score[n:])
+    low, high = hanley_mcneil_interval(auc, n, n)
+    null = membership_null(train_enc, holdout_enc, n, resamples=resamples, seed=seed)
+    return MembershipInference(auc, low, high, n, seed, null)
