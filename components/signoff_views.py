@@ -43,18 +43,7 @@ PAGE_SIGNOFF = "pages/signoff.py"
 PAGE_SIGNIN = "pages/signin.py"
 STATE_COLOURS = {"draft": "gray", "in_review": "blue", "approved": "green", "rejected": "red",
                  "changes_requested": "orange", "revoked": "violet"}
-TEN_RULES = (
-    "Holdout locked first (before any generator saw the data)",
-    "Utility beats fidelity: train-on-synthetic vs train-on-real (TSTR vs TRTR) checked",
-    "Blend, don't replace: synthetic rows added to real data, not instead of it",
-    "Correlations and joint distributions checked, not only marginals",
-    "Privacy tested (copies, distance to closest record, membership inference)",
-    "Records read by hand",
-    "Generation documented as code (manifest: method, parameters, seed, versions)",
-    "Drift planned for (when fresh real data arrives, the generation is re-checked)",
-    "No recursive training without fresh real data",
-    "Generator and outputs reviewed; approvals are immutable",
-)
+TEN_RULES = signoff.TEN_RULES  # one home: core.review.signoff
 DECISIONS = {"approve": "Approve", "request changes": "Request changes", "reject": "Reject", "revoke": "Revoke"}
 
 
@@ -418,6 +407,7 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     signer = user["name"] if user else detail.summary.created_by
     with read_session(store_engine()) as session:
         checks = signoff.approval_checklist(session, generation_id, signer, waivers, sha, policy)
+    checks = [c for c in checks if c.rule != "attestation"]  # the ten rules are ticked below
     if user is None:
         checks = [c for c in checks if c.rule not in ("role", "four_eyes")]
         st.caption("Sign in to see the rules that depend on who signs (role, four eyes).")
@@ -454,8 +444,10 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
     comment = st.text_area("Comment", key="signoff_comment", placeholder="why (required to reject, request changes "
                                                                           "or revoke)")
     allowed, reason = write_permission("approver")
-    if allowed and kind == "approve" and not all(ticked):
-        allowed, reason = False, f"Tick all ten rules to approve ({sum(ticked)} of 10 ticked)."
+    attested = [i for i, tick in enumerate(ticked, start=1) if tick]
+    attestation = signoff.attestation_check(attested)
+    if allowed and kind == "approve" and not attestation.passed:
+        allowed, reason = False, f"Tick all ten rules to approve ({attestation.message})."
     clicked = st.button("Sign", type="primary", key="signoff_sign", disabled=not allowed, help=reason or None,
                         icon=":material/draw:")
     if not allowed:
@@ -466,12 +458,11 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
     if not clicked:
         return
     text = comment.strip()
-    if kind == "approve":
-        text = (text + "\n" if text else "") + "Signer confirmed the ten rules (1-10)."
     try:
         with session_scope(store_engine()) as session:
             if kind == "approve":
-                decision = signoff.approve(session, generation_id, user["name"], text, waivers, sha, policy)
+                decision = signoff.approve(session, generation_id, user["name"], text, waivers, sha, policy,
+                                           attested_rules=attested)
             elif kind == "reject":
                 decision = signoff.reject(session, generation_id, user["name"], text, policy)
             elif kind == "request changes":
