@@ -21,7 +21,8 @@ from components.store_access import (
 from components.widgets import plain, text_frame
 from core.review import signoff
 from core.errors import InputError, ReviewError
-from core.review.export import evidence_report_html
+from core.review.export import evidence_report_html, export_bundle
+from core.review.records import save_review_work
 from core.policy import Policy, parse_policy
 from core.store import (
     NoteInput,
@@ -267,14 +268,21 @@ def audit_frame(events: list[dict]) -> pd.DataFrame:
 def export_panel(generation_id: int) -> None:
     """Download the JSON evidence bundle and the self-contained HTML report (real records only if ticked)."""
     st.subheader("Export")
-    include = st.checkbox("Include real records (rows of real data in notes and report)", value=False,
-                          key="gen_export_real")
-    st.caption("The export " + ("**includes** real records." if include else
-                                "**excludes** real records (it says so, and which fields were left out)."))
+    user = current_user()
+    allowed, reason = write_permission("reviewer")
+    if not allowed:
+        st.info(f"Exports show the generation's evidence: {reason}", icon=":material/lock:")
+        return
+    may_include, why_not = write_permission("approver")
+    include = st.checkbox("Include real records (rows and category values of real data; an audited export)",
+                          value=False, key="gen_export_real", disabled=not may_include, help=why_not or None)
+    include = include and may_include
+    st.caption("The export " + ("**includes** real records; the download is recorded in the audit log as yours."
+                                if include else "**excludes** real records (it says so, and counts what it left out)."))
 
     def bundle() -> dict:
-        with read_session(store_engine()) as session:
-            return export_evidence_bundle(session, generation_id, include_real_records=include)
+        with session_scope(store_engine()) as session:
+            return export_bundle(session, generation_id, actor=user["name"], include_real_records=include)
 
     suffix = "with-real-records" if include else "no-real-records"
     c1, c2 = st.columns(2)
@@ -304,11 +312,10 @@ def review_submission_panel(review: Review, synthetic: pd.DataFrame) -> None:
                 "review here.")
         st.page_link(PAGE_GENERATION, label="Register it on the Generation page", icon=":material/inventory:")
         return
-    flags, read = record_flags(), records_read()
+    flags, read = record_flags(), records_read()  # this user's work only (components.state)
     flagged = {p: f for p, f in flags.items() if f.get("synthetic_sha256", sha) == sha}
     rows = text_frame(synthetic.iloc[sorted(flagged)]) if flagged else None
-    notes = [NoteInput(row_id=str(p), flag=f["reason"].replace(" ", "_"), note=f.get("note", ""),
-                       row=rows.loc[synthetic.index[p]].to_dict()) for p, f in sorted(flagged.items())]
+    shown = {p: rows.loc[synthetic.index[p]].to_dict() for p in flagged} if flagged else {}
     minimum = review_policy(review).min_records_read
     with read_session(store_engine()) as session:
         mine = session.query(StoredReview).filter_by(generation_id=generation_id, reviewer=user["name"]) \
@@ -333,12 +340,10 @@ def review_submission_panel(review: Review, synthetic: pd.DataFrame) -> None:
     if save or submit:
         try:
             with session_scope(store_engine()) as session:
-                draft = start_review(session, generation_id, user["name"])
-                write = submit_review if submit else save_draft
-                stored = write(session, draft.id, reviewer=user["name"], records_read=len(read), notes=notes,
-                               comment=comment)
+                stored = save_review_work(session, generation_id, user["name"], read_positions=read, flags=flagged,
+                                          rows=shown, comment=comment, submit=submit)
                 message = (f"Review #{stored.id} {'submitted' if submit else 'saved as a draft'}: "
-                           f"{stored.records_read} records read, {len(notes)} note(s).")
+                           f"{stored.records_read} records read, {len(flagged)} note(s).")
         except ReviewError as exc:
             st.error(f"Not saved: {plain(exc)}")
             return
