@@ -241,3 +241,18 @@ def test_approval_refused_without_all_ten_rules_attested(world, policy):
     _approve(world, policy)
     with read_session(world.engine) as s:
         assert "Signer confirmed the ten rules" in generation_detail(s, world.generation_id).decisions[-1]["comment"]
+
+
+def test_review_work_counts_distinct_records_and_checks_the_flag_vocabulary(world):
+    from core.errors import UsageError
+    from core.review.records import save_review_work
+
+    with session_scope(world.engine) as s:
+        stored = save_review_work(s, world.generation_id, world.reviewer, read_positions=[1, 2, 2, 3, 3, 3],
+                                  flags={9: {"reason": "privacy risk", "note": "copy"}}, rows={9: {"age": "41"}},
+                                  comment="read", submit=True)
+        assert stored.records_read == 4  # rows 1, 2, 3 and the flagged row 9, each once
+        assert [(n.row_id, n.flag) for n in stored.notes] == [("9", "privacy_risk")]
+    with session_scope(world.engine) as s, pytest.raises(UsageError, match="flag 'ugly'"):
+        save_review_work(s, world.generation_id, world.reviewer2, read_positions=[1],
+                         flags={1: {"reason": "ugly"}}, rows={1: {"age": "1"}})
