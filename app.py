@@ -6,6 +6,7 @@ import streamlit as st
 from components.state import get_review, mark_app_entry
 from components.widgets import sidebar_summary
 from components.auth_views import sidebar_user
+from components.store_access import setup_token_sha256
 
 st.set_page_config(page_title="Synthetic data review desk", page_icon=":material/fact_check:", layout="wide")
 
@@ -33,6 +34,9 @@ PAGES = {
 
 page = st.navigation(PAGES, expanded=True)  # every page in view: no "View more"
 get_review()  # a fresh session starts on the bundled demo
+if not st.session_state.get("_setup_token_checked"):
+    setup_token_sha256()  # on an empty store, prints the one-time first-admin token to the server's stdout
+    st.session_state["_setup_token_checked"] = True
 sidebar_summary()
 sidebar_user()  # signed-in user and sign-out (components/auth_views.py)
 mark_app_entry()

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.store_access import PAGE_SIGNIN, current_user, sign_in_as, sign_out, store_engine, user_count
+from components.state import adopt_anonymous_work, anonymous_work, default_policy_text, discard_anonymous_work
+from components.store_access import (
+    PAGE_SIGNIN,
+    client_id,
+    current_user,
+    setup_token_sha256,
+    sign_in_as,
+    sign_out,
+    store_engine,
+    user_count,
+)
 from components.widgets import plain
 from core.review import auth
 from core.errors import ReviewError
@@ -60,6 +70,25 @@ def sidebar_user() -> None:
         st.caption(f"via {user['via']}" + (f" · {plain(user['email'])}" if user.get("email") else ""))
         if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
             _sign_out(user)
+        _offer_anonymous_work()
+
+
+def _offer_anonymous_work() -> None:
+    """Work done before signing in is the signed-in user's only if they take it, explicitly."""
+    pending = anonymous_work()
+    if not pending:
+        return
+    read = sum(len(w["read"]) for w in pending.values())
+    flags = sum(len(w["flags"]) for w in pending.values())
+    st.info(f"Before you signed in, this session read {read} record(s) and flagged {flags}. Count them as yours?",
+            icon=":material/history_edu:")
+    c1, c2 = st.columns(2)
+    if c1.button("Take them", key="auth_adopt_work"):
+        adopt_anonymous_work()
+        st.rerun()
+    if c2.button("Discard", key="auth_discard_work"):
+        discard_anonymous_work()
+        st.rerun()
 
 
 def _sign_out(user: dict) -> None:
@@ -70,10 +99,13 @@ def _sign_out(user: dict) -> None:
 
 
 def first_admin_form() -> None:
-    """First run: the store has no accounts; offer to create the first admin."""
-    st.warning("First run: the store has no accounts yet. Create the first **administrator** account; it can "
-               "then create the others.", icon=":material/admin_panel_settings:")
+    """First run: the store has no accounts; the first admin needs the setup token printed in the server's log."""
+    st.warning("First run: the store has no accounts yet. Create the first **administrator** account with the "
+               "one-time setup token printed in the server's log at start (or run `python -m core users add NAME "
+               "--role admin` on the server).", icon=":material/admin_panel_settings:")
+    digest = setup_token_sha256()
     with st.form("auth_first_admin_form"):
+        token = st.text_input("Setup token (from the server's log)", type="password", key="auth_admin_token")
         name = st.text_input("Administrator name", key="auth_admin_name")
         email = st.text_input("Email (optional, for identity-provider sign-in)", key="auth_admin_email")
         password = st.text_input("Password (at least 8 characters)", type="password", key="auth_admin_password")
@@ -86,10 +118,8 @@ def first_admin_form() -> None:
             return
         try:
             with session_scope(store_engine()) as session:
-                if auth_user_count(session) > 0:
-                    raise ReviewError("an account was created meanwhile; sign in instead")
-                user = auth.create_user(session, name.strip(), password, "admin", email=email or None,
-                                        actor=name.strip() or "system")
+                user = auth.create_first_admin(session, name, password, token=token, token_sha256=digest or "",
+                                               email=email or None)
         except ReviewError as exc:
             st.error(f"Not created: {plain(exc)}")
             return
@@ -122,12 +152,20 @@ def sign_in_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary", key="auth_sign_in")
     if submitted:
         try:
-            with read_session(store_engine()) as session:
-                user = auth.authenticate(session, name.strip(), password)
+            from core.policy import parse_policy
+
+            # The server's policy (never the session's editable one) sets the throttling.
+            policy = parse_policy(default_policy_text(), "server policy")
+            with session_scope(store_engine()) as session:
+                result = auth.sign_in(session, name, password, client=client_id(), policy=policy)
+                if result.ok:
+                    sign_in_as(result.user, "password")
         except ReviewError as exc:
             st.error(f"Not signed in: {plain(exc)}")
             return
-        sign_in_as(user, "password")
+        if not result.ok:
+            st.error(f"Not signed in: {plain(result.message)}")
+            return
         st.rerun()
 
 

@@ -21,7 +21,8 @@ from components.store_access import (
 from components.widgets import plain, text_frame
 from core.review import signoff
 from core.errors import InputError, ReviewError
-from core.review.export import evidence_report_html
+from core.review.export import evidence_report_html, export_bundle
+from core.review.records import save_review_work
 from core.policy import Policy, parse_policy
 from core.store import (
     NoteInput,
@@ -43,18 +44,7 @@ PAGE_SIGNOFF = "pages/signoff.py"
 PAGE_SIGNIN = "pages/signin.py"
 STATE_COLOURS = {"draft": "gray", "in_review": "blue", "approved": "green", "rejected": "red",
                  "changes_requested": "orange", "revoked": "violet"}
-TEN_RULES = (
-    "Holdout locked first (before any generator saw the data)",
-    "Utility beats fidelity: train-on-synthetic vs train-on-real (TSTR vs TRTR) checked",
-    "Blend, don't replace: synthetic rows added to real data, not instead of it",
-    "Correlations and joint distributions checked, not only marginals",
-    "Privacy tested (copies, distance to closest record, membership inference)",
-    "Records read by hand",
-    "Generation documented as code (manifest: method, parameters, seed, versions)",
-    "Drift planned for (when fresh real data arrives, the generation is re-checked)",
-    "No recursive training without fresh real data",
-    "Generator and outputs reviewed; approvals are immutable",
-)
+TEN_RULES = signoff.TEN_RULES  # one home: core.review.signoff
 DECISIONS = {"approve": "Approve", "request changes": "Request changes", "reject": "Reject", "revoke": "Revoke"}
 
 
@@ -278,14 +268,21 @@ def audit_frame(events: list[dict]) -> pd.DataFrame:
 def export_panel(generation_id: int) -> None:
     """Download the JSON evidence bundle and the self-contained HTML report (real records only if ticked)."""
     st.subheader("Export")
-    include = st.checkbox("Include real records (rows of real data in notes and report)", value=False,
-                          key="gen_export_real")
-    st.caption("The export " + ("**includes** real records." if include else
-                                "**excludes** real records (it says so, and which fields were left out)."))
+    user = current_user()
+    allowed, reason = write_permission("reviewer")
+    if not allowed:
+        st.info(f"Exports show the generation's evidence: {reason}", icon=":material/lock:")
+        return
+    may_include, why_not = write_permission("approver")
+    include = st.checkbox("Include real records (rows and category values of real data; an audited export)",
+                          value=False, key="gen_export_real", disabled=not may_include, help=why_not or None)
+    include = include and may_include
+    st.caption("The export " + ("**includes** real records; the download is recorded in the audit log as yours."
+                                if include else "**excludes** real records (it says so, and counts what it left out)."))
 
     def bundle() -> dict:
-        with read_session(store_engine()) as session:
-            return export_evidence_bundle(session, generation_id, include_real_records=include)
+        with session_scope(store_engine()) as session:
+            return export_bundle(session, generation_id, actor=user["name"], include_real_records=include)
 
     suffix = "with-real-records" if include else "no-real-records"
     c1, c2 = st.columns(2)
@@ -315,11 +312,10 @@ def review_submission_panel(review: Review, synthetic: pd.DataFrame) -> None:
                 "review here.")
         st.page_link(PAGE_GENERATION, label="Register it on the Generation page", icon=":material/inventory:")
         return
-    flags, read = record_flags(), records_read()
+    flags, read = record_flags(), records_read()  # this user's work only (components.state)
     flagged = {p: f for p, f in flags.items() if f.get("synthetic_sha256", sha) == sha}
     rows = text_frame(synthetic.iloc[sorted(flagged)]) if flagged else None
-    notes = [NoteInput(row_id=str(p), flag=f["reason"].replace(" ", "_"), note=f.get("note", ""),
-                       row=rows.loc[synthetic.index[p]].to_dict()) for p, f in sorted(flagged.items())]
+    shown = {p: rows.loc[synthetic.index[p]].to_dict() for p in flagged} if flagged else {}
     minimum = review_policy(review).min_records_read
     with read_session(store_engine()) as session:
         mine = session.query(StoredReview).filter_by(generation_id=generation_id, reviewer=user["name"]) \
@@ -344,12 +340,10 @@ def review_submission_panel(review: Review, synthetic: pd.DataFrame) -> None:
     if save or submit:
         try:
             with session_scope(store_engine()) as session:
-                draft = start_review(session, generation_id, user["name"])
-                write = submit_review if submit else save_draft
-                stored = write(session, draft.id, reviewer=user["name"], records_read=len(read), notes=notes,
-                               comment=comment)
+                stored = save_review_work(session, generation_id, user["name"], read_positions=read, flags=flagged,
+                                          rows=shown, comment=comment, submit=submit)
                 message = (f"Review #{stored.id} {'submitted' if submit else 'saved as a draft'}: "
-                           f"{stored.records_read} records read, {len(notes)} note(s).")
+                           f"{stored.records_read} records read, {len(flagged)} note(s).")
         except ReviewError as exc:
             st.error(f"Not saved: {plain(exc)}")
             return
@@ -418,6 +412,7 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     signer = user["name"] if user else detail.summary.created_by
     with read_session(store_engine()) as session:
         checks = signoff.approval_checklist(session, generation_id, signer, waivers, sha, policy)
+    checks = [c for c in checks if c.rule != "attestation"]  # the ten rules are ticked below
     if user is None:
         checks = [c for c in checks if c.rule not in ("role", "four_eyes")]
         st.caption("Sign in to see the rules that depend on who signs (role, four eyes).")
@@ -454,8 +449,10 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
     comment = st.text_area("Comment", key="signoff_comment", placeholder="why (required to reject, request changes "
                                                                           "or revoke)")
     allowed, reason = write_permission("approver")
-    if allowed and kind == "approve" and not all(ticked):
-        allowed, reason = False, f"Tick all ten rules to approve ({sum(ticked)} of 10 ticked)."
+    attested = [i for i, tick in enumerate(ticked, start=1) if tick]
+    attestation = signoff.attestation_check(attested)
+    if allowed and kind == "approve" and not attestation.passed:
+        allowed, reason = False, f"Tick all ten rules to approve ({attestation.message})."
     clicked = st.button("Sign", type="primary", key="signoff_sign", disabled=not allowed, help=reason or None,
                         icon=":material/draw:")
     if not allowed:
@@ -466,12 +463,11 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
     if not clicked:
         return
     text = comment.strip()
-    if kind == "approve":
-        text = (text + "\n" if text else "") + "Signer confirmed the ten rules (1-10)."
     try:
         with session_scope(store_engine()) as session:
             if kind == "approve":
-                decision = signoff.approve(session, generation_id, user["name"], text, waivers, sha, policy)
+                decision = signoff.approve(session, generation_id, user["name"], text, waivers, sha, policy,
+                                           attested_rules=attested)
             elif kind == "reject":
                 decision = signoff.reject(session, generation_id, user["name"], text, policy)
             elif kind == "request changes":

@@ -14,12 +14,18 @@ import streamlit as st
 from core.data.io import LoadedTable
 from core.policy import DEFAULT_POLICY_TOML
 
+from core.review.records import FLAG_REASONS as _FLAG_REASONS
+
 REVIEW_KEY = "review"
-FLAGS_KEY = "record_flags"
-READ_KEY = "records_read"
+WORK_KEY = "review_work"  # {owner: {synthetic sha256: {"read": set, "flags": dict}}}
+ANONYMOUS = ""  # the owner of work done before anyone signed in
+USER_KEY = "signed_in_user"  # shared with components.store_access
 ROLES = ("real", "synthetic", "holdout")
 ENTRY_KEY = "_ran_through_app"
-FLAG_REASONS = ("implausible", "privacy risk", "format error", "other")
+FLAG_REASONS = tuple(_FLAG_REASONS.values())  # labels; core.review.records.flag_key maps them to stored keys
+# Widgets holding one person's review input: cleared on sign-out with the work itself.
+PERSONAL_WIDGET_PREFIXES = ("records_review_comment", "records_flag_", "signoff_rule_", "signoff_comment",
+                            "signoff_waiver_", "signoff_decision")
 
 
 @dataclass
@@ -83,22 +89,64 @@ def get_review() -> Review:
 
 
 def set_review(review: Review) -> None:
-    """Make `review` current; record flags belong to the synthetic table, so they are reset when it changes."""
-    old = st.session_state.get(REVIEW_KEY)
-    if old is None or old.tables["synthetic"].sha256 != review.tables["synthetic"].sha256:
-        st.session_state[FLAGS_KEY] = {}
-        st.session_state[READ_KEY] = set()
+    """Make `review` current (work is kept per synthetic table hash, so nothing needs resetting)."""
     st.session_state[REVIEW_KEY] = review
 
 
+def work_owner() -> str:
+    """Whose work reads and flags are stored against: the signed-in user's name, or ANONYMOUS."""
+    user = st.session_state.get(USER_KEY)
+    return user["name"] if user else ANONYMOUS
+
+
+def _work(owner: str, synthetic_sha256: str) -> dict:
+    per_owner = st.session_state.setdefault(WORK_KEY, {}).setdefault(owner, {})
+    return per_owner.setdefault(synthetic_sha256, {"read": set(), "flags": {}})
+
+
+def _current_sha() -> str:
+    return get_review().tables["synthetic"].sha256
+
+
 def record_flags() -> dict[int, dict]:
-    """Flags on synthetic records: {synthetic row position: {row_hash, reason, note}}."""
-    return st.session_state.setdefault(FLAGS_KEY, {})
+    """The signed-in user's flags on the synthetic table under review: {row position: {row_hash, reason, note}}."""
+    return _work(work_owner(), _current_sha())["flags"]
 
 
 def records_read() -> set[int]:
-    """Synthetic row positions the reviewer has looked at."""
-    return st.session_state.setdefault(READ_KEY, set())
+    """Distinct synthetic row positions the signed-in user (or the anonymous visitor) has looked at."""
+    return _work(work_owner(), _current_sha())["read"]
+
+
+def anonymous_work() -> dict[str, dict]:
+    """Work done in this session before signing in, per synthetic table hash (non-empty entries only)."""
+    found = st.session_state.get(WORK_KEY, {}).get(ANONYMOUS, {})
+    return {sha: w for sha, w in found.items() if w["read"] or w["flags"]}
+
+
+def adopt_anonymous_work() -> None:
+    """The signed-in user takes over the work done before signing in (explicitly, from the offer)."""
+    owner = work_owner()
+    if owner == ANONYMOUS:
+        return
+    for sha, work in anonymous_work().items():
+        mine = _work(owner, sha)
+        mine["read"] |= work["read"]
+        mine["flags"].update({p: f for p, f in work["flags"].items() if p not in mine["flags"]})
+    discard_anonymous_work()
+
+
+def discard_anonymous_work() -> None:
+    """Drop the work done before signing in."""
+    st.session_state.get(WORK_KEY, {}).pop(ANONYMOUS, None)
+
+
+def clear_review_work() -> None:
+    """Sign-out: forget every read, flag and half-typed review input of this session."""
+    st.session_state.pop(WORK_KEY, None)
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(PERSONAL_WIDGET_PREFIXES):
+            del st.session_state[key]
 
 
 def mark_app_entry() -> None:

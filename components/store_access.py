@@ -48,13 +48,58 @@ def current_user() -> dict[str, Any] | None:
 
 
 def sign_in_as(user: User, via: str) -> None:
-    """Remember `user` as the session's signed-in user (via: 'password' or 'identity provider')."""
+    """Remember `user` as the session's signed-in user (via: 'password' or 'identity provider'); another user's
+    work left in the session (there should be none: sign-out clears it) is dropped first."""
+    from components.state import ANONYMOUS, WORK_KEY
+
+    work = st.session_state.get(WORK_KEY, {})
+    for owner in [o for o in work if o not in (ANONYMOUS, user.name)]:
+        work.pop(owner)
     st.session_state[USER_KEY] = {"name": user.name, "role": user.role, "email": user.email, "via": via}
 
 
 def sign_out() -> None:
-    """Forget the signed-in user of this session."""
+    """Forget the signed-in user of this session and all review work done in it."""
+    from components.state import clear_review_work
+
     st.session_state.pop(USER_KEY, None)
+    clear_review_work()
+
+
+def client_id() -> str:
+    """The client address sign-in throttling counts failures against."""
+    try:
+        return str(st.context.ip_address or "unknown")
+    except Exception:  # outside a browser session (AppTest)
+        return "unknown"
+
+
+SETUP_TOKEN_ENV = "REVIEW_DESK_SETUP_TOKEN"
+
+
+@st.cache_resource(show_spinner=False)
+def _setup_token(url: str) -> str:
+    import os
+    import sys
+
+    from core.review.auth import new_setup_token
+
+    token = os.environ.get(SETUP_TOKEN_ENV) or new_setup_token()
+    if not os.environ.get(SETUP_TOKEN_ENV):
+        print(f"review desk: the store has no accounts yet. Setup token for the first administrator: {token}\n"
+              f"  (or create one from the command line: python -m core users add NAME --role admin)",
+              file=sys.stdout, flush=True)
+    return token
+
+
+def setup_token_sha256() -> str | None:
+    """The sha256 of this server's one-time setup token while the store has no account (printed to the
+    server's stdout on first use; $REVIEW_DESK_SETUP_TOKEN sets it), else None."""
+    from core.review.auth import setup_token_sha256 as digest
+
+    if user_count() > 0:
+        return None
+    return digest(_setup_token(database_url()))
 
 
 def write_permission(role: str) -> tuple[bool, str]:

@@ -100,10 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--database")
 
     signoff = commands.add_parser("signoff", help="state, evidence export and audit-chain check")
-    signoff.add_argument("action", choices=["status", "export", "verify"])
+    signoff.add_argument("action", choices=["status", "export", "verify", "approve"])
     signoff.add_argument("--generation", type=int)
     signoff.add_argument("--out", help="export: write the JSON evidence bundle here")
-    signoff.add_argument("--include-real-records", action="store_true")
+    signoff.add_argument("--include-real-records", action="store_true",
+                         help="export: include real records (needs --user with the approver role; audited)")
+    signoff.add_argument("--user", help="who exports (with real records) or signs (approve)")
+    signoff.add_argument("--synthetic", help="approve: the synthetic file as it is now (its hash is checked)")
+    signoff.add_argument("--attest", default="", help="approve: the rule numbers confirmed, e.g. 1-10")
+    signoff.add_argument("--comment", default="")
+    signoff.add_argument("--waiver", action="append", default=[], metavar="GATE=REASON")
+    signoff.add_argument("--policy")
     signoff.add_argument("--database")
 
     drift = commands.add_parser("drift", help="has new real data drifted from what a generation was modeled on?")
@@ -292,16 +299,64 @@ def _signoff(args: argparse.Namespace) -> int:
         if args.generation is None:
             raise UsageError(f"signoff {args.action} needs --generation")
         if args.action == "status":
-            detail = generation_detail(session, args.generation).to_dict()
-            print(json.dumps(detail, indent=2, default=str))
+            from core.review.export import redacted_status
+
+            print(json.dumps(redacted_status(session, args.generation), indent=2, default=str))
             return EXIT_PASS
-        bundle = export_evidence_bundle(session, args.generation, include_real_records=args.include_real_records)
+    if args.action == "approve":
+        return _approve(args, engine)
+    from core.review.export import export_bundle, redact_bundle
+    from core.store import session_scope
+
+    if args.include_real_records:
+        if not args.user:
+            raise UsageError("signoff export --include-real-records needs --user (an approver; it is audited)")
+        with session_scope(engine) as session:
+            bundle = export_bundle(session, args.generation, actor=args.user, include_real_records=True)
+    else:
+        with read_session(engine) as session:
+            bundle = redact_bundle(export_evidence_bundle(session, args.generation))
     text = json.dumps(bundle, indent=2, default=str)
     if args.out:
         Path(args.out).write_text(text)
         print(f"evidence bundle written to {args.out}")
     else:
         print(text)
+    return EXIT_PASS
+
+
+def _rule_numbers(text: str) -> list[int]:
+    numbers = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        low, _, high = part.partition("-")
+        try:
+            numbers.extend(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise UsageError(f"--attest {text!r}: give rule numbers like 1-10 or 1,2,3") from None
+    return numbers
+
+
+def _approve(args: argparse.Namespace, engine) -> int:
+    from core.review.signoff import SignoffRefused, approve
+    from core.store import session_scope
+
+    if args.generation is None or not args.user or not args.synthetic:
+        raise UsageError("signoff approve needs --generation, --user and --synthetic")
+    waivers = []
+    for text in args.waiver:
+        gate, _, reason = text.partition("=")
+        waivers.append({"gate": gate.strip(), "reason": reason.strip()})
+    synthetic = load_table(args.synthetic)
+    try:
+        with session_scope(engine) as session:
+            decision = approve(session, args.generation, args.user, args.comment, waivers, synthetic.sha256,
+                               load_policy(args.policy), attested_rules=_rule_numbers(args.attest))
+            print(f"approved: decision {decision.id}, evidence sha256 {decision.evidence_sha256}")
+    except SignoffRefused as exc:
+        sys.stderr.write(f"refused by rule '{exc.rule}': {exc.message}\n")
+        for check in exc.refusals[1:]:
+            sys.stderr.write(f"  also rule '{check.rule}': {check.message}\n")
+        return EXIT_FAIL
     return EXIT_PASS
 
 

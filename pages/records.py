@@ -7,26 +7,59 @@ import streamlit as st
 from components.cache import MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, record_sample, suspicion
 from components.state import (FLAG_REASONS, close_synthetic_row, opened_synthetic_row, record_flags, records_read,
                               require_app_entry)
-from components.widgets import record_comparison, review_or_stop, text_frame
+from components.store_access import PAGE_SIGNIN, write_permission
+from components.widgets import plain, record_comparison, review_or_stop, text_frame
 from core.policy import parse_policy
-from core.review.records import REASON_TEXT, differing_cells, row_hashes
+from core.review.records import REASON_TEXT, differing_cells, noticed_reasons, reason_label, row_hashes
 
 METHOD_LABELS = {"random": "Random", "stratified": "Stratified by a column", "suspicious": "Most suspicious first"}
 
 require_app_entry()
 st.title("Records")
+# The page shows real training rows: only signed-in reviewers (and above) read it.
+allowed, why = write_permission("reviewer")
+if not allowed:
+    st.info(f"Records shows real training records beside synthetic ones. {why}", icon=":material/lock:")
+    st.page_link(PAGE_SIGNIN, label="Sign in", icon=":material/login:")
+    st.stop()
 review, inputs, result = review_or_stop(need_evaluation=False)
 real, synthetic, metadata = inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata
 st.caption("Read records by hand: a reproducible sample of synthetic records, each shown beside the nearest real "
-           "training record (mixed-type distance: numbers scaled by the real range, categories 0 or 1 apart).")
+           "training record (mixed-type distance: numbers scaled by the real range, categories 0 or 1 apart). "
+           "Keys: N next, P previous, F flag.")
+
+# Sample settings outlive the page (Streamlit forgets a widget's value when its page is left), and the record
+# shown is a server-side cursor: a click moves it by one whatever the browser's copy of a widget says.
+SETTINGS_KEY, CURSOR_KEY = "_records_settings", "_records_cursor"
+SETTING_DEFAULTS = {"records_method": "random", "records_stratify": None, "records_size": 200, "records_seed": 0}
+settings = st.session_state.setdefault(SETTINGS_KEY, dict(SETTING_DEFAULTS))
+for key, value in settings.items():
+    if key not in st.session_state and value is not None:
+        st.session_state[key] = value
+
+
+def _settings_changed() -> None:
+    for key in SETTING_DEFAULTS:
+        if key in st.session_state:
+            settings[key] = st.session_state[key]
+    st.session_state[CURSOR_KEY] = 0  # a new sample starts at its first record
+    close_synthetic_row()
+
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
 method = c1.radio("Sample", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True,
-                  key="records_method")
+                  key="records_method", on_change=_settings_changed)
 discrete = [c for c, t in metadata.items() if t in ("categorical", "boolean")] or list(metadata)
-stratify = c2.selectbox("Stratify by", discrete, key="records_stratify", disabled=method != "stratified")
-size = int(c3.number_input("Records", min_value=10, max_value=500, value=200, step=10, key="records_size"))
-seed = int(c4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="records_seed"))
+if st.session_state.get("records_stratify") not in discrete:
+    st.session_state["records_stratify"] = discrete[0]
+stratify = c2.selectbox("Stratify by", discrete, key="records_stratify", disabled=method != "stratified",
+                        on_change=_settings_changed)
+size = int(c3.number_input("Records", min_value=10, max_value=500, step=10, key="records_size",
+                           on_change=_settings_changed))
+seed = int(c4.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="records_seed",
+                           on_change=_settings_changed))
+settings.update({"records_method": method, "records_stratify": stratify, "records_size": size,
+                 "records_seed": seed})
 
 sample = record_sample(review, method, size, seed, stratify if method == "stratified" else None)
 positions = sample.positions
@@ -39,39 +72,30 @@ if method == "suspicious" and len(synthetic) > MAX_DISTANCE_ROWS:
              f"{len(synthetic):,} synthetic rows; the other checks on every row")
 st.caption(note + ".")
 
-flags, read = record_flags(), records_read()
+flags, read = record_flags(), records_read()  # the signed-in user's own work (components.state)
 sample_rows = synthetic.iloc[positions]
 hashes = row_hashes(sample_rows)
 n = len(positions)
-if st.session_state.get("records_position", 1) > n:
-    st.session_state["records_position"] = 1
+cursor = min(max(int(st.session_state.get(CURSOR_KEY, 0)), 0), max(n - 1, 0))
+st.session_state[CURSOR_KEY] = cursor
 
 
 def _step(delta: int) -> None:
     close_synthetic_row()
-    st.session_state["records_position"] = min(max(st.session_state.get("records_position", 1) + delta, 1), n)
+    st.session_state[CURSOR_KEY] = min(max(int(st.session_state.get(CURSOR_KEY, 0)) + delta, 0), max(n - 1, 0))
 
 
-read_in_sample = sum(int(p) in read for p in positions)
-flagged_in_sample = sum(int(p) in flags for p in positions)
-minimum = int(parse_policy(review.policy_text, "policy").review.get("min_records_read", 0))
-m1, m2, m3 = st.columns(3)
-m1.metric("Records read (this sample)", f"{read_in_sample} / {n}",
-          help=f"The review policy asks for at least {minimum} records read before sign-off.")
-m2.metric("Flagged (this sample)", str(flagged_in_sample))
-m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
+def _jump() -> None:
+    close_synthetic_row()
+    st.session_state[CURSOR_KEY] = min(max(int(st.session_state.get("records_goto", 1)) - 1, 0), max(n - 1, 0))
 
-nav1, nav2, nav3, _ = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
-nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch")
-position = int(nav2.number_input("Record", min_value=1, max_value=max(n, 1), step=1, key="records_position",
-                                  on_change=close_synthetic_row))
-nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch")
 
-index = position - 1
+index = cursor
 row_position = int(positions[index])
 real_position = int(nearest.positions[index])
 distance = float(nearest.distances[index])
-reasons = sample.reasons[index]
+quick = quick_suspicion(review)
+reasons = noticed_reasons(quick, row_position, distance)
 row_hash = str(hashes[index])
 
 # A row opened from another page (Privacy's near copies) is shown instead of the sample's current record.
@@ -86,21 +110,45 @@ if opened is not None:
     else:
         found = nearest_real(review, (row_position,))
         real_position, distance = int(found.positions[0]), float(found.distances[0])
-    reasons = quick_suspicion(review).reasons(row_position)
+    reasons = noticed_reasons(quick, row_position, distance)  # the same "Noticed" as in the sample
     row_hash = str(row_hashes(synthetic.iloc[[row_position]])[0])
+read.add(row_position)  # before the counters, so they include the record on screen
+
+read_in_sample = sum(int(p) in read for p in positions)
+flagged_in_sample = sum(int(p) in flags for p in positions)
+minimum = int(parse_policy(review.policy_text, "policy").review.get("min_records_read", 0))
+m1, m2, m3 = st.columns(3)
+m1.metric("Records read (this sample)", f"{read_in_sample} / {n}",
+          help=f"The review policy asks for at least {minimum} records read before sign-off.")
+m2.metric("Flagged (this sample)", str(flagged_in_sample))
+m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
+
+nav1, nav2, nav3, nav4 = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
+nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch",
+            shortcut="p", help="Key: P")
+nav2.markdown(f"**Record {index + 1} of {n}**")
+nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch",
+            shortcut="n", help="Key: N")
+st.session_state["records_goto"] = index + 1  # a form widget: the browser sends it only on Go
+with nav4.form("records_goto_form", border=False, enter_to_submit=True):
+    g1, g2 = st.columns([2, 1], vertical_alignment="bottom")
+    g1.number_input("Go to record", min_value=1, max_value=max(n, 1), step=1, key="records_goto")
+    g2.form_submit_button("Go", on_click=_jump, key="records_go")
+
+if opened is not None:
     banner = st.columns([5, 1], vertical_alignment="center")
     banner[0].info(f"Showing synthetic row {row_position:,} opened from the {opened['source'] or 'another'} page, "
                    f"beside training row {real_position:,}. Previous / Next return to the sample.",
                    icon=":material/open_in_new:")
     banner[1].button("Back to the sample", key="records_close_opened", on_click=close_synthetic_row,
                      width="stretch")
-read.add(row_position)
 
 st.subheader(f"Synthetic record {row_position:,}")
 info = st.columns([3, 1])
 with info[0]:
     if reasons:
-        st.markdown("**Noticed:** " + " ".join(f":orange-badge[{REASON_TEXT[r]}]" for r in reasons))
+        st.markdown("**Noticed:** " + " ".join(f":orange-badge[{plain(reason_label(quick, row_position, r))}]"
+                                               for r in reasons))
     else:
         st.markdown("**Noticed:** :green-badge[nothing]")
     counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None
@@ -127,7 +175,8 @@ with st.form("records_flag_form", border=True, clear_on_submit=True):
     reason = f1.selectbox("Reason", FLAG_REASONS, key="records_flag_reason")
     text = f2.text_input("Note", key="records_flag_note", placeholder="what looks wrong")
     b1, b2, _ = st.columns([1, 1, 4])
-    flag_clicked = b1.form_submit_button("Flag", type="primary", width="stretch", key="records_flag")
+    flag_clicked = b1.form_submit_button("Flag", type="primary", width="stretch", key="records_flag",
+                                         shortcut="f", help="Key: F")
     unflag_clicked = b2.form_submit_button("Remove flag", width="stretch", disabled=current is None,
                                           key="records_unflag")
 if flag_clicked:
@@ -142,7 +191,8 @@ st.subheader("The sample")
 overview = pd.DataFrame({
     "#": range(1, n + 1),
     "synthetic row": [str(int(p)) for p in positions],
-    "noticed": ["; ".join(REASON_TEXT[r] for r in rs) for rs in sample.reasons],
+    "noticed": ["; ".join(reason_label(quick, int(p), r) for r in noticed_reasons(quick, int(p), float(d)))
+                for p, d in zip(positions, nearest.distances)],
     "distance": nearest.distances,
     "read": ["yes" if int(p) in read else "" for p in positions],
     "flag": [flags[int(p)]["reason"] if int(p) in flags else "" for p in positions],

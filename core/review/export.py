@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,11 @@ import plotly.graph_objects as go
 from core.store.repository import REAL_RECORD_KEYS
 
 REDACTED = "[redacted: real records]"
+REDACTED_CATEGORY = "[redacted]"
+# Report keys whose values are real category values (besides the real records of REAL_RECORD_KEYS).
+REAL_CATEGORY_KEYS = frozenset({"missing_categories"})
+# Gate and check details quote real category values as Python reprs ('Private', "O'Neil").
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328}
@@ -185,3 +191,97 @@ def evidence_report_html(bundle: Mapping[str, Any]) -> str:
     body = "\n".join(parts)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+
+
+# ----------------------------------------------------------------------------------------------- bundle rules
+
+
+def redact_real_categories(value: Any) -> tuple[Any, int]:
+    """A copy of a report with real category values removed (REAL_CATEGORY_KEYS, quoted values in `detail`
+    strings), and how many fields it changed."""
+    if isinstance(value, Mapping):
+        out, n = {}, 0
+        for k, v in value.items():
+            if k in REAL_CATEGORY_KEYS and v:
+                out[k], n = f"{REDACTED_CATEGORY}: {len(v) if isinstance(v, (list, tuple)) else 1} value(s)", n + 1
+            elif k == "detail" and isinstance(v, str) and _QUOTED.search(v):
+                out[k], n = _QUOTED.sub(REDACTED_CATEGORY, v), n + 1
+            else:
+                out[k], m = redact_real_categories(v)
+                n += m
+        return out, n
+    if isinstance(value, list):
+        items = [redact_real_categories(v) for v in value]
+        return [i for i, _ in items], sum(n for _, n in items)
+    return value, 0
+
+
+def _redact_report(report: Any) -> tuple[Any, int]:
+    report, records = redact_real_records(report), _count_real_record_keys(report)
+    report, categories = redact_real_categories(report)
+    return report, records + categories
+
+
+def _count_real_record_keys(value: Any) -> int:
+    if isinstance(value, Mapping):
+        return sum(1 if k in REAL_RECORD_KEYS else _count_real_record_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_count_real_record_keys(v) for v in value)
+    return 0
+
+
+def export_bundle(session, generation_id: int, *, actor: str, include_real_records: bool = False) -> dict[str, Any]:
+    """The evidence bundle as `actor` may have it: a reviewer or higher gets the redacted bundle (real records
+    and real category values left out, and counted); real records need the approver role and are an audit event."""
+    from core.store.audit import append_event, lock_chain
+    from core.store.repository import export_evidence_bundle, get_user
+    from core.store.roles import require_role
+
+    user = get_user(session, actor)
+    require_role(user, "approver" if include_real_records else "reviewer")
+    if include_real_records:
+        lock_chain(session)
+        append_event(session, actor=actor, action="export.include_real_records", entity="generation",
+                     entity_id=generation_id, generation_id=generation_id, payload={"format": "evidence bundle"})
+    bundle = export_evidence_bundle(session, generation_id, include_real_records=include_real_records)
+    return bundle if include_real_records else redact_bundle(bundle)
+
+
+def redact_bundle(bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """A redacted evidence bundle (core.store's) with real category values removed too, and counted."""
+    redacted = 0
+    evaluations = []
+    for evaluation in bundle.get("evaluations") or []:
+        report, n = redact_real_categories(evaluation.get("report"))
+        redacted += n
+        evaluations.append({**evaluation, "report": report})
+    real = dict(bundle.get("real_records") or {})
+    real["redacted_report_fields"] = int(real.get("redacted_report_fields", 0)) + redacted
+    real["redacted_category_fields"] = redacted
+    real["note"] = (str(real.get("note", "")) + f"; real category values ({sorted(REAL_CATEGORY_KEYS)} and quoted "
+                    "values in gate details) are replaced too")
+    return {**bundle, "evaluations": evaluations, "real_records": real}
+
+
+def redacted_status(session, generation_id: int) -> dict[str, Any]:
+    """A generation's detail (the CLI's `signoff status`) without real records or real category values."""
+    from core.store.repository import generation_detail
+
+    detail = generation_detail(session, generation_id).to_dict()
+    notes_redacted = fields_redacted = 0
+    reviews = []
+    for review in detail.get("reviews") or []:
+        notes = []
+        for note in review.get("notes") or []:
+            if note.get("source") == "real" and note.get("row") is not None:
+                note, notes_redacted = {**note, "row": REDACTED}, notes_redacted + 1
+            notes.append(note)
+        reviews.append({**review, "notes": notes})
+    evaluations = []
+    for evaluation in detail.get("evaluations") or []:
+        report, n = _redact_report(evaluation.get("report"))
+        fields_redacted += n
+        evaluations.append({**evaluation, "report": report})
+    return {**detail, "reviews": reviews, "evaluations": evaluations,
+            "real_records": {"included": False, "redacted_note_rows": notes_redacted,
+                             "redacted_report_fields": fields_redacted}}

@@ -228,3 +228,82 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """A 16-hex-digit content hash per row (values only, not the index), to pin a flag to the row it was made on."""
     hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
     return np.array([f"{h:016x}" for h in hashed], dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------- what was noticed
+
+
+def noticed_reasons(suspicion: Suspicion, position: int, distance: float | None = None) -> list[str]:
+    """Reason keys of one synthetic row, worst first, with copy reasons from its nearest-real `distance` when
+    given (one home for "Noticed": the sample, a row opened from Privacy and the overview all call this)."""
+    keys = [k for k in suspicion.reasons(position) if k not in ("exact_copy", "near_copy")]
+    known = None
+    if distance is not None and not np.isnan(distance):
+        known = float(distance)
+    elif suspicion.distance is not None and position < len(suspicion.distance) \
+            and not np.isnan(suspicion.distance[position]):
+        known = float(suspicion.distance[position])
+    if known is not None:
+        if known == 0:
+            keys.append("exact_copy")
+        elif known < NEAR_COPY_DISTANCE:
+            keys.append("near_copy")
+    return sorted(keys, key=lambda k: -REASON_WEIGHTS[k])
+
+
+def combination_columns(suspicion: Suspicion, position: int) -> list[str]:
+    """The columns whose categories form an unseen combination in this row."""
+    row = suspicion.cells.iloc[position]
+    return [str(c) for c in row.index if row[c] == "unseen_combination"]
+
+
+def reason_label(suspicion: Suspicion, position: int, key: str) -> str:
+    """The reason as text; an unseen combination names its columns."""
+    text = REASON_TEXT[key]
+    if key == "unseen_combination":
+        columns = combination_columns(suspicion, position)
+        if columns:
+            text += f" ({' × '.join(columns)})"
+    return text
+
+
+# ----------------------------------------------------------------------------------------------- review work
+
+# Flag vocabulary: the stored key (core.store NOTE_FLAGS) and the label a reviewer picks.
+FLAG_REASONS = {"implausible": "implausible", "privacy_risk": "privacy risk", "format_error": "format error",
+                "other": "other"}
+
+
+def flag_key(reason: str) -> str:
+    """The stored flag key of a reason given as key or label; UsageError for anything else."""
+    text = str(reason or "").strip()
+    if text in FLAG_REASONS:
+        return text
+    for key, label in FLAG_REASONS.items():
+        if text == label:
+            return key
+    raise UsageError(f"flag {reason!r} is not one of {', '.join(FLAG_REASONS.values())}")
+
+
+def review_notes(flags: dict[int, dict], rows: dict[int, dict]) -> list:
+    """Notes of a review: one per flagged synthetic row {position: {reason, note, row_hash}}, with the row shown."""
+    from core.store import NoteInput
+
+    notes = []
+    for position, flag in sorted(flags.items()):
+        notes.append(NoteInput(row_id=str(int(position)), flag=flag_key(flag.get("reason", "")),
+                               note=str(flag.get("note") or ""), row=rows.get(int(position))))
+    return notes
+
+
+def save_review_work(session, generation_id: int, reviewer: str, *, read_positions, flags: dict[int, dict],
+                     rows: dict[int, dict], comment: str = "", submit: bool = False):
+    """Store one reviewer's work as their draft (or submitted) review: records read are the distinct synthetic
+    rows this reviewer opened (a flagged row counts as read), notes are their flags. Page and CLI call this."""
+    from core.store import save_draft, start_review, submit_review
+
+    read = {int(p) for p in read_positions} | {int(p) for p in flags}
+    notes = review_notes(flags, rows)
+    draft = start_review(session, generation_id, reviewer)
+    write = submit_review if submit else save_draft
+    return write(session, draft.id, reviewer=reviewer, records_read=len(read), notes=notes, comment=comment or "")

@@ -51,6 +51,46 @@ def as_signoff_policy(policy: Policy | str | None) -> Policy:
     raise PolicyError(f"not a policy: {type(policy).__name__}")
 
 
+TEN_RULES = (
+    "Holdout locked first (before any generator saw the data)",
+    "Utility beats fidelity: train-on-synthetic vs train-on-real (TSTR vs TRTR) checked",
+    "Blend, don't replace: synthetic rows added to real data, not instead of it",
+    "Correlations and joint distributions checked, not only marginals",
+    "Privacy tested (copies, distance to closest record, membership inference)",
+    "Records read by hand",
+    "Generation documented as code (manifest: method, parameters, seed, versions)",
+    "Drift planned for (when fresh real data arrives, the generation is re-checked)",
+    "No recursive training without fresh real data",
+    "Generator and outputs reviewed; approvals are immutable",
+)
+ALL_RULES = tuple(range(1, len(TEN_RULES) + 1))
+ATTESTATION_TEXT = "Signer confirmed the ten rules (1-10)."
+
+
+def attestation_check(attested_rules: Optional[Sequence[int]]) -> "RuleCheck":
+    """Whether the signer confirmed every one of the ten rules (numbers 1-10); the page and the CLI both ask."""
+    try:
+        given = {int(r) for r in (attested_rules or ())}
+    except (TypeError, ValueError):
+        return RuleCheck("attestation", False, f"attested rules {attested_rules!r} are not rule numbers 1-10")
+    missing = [r for r in ALL_RULES if r not in given]
+    unknown = sorted(given - set(ALL_RULES))
+    if unknown:
+        return RuleCheck("attestation", False, f"rule number(s) {unknown} do not exist; the rules are 1-10")
+    if missing:
+        return RuleCheck("attestation", False, f"{len(ALL_RULES) - len(missing)} of {len(ALL_RULES)} rules confirmed; "
+                                               f"not confirmed: {missing}")
+    return RuleCheck("attestation", True, f"signer confirmed all {len(ALL_RULES)} rules")
+
+
+def counted_reviews(session: Session, generation_id: int) -> list:
+    """Submitted reviews of the current round that count toward approval: never the creator's own review."""
+    generation = session.get(Generation, generation_id)
+    creator = generation.created_by if generation is not None else None
+    return [r for r in submitted_reviews(session, generation_id, current_round(session, generation_id))
+            if r.reviewer != creator]
+
+
 @dataclass(frozen=True)
 class RuleCheck:
     """One sign-off rule evaluated: its name, whether it passed and why."""
@@ -76,8 +116,13 @@ def approval_checklist(
     waivers: Optional[Sequence[Mapping[str, Any]]],
     current_synthetic_sha256: str,
     policy: Policy,
+    *,
+    attested_rules: Optional[Sequence[int]] = None,
 ) -> list[RuleCheck]:
-    """Every approval rule evaluated (for a UI checklist); approve() refuses on the first that failed."""
+    """Every approval rule evaluated (for a UI checklist); approve() refuses on the first that failed.
+
+    Reviews by the generation's creator are not counted (four eyes); records read are each reviewer's distinct
+    records, summed over the counted reviewers."""
     generation = session.get(Generation, generation_id)
     if generation is None:
         return [RuleCheck("exists", False, f"generation {generation_id} not found")]
@@ -96,14 +141,17 @@ def approval_checklist(
     checks.append(RuleCheck("synthetic_hash", (current_synthetic_sha256 or "").lower() == generation.synthetic_sha256,
                             f"reviewed synthetic file sha256 {generation.synthetic_sha256[:12]}..., "
                             f"current file sha256 {(current_synthetic_sha256 or '')[:12]}..."))
-    reviews = submitted_reviews(session, generation_id, current_round(session, generation_id))
+    everyone = submitted_reviews(session, generation_id, current_round(session, generation_id))
+    reviews = counted_reviews(session, generation_id)
     reviewers = sorted({r.reviewer for r in reviews})
+    own = " (the creator's own review is not counted)" if len(everyone) > len(reviews) else ""
     checks.append(RuleCheck("required_reviewers", len(reviewers) >= policy.required_reviewers,
-                            f"{len(reviewers)} distinct reviewer(s) submitted {reviewers}; "
-                            f"policy asks for {policy.required_reviewers}"))
+                            f"{len(reviewers)} distinct reviewer(s) other than the creator submitted {reviewers}"
+                            f"{own}; policy asks for {policy.required_reviewers}"))
     read = sum(r.records_read for r in reviews)
     checks.append(RuleCheck("min_records_read", read >= policy.min_records_read,
-                            f"{read} records read in submitted reviews; policy asks for {policy.min_records_read}"))
+                            f"{read} records read in submitted reviews{own}; policy asks for {policy.min_records_read}"))
+    checks.append(attestation_check(attested_rules))
     evaluation = latest_evaluation(session, generation_id)
     checks.append(RuleCheck("evaluation", evaluation is not None,
                             f"latest evaluation: {evaluation.id if evaluation else 'none recorded'}"))
@@ -185,12 +233,20 @@ def approve(
     waivers: Optional[Sequence[Mapping[str, Any]]],
     current_synthetic_sha256: str,
     policy: Policy,
+    *,
+    attested_rules: Optional[Sequence[int]] = None,
 ) -> Decision:
-    """Record an approval, or raise SignoffRefused(rule, message) naming the first rule it breaks."""
+    """Record an approval, or raise SignoffRefused(rule, message) naming the first rule it breaks.
+
+    `attested_rules` are the numbers (1-10) of TEN_RULES the signer confirmed; all ten are required."""
     lock_chain(session)
     policy = as_signoff_policy(policy)
-    _first_refusal(approval_checklist(session, generation_id, signer, waivers, current_synthetic_sha256, policy))
+    _first_refusal(approval_checklist(session, generation_id, signer, waivers, current_synthetic_sha256, policy,
+                                      attested_rules=attested_rules))
     evaluation_id, review_ids = _decision_basis(session, generation_id)
+    comment = (comment or "").strip()
+    if ATTESTATION_TEXT not in comment:
+        comment = (comment + "\n" if comment else "") + ATTESTATION_TEXT
     return record_decision(session, generation_id, kind="approved", signer=signer, comment=comment,
                            waivers=_normalize_waivers(waivers), policy_toml=policy.text,
                            evaluation_id=evaluation_id, review_ids=review_ids)
@@ -251,7 +307,7 @@ def gate_check(session: Session, generation_id: int, current_sha256: str) -> tup
     return True, f"generation {generation_id} is approved and its synthetic file hash matches"
 
 
-__all__ = ["Policy", "as_signoff_policy", "load_policy", "parse_policy", "SignoffRefused", "RuleCheck", "approval_checklist", "approve", "reject",
+__all__ = ["TEN_RULES", "ALL_RULES", "attestation_check", "counted_reviews", "Policy", "as_signoff_policy", "load_policy", "parse_policy", "SignoffRefused", "RuleCheck", "approval_checklist", "approve", "reject",
            "request_changes", "revoke", "gate_check", "generation_state", "StateError"]
 
 

@@ -46,18 +46,43 @@ def test_type_override_is_applied_and_a_bad_one_gives_a_message_not_a_traceback(
     assert app.session_state["review"].overrides == {"num_persons_worked_for_employer": "numerical"}
 
 
-def test_records_sample_next_and_flag(app, open_page):
+def _as_reviewer(app, store, name="rita"):
+    """Sign `name` (a reviewer in the temp store) into the AppTest session."""
+    from core.review import auth
+    from core.store import session_scope
+
+    with session_scope(store) as s:
+        auth.create_user(s, name, "password123", "reviewer")
+    app.session_state["signed_in_user"] = {"name": name, "role": "reviewer", "email": None, "via": "password"}
+    return app
+
+
+def test_records_needs_a_signed_in_reviewer(app, open_page, temp_store):
     open_page(app, "records")
+    assert "Sign in" in " ".join(_texts(app.info)) and not app.subheader  # no real record shown
+    app.session_state["signed_in_user"] = {"name": "vic", "role": "viewer", "email": None, "via": "password"}
+    open_page(app, "records")
+    assert "needs 'reviewer'" in " ".join(_texts(app.info)) and not app.subheader
+
+
+def test_records_sample_next_and_flag(app, open_page, temp_store):
+    open_page(_as_reviewer(app, temp_store), "records")
     assert not app.error
     heading = app.subheader[0].value
     assert heading.startswith("Synthetic record")
+    # The record on screen is counted at once (the counter does not lag by one).
+    assert app.metric[0].value == "1 / 200"
     app.button(key="records_next").click().run()
-    assert app.number_input(key="records_position").value == 2
+    assert app.session_state["_records_cursor"] == 1 and app.metric[0].value == "2 / 200"
     assert app.subheader[0].value != heading
+    app.button(key="records_next").click().run()
+    app.button(key="records_previous").click().run()
+    assert app.session_state["_records_cursor"] == 1
 
     app.radio(key="records_method").set_value("suspicious").run()
     assert not app.exception
     assert "method 'suspicious', seed 0" in " ".join(_texts(app.caption))
+    assert app.session_state["_records_cursor"] == 0  # a new sample starts at its first record
     suspicious_heading = app.subheader[0].value
 
     app.number_input(key="records_seed").set_value(5).run()
@@ -66,15 +91,20 @@ def test_records_sample_next_and_flag(app, open_page):
     # the same method and seed give the same sample again
     app.number_input(key="records_seed").set_value(0).run()
     app.radio(key="records_method").set_value("suspicious").run()
-    app.number_input(key="records_position").set_value(1).run()
-    app.button(key="records_next").click().run()
     assert app.subheader[0].value == suspicious_heading
 
+    # Leaving the page and coming back keeps the sample settings (not back to Random).
+    open_page(app, "columns")
+    open_page(app, "records")
+    assert app.radio(key="records_method").value == "suspicious"
+    assert "method 'suspicious', seed 0" in " ".join(_texts(app.caption))
+
+    app.button(key="records_next").click().run()
     app.text_input(key="records_flag_note").input("too young for a doctorate")
     app.selectbox(key="records_flag_reason").set_value("privacy risk")
     app.button(key="records_flag").click().run()
     assert not app.exception
-    flags = app.session_state["record_flags"]
+    flags = app.session_state["review_work"]["rita"][app.session_state["review"].tables["synthetic"].sha256]["flags"]
     assert len(flags) == 1
     (flag,) = flags.values()
     assert flag["reason"] == "privacy risk" and flag["note"] == "too young for a doctorate"
@@ -82,8 +112,8 @@ def test_records_sample_next_and_flag(app, open_page):
     assert "1" in app.metric[1].value  # flagged in this sample
 
 
-def test_records_stratified_sample(app, open_page):
-    open_page(app, "records")
+def test_records_stratified_sample(app, open_page, temp_store):
+    open_page(_as_reviewer(app, temp_store), "records")
     app.radio(key="records_method").set_value("stratified").run()
     app.selectbox(key="records_stratify").set_value("income_gt_50k").run()
     assert not app.exception and not app.error

@@ -92,7 +92,14 @@ def test_privacy_page_runs_the_checks_and_shows_the_gates(small_app, open_page):
     assert len(small_app.get("plotly_chart")) == 3  # DCR, membership, attack risks
 
 
-def test_a_synthetic_row_opened_from_privacy_shows_on_records_beside_its_real_row(small_app, open_page):
+def _signed_in(app):
+    """Records shows real rows: only to a signed-in reviewer (the session's user, as sign-in leaves it)."""
+    app.session_state["signed_in_user"] = {"name": "rita", "role": "reviewer", "email": None, "via": "password"}
+    return app
+
+
+def test_a_synthetic_row_opened_from_privacy_shows_on_records_beside_its_real_row(small_app, open_page, temp_store):
+    _signed_in(small_app)
     review = small_app.session_state["review"]
     synthetic_row, real_row = 17, 3
     # what the Privacy page's "Open ... on Records" button stores (components.state.open_synthetic_row)
@@ -109,8 +116,8 @@ def test_a_synthetic_row_opened_from_privacy_shows_on_records_beside_its_real_ro
     assert not any("opened from the Privacy page" in t for t in _texts(small_app.info))  # back on the sample
 
 
-def test_privacy_open_button_switches_to_records(small_app, open_page):
-    open_page(small_app, "privacy")
+def test_privacy_open_button_switches_to_records(small_app, open_page, temp_store):
+    open_page(_signed_in(small_app), "privacy")
     result = _cached("privacy")
     assert result.exact_copies.synthetic_rate >= PLANTED / SYNTHETIC_ROWS
     synthetic_row, real_row, distance = result.near_copies.pairs(1)[0]
@@ -119,6 +126,8 @@ def test_privacy_open_button_switches_to_records(small_app, open_page):
     assert not small_app.exception
     assert small_app.subheader[0].value == f"Synthetic record {synthetic_row:,}"
     assert f"row {real_row:,} of {TRAIN_ROWS:,}" in " ".join(_texts(small_app.caption))
+    noticed = " ".join(_texts(small_app.markdown))
+    assert "identical to a real training record" in noticed and "Noticed:** :green-badge[nothing]" not in noticed
 
 
 def test_utility_page_runs_tstr_trtr_for_the_default_and_a_chosen_target(small_app, open_page):

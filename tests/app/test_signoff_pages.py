@@ -4,6 +4,8 @@ Each test gets its own SQLite store through $DATABASE_URL; the cached engine and
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -61,13 +63,23 @@ def _sign_in(at: AppTest, name: str, password: str = PASSWORD) -> AppTest:
     return _ok(at.run())
 
 
-def test_first_run_offers_the_first_admin_and_every_page_renders(store):
+def test_first_run_offers_the_first_admin_and_every_page_renders(store, monkeypatch):
+    monkeypatch.setenv("REVIEW_DESK_SETUP_TOKEN", "token-printed-in-the-server-log")
     at = _new_app()
     for page in ("generation", "signoff", "history"):
         _open(at, page)
         assert not at.error
     _open(at, "signin")
     assert "First run" in _texts(at.warning)
+    # The first visitor is not the first admin: without the server's setup token nothing is created.
+    at.text_input(key="auth_admin_token").input("a guess")
+    at.text_input(key="auth_admin_name").input("mallory")
+    at.text_input(key="auth_admin_password").input(PASSWORD)
+    at.text_input(key="auth_admin_password2").input(PASSWORD)
+    at.button(key="auth_admin_create").click()
+    _ok(at.run())
+    assert "wrong setup token" in _texts(at.error) and "signed_in_user" not in at.session_state
+    at.text_input(key="auth_admin_token").input("token-printed-in-the-server-log")
     at.text_input(key="auth_admin_name").input("ada")
     at.text_input(key="auth_admin_password").input(PASSWORD)
     at.text_input(key="auth_admin_password2").input(PASSWORD)
@@ -86,6 +98,10 @@ def test_sign_in_refuses_a_wrong_password_then_signs_in_and_out(store):
     assert "signed_in_user" not in at.session_state
     at.text_input(key="auth_name").input("rita")
     at.text_input(key="auth_password").input(PASSWORD)
+    at.button(key="auth_sign_in").click()
+    _ok(at.run())  # right password, but inside the 1 s delay that follows a failure: refused unchecked
+    assert "wait" in _texts(at.error) and "signed_in_user" not in at.session_state
+    time.sleep(1.1)
     at.button(key="auth_sign_in").click()
     _ok(at.run())
     assert at.session_state["signed_in_user"]["name"] == "rita"

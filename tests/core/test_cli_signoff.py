@@ -52,7 +52,7 @@ def test_register_status_gate_export_verify(setup, capsys, monkeypatch):
     with session_scope(url) as session:
         submit_new_review(session, generation, reviewer="rita", records_read=200, notes=[], comment="read 200")
     with session_scope(url) as session:
-        approve(session, generation, "alex", "fit to scale", None, synthetic_sha, None)
+        approve(session, generation, "alex", "fit to scale", None, synthetic_sha, None, attested_rules=range(1, 11))
 
     code, out = _run(["gate", "--generation", generation, "--synthetic", folder / "synthetic.csv", "--database", url], capsys)
     assert code == 0, out.err

@@ -105,3 +105,28 @@ def test_differing_cells_and_row_hashes():
     assert diff.to_numpy().tolist() == [[False, False], [True, False], [False, True]]
     hashes = row_hashes(s)
     assert len(hashes) == 3 and hashes[0] != hashes[1] and row_hashes(s.iloc[[0]])[0] == hashes[0]
+
+
+def test_noticed_is_the_same_with_or_without_the_full_distance_pass():
+    from core.review.records import noticed_reasons, reason_label
+
+    real, synthetic = _planted()
+    quick = suspicion_scores(real, synthetic, METADATA)  # no distances (what a row opened from Privacy had)
+    nearest = nearest_real_records(real, synthetic, METADATA)
+    full = suspicion_scores(real, synthetic, METADATA, nearest_distance=nearest.distances)
+    assert quick.reasons(8) == []  # the old "Noticed: nothing" for an exact copy
+    for row in range(len(synthetic)):
+        assert noticed_reasons(quick, row, nearest.distances[row]) == full.reasons(row), row
+    assert noticed_reasons(quick, 8, 0.0) == ["exact_copy"]
+    assert reason_label(quick, 7, "unseen_combination").endswith("(colour × size)")
+    assert reason_label(quick, 5, "out_of_range") == "value outside the real range"
+
+
+def test_flag_vocabulary_is_one_list():
+    from core.review.records import FLAG_REASONS, flag_key
+    from core.store.models import NOTE_FLAGS
+
+    assert tuple(FLAG_REASONS) == NOTE_FLAGS
+    assert flag_key("privacy risk") == flag_key("privacy_risk") == "privacy_risk"
+    with pytest.raises(UsageError, match="not one of implausible, privacy risk"):
+        flag_key("ugly")

@@ -33,8 +33,8 @@ def test_child_whose_chain_cannot_be_rebuilt_needs_a_waiver(world):
     world.evaluate([("column_shapes", True)], generation_id=child)
     world.review(world.reviewer, records_read=250, generation_id=child)
     with session_scope(world.engine) as s, pytest.raises(SignoffRefused, match="gate 'lineage' failed"):
-        approve(s, child, world.approver, "ok", None, "a" * 64, load_policy())
+        approve(s, child, world.approver, "ok", None, "a" * 64, load_policy(), attested_rules=range(1, 11))
     with session_scope(world.engine) as s:
         decision = approve(s, child, world.approver, "ok", [{"gate": "lineage", "reason": "parent chain archived"}],
-                           "a" * 64, load_policy())
+                           "a" * 64, load_policy(), attested_rules=range(1, 11))
         assert decision.kind == "approved"

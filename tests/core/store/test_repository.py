@@ -65,7 +65,7 @@ def test_bundle_excludes_real_records_unless_asked(world, policy):
             {"row_id": 5, "flag": "implausible", "row": {"age": 250, "income": "<=50K"}}])
     world.evaluate([("privacy", True)])
     with session_scope(world.engine) as s:
-        approve(s, world.generation_id, world.approver, "fine", [], world.synthetic_sha256, policy)
+        approve(s, world.generation_id, world.approver, "fine", [], world.synthetic_sha256, policy, attested_rules=range(1, 11))
     with read_session(world.engine) as s:
         bundle = export_evidence_bundle(s, world.generation_id)
         full = export_evidence_bundle(s, world.generation_id, include_real_records=True)

@@ -6,6 +6,7 @@ import pytest
 from store_testkit import sha
 from core.policy import load_policy, parse_policy
 from core.review.signoff import (
+    ALL_RULES,
     SignoffRefused,
     approval_checklist,
     approve,
@@ -29,10 +30,10 @@ from core.store import (
 )
 
 
-def _approve(world, policy, signer=None, waivers=None, sha256=None, generation_id=None):
+def _approve(world, policy, signer=None, waivers=None, sha256=None, generation_id=None, attested=ALL_RULES):
     with session_scope(world.engine) as s:
         d = approve(s, generation_id or world.generation_id, signer or world.approver, "looks right", waivers,
-                    sha256 or world.synthetic_sha256, policy)
+                    sha256 or world.synthetic_sha256, policy, attested_rules=attested)
         return d.id, d.evidence_sha256
 
 
@@ -118,7 +119,7 @@ def test_refused_synthetic_file_changed(world, policy):
 def test_refused_too_few_reviewers(world, policy):
     two = parse_policy("[review]\nmin_records_read = 100\nrequired_reviewers = 2\n", "two reviewers")
     world.review(world.reviewer, records_read=300)
-    _refused(world, two, "required_reviewers", "1 distinct reviewer(s) submitted")
+    _refused(world, two, "required_reviewers", "1 distinct reviewer(s) other than the creator submitted")
     world.review(world.reviewer2, records_read=10)
     _approve(world, two)
 
@@ -135,7 +136,7 @@ def test_checklist_lists_every_broken_rule(world, policy):
     with read_session(world.engine) as s:
         checks = approval_checklist(s, world.generation_id, world.viewer, None, sha("x"), policy)
     failed = {c.rule for c in checks if not c.passed}
-    assert failed == {"role", "synthetic_hash", "required_reviewers", "min_records_read"}
+    assert failed == {"role", "synthetic_hash", "required_reviewers", "min_records_read", "attestation"}
 
 
 def test_reject_request_changes_revoke(world, policy):
@@ -213,5 +214,45 @@ def test_core_policy_is_accepted(world):
 
     world.review(world.reviewer, records_read=250)
     with session_scope(world.engine) as s:
-        d = approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, load_policy())
+        d = approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, load_policy(),
+                    attested_rules=ALL_RULES)
         assert "[review]" in d.policy_toml and "[gates.column_shapes]" in d.policy_toml
+
+
+def test_creator_review_never_counts_toward_reviewers_or_records(world, policy):
+    two = parse_policy("[review]\nmin_records_read = 100\nrequired_reviewers = 2\n", "two reviewers")
+    world.review(world.creator, records_read=300)  # the creator reviews their own generation
+    world.review(world.reviewer, records_read=50)
+    _refused(world, two, "required_reviewers", "the creator's own review is not counted")
+    with read_session(world.engine) as s:
+        checks = {c.rule: c for c in approval_checklist(s, world.generation_id, world.approver, None,
+                                                         world.synthetic_sha256, two, attested_rules=ALL_RULES)}
+    assert not checks["min_records_read"].passed and "50 records read" in checks["min_records_read"].message
+    world.review(world.reviewer2, records_read=50)
+    _approve(world, two)
+
+
+def test_approval_refused_without_all_ten_rules_attested(world, policy):
+    world.review(world.reviewer, records_read=250)
+    _refused(world, policy, "attestation", "9 of 10 rules confirmed; not confirmed: [6]",
+             attested=[1, 2, 3, 4, 5, 7, 8, 9, 10])
+    _refused(world, policy, "attestation", "0 of 10", attested=None)
+    _refused(world, policy, "attestation", "do not exist", attested=list(ALL_RULES) + [11])
+    _approve(world, policy)
+    with read_session(world.engine) as s:
+        assert "Signer confirmed the ten rules" in generation_detail(s, world.generation_id).decisions[-1]["comment"]
+
+
+def test_review_work_counts_distinct_records_and_checks_the_flag_vocabulary(world):
+    from core.errors import UsageError
+    from core.review.records import save_review_work
+
+    with session_scope(world.engine) as s:
+        stored = save_review_work(s, world.generation_id, world.reviewer, read_positions=[1, 2, 2, 3, 3, 3],
+                                  flags={9: {"reason": "privacy risk", "note": "copy"}}, rows={9: {"age": "41"}},
+                                  comment="read", submit=True)
+        assert stored.records_read == 4  # rows 1, 2, 3 and the flagged row 9, each once
+        assert [(n.row_id, n.flag) for n in stored.notes] == [("9", "privacy_risk")]
+    with session_scope(world.engine) as s, pytest.raises(UsageError, match="flag 'ugly'"):
+        save_review_work(s, world.generation_id, world.reviewer2, read_positions=[1],
+                         flags={1: {"reason": "ugly"}}, rows={1: {"age": "1"}})
