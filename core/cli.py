@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
 
     users = commands.add_parser("users", help="local accounts of the sign-off store")
-    users.add_argument("action", choices=["add", "list"])
+    users.add_argument("action", choices=["add", "list", "grant-app-role"],
+                       help="grant-app-role NAME: as the PostgreSQL owner, let role NAME read and insert only")
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=["viewer", "reviewer", "approver", "admin"], default="reviewer")
     users.add_argument("--password-env", default="REVIEW_DESK_PASSWORD",
@@ -219,10 +220,16 @@ def _users(args: argparse.Namespace) -> int:
     from core.store import read_session, session_scope
     from core.store.models import User
 
-    if args.action == "add" and not args.name:
-        raise UsageError("users add needs a name")
+    if args.action != "list" and not args.name:
+        raise UsageError(f"users {args.action} needs a name")
     with _StoreErrors(args):
-        engine = _store(args, must_exist=args.action == "list")
+        engine = _store(args, must_exist=args.action != "add")
+        if args.action == "grant-app-role":
+            from core.store.pgroles import grant_app_role
+
+            for statement in grant_app_role(engine, args.name):
+                print(statement)
+            return EXIT_PASS
         if args.action == "list":
             with read_session(engine) as session:
                 for user in session.query(User).order_by(User.name):
