@@ -105,7 +105,10 @@ def export_evidence_bundle(
             report, n = _redact(e["report"])
             redacted_keys += n
             evaluations.append({**e, "report": report})
+    from core.store.integrity import verify_store
+
     chain = verify_chain(session)
+    store_check = verify_store(session)
     return {
         "format": BUNDLE_FORMAT,
         "exported_at": utcnow().isoformat(),
@@ -121,6 +124,7 @@ def export_evidence_bundle(
         "decisions": decisions,
         "audit_events": audit_events(session, generation_id=generation_id),
         "audit_chain": chain.to_dict(),
+        "store_check": store_check.to_dict(),
         "real_records": {
             "included": include_real_records,
             "redacted_note_rows": redacted_notes,
