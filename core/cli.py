@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
 
     users = commands.add_parser("users", help="local accounts of the sign-off store")
-    users.add_argument("action", choices=["add", "list"])
+    users.add_argument("action", choices=["add", "list", "grant-app-role"],
+                       help="grant-app-role NAME: as the PostgreSQL owner, let role NAME read and insert only")
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=["viewer", "reviewer", "approver", "admin"], default="reviewer")
     users.add_argument("--password-env", default="REVIEW_DESK_PASSWORD",
@@ -99,10 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--policy")
     register.add_argument("--database")
 
-    signoff = commands.add_parser("signoff", help="state, evidence export and audit-chain check")
-    signoff.add_argument("action", choices=["status", "export", "verify", "approve"])
+    signoff = commands.add_parser("signoff", help="state, evidence export, verify the signed chain, anchor its head, approve")
+    signoff.add_argument("action", choices=["status", "export", "verify", "anchor", "approve"])
     signoff.add_argument("--generation", type=int)
-    signoff.add_argument("--out", help="export: write the JSON evidence bundle here")
+    signoff.add_argument("--out", help="export: write the JSON evidence bundle here; anchor: write the head here")
+    signoff.add_argument("--anchor", help="verify: an anchor file (or head hash) kept from `signoff anchor`")
     signoff.add_argument("--include-real-records", action="store_true",
                          help="export: include real records (needs --user with the approver role; audited)")
     signoff.add_argument("--user", help="who exports (with real records) or signs (approve)")
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate = commands.add_parser("gate", help="exit 0 only for an approved, unrevoked generation whose file matches")
     gate.add_argument("--generation", type=int, required=True)
     gate.add_argument("--synthetic", required=True, help="the synthetic file about to be used")
+    gate.add_argument("--anchor", help="an anchor file (or head hash) from `signoff anchor` the chain must contain")
     gate.add_argument("--database")
     for command in commands.choices.values():
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -220,31 +223,86 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _store(args: argparse.Namespace):
-    from core.store import init_db
+def _store(args: argparse.Namespace, must_exist: bool = False):
+    from core.store import database_url, init_db
+    from core.store.errors import StoreError
 
-    return init_db(args.database or None)
+    url = database_url(args.database or None)
+    if must_exist:
+        from sqlalchemy.engine import make_url
+
+        try:
+            parsed = make_url(url)
+        except Exception:  # noqa: BLE001 - sqlalchemy raises ArgumentError for a malformed URL
+            raise StoreError("store URL is malformed (expected sqlite:///FILE or postgresql+psycopg://...)") from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+                and not Path(parsed.database).is_file():
+            raise StoreError(f"store file {parsed.database} does not exist (check --database); nothing to "
+                             f"{args.command} there")
+        from core.store import current_revision, get_engine
+
+        if current_revision(get_engine(url)) is None:
+            raise StoreError(f"{parsed.render_as_string(hide_password=True)} holds no review-desk store "
+                             f"(check --database); nothing to {args.command} there")
+    return init_db(url)
+
+
+class _StoreErrors:
+    """Turn a store failure (locked, disk full, unreachable, wrong password) into one StoreError line."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+
+    def __enter__(self) -> "_StoreErrors":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:  # noqa: ANN001 - context manager protocol
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from core.store import database_url
+        from core.store.errors import StoreError, store_error_message
+
+        if exc is None or not isinstance(exc, (SQLAlchemyError, ModuleNotFoundError)):
+            return False
+        try:
+            url = database_url(self.args.database or None)
+        except Exception:  # noqa: BLE001 - never let the message itself fail
+            url = None
+        if url is not None:
+            from sqlalchemy.engine import make_url
+
+            try:
+                url = make_url(url)
+            except Exception:  # noqa: BLE001
+                url = None
+        raise StoreError(store_error_message(exc, url)) from None
 
 
 def _users(args: argparse.Namespace) -> int:
-    import getpass
     import os
 
     from core.review.auth import create_user
     from core.store import read_session, session_scope
     from core.store.models import User
 
-    engine = _store(args)
-    if args.action == "list":
-        with read_session(engine) as session:
-            for user in session.query(User).order_by(User.name):
-                print(f"{user.name}\t{user.role}")
-        return EXIT_PASS
-    if not args.name:
-        raise UsageError("users add needs a name")
-    password = os.environ.get(args.password_env) or _ask_password(args.name, args.password_env)
-    with session_scope(engine) as session:
-        create_user(session, args.name, password, args.role, actor="cli")
+    if args.action != "list" and not args.name:
+        raise UsageError(f"users {args.action} needs a name")
+    with _StoreErrors(args):
+        engine = _store(args, must_exist=args.action != "add")
+        if args.action == "grant-app-role":
+            from core.store.pgroles import grant_app_role
+
+            for statement in grant_app_role(engine, args.name):
+                print(statement)
+            return EXIT_PASS
+        if args.action == "list":
+            with read_session(engine) as session:
+                for user in session.query(User).order_by(User.name):
+                    print(f"{user.name}\t{user.role}")
+            return EXIT_PASS
+        password = os.environ.get(args.password_env) or _ask_password(args.name, args.password_env)
+        with session_scope(engine) as session:
+            create_user(session, args.name, password, args.role, actor="cli")
     print(f"user {args.name} ({args.role}) created")
     return EXIT_PASS
 
@@ -288,16 +346,37 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _signoff(args: argparse.Namespace) -> int:
-    from core.store import export_evidence_bundle, generation_detail, read_session, verify_chain
+    with _StoreErrors(args):
+        return _signoff_in_store(args)
 
-    engine = _store(args)
+
+def _signoff_in_store(args: argparse.Namespace) -> int:
+    from core.store import chain_anchor, export_evidence_bundle, generation_detail, read_session, verify_store
+
+    if args.action in ("status", "export") and args.generation is None:
+        raise UsageError(f"signoff {args.action} needs --generation")
+    engine = _store(args, must_exist=True)
     with read_session(engine) as session:
         if args.action == "verify":
-            result = verify_chain(session)
+            result = verify_store(session, args.anchor)
             print(json.dumps(result.to_dict(), indent=2))
             return EXIT_PASS if result.ok else EXIT_FAIL
-        if args.generation is None:
-            raise UsageError(f"signoff {args.action} needs --generation")
+        if args.action == "anchor":
+            result = verify_store(session)
+            if not result.ok:
+                sys.stderr.write(f"refused: the store does not verify, so its head is not worth anchoring: "
+                                 f"{result.reason}\n")
+                return EXIT_FAIL
+            anchor = json.dumps(chain_anchor(session).to_dict(), indent=2)
+            if args.out:
+                out = Path(args.out)
+                tmp = out.with_name(out.name + ".tmp")
+                tmp.write_text(anchor + "\n")
+                tmp.replace(out)
+                print(f"anchor written to {args.out}; keep it outside the database (pipeline artifact)")
+            else:
+                print(anchor)
+            return EXIT_PASS
         if args.action == "status":
             from core.review.export import redacted_status
 
@@ -398,8 +477,9 @@ def _gate(args: argparse.Namespace) -> int:
     from core.store import read_session
 
     synthetic = load_table(args.synthetic)
-    with read_session(_store(args)) as session:
-        ok, reason = gate_check(session, args.generation, synthetic.sha256)
+    with _StoreErrors(args):
+        with read_session(_store(args, must_exist=True)) as session:
+            ok, reason = gate_check(session, args.generation, synthetic.sha256, args.anchor)
     (sys.stdout if ok else sys.stderr).write(f"{'approved' if ok else 'refused'}: {reason}\n")
     return EXIT_PASS if ok else EXIT_FAIL
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.errors import InputError, PolicyError
 from core.store.audit import append_event, lock_chain
 from core.store.models import ROLES, AuditEvent, User
-from core.store.repository import get_user
+from core.store.users import get_user, set_user_role
 from core.store.roles import (
     ROLE_RANK,
     AuthenticationError,
@@ -84,16 +84,8 @@ def create_user(
 
 
 def set_role(session: Session, name: str, role: str, *, actor: str) -> User:
-    """Change a user's role; the actor must be an admin."""
-    lock_chain(session)
-    require_role(get_user(session, actor), "admin")
-    user = get_user(session, name)
-    old = user.role
-    user.role = check_role_name(role)
-    session.flush()
-    append_event(session, actor=actor, action="user.set_role", entity="user", entity_id=user.id,
-                 payload={"name": name, "from": old, "to": role})
-    return user
+    """Change a user's role; the actor must be an admin (the store writes the signed event, then the row)."""
+    return set_user_role(session, name, role, actor=actor)
 
 
 def set_password(session: Session, name: str, password: str, *, actor: str) -> User:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import PolicyError, ReviewError
@@ -293,18 +294,45 @@ def revoke(
     return _other_decision(session, generation_id, signer, comment, policy, "revoked", ("approved",))
 
 
-def gate_check(session: Session, generation_id: int, current_sha256: str) -> tuple[bool, str]:
-    """For pipelines: ok only for an approved, unrevoked generation whose synthetic file hash still matches."""
+def gate_check(
+    session: Session, generation_id: int, current_sha256: str, anchor: Optional[str] = None
+) -> tuple[bool, str]:
+    """For pipelines: ok only when the signed chain and every row verify (and the anchor, when given, is still in
+    the chain), and the generation's last decision is an approval whose own signed event is there and whose
+    synthetic file hash still matches."""
+    from core.store.integrity import verify_store
+
     generation = session.get(Generation, generation_id)
     if generation is None:
         return False, f"generation {generation_id} not found"
-    state = generation_state(session, generation_id)
-    if state != "approved":
-        return False, f"generation {generation_id} is {state}, not approved"
+    check = verify_store(session, anchor)
+    if not check.ok:
+        return False, f"the store does not verify, so no approval in it is trusted: {check.reason}"
+    ok, reason = _approved_by_signed_event(session, generation_id)
+    if not ok:
+        return False, reason
     if (current_sha256 or "").lower() != generation.synthetic_sha256:
         return False, (f"synthetic file sha256 {current_sha256} does not match the approved "
                        f"{generation.synthetic_sha256}")
     return True, f"generation {generation_id} is approved and its synthetic file hash matches"
+
+
+def _approved_by_signed_event(session: Session, generation_id: int) -> tuple[bool, str]:
+    """Is the last decision an approval backed by its own signed audit event (state from the chain too)?"""
+    from core.store.audit import audit_events
+
+    state = generation_state(session, generation_id)
+    if state != "approved":
+        return False, f"generation {generation_id} is {state}, not approved"
+    last = session.execute(select(Decision).where(Decision.generation_id == generation_id)
+                           .order_by(Decision.id.desc()).limit(1)).scalar_one()
+    events = audit_events(session, entity="decision", entity_id=last.id, action="decision.approved")
+    signed = [e for e in audit_events(session, generation_id=generation_id) if e["action"].startswith("decision.")]
+    if not events or events[0]["generation_id"] != generation_id:
+        return False, f"decision {last.id} approving generation {generation_id} has no audit event of its own"
+    if not signed or signed[-1]["entity_id"] != str(last.id):
+        return False, f"the chain's last decision on generation {generation_id} is not decision {last.id}"
+    return True, "approved by a signed decision"
 
 
 __all__ = ["TEN_RULES", "ALL_RULES", "attestation_check", "counted_reviews", "Policy", "as_signoff_policy", "load_policy", "parse_policy", "SignoffRefused", "RuleCheck", "approval_checklist", "approve", "reject",

@@ -5,12 +5,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.store.errors import StoreError
 from core.store.models import GENESIS_HASH, AuditEvent, AuditHead
+from core.store.signing import EVENT_DOMAIN, load_signing_key, session_url, sign_text, signature_ok
 
 
 def canonical_json(value: Any) -> str:
@@ -80,6 +83,7 @@ def append_event(
         prev_hash=head.last_hash,
     )
     event.hash = event_hash(event)
+    event.signature = sign_text(load_signing_key(session_url(session), create=True), EVENT_DOMAIN, event.hash)
     session.add(event)
     head.last_event_id = event.id
     head.last_hash = event.hash
@@ -102,11 +106,15 @@ class VerifyResult:
                 "reason": self.reason}
 
 
-def verify_chain(session: Session, batch_size: int = 1000) -> VerifyResult:
-    """Recompute every event's hash in id order; check ids are gapless, links match and the head names the last."""
+def verify_chain(
+    session: Session, batch_size: int = 1000, visit: Optional[Callable[[AuditEvent], None]] = None
+) -> VerifyResult:
+    """Recompute every event's hash in id order and check its server signature; ids gapless, links match, the
+    head names the last. `visit` sees each event that verified (for cross-checks of the rows)."""
     prev_hash = GENESIS_HASH
     expected_id = 1
     checked = 0
+    public = None
     rows = session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch_size))
     for event in rows.scalars():
         if event.id != expected_id:
@@ -120,6 +128,16 @@ def verify_chain(session: Session, batch_size: int = 1000) -> VerifyResult:
             return VerifyResult(False, checked, event.id, f"event {event.id}: payload is not valid JSON ({exc})")
         if recomputed != event.hash:
             return VerifyResult(False, checked, event.id, f"event {event.id}: content does not match its hash")
+        if public is None:
+            try:
+                public = load_signing_key(session_url(session)).public_key()
+            except StoreError as exc:
+                return VerifyResult(False, checked, event.id, f"cannot check signatures: {exc}")
+        if not signature_ok(public, EVENT_DOMAIN, event.hash, event.signature):
+            return VerifyResult(False, checked, event.id, f"event {event.id} ({event.action}): signature is missing "
+                                                          f"or not made by the server key (written without it)")
+        if visit is not None:
+            visit(event)
         prev_hash = event.hash
         expected_id += 1
         checked += 1
@@ -131,3 +149,35 @@ def verify_chain(session: Session, batch_size: int = 1000) -> VerifyResult:
         return VerifyResult(False, checked, bad, f"chain head names event {head.last_event_id} but the chain ends at "
                                                  f"event {checked} (events removed or head edited)")
     return VerifyResult(True, checked, None, f"{checked} events verified")
+
+
+def audit_record(e: AuditEvent) -> dict[str, Any]:
+    """An audit event as plain JSON."""
+    return {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity,
+            "entity_id": e.entity_id, "generation_id": e.generation_id, "payload": json.loads(e.payload_json),
+            "prev_hash": e.prev_hash, "hash": e.hash}
+
+
+def audit_events(
+    session: Session,
+    *,
+    generation_id: Optional[int] = None,
+    entity: Optional[str] = None,
+    entity_id: Optional[Any] = None,
+    action: Optional[str] = None,
+    after_id: int = 0,
+    limit: Optional[int] = None,
+) -> list[dict[str, Any]]:
+    """Audit events in chain order, filtered by generation, entity, entity id or action."""
+    query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id)
+    if generation_id is not None:
+        query = query.where(AuditEvent.generation_id == generation_id)
+    if entity is not None:
+        query = query.where(AuditEvent.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == str(entity_id))
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if limit is not None:
+        query = query.limit(limit)
+    return [audit_record(e) for e in session.execute(query).scalars()]

@@ -223,6 +223,8 @@ class Decision(Base):
     policy_toml: Mapped[str] = mapped_column(Text)
     policy_sha256: Mapped[str] = mapped_column(String(64))
     round: Mapped[int] = mapped_column(Integer)
+    # Ed25519 signature of the decision's canonical record by the server key (core.store.signing).
+    signature: Mapped[Optional[str]] = mapped_column(String(128))
 
 
 class AuditEvent(Base):
@@ -240,6 +242,8 @@ class AuditEvent(Base):
     payload_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Ed25519 signature of the hash by the server key (core.store.signing); NULL only on a pre-0002 store.
+    signature: Mapped[Optional[str]] = mapped_column(String(128))
 
 
 class AuditHead(Base):

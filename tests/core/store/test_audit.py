@@ -141,8 +141,8 @@ def test_truncated_tail_is_detected(approved_world):
     assert (result.ok, result.first_bad_event_id) == (False, last)
 
 
-def test_rehashed_forgery_still_breaks_the_next_link(approved_world):
-    """Editing an event and recomputing its own hash is caught by the next event's prev_hash."""
+def test_rehashed_forgery_fails_its_signature(approved_world):
+    """Editing an event and recomputing its own hash is caught by its server signature (made over the old hash)."""
     from core.store.audit import event_hash
     from core.store.models import AuditEvent
 
@@ -155,5 +155,5 @@ def test_rehashed_forgery_still_breaks_the_next_link(approved_world):
     raw(engine, f"UPDATE audit_event SET actor = 'mallory', hash = '{forged}' WHERE id = 2")
     with read_session(engine) as s:
         result = verify_chain(s)
-    assert (result.ok, result.first_bad_event_id) == (False, 3)
-    assert "prev_hash" in result.reason
+    assert (result.ok, result.first_bad_event_id) == (False, 2)
+    assert "signature" in result.reason

@@ -26,17 +26,21 @@ def test_upgrade_head_on_empty_db_creates_everything(empty_url):
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0001_initial"
+        assert current_revision(engine) == "0002_signed_chain"
         assert set(inspect(engine).get_table_names()) == TABLES
         triggers = _triggers(engine)
         if engine.dialect.name == "sqlite":
             expected = {f"{t}_no_{op}" for t in ("audit_event", "decision", "review", "generation", "evaluation",
                                                  "dataset_version", "holdout") for op in ("update", "delete")}
-            expected |= {"record_note_no_insert", "record_note_no_update", "record_note_no_delete"}
+            expected |= {"record_note_no_insert", "record_note_no_update", "record_note_no_delete",
+                         "users_role_audited", "users_no_rename", "users_no_delete", "audit_head_forward",
+                         "audit_head_no_delete"}
         else:
             expected = {f"{t}_immutable" for t in ("audit_event", "decision", "review", "generation", "evaluation",
                                                    "dataset_version", "holdout", "record_note")}
-            expected |= {"audit_event_no_truncate", "decision_no_truncate"}
+            expected |= {"audit_event_no_truncate", "decision_no_truncate", "users_guard", "audit_head_guard"}
+            expected |= {f"{t}_no_truncate" for t in ("review", "record_note", "users", "audit_head", "generation",
+                                                      "evaluation", "dataset_version", "holdout")}
         assert expected <= triggers
         with engine.connect() as conn:
             assert conn.execute(text("SELECT id, last_event_id FROM audit_head")).all() == [(1, 0)]
@@ -58,3 +62,24 @@ def test_downgrade_then_upgrade(fresh_engine):
     assert set(inspect(fresh_engine).get_table_names()) == {"alembic_version"}
     upgrade(fresh_engine)
     assert set(inspect(fresh_engine).get_table_names()) == TABLES
+
+
+def test_store_made_before_0002_upgrades_and_verifies(fresh_engine, policy):
+    """A store at 0001 (no signatures) upgrades: its events and decisions get signed and verify passes."""
+    from core.review.signoff import approve
+    from core.store import read_session, session_scope, verify_store
+    from store_testkit import make_world
+
+    world = make_world(fresh_engine)
+    world.review(world.reviewer, records_read=300, notes=2)
+    with session_scope(fresh_engine) as s:
+        approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, policy)
+    downgrade(fresh_engine, "0001_initial")
+    with fresh_engine.connect() as conn:
+        assert "signature" not in {c["name"] for c in inspect(conn).get_columns("audit_event")}
+    upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == "0002_signed_chain"
+    with read_session(fresh_engine) as s:
+        result = verify_store(s)
+    assert result.ok, result.reason
+    assert result.rows_checked["decisions"] == 1

@@ -77,3 +77,53 @@ def test_bundle_excludes_real_records_unless_asked(world, policy):
     assert full["real_records"]["included"] is True
     assert bundle["decisions"][0]["evidence_matches"] and bundle["audit_chain"]["ok"]
     assert bundle["manifest"]["synthetic_sha256"] == world.synthetic_sha256
+
+
+def _statements(engine):
+    """A list that collects every SQL statement the engine runs (while the listener is attached)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def _count(conn, cursor, statement, *args):  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", _count)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", _count)
+
+
+def test_states_are_set_based_and_match_the_rules(fresh_engine, policy):
+    """Six states, each computed in one set-based pass; the number of queries does not grow with generations."""
+    from core.review.signoff import reject, request_changes, revoke
+    from core.store import generation_state, generation_states
+    from store_testkit import make_world
+
+    world = make_world(fresh_engine)
+    ids = {"draft": world.new_generation(), "in_review": world.new_generation(),
+           "approved": world.new_generation(), "rejected": world.new_generation(),
+           "changes_requested": world.new_generation(), "revoked": world.new_generation(),
+           "in_review_again": world.new_generation()}
+    for state, (gid, _) in ids.items():
+        if state != "draft":
+            world.review(world.reviewer, generation_id=gid, records_read=250, notes=0)
+    for state in ("approved", "revoked"):
+        gid, sha256 = ids[state]
+        world.evaluate([("privacy", True)], generation_id=gid)
+        with session_scope(fresh_engine) as s:
+            approve(s, gid, world.approver, "ok", None, sha256, policy)
+    with session_scope(fresh_engine) as s:
+        reject(s, ids["rejected"][0], world.approver, "no")
+        request_changes(s, ids["changes_requested"][0], world.approver, "again")
+        request_changes(s, ids["in_review_again"][0], world.approver, "again")
+        revoke(s, ids["revoked"][0], world.approver, "leak")
+    world.review(world.reviewer2, generation_id=ids["in_review_again"][0], records_read=10, notes=0)
+    expected = {gid: state.removesuffix("_again") for state, (gid, _) in ids.items()}
+    with read_session(fresh_engine) as s:
+        states = generation_states(s)
+        assert {gid: states[gid] for gid in expected} == expected
+        assert all(generation_state(s, gid) == state for gid, state in expected.items())
+        seen, stop = _statements(fresh_engine)
+        listed = list_generations(s)
+        stop()
+        assert len(listed) == len(expected) + 1 and len(seen) <= 3
+        assert [g.id for g in list_generations(s, state="revoked")] == [ids["revoked"][0]]
