@@ -2,8 +2,10 @@
 
 Scores agree with sdmetrics 0.32 (KSComplement, TVComplement, CorrelationSimilarity,
 ContingencySimilarity) but are computed on shared integer encodings, so a million rows take seconds.
-When a holdout is given, every score is also computed for the holdout against the real training rows:
-that is the score a fresh real sample earns, the `expected` value a synthetic score is judged against.
+When a holdout is given, every score is also computed for the holdout against the real training rows
+(`expected`, shown for reference). The score is judged against its null: the same score between real
+resamples of the training and the synthetic table's sizes, drawn from the pooled real rows (core/stats/null.py),
+so each score carries the null's resampled values for the report to judge.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.stats import null as nulls
+from core.stats.null import NullSettings
 from core.stats.association import ColumnStats, cramers_v
 from core.data.encoding import EncodedColumn, continuous_values, encode_columns
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
@@ -37,6 +41,11 @@ class ColumnShape:
     synthetic: float | None  # synthetic value at the same point
     at: str | None  # the value or category where the gap is largest
     expected: float | None = None  # the holdout's score against the real rows
+    null_median: float | None = None  # how a real sample of this size scores (set when judged)
+    floor: float | None = None  # the null's quantile this score had to reach (set when judged)
+    tail_probability: float | None = None  # share of real resamples scoring as low or lower
+    null: np.ndarray | None = field(default=None, repr=False)  # the resampled real-vs-real scores
+    sizes: tuple[int, int, int] = (0, 0, 0)  # reference rows, sample rows, cells (for the analytic bound)
 
 
 @dataclass
@@ -48,7 +57,12 @@ class PairTrend:
     score: float
     real: float | None  # association in the real data (Pearson r, Cramer's V or correlation ratio)
     synthetic: float | None  # the same association in the synthetic data
-    expected: float | None = None
+    expected: float | None = None  # the holdout's score against the real rows
+    null_median: float | None = None
+    floor: float | None = None
+    tail_probability: float | None = None
+    null: np.ndarray | None = field(default=None, repr=False)
+    sizes: tuple[int, int, int] = (0, 0, 0)
 
 
 @dataclass
@@ -196,17 +210,77 @@ def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarr
     return cramers_v(counts[: a.levels - 1, : b.levels - 1])
 
 
+def _pooled(column: EncodedColumn, roles: list[str]) -> list[str]:
+    return ["real"] + (["holdout"] if "holdout" in roles else [])
+
+
+def _shape_null(column: EncodedColumn, index: int, roles: list[str], settings: NullSettings):
+    """Resampled KS/TV complements of one column, with (reference, sample, cells) sizes; None if too small."""
+    pool = _pooled(column, roles)
+    if column.is_continuous:
+        real = column.values["real"]
+        n, m = int((~np.isnan(real)).sum()), int((~np.isnan(column.values["synthetic"])).sum())
+        values = np.round(np.concatenate([column.values[r] for r in pool]), KS_DECIMALS)
+        points, counts = nulls.value_grid(values)
+        sizes = (n, m, int(points.size))
+        if counts.sum() < settings.min_real_rows or n == 0 or m == 0:
+            return None, sizes
+        return nulls.ks_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+    missing = column.missing_code
+    counts = sum(np.bincount(column.codes[r], minlength=column.levels)[:missing] for r in pool)
+    n = int((column.codes["real"] != missing).sum())
+    m = int((column.codes["synthetic"] != missing).sum())
+    sizes = (n, m, int((counts > 0).sum()))
+    if counts.sum() < settings.min_real_rows or n == 0 or m == 0:
+        return None, sizes
+    return nulls.tv_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+
+
+def _pair_null(a: EncodedColumn, b: EncodedColumn, index: int, counts: dict[str, np.ndarray], roles: list[str],
+               settings: NullSettings):
+    """Resampled pair scores (correlation or contingency similarity) with their sizes; None if too small."""
+    pool = _pooled(a, roles)
+    rng = settings.rng(1, index)
+    if a.is_continuous and b.is_continuous:
+        x = np.concatenate([a.values[r] for r in pool])
+        y = np.concatenate([b.values[r] for r in pool])
+        px, py, weights = nulls.pair_points(x, y)
+        complete = lambda role: int((~(np.isnan(a.values[role]) | np.isnan(b.values[role]))).sum())
+        sizes = (complete("real"), complete("synthetic"), int(weights.size))
+        if weights.sum() < settings.min_real_rows or min(sizes[:2]) < 2:
+            return None, sizes
+        return nulls.correlation_null(px, py, weights, sizes[0], sizes[1], settings.resamples, rng), sizes
+    pooled = sum(counts[r] for r in pool)
+    sizes = (int(counts["real"].sum()), int(counts["synthetic"].sum()), int((pooled > 0).sum()))
+    if pooled.sum() < settings.min_real_rows:
+        return None, sizes
+    return nulls.tv_null(pooled, sizes[0], sizes[1], settings.resamples, rng), sizes
+
+
+def _own_bins(column: EncodedColumn, role: str) -> EncodedColumn:
+    """The column binned as sdmetrics' QualityReport bins it: ten bins over this table's own range."""
+    from dataclasses import replace
+
+    values = column.values[role]
+    present = values[~np.isnan(values)]
+    edges = nulls.safe_edges(present, 10)
+    codes = np.where(np.isnan(values), 12, np.digitize(values, edges)).astype(np.uint8)
+    return replace(column, codes={**column.codes, role: codes}, levels=13)
+
+
 def evaluate_fidelity(
-    tables: dict[str, pd.DataFrame], metadata: Metadata, encoded: dict[str, EncodedColumn] | None = None
+    tables: dict[str, pd.DataFrame], metadata: Metadata, encoded: dict[str, EncodedColumn] | None = None,
+    settings: NullSettings | None = None,
 ) -> FidelityResult:
-    """Score column shapes and pair trends of 'synthetic' (and, if present, 'holdout') against 'real'."""
+    """Score column shapes and pair trends of 'synthetic' (and 'holdout') against 'real', with their nulls."""
     encoded = encoded if encoded is not None else encode_columns(tables, metadata)
+    settings = settings or NullSettings()
     roles = [r for r in ("synthetic", "holdout") if r in tables]
     skipped = [Skipped(name, f"sdtype '{sdtype}' is not compared") for name, sdtype in metadata.items()
                if sdtype not in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES]
 
     shapes = []
-    for column in encoded.values():
+    for index, column in enumerate(encoded.values()):
         shape = column_shape(column)
         if not np.isfinite(shape.score):
             side = "real" if _empty(column, "real") else "synthetic"
@@ -214,6 +288,7 @@ def evaluate_fidelity(
             continue
         if "holdout" in roles:
             shape.expected = column_shape(column, "holdout").score
+        shape.null, shape.sizes = _shape_null(column, index, roles, settings)
         shapes.append(shape)
 
     pair_columns = []
@@ -230,7 +305,7 @@ def evaluate_fidelity(
 
     trends = []
     stats = ColumnStats()
-    for a, b in itertools.combinations(pair_columns, 2):
+    for index, (a, b) in enumerate(itertools.combinations(pair_columns, 2)):
         counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
         real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"), stats)
         synthetic_assoc = _association(a, b, "synthetic", counts["synthetic"], pearson.get("synthetic"), stats)
@@ -248,9 +323,26 @@ def evaluate_fidelity(
             metric = "ContingencySimilarity"
             score = contingency_similarity(counts["real"], counts["synthetic"])
             expected = contingency_similarity(counts["real"], counts["holdout"]) if "holdout" in roles else None
-        trends.append(PairTrend((a.name, b.name), metric, score, _finite(real_assoc), _finite(synthetic_assoc),
-                                _finite(expected) if expected is not None else None))
+            if settings.pair_binning == "sdmetrics" and a.is_continuous != b.is_continuous:
+                score = contingency_similarity(*_sdmetrics_report_counts(a, b))
+        trend = PairTrend((a.name, b.name), metric, score, _finite(real_assoc), _finite(synthetic_assoc),
+                          _finite(expected) if expected is not None else None)
+        trend.null, trend.sizes = _pair_null(a, b, index, counts, roles, settings)
+        trends.append(trend)
     return FidelityResult(shapes, trends, skipped)
+
+
+def _sdmetrics_report_counts(a: EncodedColumn, b: EncodedColumn) -> tuple[np.ndarray, np.ndarray]:
+    """A mixed pair's real and synthetic joint counts with each table's numeric column on its own bins.
+
+    sdmetrics 0.32's QualityReport discretizes each table separately (ColumnPairTrends._get_processed_data),
+    so bin k of the synthetic table may cover other values than bin k of the real one.
+    """
+    out = []
+    for role in ("real", "synthetic"):
+        x, y = (_own_bins(a, role) if a.is_continuous else a), (_own_bins(b, role) if b.is_continuous else b)
+        out.append(joint_counts(x, y, role))
+    return out[0], out[1]
 
 
 def _finite(value: float | None) -> float | None:
