@@ -45,7 +45,7 @@ class ColumnValidity:
     collapsed_tails: list[str] = field(default_factory=list)  # judged tails the sample lost
     # Share of invalid values a fresh real draw would have by chance: 2/(n+1) out of range for numbers
     # (a new draw falls outside the min and max of n draws with that chance); the share of categories
-    # seen once in the real data (Good-Turing's estimate of the unseen mass) for categories.
+    # seen once in the real data, plus one, over n + 1 (Good-Turing's unseen mass, never 0) for categories.
     chance_invalid_share: float = 0.0
     sample_rows: int = 0  # non-missing values in the sample
     reference_rows: int = 0  # non-missing values in the real training column
@@ -157,7 +157,7 @@ def _discrete_validity(column: EncodedColumn, role: str, settings: NullSettings,
         float(real_counts[missing] / max(n_real, 1)), float(sample_counts[missing] / max(n_sample, 1)),
         missing_categories=[str(column.labels[i]) for i in np.flatnonzero(lost)],
         expected_categories=int(expected.sum()),
-        chance_invalid_share=float((real_counts[:missing] == 1).sum() / max(real_present, 1)),
+        chance_invalid_share=float(((real_counts[:missing] == 1).sum() + 1) / (real_present + 1)),
         sample_rows=int(sample_present), reference_rows=int(real_present),
     )
     if role == "synthetic" and real_present and sample_present and pooled.sum() >= settings.min_real_rows:
