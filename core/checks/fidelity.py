@@ -236,20 +236,30 @@ def _shape_null(column: EncodedColumn, index: int, roles: list[str], settings: N
     return nulls.tv_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
 
 
+def _row_weights(rows: int, n: int, m: int, settings: NullSettings, memo: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and sample row weights over the pooled rows, drawn once and shared by every numeric pair."""
+    if "rows" not in memo:
+        rng = settings.rng(3)
+        memo["rows"] = (nulls.row_weights(rows, n, settings.resamples, rng).astype(float),
+                        nulls.row_weights(rows, m, settings.resamples, rng).astype(float))
+    return memo["rows"]
+
+
 def _pair_null(a: EncodedColumn, b: EncodedColumn, index: int, counts: dict[str, np.ndarray], roles: list[str],
-               settings: NullSettings):
+               settings: NullSettings, weights: dict):
     """Resampled pair scores (correlation or contingency similarity) with their sizes; None if too small."""
     pool = _pooled(a, roles)
     rng = settings.rng(1, index)
     if a.is_continuous and b.is_continuous:
         x = np.concatenate([a.values[r] for r in pool])
         y = np.concatenate([b.values[r] for r in pool])
-        px, py, weights = nulls.pair_points(x, y)
         complete = lambda role: int((~(np.isnan(a.values[role]) | np.isnan(b.values[role]))).sum())
-        sizes = (complete("real"), complete("synthetic"), int(weights.size))
-        if weights.sum() < settings.min_real_rows or min(sizes[:2]) < 2:
+        pooled_complete = int((~(np.isnan(x) | np.isnan(y))).sum())
+        sizes = (complete("real"), complete("synthetic"), pooled_complete)
+        if pooled_complete < settings.min_real_rows or min(sizes[:2]) < 2:
             return None, sizes
-        return nulls.correlation_null(px, py, weights, sizes[0], sizes[1], settings.resamples, rng), sizes
+        ref, sample = _row_weights(x.size, len(a.values["real"]), len(a.values["synthetic"]), settings, weights)
+        return nulls.correlation_null_rows(x, y, ref, sample), sizes
     pooled = sum(counts[r] for r in pool)
     sizes = (int(counts["real"].sum()), int(counts["synthetic"].sum()), int((pooled > 0).sum()))
     if pooled.sum() < settings.min_real_rows:
@@ -305,6 +315,16 @@ def evaluate_fidelity(
 
     trends = []
     stats = ColumnStats()
+    row_memo: dict = {}
+    with nulls.one_blas_thread():
+        trends = _pair_trends(pair_columns, roles, pearson, stats, settings, row_memo, skipped)
+    return FidelityResult(shapes, trends, skipped)
+
+
+def _pair_trends(pair_columns: list[EncodedColumn], roles: list[str], pearson: dict, stats: ColumnStats,
+                 settings: NullSettings, row_memo: dict, skipped: list[Skipped]) -> list[PairTrend]:
+    """Every pair's trend score with its null (skipped pairs appended to `skipped`)."""
+    trends = []
     for index, (a, b) in enumerate(itertools.combinations(pair_columns, 2)):
         counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
         real_assoc = _association(a, b, "real", counts["real"], pearson.get("real"), stats)
@@ -327,9 +347,9 @@ def evaluate_fidelity(
                 score = contingency_similarity(*_sdmetrics_report_counts(a, b))
         trend = PairTrend((a.name, b.name), metric, score, _finite(real_assoc), _finite(synthetic_assoc),
                           _finite(expected) if expected is not None else None)
-        trend.null, trend.sizes = _pair_null(a, b, index, counts, roles, settings)
+        trend.null, trend.sizes = _pair_null(a, b, index, counts, roles, settings, row_memo)
         trends.append(trend)
-    return FidelityResult(shapes, trends, skipped)
+    return trends
 
 
 def _sdmetrics_report_counts(a: EncodedColumn, b: EncodedColumn) -> tuple[np.ndarray, np.ndarray]:

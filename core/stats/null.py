@@ -88,18 +88,25 @@ def tv_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.G
     return 1.0 - 0.5 * np.abs(_shares(ref) - _shares(sample)).sum(axis=1)
 
 
-def _weighted_pearson(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r of points (x, y) under each row of count weights; NaN when a side is constant."""
-    total = weights.sum(axis=1).astype(float)
-    sx, sy = weights @ x, weights @ y
-    sxx, syy, sxy = weights @ (x * x), weights @ (y * y), weights @ (x * y)
+def _weighted_pearson(weights: np.ndarray, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Pearson r of points (x, y) under each row of count weights (rows where mask is 0 left out); NaN if constant."""
+    mask = np.ones_like(x) if mask is None else mask
+    features = np.stack([mask, x, y, x * x, y * y, x * y], axis=1)
+    # Callers hold one BLAS thread (see one_blas_thread): a threaded BLAS stalls badly on busy cores.
+    total, sx, sy, sxx, syy, sxy = (weights @ features).T
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / total
         vx, vy = sxx - sx * sx / total, syy - sy * sy / total
         r = cov / np.sqrt(vx * vy)
-    scale = np.maximum(sxx, 1e-300)
-    r[(vx <= 1e-12 * scale) | (vy <= 1e-12 * np.maximum(syy, 1e-300)) | (total < 2)] = np.nan
+    r[(vx <= 1e-12 * np.maximum(sxx, 1e-300)) | (vy <= 1e-12 * np.maximum(syy, 1e-300)) | (total < 2)] = np.nan
     return np.clip(r, -1.0, 1.0)
+
+
+def one_blas_thread():
+    """A context holding BLAS to one thread (entered once per evaluation: entering it reads the libraries)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def pair_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,6 +131,25 @@ def correlation_null(x: np.ndarray, y: np.ndarray, counts: np.ndarray, n: int, m
         return np.full(resamples, np.nan)
     ref, sample = draw(counts, n, m, resamples, rng)
     return 1.0 - np.abs(_weighted_pearson(ref, x, y) - _weighted_pearson(sample, x, y)) / 2.0
+
+
+def row_weights(rows: int, size: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of `rows` pooled rows is drawn in each of `resamples` draws of `size` with replacement."""
+    picks = rng.integers(0, rows, size=(resamples, max(int(size), 0)))
+    offsets = (np.arange(resamples) * rows)[:, None]
+    return np.bincount((picks + offsets).ravel(), minlength=resamples * rows).reshape(resamples, rows)
+
+
+def correlation_null_rows(x: np.ndarray, y: np.ndarray, ref: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """CorrelationSimilarity of resamples given as row weights (shared by every numeric pair of a table)."""
+    keep = ~(np.isnan(x) | np.isnan(y))
+    if keep.sum() < 2:
+        return np.full(ref.shape[0], np.nan)
+    # Standardising keeps the sums of squares well conditioned for values such as 1e15 or dates in ns.
+    xs = np.where(keep, (x - np.nanmean(x[keep])) / (np.std(x[keep]) or 1.0), 0.0)
+    ys = np.where(keep, (y - np.nanmean(y[keep])) / (np.std(y[keep]) or 1.0), 0.0)
+    mask = keep.astype(float)
+    return 1.0 - np.abs(_weighted_pearson(ref, xs, ys, mask) - _weighted_pearson(sample, xs, ys, mask)) / 2.0
 
 
 def unseen_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
