@@ -33,12 +33,17 @@ def _default_policy_toml() -> str:
                   f"tolerance = {_toml_value(float(gate.tolerance))}", ""]
     lines.append("[calibration]")
     lines += [f"{key} = {_toml_value(value)}" for key, value in CALIBRATION_DEFAULTS.items()]
+    lines += ["", "# Mixed (number x category) pairs: \"shared\" bins the number on the real table's ten bins with",
+              "# open outer edges (sdmetrics' ContingencySimilarity); \"sdmetrics\" bins each table on its own",
+              "# range, as sdmetrics' QualityReport does (its scores then match the report's, not the metric's).",
+              "[fidelity]", 'pair_binning = "shared"']
     lines += ["", "[review]", "min_records_read = 200", "required_reviewers = 1", "allow_waivers = true", ""]
     return "\n".join(lines)
 
 
 DEFAULT_POLICY_TOML = _default_policy_toml()
-SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "budget", "auth", "jobs")
+SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "fidelity", "budget", "auth", "jobs")
+PAIR_BINNINGS = ("shared", "sdmetrics")
 
 
 @dataclass
@@ -119,6 +124,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         for key, value in settings.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise PolicyError(f"{source}: [gates.{name}] {key} must be a number, not {value!r}")
+    _check_calibration(merged.get("calibration", {}), merged.get("fidelity", {}), source)
     review = merged.get("review", {})
     for key in ("min_records_read", "required_reviewers"):
         value = review.get(key)
@@ -131,6 +137,24 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     return Policy(gates=gates, review=review, text=text,
                   sources=["built-in defaults"] + ([source] if source != "built-in defaults" else []),
                   sections={k: merged[k] for k in SECTIONS if k in merged})
+
+
+def _check_calibration(calibration: dict, fidelity: dict, source: str) -> None:
+    """[calibration] keys are known and in range; [fidelity] pair_binning is one of PAIR_BINNINGS."""
+    unknown = set(calibration) - set(CALIBRATION_DEFAULTS)
+    if unknown:
+        raise PolicyError(f"{source}: [calibration] has unknown key(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(CALIBRATION_DEFAULTS)}")
+    rate = calibration.get("false_alarm_rate", CALIBRATION_DEFAULTS["false_alarm_rate"])
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 0.5:
+        raise PolicyError(f"{source}: [calibration] false_alarm_rate must be a number in (0, 0.5], not {rate!r}")
+    for key, low in (("resamples", 20), ("seed", 0), ("min_real_rows", 2)):
+        value = calibration.get(key, CALIBRATION_DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise PolicyError(f"{source}: [calibration] {key} must be a whole number >= {low}, not {value!r}")
+    binning = fidelity.get("pair_binning", "shared")
+    if binning not in PAIR_BINNINGS:
+        raise PolicyError(f"{source}: [fidelity] pair_binning must be one of {', '.join(PAIR_BINNINGS)}, not {binning!r}")
 
 
 def canonical_toml(data: dict) -> str:

@@ -10,7 +10,9 @@ from core import __version__
 from core.data.encoding import encode_columns
 from core.checks.fidelity import FidelityResult, evaluate_fidelity
 from core.data.io import PreparedInputs
-from core.gates import Gate
+from core.gates import Gate, Judgement, judge
+from core.stats import null as nulls
+from core.stats.null import NullSettings
 from core.policy import Policy, load_policy
 from core.checks.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
 from core.checks.utility import UtilityResult, evaluate_utility, utility_gate_record
@@ -18,11 +20,6 @@ from core.checks.validity import ValidityResult, evaluate_validity
 
 SCHEMA_VERSION = 1
 PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")
-# Sampling noise allowance for a score judged against the holdout's: the two-sample KS distance that a
-# fresh sample exceeds with 1% chance (c(0.01) = 1.63) for the two table sizes. KS has the largest noise of
-# the scores used here for moderate category counts, so it bounds the others.
-NOISE_CONSTANT = 1.63
-VALIDITY_Z = 3.09
 
 Progress = Callable[[float, str], None]
 
@@ -53,13 +50,15 @@ class Evaluation:
         columns = {
             c.column: {"metric": c.metric, "score": _num(c.score), "expected": _num(c.expected),
                        "floor": _num(self.floors.get(c.column)), "real": _num(c.real),
-                       "synthetic": _num(c.synthetic), "at": c.at}
+                       "synthetic": _num(c.synthetic), "at": c.at, "null_median": _num(c.null_median),
+                       "tail_probability": _num(c.tail_probability)}
             for c in fidelity.column_shapes
         }
         pairs = [
             {"columns": list(p.columns), "metric": p.metric, "score": _num(p.score), "real": _num(p.real),
              "synthetic": _num(p.synthetic), "expected": _num(p.expected),
-             "floor": _num(self.floors.get(" / ".join(p.columns)))}
+             "floor": _num(self.floors.get(" / ".join(p.columns))), "null_median": _num(p.null_median),
+             "tail_probability": _num(p.tail_probability)}
             for p in fidelity.pair_trends
         ]
         report = {
@@ -100,47 +99,83 @@ def _clean(record: dict) -> dict:
     return {k: (_num(v) if isinstance(v, float) else v) for k, v in record.items()}
 
 
-def noise_allowance(n_real: int, n_other: int) -> float:
-    """How far a score may fall below the holdout's by sampling noise alone, for these table sizes."""
-    return NOISE_CONSTANT * math.sqrt(1.0 / max(n_real, 1) + 1.0 / max(n_other, 1))
+def null_settings(policy: Policy, seed: int | None = None) -> NullSettings:
+    """The policy's [calibration] and [fidelity] settings as the nulls' settings (`seed` overrides)."""
+    binning = str(policy.sections.get("fidelity", {}).get("pair_binning", "shared"))
+    return NullSettings(resamples=int(policy.calibration("resamples")),
+                        seed=int(policy.calibration("seed") if seed is None else seed),
+                        min_real_rows=int(policy.calibration("min_real_rows")),
+                        false_alarm_rate=float(policy.calibration("false_alarm_rate")), pair_binning=binning)
 
 
-def _score_gate(name: str, items: list[tuple[str, float, float | None]], policy: Policy, slack: float,
-                floors: dict[str, float]) -> Gate | None:
-    """A min-score gate over named scores: each against its holdout expectation, or the fixed threshold."""
-    if not items:
-        return None
+def _judge_item(name: str, value: float, null, analytic: float | None, policy: Policy, tests: int) -> Judgement:
+    """One score against its measured null, or (real data too small to resample) against `analytic`."""
+    alpha = float(policy.calibration("false_alarm_rate"))
     tolerance = policy.gate(name, "tolerance", 0.0)
-    threshold = policy.gate(name)
-    judged = []
-    for label, score, expected in items:
-        floor = (expected - tolerance - slack) if expected is not None else threshold
-        floors[label] = floor
-        judged.append((score - floor, label, score, expected, floor))
-    judged.sort()
-    failing = [j for j in judged if j[0] < 0]
-    margin, label, score, expected, floor = judged[0]
-    expectation = f", holdout {expected:.3f}" if expected is not None else ""
+    verdict = judge(name, value, null, alpha=alpha, tests=tests, tolerance=tolerance, fallback=analytic)
+    if verdict.source == "threshold" and analytic is not None:
+        verdict = replace(verdict, source="analytic")
+    return verdict
+
+
+def _summarise(name: str, judged: list[tuple[str, Judgement]], what: str, resamples: int, alpha: float) -> Gate:
+    """A gate over per-item judgements: its value and bound are the item closest to (or furthest past) failing."""
+    dirn = "min" if name != "validity" else "max"
+    margin = (lambda j: j.value - j.bound) if dirn == "min" else (lambda j: j.bound - j.value)
+    judged = sorted(judged, key=lambda item: margin(item[1]))
+    label, worst = judged[0]
+    failing = [(l, j) for l, j in judged if not j.passed]
+    sign = "<" if dirn == "min" else ">"
+    sources = {j.source for _, j in judged}
+    how = (f"each against {resamples} real-vs-real resamples of the synthetic size at {alpha:g}/{len(judged)} "
+           "(Bonferroni)") if "null" in sources else "no null could be drawn"
+    if "analytic" in sources:
+        how += "; real data too small to resample for some: analytic bound (core/stats/null.analytic_*)"
+    if "threshold" in sources:
+        how += "; no null: fixed threshold"
+    null_text = lambda j: f", a real sample scores {j.null_median:.3f}" if j.null_median is not None else ""
     if failing:
-        worst = "; ".join(f"{j[1]} {j[2]:.3f} < {j[4]:.3f}" for j in failing[:5])
-        detail = f"{len(failing)} of {len(judged)} below their floor: {worst}"
+        worst_text = "; ".join(f"{l} {j.value:.4f} {sign} {j.bound:.4f}{null_text(j)}" for l, j in failing[:5])
+        detail = f"{len(failing)} of {len(judged)} {what} past their bound: {worst_text} ({how})"
     else:
-        detail = f"all {len(judged)} at or above their floor; closest: {label} {score:.3f} (floor {floor:.3f}{expectation})"
-    return Gate(name, score, floor, not failing, detail)
+        detail = (f"all {len(judged)} {what} within their bound; closest: {label} {worst.value:.4f} "
+                  f"(bound {worst.bound:.4f}{null_text(worst)}) ({how})")
+    items = [{"item": l, "value": j.value, "null_median": j.null_median, "floor": j.bound,
+              "tail_probability": j.tail_probability, "passed": j.passed, "source": j.source} for l, j in judged]
+    return Gate(name, worst.value, worst.bound, not failing, detail, null_median=worst.null_median,
+                floor=worst.bound, tail_probability=worst.tail_probability, items=items)
+
+
+def _score_gate(name: str, scored: list, labels: list[str], kinds: list[str], policy: Policy,
+                floors: dict[str, float]) -> Gate | None:
+    """A min-score gate over column shapes or pair trends, each judged against its own null."""
+    if not scored:
+        return None
+    alpha = float(policy.calibration("false_alarm_rate"))
+    level = alpha / len(scored)
+    judged = []
+    for item, label, kind in zip(scored, labels, kinds):
+        n, m, cells = item.sizes
+        analytic = None if item.null is not None else 1.0 - nulls.analytic_distance(kind, n, m, cells, level)
+        verdict = _judge_item(name, item.score, item.null, analytic, policy, len(scored))
+        item.null_median, item.floor, item.tail_probability = verdict.null_median, verdict.bound, verdict.tail_probability
+        floors[label] = verdict.bound
+        judged.append((label, verdict))
+    return _summarise(name, judged, "columns" if name == "column_shapes" else "pairs",
+                      int(policy.calibration("resamples")), alpha)
 
 
 def apply_gates(fidelity: FidelityResult, validity: ValidityResult, inputs: PreparedInputs,
                 policy: Policy) -> tuple[list[Gate], dict[str, float]]:
-    """Judge fidelity and validity against the policy; gates that do not apply are left out."""
-    n_real = len(inputs.frames["real"])
-    n_synthetic = len(inputs.frames["synthetic"])
-    slack = noise_allowance(n_real, n_synthetic) if "holdout" in inputs.frames else 0.0
+    """Judge fidelity and validity against their real-vs-real nulls; gates that do not apply are left out."""
     floors: dict[str, float] = {}
+    shapes = fidelity.column_shapes
+    pairs = fidelity.pair_trends
     gates = [
-        _score_gate("column_shapes", [(c.column, c.score, c.expected) for c in fidelity.column_shapes],
-                    policy, slack, floors),
-        _score_gate("column_pair_trends", [(" / ".join(p.columns), p.score, p.expected)
-                                           for p in fidelity.pair_trends], policy, slack, floors),
+        _score_gate("column_shapes", shapes, [c.column for c in shapes],
+                    ["ks" if c.metric == "KSComplement" else "tv" for c in shapes], policy, floors),
+        _score_gate("column_pair_trends", pairs, [" / ".join(p.columns) for p in pairs],
+                    ["correlation" if p.metric == "CorrelationSimilarity" else "tv" for p in pairs], policy, floors),
         _validity_gate(validity, policy),
         _coverage_gate(validity, policy),
     ]
@@ -148,29 +183,30 @@ def apply_gates(fidelity: FidelityResult, validity: ValidityResult, inputs: Prep
 
 
 def _validity_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
+    """The worst column's invalid share against the invalid share real resamples of its size have."""
     if not validity.columns:
         return None
-    threshold = policy.gate("validity")
-    excess = []
+    alpha = float(policy.calibration("false_alarm_rate"))
+    tests = len(validity.columns)
+    judged = []
     for name, column in validity.columns.items():
-        base = validity.baseline.get(name)
-        chance = max(base.invalid_share if base else 0.0, column.chance_invalid_share)
-        # One-sided 99.9% binomial allowance around what chance alone gives a sample of this size.
-        noise = VALIDITY_Z * math.sqrt(chance * (1.0 - chance) / max(column.sample_rows, 1))
-        excess.append((column.invalid_share - chance - noise, name, column, chance))
-    excess.sort(key=lambda e: e[0], reverse=True)
-    value = max(excess[0][0], 0.0)
-    bad = [e for e in excess if e[0] > threshold]
-    describe = lambda n, c, chance: (f"{n}: {c.out_of_range_share:.1%} out of the real range, "
-                                      f"{c.unseen_category_share:.1%} unseen categories (chance alone {chance:.1%})")
+        analytic = None if column.null is not None else \
+            nulls.analytic_invalid_share(column.chance_invalid_share, column.sample_rows, alpha / tests)
+        verdict = _judge_item("validity", column.invalid_share, column.null, analytic, policy, tests)
+        column.null_median, column.floor, column.tail_probability = verdict.null_median, verdict.bound, verdict.tail_probability
+        judged.append((name, verdict))
+    gate = _summarise("validity", judged, "columns", int(policy.calibration("resamples")), alpha)
+    bad = [validity.columns[i["item"]] for i in gate.items if not i["passed"]]
     if bad:
-        detail = "; ".join(describe(n, c, ch) for _, n, c, ch in bad[:5])
-    else:
-        detail = "worst column " + describe(*excess[0][1:])
-    return Gate("validity", value, threshold, not bad, detail)
+        gate.detail = "; ".join(f"{c.column}: {c.out_of_range_share:.1%} out of the real range, "
+                                f"{c.unseen_category_share:.1%} unseen categories (a real sample: "
+                                f"{(c.null_median or 0.0):.1%}, at most {c.floor:.1%})" for c in bad[:5]) \
+            + " -- " + gate.detail
+    return gate
 
 
 def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
+    """Share of the categories and tails every real sample of this size keeps that the synthetic table kept."""
     expected = kept = 0
     lost = []
     for name, column in validity.columns.items():
@@ -182,14 +218,20 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
             lost.append(f"{name}: categories {shown}{more} missing")
         expected += len(column.judged_tails)
         kept += len(column.judged_tails) - len(column.collapsed_tails)
-        lost.extend(f"{name}: {side} tail collapsed" for side in column.collapsed_tails)
+        lost.extend(f"{name}: {side} tail collapsed ({column.lower_tail_share if side == 'lower' else column.upper_tail_share:.2%}"
+                    f" of rows, a real sample keeps at least {column.tail_floors.get(side, 0)} rows)"
+                    for side in column.collapsed_tails)
     if expected == 0:
         return None
     value = kept / expected
     threshold = policy.gate("coverage")
     passed = value >= threshold
-    detail = "; ".join(lost[:6]) if lost else f"all {expected} expected categories and tails present"
-    return Gate("coverage", value, threshold, passed, detail)
+    alpha = float(policy.calibration("false_alarm_rate"))
+    how = (f"judged: the {expected} categories and tails a real sample of this size misses with probability "
+           f"under {alpha:g}/(all categories and tails) (Bonferroni)")
+    detail = ("; ".join(lost[:6]) + f" ({how})") if lost else f"all {expected} expected categories and tails present ({how})"
+    return Gate("coverage", value, threshold, passed, detail, null_median=1.0, floor=threshold,
+                tail_probability=None)
 
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
@@ -200,9 +242,10 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     report(0.02, "Encoding columns")
     encoded = encode_columns(inputs.frames, inputs.metadata)
     report(0.1, "Scoring column shapes and pair trends")
-    fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded, pairs=inputs.pairs)
+    settings = null_settings(policy)
+    fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded, pairs=inputs.pairs, settings=settings)
     report(0.3, "Checking validity and coverage")
-    validity = evaluate_validity(inputs.frames, inputs.metadata, encoded)
+    validity = evaluate_validity(inputs.frames, inputs.metadata, encoded, settings)
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed

@@ -17,11 +17,13 @@ floors = result.floors
 validity = result.validity.columns
 st.caption(f"Scores use every row ({len(inputs.frames['real']):,} real, {len(inputs.frames['synthetic']):,} "
            "synthetic). KSComplement for numbers and dates, TVComplement for categories; 1 is identical. "
-           "The holdout column is the score a fresh real sample earns: the synthetic score is judged against it.")
+           "'A real sample scores' is the median score of real-vs-real resamples of the synthetic table's size; "
+           "the floor is that null's quantile at the policy's false-alarm rate (Bonferroni over the columns). "
+           "The holdout column is the holdout's own score, for reference.")
 
 table = pd.DataFrame([{
     "column": c.column, "type": c.sdtype, "metric": c.metric, "score": c.score,
-    "holdout": c.expected, "floor": floors.get(c.column),
+    "holdout": c.expected, "floor": floors.get(c.column), "real sample": c.null_median,
     "passes": "yes" if floors.get(c.column) is None or c.score >= floors[c.column] else "NO",
     "largest gap at": c.at or "",
     "missing categories": ", ".join(validity[c.column].missing_categories) if c.column in validity else "",
@@ -34,10 +36,12 @@ with left:
     event = st.dataframe(
         table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 560), key="columns_table",
         on_select="rerun", selection_mode="single-row",
-        column_order=["column", "score", "holdout", "floor", "passes", "type"],
+        column_order=["column", "score", "real sample", "floor", "passes", "holdout", "type"],
         column_config={
             "score": st.column_config.NumberColumn("score", format="%.3f"),
             "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
+            "real sample": st.column_config.NumberColumn("a real sample scores", format="%.3f",
+                                                         help="median of real-vs-real resamples of this size"),
             "floor": st.column_config.NumberColumn("floor", format="%.3f"),
         },
     )
@@ -48,7 +52,9 @@ with right:
     shape = next(c for c in shapes if c.column == column)
     m1, m2, m3 = st.columns(3)
     m1.metric("Score", f"{shape.score:.3f}")
-    m2.metric("Holdout's score", f"{shape.expected:.3f}" if shape.expected is not None else "no holdout")
+    m2.metric("A real sample of this size scores", f"{shape.null_median:.3f}" if shape.null_median is not None
+              else "not resampled", help="median of real-vs-real resamples; holdout's own score: "
+              + (f"{shape.expected:.3f}" if shape.expected is not None else "no holdout"))
     floor = floors.get(column)
     m3.metric("Floor", f"{floor:.3f}" if floor is not None else "-",
               delta=("passes" if floor is None or shape.score >= floor else "below floor"),

@@ -37,7 +37,8 @@ ordered = sorted(pairs, key=lambda p: (-_loss(p), p.score))
 labels = [f"{p.columns[0]} / {p.columns[1]}" for p in ordered]
 table = pd.DataFrame([{
     "pair": label, "metric": p.metric, "real association": p.real, "synthetic association": p.synthetic,
-    "loss": _loss(p), "score": p.score, "holdout": p.expected,
+    "loss": _loss(p), "score": p.score, "holdout": p.expected, "real sample": p.null_median,
+    "floor": floors.get(label),
     "passes": "yes" if floors.get(label) is None or p.score >= floors[label] else "NO",
 } for label, p in zip(labels, ordered)])
 
@@ -47,7 +48,8 @@ with left:
     event = st.dataframe(
         table, hide_index=True, width="stretch", height=520, key="correlations_table",
         on_select="rerun", selection_mode="single-row",
-        column_order=["pair", "real association", "synthetic association", "score", "holdout", "passes"],
+        column_order=["pair", "real association", "synthetic association", "score", "real sample", "floor",
+                      "passes", "holdout"],
         column_config={
             "pair": st.column_config.TextColumn("pair", width="medium"),
             "real association": st.column_config.NumberColumn("real", format="%.3f"),
@@ -55,6 +57,9 @@ with left:
             "loss": st.column_config.NumberColumn("loss", format="%+.3f", help="|real| - |synthetic| association"),
             "score": st.column_config.NumberColumn("score", format="%.3f"),
             "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
+            "real sample": st.column_config.NumberColumn("a real sample scores", format="%.3f",
+                                                         help="median of real-vs-real resamples of this size"),
+            "floor": st.column_config.NumberColumn("floor", format="%.3f"),
         },
     )
     follow_table_selection(event, labels, "correlations_pair")
@@ -67,7 +72,10 @@ with right:
     m1.metric("Real association", f"{pair.real:.3f}" if pair.real is not None else "n/a")
     m2.metric("Synthetic association", f"{pair.synthetic:.3f}" if pair.synthetic is not None else "n/a")
     m3.metric(pair.metric, f"{pair.score:.3f}")
-    m4.metric("Holdout's score", f"{pair.expected:.3f}" if pair.expected is not None else "no holdout")
+    m4.metric("A real sample of this size scores", f"{pair.null_median:.3f}" if pair.null_median is not None
+              else "not resampled", help="median of real-vs-real resamples; floor "
+              + (f"{floors[label]:.3f}" if floors.get(label) is not None else "-") + "; holdout's own score: "
+              + (f"{pair.expected:.3f}" if pair.expected is not None else "no holdout"))
     x_num, y_num = metadata[x] in CONTINUOUS_SDTYPES, metadata[y] in CONTINUOUS_SDTYPES
     if x_num and y_num:
         points = plot_sample(review, (x, y))

@@ -44,6 +44,8 @@ gates = pd.DataFrame([{
     "gate": g.name, "result": "pass" if g.passed else "FAIL",
     "value": f"{g.value:.4f}",
     "rule": rule_text(g.name, g.threshold),
+    "a real sample scores": "" if g.null_median is None else f"{g.null_median:.4f}",
+    "tail probability": "" if g.tail_probability is None else f"{g.tail_probability:.3f}",
     "detail": g.detail,
 } for g in result.gates])
 
@@ -57,8 +59,10 @@ def _colour(frame: pd.DataFrame) -> pd.DataFrame:
 
 st.dataframe(gates.style.apply(_colour, axis=None), hide_index=True, width="stretch", key="summary_gates",
              column_config={"detail": st.column_config.TextColumn("detail", width="large")})
-st.caption("With a holdout, a score's threshold (floor) is the holdout's own score minus the policy tolerance and "
-           "the sampling noise of the two table sizes; gates that do not apply to the data are left out.")
+st.caption("Each gate is judged against the same statistic on real-vs-real resamples of the synthetic table's "
+           "size: 'a real sample scores' is that null's median for the item closest to failing, its rule the null's "
+           "quantile at the policy's false-alarm rate (Bonferroni over the items judged), and the tail probability "
+           "how often a real sample does as badly. Gates that do not apply to the data are left out.")
 if not review.has_holdout:
     st.caption("Privacy and utility are judged against a locked real holdout; this review has none, so their gates "
                "are left out.")

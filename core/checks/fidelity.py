@@ -2,8 +2,10 @@
 
 Scores agree with sdmetrics 0.32 (KSComplement, TVComplement, CorrelationSimilarity,
 ContingencySimilarity) but are computed on shared integer encodings, so a million rows take seconds.
-When a holdout is given, every score is also computed for the holdout against the real training rows:
-that is the score a fresh real sample earns, the `expected` value a synthetic score is judged against.
+When a holdout is given, every score is also computed for the holdout against the real training rows
+(`expected`, shown for reference). The score is judged against its null: the same score between real
+resamples of the training and the synthetic table's sizes, drawn from the pooled real rows (core/stats/null.py),
+so each score carries the null's resampled values for the report to judge.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
+from core.stats import null as nulls
+from core.stats.null import NullSettings
 from core.stats.association import ColumnStats, cramers_v
 from core.data.encoding import EncodedColumn, continuous_values, encode_columns
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
@@ -38,6 +42,11 @@ class ColumnShape:
     synthetic: float | None  # synthetic value at the same point
     at: str | None  # the value or category where the gap is largest
     expected: float | None = None  # the holdout's score against the real rows
+    null_median: float | None = None  # how a real sample of this size scores (set when judged)
+    floor: float | None = None  # the null's quantile this score had to reach (set when judged)
+    tail_probability: float | None = None  # share of real resamples scoring as low or lower
+    null: np.ndarray | None = field(default=None, repr=False)  # the resampled real-vs-real scores
+    sizes: tuple[int, int, int] = (0, 0, 0)  # reference rows, sample rows, cells (for the analytic bound)
 
 
 @dataclass
@@ -49,7 +58,12 @@ class PairTrend:
     score: float
     real: float | None  # association in the real data (Pearson r, Cramer's V or correlation ratio)
     synthetic: float | None  # the same association in the synthetic data
-    expected: float | None = None
+    expected: float | None = None  # the holdout's score against the real rows
+    null_median: float | None = None
+    floor: float | None = None
+    tail_probability: float | None = None
+    null: np.ndarray | None = field(default=None, repr=False)
+    sizes: tuple[int, int, int] = (0, 0, 0)
 
 
 @dataclass
@@ -197,21 +211,90 @@ def _association(a: EncodedColumn, b: EncodedColumn, role: str, counts: np.ndarr
     return cramers_v(counts[: a.levels - 1, : b.levels - 1])
 
 
+def _pooled(column: EncodedColumn, roles: list[str]) -> list[str]:
+    return ["real"] + (["holdout"] if "holdout" in roles else [])
+
+
+def _shape_null(column: EncodedColumn, index: int, roles: list[str], settings: NullSettings):
+    """Resampled KS/TV complements of one column, with (reference, sample, cells) sizes; None if too small."""
+    pool = _pooled(column, roles)
+    if column.is_continuous:
+        real = column.values["real"]
+        n, m = int((~np.isnan(real)).sum()), int((~np.isnan(column.values["synthetic"])).sum())
+        values = np.round(np.concatenate([column.values[r] for r in pool]), KS_DECIMALS)
+        points, counts = nulls.value_grid(values)
+        sizes = (n, m, int(points.size))
+        if counts.sum() < settings.min_real_rows or n == 0 or m == 0:
+            return None, sizes
+        return nulls.ks_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+    missing = column.missing_code
+    counts = sum(np.bincount(column.codes[r], minlength=column.levels)[:missing] for r in pool)
+    n = int((column.codes["real"] != missing).sum())
+    m = int((column.codes["synthetic"] != missing).sum())
+    sizes = (n, m, int((counts > 0).sum()))
+    if counts.sum() < settings.min_real_rows or n == 0 or m == 0:
+        return None, sizes
+    return nulls.tv_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+
+
+def _row_weights(rows: int, n: int, m: int, settings: NullSettings, memo: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and sample row weights over the pooled rows, drawn once and shared by every numeric pair."""
+    if "rows" not in memo:
+        rng = settings.rng(3)
+        memo["rows"] = (nulls.row_weights(rows, n, settings.resamples, rng).astype(float),
+                        nulls.row_weights(rows, m, settings.resamples, rng).astype(float))
+    return memo["rows"]
+
+
+def _pair_null(a: EncodedColumn, b: EncodedColumn, index: int, counts: dict[str, np.ndarray], roles: list[str],
+               settings: NullSettings, weights: dict):
+    """Resampled pair scores (correlation or contingency similarity) with their sizes; None if too small."""
+    pool = _pooled(a, roles)
+    rng = settings.rng(1, index)
+    if a.is_continuous and b.is_continuous:
+        x = np.concatenate([a.values[r] for r in pool])
+        y = np.concatenate([b.values[r] for r in pool])
+        complete = lambda role: int((~(np.isnan(a.values[role]) | np.isnan(b.values[role]))).sum())
+        pooled_complete = int((~(np.isnan(x) | np.isnan(y))).sum())
+        sizes = (complete("real"), complete("synthetic"), pooled_complete)
+        if pooled_complete < settings.min_real_rows or min(sizes[:2]) < 2:
+            return None, sizes
+        ref, sample = _row_weights(x.size, len(a.values["real"]), len(a.values["synthetic"]), settings, weights)
+        return nulls.correlation_null_rows(x, y, ref, sample), sizes
+    pooled = sum(counts[r] for r in pool)
+    sizes = (int(counts["real"].sum()), int(counts["synthetic"].sum()), int((pooled > 0).sum()))
+    if pooled.sum() < settings.min_real_rows:
+        return None, sizes
+    return nulls.tv_null(pooled, sizes[0], sizes[1], settings.resamples, rng), sizes
+
+
+def _own_bins(column: EncodedColumn, role: str) -> EncodedColumn:
+    """The column binned as sdmetrics' QualityReport bins it: ten bins over this table's own range."""
+    from dataclasses import replace
+
+    values = column.values[role]
+    present = values[~np.isnan(values)]
+    edges = nulls.safe_edges(present, 10)
+    codes = np.where(np.isnan(values), 12, np.digitize(values, edges)).astype(np.uint8)
+    return replace(column, codes={**column.codes, role: codes}, levels=13)
+
+
 def evaluate_fidelity(
     tables: dict[str, pd.DataFrame], metadata: Metadata, encoded: dict[str, EncodedColumn] | None = None,
-    pairs: Collection[tuple[str, str]] | None = None,
+    pairs: Collection[tuple[str, str]] | None = None, settings: NullSettings | None = None,
 ) -> FidelityResult:
-    """Score column shapes and pair trends of 'synthetic' (and, if present, 'holdout') against 'real'.
+    """Score column shapes and pair trends of 'synthetic' (and 'holdout') against 'real', with their nulls.
 
     `pairs` (in column order) limits pair trends to a sample, as the input budget draws it; None scores all.
     """
     encoded = encoded if encoded is not None else encode_columns(tables, metadata)
+    settings = settings or NullSettings()
     roles = [r for r in ("synthetic", "holdout") if r in tables]
     skipped = [Skipped(name, f"sdtype '{sdtype}' is not compared") for name, sdtype in metadata.items()
                if sdtype not in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES]
 
     shapes = []
-    for column in encoded.values():
+    for index, column in enumerate(encoded.values()):
         shape = column_shape(column)
         if not np.isfinite(shape.score):
             side = "real" if _empty(column, "real") else "synthetic"
@@ -219,6 +302,7 @@ def evaluate_fidelity(
             continue
         if "holdout" in roles:
             shape.expected = column_shape(column, "holdout").score
+        shape.null, shape.sizes = _shape_null(column, index, roles, settings)
         shapes.append(shape)
 
     pair_columns = []
@@ -233,9 +317,19 @@ def evaluate_fidelity(
     continuous = [c for c in pair_columns if c.is_continuous]
     pearson = {role: pearson_matrix(continuous, role) for role in ["real"] + roles} if continuous else {}
 
-    trends = []
     stats = ColumnStats()
-    for a, b in itertools.combinations(pair_columns, 2):
+    row_memo: dict = {}
+    with nulls.one_blas_thread():
+        trends = _pair_trends(pair_columns, roles, pearson, stats, settings, row_memo, skipped, pairs)
+    return FidelityResult(shapes, trends, skipped)
+
+
+def _pair_trends(pair_columns: list[EncodedColumn], roles: list[str], pearson: dict, stats: ColumnStats,
+                 settings: NullSettings, row_memo: dict, skipped: list[Skipped],
+                 pairs: Collection[tuple[str, str]] | None = None) -> list[PairTrend]:
+    """Every pair's trend score with its null (skipped pairs appended to `skipped`; `pairs` limits them)."""
+    trends = []
+    for index, (a, b) in enumerate(itertools.combinations(pair_columns, 2)):
         if pairs is not None and (a.name, b.name) not in pairs:
             continue
         counts = {role: joint_counts(a, b, role) for role in ["real"] + roles}
@@ -255,9 +349,26 @@ def evaluate_fidelity(
             metric = "ContingencySimilarity"
             score = contingency_similarity(counts["real"], counts["synthetic"])
             expected = contingency_similarity(counts["real"], counts["holdout"]) if "holdout" in roles else None
-        trends.append(PairTrend((a.name, b.name), metric, score, _finite(real_assoc), _finite(synthetic_assoc),
-                                _finite(expected) if expected is not None else None))
-    return FidelityResult(shapes, trends, skipped)
+            if settings.pair_binning == "sdmetrics" and a.is_continuous != b.is_continuous:
+                score = contingency_similarity(*_sdmetrics_report_counts(a, b))
+        trend = PairTrend((a.name, b.name), metric, score, _finite(real_assoc), _finite(synthetic_assoc),
+                          _finite(expected) if expected is not None else None)
+        trend.null, trend.sizes = _pair_null(a, b, index, counts, roles, settings, row_memo)
+        trends.append(trend)
+    return trends
+
+
+def _sdmetrics_report_counts(a: EncodedColumn, b: EncodedColumn) -> tuple[np.ndarray, np.ndarray]:
+    """A mixed pair's real and synthetic joint counts with each table's numeric column on its own bins.
+
+    sdmetrics 0.32's QualityReport discretizes each table separately (ColumnPairTrends._get_processed_data),
+    so bin k of the synthetic table may cover other values than bin k of the real one.
+    """
+    out = []
+    for role in ("real", "synthetic"):
+        x, y = (_own_bins(a, role) if a.is_continuous else a), (_own_bins(b, role) if b.is_continuous else b)
+        out.append(joint_counts(x, y, role))
+    return out[0], out[1]
 
 
 def _finite(value: float | None) -> float | None:

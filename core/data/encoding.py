@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.stats.binning import safe_edges
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 
 NUM_BINS = 10
@@ -67,7 +68,8 @@ def continuous_values(series: pd.Series) -> np.ndarray:
         values = series.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
         values[series.isna().to_numpy()] = np.nan
         return values
-    return series.to_numpy(dtype="float64", na_value=np.nan)
+    # + 0.0 turns -0.0 into 0.0: they are one value, and row keys hash the float's bits.
+    return series.to_numpy(dtype="float64", na_value=np.nan) + 0.0
 
 
 def encode_columns(tables: dict[str, pd.DataFrame], metadata: Metadata) -> dict[str, EncodedColumn]:
@@ -100,7 +102,7 @@ def _encode_continuous(name: str, sdtype: str, tables: dict[str, pd.DataFrame]) 
     real = values["real"]
     present = real[~np.isnan(real)]
     if present.size:
-        edges = np.histogram_bin_edges(present, bins=NUM_BINS)
+        edges = safe_edges(present, NUM_BINS)  # constant or huge-valued columns included
     else:
         edges = np.linspace(0.0, 1.0, NUM_BINS + 1)
     shown = edges.copy()

@@ -91,14 +91,26 @@ def test_removed_rare_categories_and_tails_fail_coverage(name, request):
     assert not gates["coverage"].passed, gates["coverage"].detail
 
 
-def test_without_holdout_fixed_thresholds_apply(census):
+def test_without_holdout_the_null_comes_from_the_training_rows(census):
     train, _, fresh = three_way_split(census, seed=4)
     evaluation = _evaluate(train, fresh)
     gates = _gates(evaluation)
-    assert gates["column_shapes"].threshold == pytest.approx(0.80)
-    assert evaluation.verdict == "pass"
-    strict = parse_policy("[gates.column_shapes]\nthreshold = 0.9999\n", "strict.toml")
-    assert not _gates(_evaluate(train, fresh, policy=strict))["column_shapes"].passed
+    assert evaluation.verdict == "pass", [g.detail for g in evaluation.gates if not g.passed]
+    shapes = gates["column_shapes"]
+    assert shapes.null_median is not None and shapes.floor < shapes.null_median <= 1.0
+    assert 0.9 < shapes.floor < 1.0  # measured at 2,400 rows, far tighter than the fixed 0.80
+
+
+def test_too_small_to_resample_uses_the_stated_analytic_bound(census):
+    train, _, fresh = three_way_split(census.head(300), seed=4)
+    policy = parse_policy("[calibration]\nmin_real_rows = 100000\n", "small.toml")
+    evaluation = _evaluate(train, fresh, policy=policy)
+    shapes = _gates(evaluation)["column_shapes"]
+    assert shapes.null_median is None and "analytic" in shapes.detail
+    assert evaluation.verdict == "pass", [g.detail for g in evaluation.gates if not g.passed]
+    shifted = fresh.copy()
+    shifted["age"] = shifted["age"] + 40  # a gross shift fails even the loose analytic bound
+    assert not _gates(_evaluate(train, shifted, policy=policy))["column_shapes"].passed
 
 
 def test_weak_association_lost_is_caught_with_a_holdout(census):

@@ -1,0 +1,221 @@
+"""Real-vs-real nulls: the same statistic on resampled real tables of the synthetic table's size.
+
+How a null is drawn (one rule for every fidelity and validity statistic): the real rows available (the
+training rows, plus the holdout when one is given) are pooled; each resample draws a reference of n rows
+(the training table's size) and a sample of m rows (the synthetic table's size), both with replacement from
+the pooled rows, and computes the statistic between them exactly as it is computed between the training
+and the synthetic table. Drawing with replacement is a multinomial draw over the pooled table's distinct
+cells, so every resample costs O(cells), not O(rows): a column's distinct values (sorted, for KS), a pair's
+contingency cells, or a numeric pair's distinct (x, y) points. Each resample is seeded by the caller.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.gates import CALIBRATION_DEFAULTS
+from core.stats.binning import safe_edges  # noqa: F401  (re-exported for the fidelity binning)
+
+@dataclass(frozen=True)
+class NullSettings:
+    """How the real-vs-real nulls are drawn: resamples per statistic, the seed, and the smallest pool."""
+
+    resamples: int = int(CALIBRATION_DEFAULTS["resamples"])
+    seed: int = int(CALIBRATION_DEFAULTS["seed"])
+    min_real_rows: int = int(CALIBRATION_DEFAULTS["min_real_rows"])
+    false_alarm_rate: float = float(CALIBRATION_DEFAULTS["false_alarm_rate"])
+    pair_binning: str = "shared"  # "shared" (real bins, open ends) or "sdmetrics" (each table its own bins)
+
+    def rng(self, *item: int) -> np.random.Generator:
+        """A generator for one item (column or pair index), independent of the order items are scored in."""
+        return np.random.default_rng([self.seed, *item])
+
+
+# A continuous column with more distinct values than this has its middle grouped into quantile cells (its
+# lowest and highest EXACT_ENDS distinct values stay exact, since range statistics live there). KS on the
+# grouped cells understates the statistic by at most one cell's mass, far below its sampling noise.
+MAX_CELLS = 4000
+EXACT_ENDS = 500
+
+
+def value_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct non-missing values and their counts, the middle grouped when there are too many."""
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    points, counts = np.unique(values, return_counts=True)
+    if points.size <= MAX_CELLS:
+        return points, counts
+    middle = slice(EXACT_ENDS, points.size - EXACT_ENDS)
+    inner = counts[middle]
+    groups = MAX_CELLS - 2 * EXACT_ENDS
+    cut = np.searchsorted(np.cumsum(inner), np.linspace(0, inner.sum(), groups + 1)[1:-1], side="right")
+    cut = np.unique(np.clip(cut, 1, inner.size - 1))
+    starts = np.concatenate([[0], cut])
+    grouped_counts = np.add.reduceat(inner, starts)
+    grouped_points = points[middle][np.concatenate([cut - 1, [inner.size - 1]])]  # each group's last value
+    return (np.concatenate([points[:EXACT_ENDS], grouped_points, points[-EXACT_ENDS:]]),
+            np.concatenate([counts[:EXACT_ENDS], grouped_counts, counts[-EXACT_ENDS:]]))
+
+
+def draw(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Reference (n) and sample (m) cell counts of `resamples` draws with replacement from pooled `counts`."""
+    counts = np.asarray(counts, dtype=float)
+    p = counts / counts.sum()
+    return (rng.multinomial(max(int(n), 0), p, size=resamples),
+            rng.multinomial(max(int(m), 0), p, size=resamples))
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    totals = counts.sum(axis=1, keepdims=True).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts / totals
+
+
+def ks_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """KSComplement of reference vs sample resamples over sorted cells."""
+    ref, sample = draw(counts, n, m, resamples, rng)
+    gap = np.abs(np.cumsum(_shares(ref), axis=1) - np.cumsum(_shares(sample), axis=1))
+    return 1.0 - gap.max(axis=1)
+
+
+def tv_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """TVComplement (or ContingencySimilarity over joint cells) of reference vs sample resamples."""
+    counts = np.asarray(counts).ravel()
+    counts = counts[counts > 0]  # cells the pooled rows never visit are never drawn
+    ref, sample = draw(counts, n, m, resamples, rng)
+    return 1.0 - 0.5 * np.abs(_shares(ref) - _shares(sample)).sum(axis=1)
+
+
+def _weighted_pearson(weights: np.ndarray, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Pearson r of points (x, y) under each row of count weights (rows where mask is 0 left out); NaN if constant."""
+    mask = np.ones_like(x) if mask is None else mask
+    features = np.stack([mask, x, y, x * x, y * y, x * y], axis=1)
+    # Callers hold one BLAS thread (see one_blas_thread): a threaded BLAS stalls badly on busy cores.
+    total, sx, sy, sxx, syy, sxy = (weights @ features).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / total
+        vx, vy = sxx - sx * sx / total, syy - sy * sy / total
+        r = cov / np.sqrt(vx * vy)
+    r[(vx <= 1e-12 * np.maximum(sxx, 1e-300)) | (vy <= 1e-12 * np.maximum(syy, 1e-300)) | (total < 2)] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def one_blas_thread():
+    """A context holding BLAS to one thread (entered once per evaluation: entering it reads the libraries)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def pair_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct pairwise-complete (x, y) points, standardised, and how many rows each holds."""
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if x.size == 0:
+        return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+    # Standardising keeps the sums of squares well conditioned for values such as 1e15 or dates in ns.
+    x = (x - x.mean()) / (x.std() or 1.0)
+    y = (y - y.mean()) / (y.std() or 1.0)
+    ux, cx = np.unique(x, return_inverse=True)
+    uy, cy = np.unique(y, return_inverse=True)
+    keys, counts = np.unique(cx.astype(np.int64) * uy.size + cy, return_counts=True)
+    return ux[keys // uy.size], uy[keys % uy.size], counts
+
+
+def correlation_null(x: np.ndarray, y: np.ndarray, counts: np.ndarray, n: int, m: int, resamples: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """CorrelationSimilarity, 1 - |r_ref - r_sample| / 2, of resamples over distinct (x, y) points."""
+    if counts.size == 0:
+        return np.full(resamples, np.nan)
+    ref, sample = draw(counts, n, m, resamples, rng)
+    return 1.0 - np.abs(_weighted_pearson(ref, x, y) - _weighted_pearson(sample, x, y)) / 2.0
+
+
+def row_weights(rows: int, size: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of `rows` pooled rows is drawn in each of `resamples` draws of `size` with replacement."""
+    picks = rng.integers(0, rows, size=(resamples, max(int(size), 0)))
+    offsets = (np.arange(resamples) * rows)[:, None]
+    return np.bincount((picks + offsets).ravel(), minlength=resamples * rows).reshape(resamples, rows)
+
+
+def correlation_null_rows(x: np.ndarray, y: np.ndarray, ref: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """CorrelationSimilarity of resamples given as row weights (shared by every numeric pair of a table)."""
+    keep = ~(np.isnan(x) | np.isnan(y))
+    if keep.sum() < 2:
+        return np.full(ref.shape[0], np.nan)
+    # Standardising keeps the sums of squares well conditioned for values such as 1e15 or dates in ns.
+    xs = np.where(keep, (x - np.nanmean(x[keep])) / (np.std(x[keep]) or 1.0), 0.0)
+    ys = np.where(keep, (y - np.nanmean(y[keep])) / (np.std(y[keep]) or 1.0), 0.0)
+    mask = keep.astype(float)
+    return 1.0 - np.abs(_weighted_pearson(ref, xs, ys, mask) - _weighted_pearson(sample, xs, ys, mask)) / 2.0
+
+
+def unseen_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Share of a sample resample in categories its reference resample never had."""
+    counts = np.asarray(counts)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return np.zeros(resamples)
+    ref, sample = draw(counts, n, m, resamples, rng)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ref == 0, sample, 0).sum(axis=1) / np.maximum(sample.sum(axis=1), 1)
+
+
+def out_of_range_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Share of a sample resample outside its reference resample's [min, max], over sorted cells."""
+    if counts.size == 0:
+        return np.zeros(resamples)
+    ref, sample = draw(counts, n, m, resamples, rng)
+    seen = ref > 0
+    low = np.argmax(seen, axis=1)
+    high = counts.size - 1 - np.argmax(seen[:, ::-1], axis=1)
+    cells = np.arange(counts.size)
+    outside = (cells[None, :] < low[:, None]) | (cells[None, :] > high[:, None])
+    return np.where(outside, sample, 0).sum(axis=1) / np.maximum(sample.sum(axis=1), 1)
+
+
+def tail_count_lower_bound(real_share: float, n: int, m: int, level: float) -> int:
+    """The `level` lower quantile of a fresh m-row sample's count beyond a real n-row table's tail quantile.
+
+    Analytic (beta-binomial): the real table's tail share is itself an n-row estimate (beta spread), and
+    the sample's count is binomial given it.
+    """
+    from scipy.stats import betabinom
+
+    if m <= 0 or real_share <= 0:
+        return 0
+    a, b = max(n * real_share, 0.5), max(n * (1.0 - real_share), 0.5)
+    return int(betabinom.ppf(level, int(m), a, b))
+
+
+def analytic_distance(kind: str, n: int, m: int, cells: int, level: float) -> float:
+    """A stated upper bound on a real sample's distance (1 - score) at one-sided rate `level`, no resampling.
+
+    ks: the two-sample Kolmogorov bound sqrt(ln(2/level)/2) x sqrt(1/n + 1/m); tv: Cauchy-Schwarz on the
+    mean, 0.5 sqrt((cells - 1)(1/n + 1/m)), plus McDiarmid's deviation sqrt(ln(1/level)/2 x (1/n + 1/m));
+    correlation: Fisher's z, |r1 - r2| <= z(level/2) sqrt(1/(n-3) + 1/(m-3)), halved as the score halves it.
+    """
+    from scipy.stats import norm
+
+    if min(n, m) < 1:
+        return 1.0
+    spread = 1.0 / n + 1.0 / m
+    if kind == "ks":
+        distance = np.sqrt(np.log(2.0 / level) / 2.0 * spread)
+    elif kind == "tv":
+        distance = 0.5 * np.sqrt(max(cells - 1, 0) * spread) + np.sqrt(np.log(1.0 / level) / 2.0 * spread)
+    else:
+        distance = 1.0 if min(n, m) <= 3 else \
+            norm.isf(level / 2.0) * np.sqrt(1.0 / (n - 3) + 1.0 / (m - 3)) / 2.0
+    return float(min(distance, 1.0))
+
+
+def analytic_invalid_share(chance: float, m: int, level: float) -> float:
+    """The binomial upper `level` quantile of the invalid share of m values each invalid with `chance`."""
+    from scipy.stats import binom
+
+    if m <= 0:
+        return 0.0
+    return float(binom.isf(level, m, min(max(chance, 0.0), 1.0)) / m)
