@@ -19,7 +19,7 @@ import pandas as pd
 from core.checks.structure.common import Binned, Item, binned_columns, items_gate, judge_items, resample_positions
 from core.gates import Gate
 
-RESAMPLES = 30
+RESAMPLES = 100
 
 
 @dataclass
