@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", dest="json_out", help="write the JSON report here")
     ev.add_argument("--seed", type=int, default=0, help="seed of every sample the checks draw (recorded)")
     ev.add_argument("--no-privacy", action="store_true", help="skip the privacy checks (they need a holdout)")
+    ev.add_argument("--no-structure", action="store_true", help="skip the structure checks (detection, three-way, "
+                    "missing values, constraints, PII replay; they need a holdout)")
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
@@ -120,7 +122,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     overrides = metadata_from_json(args.metadata) if args.metadata else None
     inputs = prepare_inputs(load_table(args.real), load_table(args.synthetic),
                             load_table(args.holdout) if args.holdout else None, overrides, args.metadata)
-    evaluation = evaluate(inputs, policy, privacy=not args.no_privacy, seed=args.seed, target=args.target)
+    evaluation = evaluate(inputs, policy, privacy=not args.no_privacy, seed=args.seed, target=args.target,
+                          structure=not args.no_structure)
     print(summary_text(evaluation))
     if args.json_out:
         out = Path(args.json_out)

@@ -38,7 +38,7 @@ def _default_policy_toml() -> str:
 
 
 DEFAULT_POLICY_TOML = _default_policy_toml()
-SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "budget", "auth", "jobs")
+SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "budget", "auth", "jobs", "structure")
 
 
 @dataclass

@@ -286,3 +286,29 @@ def test_without_holdout_every_gate_is_skipped_with_a_reason():
     assert result.gates == []
     assert "holdout" in result.skipped
     assert "holdout" in result.to_dict()["three_way"]["skipped"]
+
+
+def test_report_carries_the_structure_section_and_gates_and_declared_rules():
+    import json
+
+    from core.data.io import prepare_inputs, table_from_frame
+    from core.policy import parse_policy
+    from core.report import evaluate
+
+    frame, _ = diabetes()
+    train, holdout, synthetic = split3(frame)
+    broken = synthetic.copy()
+    broken.loc[:9, "bmi"] = 80.0
+    inputs = prepare_inputs(table_from_frame(train, "real.csv"), table_from_frame(broken, "synthetic.csv"),
+                            table_from_frame(holdout, "holdout.csv"))
+    policy = parse_policy('[structure]\nconstraints = ["bmi < 60"]\n', "policy.toml")
+    report = json.loads(json.dumps(evaluate(inputs, policy, privacy=False, structure=True).to_dict()))
+    names = {g["name"] for g in report["gates"]}
+    assert {"detection", "three_way_trends", "missing_values", "constraints"} <= names
+    assert "bmi < 60" in [r["rule"] for r in report["structure"]["constraints"]["rules"]]
+    gate = next(g for g in report["gates"] if g["name"] == "constraints")
+    assert not gate["passed"] and "bmi < 60" in gate["detail"]
+    no_holdout = prepare_inputs(table_from_frame(train, "real.csv"), table_from_frame(synthetic, "synthetic.csv"))
+    plain = evaluate(no_holdout, privacy=False, structure=True).to_dict()
+    assert "holdout" in plain["structure"]["skipped"]
+    assert not {g["name"] for g in plain["gates"]} & {"detection", "three_way_trends", "constraints"}
