@@ -71,7 +71,9 @@ def evaluate_structure(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
     pii = evaluate_pii_replay(train, synthetic, holdout, metadata, alpha=alpha, seed=seed)
     report(0.92, "PCA")
     pca = evaluate_pca(train, synthetic, holdout, metadata, seed=seed)
-    gates = [g for g in (detection.gate, three.gate, missing.gate, constraints.gate, pii.gate) if g is not None]
+    # A part with nothing to judge (no PII-like column, no rule) makes no gate; its section says so.
+    gates = [g for g in (detection.gate, three.gate, missing.gate, constraints.gate, pii.gate)
+             if g is not None and g.judgeable]
     skipped = "no holdout given: the structure gates judge against real rows not trained on" if holdout is None else None
     return StructureResult(detection, three, missing, constraints, pii, pca, seed, skipped, gates)
 
