@@ -35,7 +35,8 @@ def _enter(stage: str) -> None:
 
 
 # evaluate()'s progress fractions (core/report.py) mark where each family of checks starts.
-_EVALUATE_STAGES = ((0.1, "encoding"), (0.3, "fidelity"), (0.35, "validity"), (0.7, "privacy"), (1.0, "utility"))
+_EVALUATE_STAGES = ((0.1, "encoding"), (0.3, "fidelity"), (0.35, "validity"), (0.7, "privacy"), (0.9, "utility"),
+                    (1.0, "structure"))
 
 
 def _track_evaluate_stage(fraction: float, message: str) -> None:
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", dest="json_out", help="write the JSON report here")
     ev.add_argument("--seed", type=int, default=0, help="seed of every sample the checks draw (recorded)")
     ev.add_argument("--no-privacy", action="store_true", help="skip the privacy checks (they need a holdout)")
+    ev.add_argument("--no-structure", action="store_true", help="skip the structure checks (detection, three-way, "
+                    "missing values, constraints, PII replay; they need a holdout)")
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
@@ -182,7 +185,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                             args.metadata, budget=budget)
     _enter("encoding")
     evaluation = evaluate(inputs, policy, progress=_track_evaluate_stage, privacy=not args.no_privacy,
-                          seed=args.seed, target=args.target)
+                          seed=args.seed, target=args.target, structure=not args.no_structure)
     _enter("report")
     print(summary_text(evaluation))
     if args.json_out:

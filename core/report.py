@@ -17,6 +17,7 @@ from core.policy import Policy, load_policy
 from core.checks.privacy import PrivacyResult, evaluate_privacy, privacy_gate_values
 from core.checks.utility import UtilityResult, evaluate_utility, utility_gate_record
 from core.checks.validity import ValidityResult, evaluate_validity
+from core.checks.structure import STRUCTURE_GATES, StructureResult, evaluate_structure
 
 SCHEMA_VERSION = 1
 PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")
@@ -235,8 +236,11 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
-             privacy: bool = True, seed: int = 0, target: str | None = None) -> Evaluation:
-    """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them."""
+             privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False) -> Evaluation:
+    """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them.
+
+    structure=True also runs the structure checks (detection, three-way, missing values, constraints, PII
+    replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
@@ -251,9 +255,13 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed
     privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m)) if privacy else None
     report(0.7, "Scoring utility on the holdout")
-    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.3 * f, m))
+    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m))
+    evaluation = with_results(evaluation, privacy_result, utility_result, target)
+    if structure:
+        report(0.9, "Checking structure beyond pairs")
+        evaluation = with_structure(evaluation, run_structure(inputs, policy, seed, lambda f, m: report(0.9 + 0.1 * f, m)))
     report(1.0, "Done")
-    return with_results(evaluation, privacy_result, utility_result, target)
+    return evaluation
 
 
 def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None) -> PrivacyResult | None:
@@ -301,3 +309,25 @@ def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, u
         sections["utility"] = utility.to_dict()
         gates.append(Gate(**gate))  # a not-judgeable target is kept: passed, judgeable False, detail says why
     return replace(evaluation, gates=gates, sections=sections, privacy=privacy, utility=utility)
+
+
+def run_structure(inputs: PreparedInputs, policy: Policy, seed: int = 0,
+                  progress: Progress | None = None) -> StructureResult:
+    """The structure checks at the policy's false-alarm rate, with rules declared in [structure] constraints."""
+    frames = inputs.frames
+    declared = list(policy.sections.get("structure", {}).get("constraints", []))
+    return evaluate_structure(frames["real"], frames["synthetic"], frames.get("holdout"), inputs.metadata,
+                              alpha=float(policy.calibration("false_alarm_rate")), seed=seed, declared=declared,
+                              progress=progress)
+
+
+def with_structure(evaluation: Evaluation, structure: StructureResult | None) -> Evaluation:
+    """A copy of `evaluation` with the `structure` section (an addition) and its gates (a skip says why)."""
+    gates = [g for g in evaluation.gates if g.name not in STRUCTURE_GATES]
+    sections = dict(evaluation.sections)
+    if structure is None:
+        sections["structure"] = {"skipped": "not run"}
+    else:
+        sections["structure"] = structure.to_dict()
+        gates += [g for g in structure.gates if g.judgeable]
+    return replace(evaluation, gates=gates, sections=sections)

@@ -46,7 +46,8 @@ def test_clean_control_exits_0_and_writes_the_contract(files, capsys):
     assert report["verdict"] == "pass" and report["inputs"]["holdout"]["rows"] == 2400
     names = {g["name"] for g in report["gates"]}
     assert names == {"column_shapes", "column_pair_trends", "validity", "coverage", "exact_copies",
-                     "distance_to_closest_record", "membership_inference", "utility"}
+                     "distance_to_closest_record", "membership_inference", "utility",
+                     "detection", "three_way_trends", "missing_values", "constraints"}  # structure: CLI default
     assert report["privacy"]["membership_inference"]["auc"] < 0.6
     assert report["utility"]["target"] == "income_gt_50k" and report["utility"]["passed"]
 

@@ -1,0 +1,141 @@
+"""Shared pieces of the structure checks: real-vs-real resampling, per-item judgement and the gate they make.
+
+Every structure statistic is computed twice over: once with the synthetic table against the real training
+rows, and `resamples` times with a real resample of the synthetic size (a bootstrap of the holdout) in the synthetic table's place. That second set is the
+statistic's null; each item (column, pair, triple, rule) is judged against its own null with
+core.gates.judge, Bonferroni-corrected over the items the gate judges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.gates import Gate, Judgement, judge
+
+
+@dataclass
+class Item:
+    """One judged item of a structure gate: its statistic, what it compared and its null's verdict."""
+
+    label: str
+    value: float
+    null_median: float | None
+    bound: float
+    tail_probability: float | None
+    passed: bool
+    real: float | None = None  # the real side of the comparison, where one number states it
+    synthetic: float | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready item (non-finite numbers as null)."""
+        return {"item": self.label, "value": _num(self.value), "real": _num(self.real),
+                "synthetic": _num(self.synthetic), "null_median": _num(self.null_median),
+                "bound": _num(self.bound), "tail_probability": _num(self.tail_probability),
+                "passed": self.passed}
+
+
+def _num(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def resample_positions(n_source: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of a bootstrap resample of `size` rows of the holdout (with replacement).
+
+    With replacement always: drawn without replacement, a resample as large as the holdout is the holdout
+    itself every time and the null would have no spread. The bootstrap's spread also carries the holdout's
+    own sampling noise, which makes the null slightly lenient, never strict.
+    """
+    return rng.integers(0, n_source, size=size)
+
+
+def judge_items(name: str, values: list[tuple[str, float, np.ndarray | None, float | None, float | None]],
+                alpha: float) -> list[Item]:
+    """Judge (label, value, null, real, synthetic) items of gate `name`, Bonferroni over all of them."""
+    tests = max(len(values), 1)
+    out = []
+    for label, value, null, real, synthetic in values:
+        j: Judgement = judge(name, float(value), null, alpha=alpha, tests=tests)
+        out.append(Item(label, float(value), j.null_median, j.bound, j.tail_probability, j.passed, real, synthetic))
+    return out
+
+
+def items_gate(name: str, items: list[Item], what: str, empty: str) -> Gate:
+    """The gate over judged items: its value is the worst item's, failing items named in the detail."""
+    from core.gates import direction
+
+    if not items:
+        return Gate(name, float("nan"), float("nan"), True, empty, judgeable=False)
+    dirn = direction(name)
+    margin = (lambda i: i.value - i.bound) if dirn == "min" else (lambda i: i.bound - i.value)
+    ranked = sorted(items, key=margin)
+    worst = ranked[0]
+    failing = [i for i in ranked if not i.passed]
+    sign = "<" if dirn == "min" else ">"
+    if failing:
+        shown = "; ".join(f"{i.label} {i.value:.4f} {sign} {i.bound:.4f}" for i in failing[:5])
+        detail = f"{len(failing)} of {len(items)} {what} beyond their real-vs-real bound: {shown}"
+    else:
+        detail = (f"all {len(items)} {what} within their real-vs-real bound; closest: {worst.label} "
+                  f"{worst.value:.4f} (bound {worst.bound:.4f}, real-vs-real median "
+                  f"{worst.null_median if worst.null_median is not None else float('nan'):.4f})")
+    return Gate(name, worst.value, worst.bound, not failing, detail, null_median=worst.null_median,
+                floor=worst.bound, tail_probability=worst.tail_probability,
+                items=[i.to_dict() for i in items])
+
+
+def binomial_null(holdout_hits: int, holdout_rows: int, size: int, resamples: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Shares a real sample of `size` rows shows, given the holdout's hit count (Jeffreys-smoothed rate).
+
+    Bootstrapping the holdout at the synthetic size draws Binomial(size, k/n)/size; the half-count smoothing
+    keeps a rule no holdout row broke from being judged as if real rows could never break it.
+    """
+    rate = (holdout_hits + 0.5) / (holdout_rows + 1.0)
+    return rng.binomial(max(size, 1), rate, size=resamples) / max(size, 1)
+
+
+@dataclass
+class Binned:
+    """One column's bin (or top-category) codes in every table; the last code is 'missing'."""
+
+    name: str
+    codes: dict[str, np.ndarray]  # role -> int64 codes
+    levels: int
+    labels: list[str]
+
+
+def binned_columns(frames: dict, metadata: dict[str, str], max_categories: int = 10) -> dict[str, Binned]:
+    """Numeric columns as the shared ten real-value bins, categories as the `max_categories` most
+    frequent real ones plus 'other'; missing is a code of its own. Id and text columns are left out."""
+    from core.data.encoding import encode_columns
+
+    encoded = encode_columns(frames, metadata)
+    out = {}
+    for name, column in encoded.items():
+        if column.is_continuous:
+            codes = {r: c.astype(np.int64) for r, c in column.codes.items()}
+            out[name] = Binned(name, codes, column.levels, [str(l) for l in column.labels[:-1]] + ["(missing)"])
+            continue
+        real = column.codes["real"].astype(np.int64)
+        counts = np.bincount(real, minlength=column.levels)[: column.levels - 1]
+        order = np.argsort(-counts, kind="stable")
+        keep = [int(c) for c in order[:max_categories] if counts[c] > 0]
+        other = len(keep) < column.levels - 1
+        mapping = np.full(column.levels, len(keep), dtype=np.int64)  # unkept -> 'other'
+        mapping[keep] = np.arange(len(keep))
+        levels = len(keep) + (1 if other else 0) + 1
+        mapping[column.missing_code] = levels - 1
+        labels = [str(column.labels[c]) for c in keep] + (["(other)"] if other else []) + ["(missing)"]
+        out[name] = Binned(name, {r: mapping[c.astype(np.int64)] for r, c in column.codes.items()}, levels, labels)
+    return out
+
+
+def one_minus_tv(real_counts: np.ndarray, other_counts: np.ndarray) -> float:
+    """1 - total variation distance between two count vectors on the same cells."""
+    p = real_counts / max(real_counts.sum(), 1)
+    q = other_counts / max(other_counts.sum(), 1)
+    return float(1.0 - 0.5 * np.abs(p - q).sum())

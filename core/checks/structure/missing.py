@@ -1,0 +1,128 @@
+"""Missing-value patterns: per-column missing share, which columns are missing together, and whether a
+column's missingness depends on other columns' values, each real vs synthetic against its real-vs-real null.
+
+Items, each a similarity in [0, 1] (1 = the same):
+* share  c        1 - |missing share real - synthetic|
+* together c1, c2 1 - TV of the four-cell joint of the two missingness indicators
+* depends c | d   1 - TV of the joint of c's missingness indicator with d's bins (missing a bin of its own)
+Only columns missing somewhere (real, synthetic or holdout) make items; a table with no missing value
+anywhere passes with nothing to judge.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.checks.structure.common import Binned, Item, binned_columns, items_gate, judge_items, resample_positions
+from core.gates import Gate
+
+RESAMPLES = 100
+
+
+@dataclass
+class MissingResult:
+    """Missing shares per column and table, co-missingness matrices, the judged items and the gate."""
+
+    shares: pd.DataFrame  # column x (real, synthetic, holdout)
+    together_real: pd.DataFrame  # column x column: share of rows where both are missing
+    together_synthetic: pd.DataFrame
+    items: list[Item]
+    gate: Gate | None
+    resamples: int
+    skipped: str | None = None
+
+    def to_dict(self) -> dict:
+        """The report's `structure.missing_values` section."""
+        return {"shares": {c: {k: float(v) for k, v in row.items()} for c, row in self.shares.iterrows()},
+                "resamples": self.resamples, "skipped": self.skipped,
+                "items": [i.to_dict() for i in self.items]}
+
+
+def missing_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Boolean rows x columns: True where the value is missing (empty text counts as missing)."""
+    out = np.empty((len(frame), len(columns)), dtype=bool)
+    for j, c in enumerate(columns):
+        s = frame[c]
+        miss = s.isna().to_numpy()
+        if s.dtype == object:
+            miss |= (s.astype(str).str.strip() == "").to_numpy() & ~miss
+        out[:, j] = miss
+    return out
+
+
+def co_missing(m: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """Share of rows where both columns are missing (diagonal: the column's missing share)."""
+    f = m.astype(np.float64)
+    return pd.DataFrame(f.T @ f / max(len(m), 1), index=columns, columns=columns)
+
+
+def _stat_items(m_real: np.ndarray, m_other: np.ndarray, codes_real: dict[str, np.ndarray],
+                codes_other: dict[str, np.ndarray], binned: dict[str, Binned], names: list[str],
+                active: list[int]) -> dict[str, float]:
+    """Every item's similarity between the real rows and another table."""
+    out = {}
+    n_r, n_o = max(len(m_real), 1), max(len(m_other), 1)
+    for j in active:
+        out[f"share {names[j]}"] = 1.0 - abs(m_real[:, j].mean() - m_other[:, j].mean()) if len(m_other) else 1.0
+    for j, k in itertools.combinations(active, 2):
+        a = np.bincount(m_real[:, j] * 2 + m_real[:, k], minlength=4) / n_r
+        b = np.bincount(m_other[:, j] * 2 + m_other[:, k], minlength=4) / n_o
+        out[f"together {names[j]}, {names[k]}"] = 1.0 - 0.5 * np.abs(a - b).sum()
+    for j in active:
+        for d, column in binned.items():
+            if d == names[j]:
+                continue
+            cells = 2 * column.levels
+            a = np.bincount(m_real[:, j] * column.levels + codes_real[d], minlength=cells) / n_r
+            b = np.bincount(m_other[:, j] * column.levels + codes_other[d], minlength=cells) / n_o
+            out[f"depends {names[j]} | {d}"] = 1.0 - 0.5 * np.abs(a - b).sum()
+    return out
+
+
+def evaluate_missing_values(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                            metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0,
+                            resamples: int = RESAMPLES, binned: dict[str, Binned] | None = None) -> MissingResult:
+    """Compare missingness real vs synthetic item by item, each against holdout resamples of the synthetic size."""
+    names = [c for c in metadata if c in train.columns]
+    m_real, m_syn = missing_matrix(train, names), missing_matrix(synthetic, names)
+    shares = {"real": m_real.mean(axis=0) if len(train) else np.zeros(len(names)),
+              "synthetic": m_syn.mean(axis=0) if len(synthetic) else np.zeros(len(names))}
+    if holdout is not None:
+        m_hold = missing_matrix(holdout, names)
+        shares["holdout"] = m_hold.mean(axis=0) if len(holdout) else np.zeros(len(names))
+    share_frame = pd.DataFrame(shares, index=names)
+    together = (co_missing(m_real, names), co_missing(m_syn, names))
+    if holdout is None:
+        return MissingResult(share_frame, *together, [], None, resamples,
+                             "no holdout: the null needs real rows not trained on")
+    binned = binned if binned is not None else binned_columns(
+        {"real": train, "synthetic": synthetic, "holdout": holdout}, metadata)
+    active = [j for j in range(len(names)) if m_real[:, j].any() or m_syn[:, j].any() or m_hold[:, j].any()]
+    if not active:
+        gate = Gate("missing_values", 1.0, 1.0, True, "no missing values in the real, synthetic or holdout table")
+        return MissingResult(share_frame, *together, [], gate, resamples)
+    mr, ms, mh = (m.astype(np.int64) for m in (m_real, m_syn, m_hold))
+    real_codes = {d: b.codes["real"] for d, b in binned.items()}
+    value = _stat_items(mr, ms, real_codes, {d: b.codes["synthetic"] for d, b in binned.items()}, binned, names, active)
+    rng = np.random.default_rng(seed)
+    nulls = {k: np.empty(resamples) for k in value}
+    for r in range(resamples):
+        pos = resample_positions(len(holdout), len(synthetic), rng)
+        stat = _stat_items(mr, mh[pos], real_codes, {d: b.codes["holdout"][pos] for d, b in binned.items()},
+                           binned, names, active)
+        for k, v in stat.items():
+            nulls[k][r] = v
+    index = {n: j for j, n in enumerate(names)}
+    values = []
+    for label, v in value.items():
+        real = syn = None
+        if label.startswith("share "):
+            j = index[label[len("share "):]]
+            real, syn = float(shares["real"][j]), float(shares["synthetic"][j])
+        values.append((label, v, nulls[label], real, syn))
+    items = judge_items("missing_values", values, alpha)
+    return MissingResult(share_frame, *together, items, items_gate("missing_values", items, "missingness items", "-"),
+                         resamples)
