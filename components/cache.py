@@ -29,23 +29,46 @@ STORE_ENTRIES = 4
 
 
 class _Store:
-    """A small LRU of heavy results keyed by content key; a lock keeps two sessions from computing one twice."""
+    """A small LRU of heavy results keyed by content key, with one lock per key.
+
+    Two sessions asking for one key compute it once (the second waits on that key's lock); a session asking
+    for another key, or for a value already stored, never waits on someone else's computation."""
 
     def __init__(self, entries: int):
         self.entries = entries
         self.items: OrderedDict[str, object] = OrderedDict()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards items and key_locks only; never held while computing
+        self.key_locks: dict[str, threading.Lock] = {}
 
-    def get(self, key: str, compute: Callable[[], object]) -> object:
+    def _hit(self, key: str) -> tuple[bool, object]:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
-                return self.items[key]
-            value = compute()
-            self.items[key] = value
-            while len(self.items) > self.entries:
-                self.items.popitem(last=False)
+                return True, self.items[key]
+            return False, None
+
+    def get(self, key: str, compute: Callable[[], object]) -> object:
+        found, value = self._hit(key)
+        if found:
             return value
+        with self.lock:
+            key_lock = self.key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            found, value = self._hit(key)  # another session may have computed it while we waited
+            if found:
+                return value
+            value = compute()
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.entries:
+                    self.items.popitem(last=False)
+                self.key_locks.pop(key, None)
+        return value
+
+    def peek(self, key: str) -> object | None:
+        """The stored value of key, or None (never computes, never waits)."""
+        with self.lock:
+            return self.items.get(key)
 
     def __contains__(self, key: str) -> bool:
         return key in self.items
@@ -227,5 +250,8 @@ def overrides_json(overrides: dict[str, str]) -> str:
 
 def clear_all() -> None:
     """Forget every cached result (tests, or after the core changed)."""
+    from components.analysis_cache import clear_jobs  # imports this module: imported late
+
     st.cache_data.clear()
     _stores.clear()
+    clear_jobs()

@@ -25,6 +25,8 @@ Progress = Callable[[float, str], None]
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 DEFAULT_WORKERS = 2  # the machine has 2 cores; more threads only slow each check down
 RESULT_SUFFIX = ".pkl"
+TIMINGS_FILE = "timings.json"
+JOBS_DEFAULTS = {"auto_run_max_rows": 10_000, "poll_seconds": 1.0}
 
 
 def content_key(*parts: object) -> str:
@@ -39,6 +41,9 @@ class Job:
 
     key: str
     label: str
+    kind: str = ""  # e.g. "privacy": jobs of one kind share a measured seconds-per-row rate for estimates
+    size: int = 0  # rows the job works on (for the estimate)
+    persist: bool = True  # pickle the value under the cache folder
     expected_seconds: float | None = None  # a caller's prior estimate, used until progress gives a better one
     state: str = QUEUED
     fraction: float = 0.0
@@ -89,6 +94,29 @@ class JobManager:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-job")
         self._lock = threading.Lock()  # guards _jobs only; never held while computing or reading a pickle
         self._jobs: dict[str, Job] = {}
+        self._rates = self._read_rates()  # kind -> seconds per row measured on the last finished job
+
+    def _read_rates(self) -> dict[str, float]:
+        try:
+            return {str(k): float(v) for k, v in json.loads((self.folder / TIMINGS_FILE).read_text()).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def _record_rate(self, job: Job) -> None:
+        if not job.kind or job.size <= 0:
+            return
+        with self._lock:
+            self._rates[job.kind] = job.elapsed() / job.size
+            text = json.dumps(self._rates, indent=1, sort_keys=True)
+        try:
+            (self.folder / TIMINGS_FILE).write_text(text)
+        except OSError:
+            pass  # an estimate is a nicety; a read-only cache folder must not fail the job
+
+    def estimate(self, kind: str, size: int) -> float | None:
+        """Seconds a job of `kind` on `size` rows should take, from the last one measured (None if never run)."""
+        rate = self._rates.get(kind)
+        return None if rate is None or size <= 0 else rate * size
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{RESULT_SUFFIX}"
@@ -135,15 +163,17 @@ class JobManager:
         return job.value if job is not None and job.state == DONE else None
 
     def submit(self, key: str, label: str, compute: Callable[[Progress], Any],
-               expected_seconds: float | None = None) -> Job:
+               expected_seconds: float | None = None, kind: str = "", size: int = 0, persist: bool = True) -> Job:
         """The job of `key`: the existing one (running or done), the one on disk, or a new one started on the pool.
 
-        A failed job is started again. compute(progress) is called on a worker thread with a progress callback."""
+        A failed job is started again. compute(progress) is called on a worker thread with a progress callback.
+        Without `expected_seconds`, the estimate is the last measured rate of `kind` times `size`; persist=False
+        keeps the value in memory only (for jobs with side effects, such as writing to the store)."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state != FAILED:
                 return job
-        found = self._from_disk(key, label)
+        found = self._from_disk(key, label) if persist else None
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state != FAILED:
@@ -151,7 +181,9 @@ class JobManager:
             if found is not None:
                 self._jobs[key] = found
                 return found
-            job = Job(key, label, expected_seconds=expected_seconds)
+            if expected_seconds is None:
+                expected_seconds = self.estimate(kind, size)
+            job = Job(key, label, kind=kind, size=size, persist=persist, expected_seconds=expected_seconds)
             self._jobs[key] = job
             self._trim()
         self._pool.submit(self._run, job, compute)
@@ -183,11 +215,20 @@ class JobManager:
             job.state = FAILED
         else:
             job.value = value
-            self._save(job.key, value)
+            if job.persist:
+                self._save(job.key, value)
+            job.finished = time.monotonic()
+            self._record_rate(job)
             job.fraction, job.message, job.state = 1.0, "Done", DONE
         finally:
-            job.finished = time.monotonic()
+            job.finished = job.finished or time.monotonic()
             job.done_event.set()
+
+    def wait_all(self, timeout: float | None = None) -> bool:
+        """Wait until every queued or running job finished (True), or timeout seconds passed for one (False)."""
+        with self._lock:
+            pending = [j for j in self._jobs.values() if j.state in (QUEUED, RUNNING)]
+        return all(job.wait(timeout) for job in pending)
 
     def _trim(self) -> None:
         # Forget the oldest finished jobs held in memory (their pickles stay on disk). Caller holds the lock.
@@ -206,6 +247,31 @@ class JobManager:
         paths = [self._path(key)] if key is not None else list(self.folder.glob(f"*{RESULT_SUFFIX}"))
         for path in paths:
             path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The policy's [jobs] section: the table size up to which a page runs its long checks on opening."""
+
+    auto_run_max_rows: int = int(JOBS_DEFAULTS["auto_run_max_rows"])
+    poll_seconds: float = float(JOBS_DEFAULTS["poll_seconds"])
+
+
+def jobs_settings(sections: dict[str, dict]) -> JobSettings:
+    """[jobs] of a policy's sections over the defaults; an unknown key or a bad value is a PolicyError."""
+    from core.errors import PolicyError
+
+    given = dict(sections.get("jobs", {}))
+    unknown = set(given) - set(JOBS_DEFAULTS)
+    if unknown:
+        raise PolicyError(f"[jobs] has unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(JOBS_DEFAULTS)}")
+    rows = given.get("auto_run_max_rows", JOBS_DEFAULTS["auto_run_max_rows"])
+    poll = given.get("poll_seconds", JOBS_DEFAULTS["poll_seconds"])
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise PolicyError(f"[jobs] auto_run_max_rows must be a whole number >= 0, not {rows!r}")
+    if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not 0.2 <= poll <= 60:
+        raise PolicyError(f"[jobs] poll_seconds must be a number from 0.2 to 60, not {poll!r}")
+    return JobSettings(int(rows), float(poll))
 
 
 class JobFailed(RuntimeError):

@@ -74,3 +74,36 @@ def test_remaining_time_is_extrapolated_from_progress(tmp_path):
 def test_content_key_changes_with_any_part():
     assert content_key("a", {"x": 1, "y": 2}) == content_key("a", {"y": 2, "x": 1})
     assert content_key("a", 1) != content_key("a", 2)
+
+
+def test_the_next_estimate_uses_the_rate_measured_on_the_last_job_of_its_kind(tmp_path):
+    import time
+
+    manager = JobManager(tmp_path)
+    job = manager.submit("a", "privacy", lambda p: time.sleep(0.2), kind="privacy", size=100)
+    job.wait(5)
+    assert manager.estimate("privacy", 1_000) == pytest.approx(10 * job.elapsed(), rel=0.01)
+    assert JobManager(tmp_path).estimate("privacy", 1_000) == pytest.approx(10 * job.elapsed(), rel=0.01)
+    assert manager.submit("b", "privacy", lambda p: 1, kind="privacy", size=50).expected_seconds is not None
+    assert manager.estimate("utility", 100) is None
+
+
+def test_policy_jobs_section_sets_the_auto_run_size_and_rejects_unknown_keys():
+    from core.errors import PolicyError
+    from core.jobs import jobs_settings
+    from core.policy import parse_policy
+
+    assert jobs_settings(parse_policy("").sections).auto_run_max_rows == 10_000
+    assert jobs_settings(parse_policy("[jobs]\nauto_run_max_rows = 500\n").sections).auto_run_max_rows == 500
+    with pytest.raises(PolicyError, match="unknown key"):
+        jobs_settings(parse_policy("[jobs]\nauto_run = 1\n").sections)
+    with pytest.raises(PolicyError, match="auto_run_max_rows"):
+        jobs_settings(parse_policy("[jobs]\nauto_run_max_rows = -1\n").sections)
+
+
+def test_a_job_kept_in_memory_only_writes_no_pickle(tmp_path):
+    manager = JobManager(tmp_path)
+    assert manager.run("side-effect", "x", lambda p: 1, timeout=5) == 1
+    job = manager.submit("once", "x", lambda p: 2, persist=False)
+    job.wait(5)
+    assert not (tmp_path / "once.pkl").exists() and (tmp_path / "side-effect.pkl").exists()
