@@ -40,7 +40,7 @@ seed = int(left.number_input("Seed (attack and sampling draws)", min_value=0, ma
 job = privacy_job(review, seed)
 auto = job is None and rows_total <= jobs.auto_run_max_rows
 if (job is None or job.state == "failed") and (auto or right.button(
-        "Run privacy checks", type="primary", key="privacy_run", icon=":material/play_arrow:")):
+        "Run privacy checks", type="primary", key="privacy_start", icon=":material/play_arrow:")):
     job = start_privacy(review, seed)
 if job is None:
     estimate = estimate_text("privacy", rows_total)

@@ -54,7 +54,7 @@ rows_total = total_rows(review)
 job = utility_job(review, target, seeds)
 auto = job is None and rows_total <= jobs.auto_run_max_rows
 if (job is None or job.state == "failed") and (auto or c4.button(
-        "Run utility checks", type="primary", key="utility_run", icon=":material/play_arrow:")):
+        "Run utility checks", type="primary", key="utility_start", icon=":material/play_arrow:")):
     job = start_utility(review, target, seeds)
 if job is None:
     estimate = estimate_text("utility", rows_total * len(seeds))

@@ -192,3 +192,46 @@ def test_summary_says_what_is_not_run_then_gates_on_privacy_and_utility(small_ap
     assert {g["name"] for g in report["gates"]} == set(gates["gate"])
     assert report["privacy"]["membership_inference"]["auc_baseline"] == 0.5
     assert report["utility"]["target"] == "income_gt_50k" and report["utility"]["blend_sweep"]["points"]
+
+
+def test_above_the_policy_size_privacy_waits_for_run_then_never_blocks_and_is_shared(small_review_tables, open_page,
+                                                                                   monkeypatch):
+    import threading
+
+    from streamlit.testing.v1 import AppTest
+
+    import components.analysis_cache as analysis_cache
+    from components.state import Review, default_policy_text
+    from tests.app.conftest import APP, TIMEOUT
+
+    release, calls = threading.Event(), []
+    real_run = analysis_cache.run_privacy
+
+    def held_run(inputs, seed, progress):
+        calls.append(seed)
+        progress(0.25, "Measuring distances")
+        assert release.wait(60)
+        return real_run(inputs, seed, progress)
+
+    monkeypatch.setattr(analysis_cache, "run_privacy", held_run)
+    policy = default_policy_text() + "\n[jobs]\nauto_run_max_rows = 1000\n"  # the slice has 4,600 rows
+    sessions = []
+    for _ in range(2):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+        at.session_state["review"] = Review(dict(small_review_tables), source="upload", policy_text=policy)
+        sessions.append(open_page(at, "privacy"))
+    first, second = sessions
+    assert "press Run privacy checks" in " ".join(_texts(first.info)) and not calls  # nothing starts by itself
+    first.button(key="privacy_start").click().run()
+    assert not first.exception
+    assert first.get("progress") and not first.get("plotly_chart")  # a progress box, the page is not blocked
+    open_page(first, "columns")  # navigation stays free while the job runs
+    assert first.title[0].value == "Columns" and first.get("plotly_chart")
+    open_page(second, "privacy")  # another session asking for the same result waits on the same job
+    assert second.get("progress") and "privacy_start" not in [b.key for b in second.button]
+    release.set()
+    _settle(second)
+    assert calls == [0]  # computed once for both sessions
+    assert _frame_with(second, "gate")["gate"].tolist()[0] == "exact_copies"
+    _settle(open_page(first, "privacy"))
+    assert _frame_with(first, "gate")["gate"].tolist()[0] == "exact_copies"
