@@ -155,8 +155,13 @@ def job_value(job: Job, poll_seconds: float, what: str) -> object:
     if job.state == "failed":
         st.error(f"{what} cannot run on these tables: {plain(job.error or 'failed')}")
         st.stop()
-    st.fragment(_job_box, run_every=poll_seconds)(job.key)
+    show_progress(job, poll_seconds)
     st.stop()
+
+
+def show_progress(job: Job, poll_seconds: float) -> None:
+    """A progress box of a running job, redrawn every poll_seconds by a fragment; the app reruns once it ends."""
+    st.fragment(_job_box, run_every=poll_seconds)(job.key)
 
 
 def estimate_text(kind: str, size: int) -> str:

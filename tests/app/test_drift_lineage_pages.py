@@ -93,6 +93,27 @@ def test_lineage_page_offers_the_demo_on_an_empty_store(store):
     assert at.button(key="lineage_run_demo").label == "Run the lineage demo"
 
 
+def test_lineage_demo_runs_in_the_background_and_its_chains_show_when_done(store, monkeypatch):
+    import functools
+
+    import core.demo.lineage as lineage_demo
+    from components.analysis_cache import manager
+
+    # the real demo (SDV, 2,000 rows, 5 cycles) takes about a minute: the same code on a smaller table
+    monkeypatch.setattr(lineage_demo, "run_and_register_demo_chains",
+                        functools.partial(lineage_demo.run_and_register_demo_chains, rows=300, cycles=2))
+    at = _open("lineage")
+    at.button(key="lineage_run_demo").click()
+    _ok(at.run())
+    assert at.get("progress") and "lineage_run_demo" not in [b.key for b in at.button]  # returns at once
+    assert manager().wait_all(300)
+    _ok(at.run())  # what the progress fragment does when the job ends
+    assert not at.error
+    assert any("Lineage demo recorded" in str(s.value) for s in at.success)
+    assert len([m for m in at.metric if m.label == "lineage gate"]) == 2
+    assert "Recursive training without fresh real data." in _text(at)
+
+
 def test_lineage_page_shows_both_stored_chains_and_the_warnings(store):
     ids = _register_chains(store)
     at = _open("lineage")
