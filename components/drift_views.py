@@ -70,7 +70,8 @@ def columns_table(result: DriftResult) -> pd.DataFrame:
                "wasserstein_normed": result.policy.wasserstein_threshold}[c.distance_name]
         rows.append({
             "column": c.column, "type": c.sdtype, "test": TEST_NAMES.get(c.test, c.test),
-            "statistic": _num(c.statistic), "threshold": _num(c.threshold), "p-value": _num(c.p_value),
+            "statistic": _num(c.statistic), "threshold": _num(c.threshold),
+            "p-value": "n/a (distance test)" if c.p_value is None else f"{c.p_value:.3g}",
             "drifted": "DRIFTED" if c.drifted else "no", "effect": c.distance_name.replace("_", " "),
             "effect size": _num(c.distance), "reasons": "; ".join(c.reasons),
             "_order": (0 if c.drifted else 1, -(_num(c.distance) / cut if c.distance is not None else 0.0)),

@@ -21,8 +21,11 @@ from components.widgets import plain
 from core.demo.drift import PLANTED_SHIFT
 from core.errors import ReviewError
 from core.policy import parse_policy
+from core.review.drift_store import drift_sha256
 
 MAX_PLOTS = 12
+RECORDED_KEY = "drift_recorded"  # session: recommendations this session recorded, by generation and result hash
+RECORD_ERROR_KEY = "drift_record_error"
 
 require_app_entry()
 st.title("Drift")
@@ -108,7 +111,8 @@ st.dataframe(table, hide_index=True, width="stretch", key="drift_columns",
              column_config={
                  "statistic": st.column_config.NumberColumn("statistic", format="%.4f"),
                  "threshold": st.column_config.NumberColumn("threshold", format="%.3g"),
-                 "p-value": st.column_config.NumberColumn("p-value", format="%.3g"),
+                 "p-value": st.column_config.TextColumn("p-value", help="Only the p-value tests (small reference) "
+                                                        "give one; the distance tests judge a distance instead."),
                  "effect size": st.column_config.NumberColumn("effect size", format="%.3f"),
                  "reasons": st.column_config.TextColumn("reasons", width="large"),
              })
@@ -161,10 +165,12 @@ text = json.dumps(report, indent=2)
 st.download_button("Download the drift JSON", data=text, file_name="drift-report.json", mime="application/json",
                    icon=":material/download:", key="drift_download")
 generation_id, user, why_not = recording_target(review)
-if user is None:
-    st.caption(plain(why_not))
-elif st.button(f"Record '{result.recommendation}' on generation {generation_id}", key="drift_record",
-               icon=":material/history_edu:"):
+digest = drift_sha256(report, reference.sha256, current.sha256)
+recorded = st.session_state.setdefault(RECORDED_KEY, {})  # (generation, drift sha256) -> event id, this session
+
+
+def _record() -> None:
+    # A button callback runs before the page is drawn, so the confirmation below shows on the same click.
     from components.store_access import store_engine
     from core.review.drift_store import record_drift_recommendation
     from core.store import session_scope
@@ -173,6 +179,24 @@ elif st.button(f"Record '{result.recommendation}' on generation {generation_id}"
         with session_scope(store_engine()) as session:
             event = record_drift_recommendation(session, generation_id, result, actor=user,
                                                 reference_sha256=reference.sha256, current_sha256=current.sha256)
-        st.success(f"Recorded as audit event {event['event_id']} in the log of generation {generation_id}.")
     except ReviewError as exc:
-        st.error(f"Not recorded: {plain(exc)}")
+        st.session_state[RECORD_ERROR_KEY] = f"Not recorded: {plain(exc)}"
+        return
+    recorded[f"{generation_id}:{digest}"] = (event["event_id"], event["already_recorded"])
+
+
+if user is None:
+    st.caption(plain(why_not))
+else:
+    done = recorded.get(f"{generation_id}:{digest}")
+    if done is None:
+        st.button(f"Record '{result.recommendation}' on generation {generation_id}", key="drift_record",
+                  icon=":material/history_edu:", on_click=_record)
+    else:
+        event_id, earlier = done
+        st.success(f"Recorded as audit event {event_id} in the log of generation {generation_id}"
+                   + (" (this same drift result was already recorded there; nothing new was written)." if earlier
+                      else "."), icon=":material/check_circle:")
+    error = st.session_state.pop(RECORD_ERROR_KEY, None)
+    if error:
+        st.error(error)

@@ -46,6 +46,7 @@ def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):
     assert at.title[0].value == "Drift"
     assert "No drift: recommendation keep" in _text(at)
     assert (_columns(at)["drifted"] == "no").all()
+    assert "None" not in set(_columns(at)["p-value"].astype(str))  # a distance test says it has no p-value
 
     at.toggle(key="drift_plant_shift").set_value(True)
     _ok(at.run())
@@ -155,7 +156,18 @@ def test_regenerate_recommendation_is_kept_in_the_generation_audit_log(store):
     at.button(key="drift_record").click()
     _ok(at.run())
     assert not at.error
-    assert any("Recorded as audit event" in str(s.value) for s in at.success)
+    assert any("Recorded as audit event" in str(s.value) for s in at.success)  # on the first click
+    assert "drift_record" not in [b.key for b in at.button]  # no second click in this session
+    # another session (or a reload) recording the same result writes nothing new and says so
+    again = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
+    again.session_state["signed_in_user"] = at.session_state["signed_in_user"]
+    again.switch_page("pages/drift.py")
+    _ok(again.run())
+    again.toggle(key="drift_plant_shift").set_value(True)
+    _ok(again.run())
+    again.button(key="drift_record").click()
+    _ok(again.run())
+    assert any("already recorded there" in str(s.value) for s in again.success)
     with read_session(store) as s:
         kept = drift_recommendations(s, generation_id)
         assert [e["payload"]["recommendation"] for e in kept] == ["regenerate"]
