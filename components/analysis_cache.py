@@ -8,6 +8,8 @@ results up without computing them; without one, the Summary looks up the default
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from components.cache import prepared_inputs
@@ -118,7 +120,16 @@ def computed_utility(review: Review) -> tuple[UtilityResult | None, str | None]:
 def evaluation_with_results(review: Review, evaluation: Evaluation) -> Evaluation:
     """The evaluation with the computed privacy and utility sections and gates (see with_results)."""
     utility_result, target = computed_utility(review)
-    return with_results(evaluation, computed_privacy(review), utility_result, target)
+    privacy_result = computed_privacy(review)
+    combined = with_results(evaluation, privacy_result, utility_result, target)
+    # The report holds results computed after the evaluation: its time is that of its newest part.
+    times = [evaluation.created_at]
+    if privacy_result is not None:
+        times.append(manager().status(privacy_key(review, st.session_state.get(PRIVACY_RUN_KEY, 0))).finished_at)
+    if utility_result is not None:
+        run = st.session_state.get(UTILITY_RUN_KEY) or (target, DEFAULT_SEEDS)
+        times.append(manager().status(utility_key(review, *run)).finished_at)
+    return replace(combined, created_at=max(t for t in times if t))
 
 
 def clear_jobs() -> None:

@@ -18,6 +18,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,6 +52,7 @@ class Job:
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
+    finished_at: str | None = None  # wall-clock UTC time the value was computed (ISO, seconds)
     error: str | None = None
     value: Any = None
     exception: BaseException | None = field(default=None, repr=False)  # re-raised by the page (domain errors)
@@ -130,7 +132,8 @@ class JobManager:
                 value = pickle.load(handle)
         except Exception:  # a truncated or stale pickle (older code) is recomputed, never shown
             return None
-        job = Job(key, label, state=DONE, fraction=1.0, message="Read from the result cache", value=value)
+        job = Job(key, label, state=DONE, fraction=1.0, message="Read from the result cache", value=value,
+                  finished_at=_iso(path.stat().st_mtime))
         job.started = job.finished = time.monotonic()
         job.done_event.set()
         return job
@@ -214,7 +217,7 @@ class JobManager:
             job.detail = traceback.format_exc()
             job.state = FAILED
         else:
-            job.value = value
+            job.value, job.finished_at = value, _iso(time.time())
             if job.persist:
                 self._save(job.key, value)
             job.finished = time.monotonic()
@@ -276,6 +279,10 @@ def jobs_settings(sections: dict[str, dict]) -> JobSettings:
 
 class JobFailed(RuntimeError):
     """A background job raised; the message is its one-line error."""
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -33,8 +33,19 @@ def _loss(p) -> float:
     return abs(p.real) - abs(p.synthetic)
 
 
-ordered = sorted(pairs, key=lambda p: (-_loss(p), p.score))
-labels = [f"{p.columns[0]} / {p.columns[1]}" for p in ordered]
+def _label(p) -> str:
+    return f"{p.columns[0]} / {p.columns[1]}"
+
+
+def _order(p) -> tuple:
+    # Failing pairs first, furthest below their floor first: the order of the Summary's column_pair_trends gate.
+    floor = floors.get(_label(p))
+    margin = p.score - floor if floor is not None else float("inf")
+    return (0, margin, _label(p)) if margin < 0 else (1, -_loss(p), p.score)
+
+
+ordered = sorted(pairs, key=_order)
+labels = [_label(p) for p in ordered]
 table = pd.DataFrame([{
     "pair": label, "metric": p.metric, "real association": p.real, "synthetic association": p.synthetic,
     "loss": _loss(p), "score": p.score, "holdout": p.expected,
@@ -43,7 +54,8 @@ table = pd.DataFrame([{
 
 left, right = st.columns([1, 1], gap="medium")
 with left:
-    st.markdown("**Pairs, largest loss of association first** (select a row to show it)")
+    st.markdown("**Pairs below their floor first** (furthest below first, as on the Summary), then the largest loss "
+                "of association (select a row to show it)")
     event = st.dataframe(
         table, hide_index=True, width="stretch", height=520, key="correlations_table",
         on_select="rerun", selection_mode="single-row",

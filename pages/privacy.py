@@ -65,7 +65,7 @@ st.subheader("Distance to the closest training record")
 dcr = section["distance_to_closest_record"]
 m1, m2, m3, m4 = st.columns(4)
 share = dcr["share_closer_to_train_than_holdout"]
-m1.metric("Closer to train than to holdout", f"{share:.1%}", delta=f"{share - 0.5:+.1%} vs 50% baseline",
+m1.metric("Closer to train than holdout", f"{share:.1%}", delta=f"{share - 0.5:+.1%} vs 50% baseline",
           delta_color="inverse", help="Share of synthetic rows whose closest training row is nearer than their closest "
           f"holdout row (train and holdout of equal size, {dcr['rows_compared_for_share']:,} rows). 50% is what "
           "a generator that never saw the training rows gives; above 50% it leans on them.")
@@ -75,12 +75,12 @@ m2.metric("Median DCR ratio", "n/a" if ratio is None else f"{ratio:.2f}",
           help="Median synthetic distance to training rows / median holdout distance to training rows. At or above "
           "1 is safe; below 1, synthetic rows sit closer to the training rows than fresh real rows do.")
 tail = dcr["tail_share"]
-m3.metric("Inside the holdout's closest 5%", f"{tail:.1%}", delta=f"{tail - dcr['tail_share_baseline']:+.1%} vs "
+m3.metric("In the holdout's closest 5%", f"{tail:.1%}", delta=f"{tail - dcr['tail_share_baseline']:+.1%} vs "
           f"{dcr['tail_share_baseline']:.0%} baseline", delta_color="inverse",
           help="Share of synthetic rows closer to the training rows than the 5% closest holdout rows are "
           "(the distance_to_closest_record gate judges its lower bound).")
 nndr_syn, nndr_hold = dcr["nndr_synthetic_quantiles"]["0.5"], dcr["nndr_holdout_quantiles_baseline"]["0.5"]
-m4.metric("Median NNDR (synthetic / holdout)",
+m4.metric("Median NNDR (syn. / holdout)",
           f"{nndr_syn:.2f} / {nndr_hold:.2f}" if nndr_syn is not None and nndr_hold is not None else "n/a",
           help="Nearest-neighbour distance ratio: distance to the closest training row / to the second closest. "
           "Near 0 means a row sits on one training record rather than between several; compare with the holdout.")
@@ -128,7 +128,7 @@ st.subheader("Attacks")
 mia = section["membership_inference"]
 threshold = policy.gate("membership_inference")
 a1, a2 = st.columns([1, 3], vertical_alignment="center")
-a1.metric("Membership inference AUC, lower 95% bound", f"{mia['auc_ci95'][0]:.3f}",
+a1.metric("Membership AUC (lower 95% bound)", f"{mia['auc_ci95'][0]:.3f}",
           delta=f"point estimate {mia['auc']:.3f}, upper bound {mia['auc_ci95'][1]:.3f}", delta_color="off",
           delta_arrow="off",
           help=f"An attacker scores each candidate by its distance to the nearest synthetic row and tries to tell "

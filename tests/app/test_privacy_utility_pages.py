@@ -102,9 +102,9 @@ def test_privacy_page_runs_the_checks_and_shows_the_gates(small_app, open_page):
     result = _cached("privacy")  # the numbers on the page are the result's own
     assert result.rows == {"train": TRAIN_ROWS, "synthetic": SYNTHETIC_ROWS, "holdout": HOLDOUT_ROWS}
     share = result.distance_to_closest_record.share_closer_to_train
-    assert _metric(small_app, "Closer to train than to holdout") == f"{share:.1%}"
+    assert _metric(small_app, "Closer to train than holdout") == f"{share:.1%}"
     # one number for one check: the metric shows the lower bound the gate judges, as the gate table does
-    assert _metric(small_app, "Membership inference AUC") == f"{result.membership_inference.ci_low:.3f}"
+    assert _metric(small_app, "Membership AUC") == f"{result.membership_inference.ci_low:.3f}"
     assert float(gates.loc[gates["gate"] == "membership_inference", "value"].iloc[0]) == pytest.approx(
         result.membership_inference.ci_low, abs=1e-4)
     risks = _frame_with(small_app, "control success")
@@ -192,6 +192,10 @@ def test_summary_says_what_is_not_run_then_gates_on_privacy_and_utility(small_ap
     assert {g["name"] for g in report["gates"]} == set(gates["gate"])
     assert report["privacy"]["membership_inference"]["auc_baseline"] == 0.5
     assert report["utility"]["target"] == "income_gt_50k" and report["utility"]["blend_sweep"]["points"]
+    from components.analysis_cache import manager
+
+    computed = [j.finished_at for j in manager()._jobs.values() if j.state == "done"]
+    assert len(computed) == 2 and report["created_at"] >= max(computed)  # not older than the runs it holds
 
 
 def test_above_the_policy_size_privacy_waits_for_run_then_never_blocks_and_is_shared(small_review_tables, open_page,

@@ -107,3 +107,13 @@ def test_a_job_kept_in_memory_only_writes_no_pickle(tmp_path):
     job = manager.submit("once", "x", lambda p: 2, persist=False)
     job.wait(5)
     assert not (tmp_path / "once.pkl").exists() and (tmp_path / "side-effect.pkl").exists()
+
+
+def test_a_finished_job_knows_when_it_was_computed_also_after_a_restart(tmp_path):
+    from datetime import datetime, timezone
+
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    job = JobManager(tmp_path).submit("k", "x", lambda p: 1)
+    job.wait(5)
+    assert datetime.fromisoformat(job.finished_at) >= before
+    assert JobManager(tmp_path).status("k").finished_at >= before.isoformat(timespec="seconds")
