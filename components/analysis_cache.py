@@ -12,27 +12,18 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components.cache import prepared_inputs
+from components.cache import manager, prepared_inputs
 from components.state import Review
 from core import __version__
 from core.checks.privacy import PrivacyResult
 from core.checks.utility import UtilityResult, evaluate_utility
-from core.demo import default_cache_dir
-from core.jobs import Job, JobManager, JobSettings, content_key, job_manager, jobs_settings
+from core.jobs import Job, JobSettings, content_key, jobs_settings
 from core.policy import parse_policy
 from core.report import Evaluation, run_privacy, with_results
 
 PRIVACY_RUN_KEY = "privacy_run"  # session: seed of the last privacy run
 UTILITY_RUN_KEY = "utility_run"  # session: (target, seeds) of the last utility run
 DEFAULT_SEEDS = (0, 1, 2)
-JOBS_FOLDER = "jobs"
-
-
-def manager() -> JobManager:
-    """The process-wide job manager; results under <cache dir>/jobs."""
-    return job_manager(default_cache_dir() / JOBS_FOLDER)
-
-
 def settings(review: Review) -> JobSettings:
     """The review policy's [jobs] settings (auto-run size, poll interval)."""
     return jobs_settings(parse_policy(review.policy_text, "policy").sections)

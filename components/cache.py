@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,6 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from components.state import Review
+from core import __version__
+from core.demo import default_cache_dir
+from core.jobs import JobManager, content_key, job_manager
 from core.checks.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
 from core.data.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
 from core.policy import parse_policy
@@ -83,15 +87,38 @@ def _stores() -> dict[str, _Store]:
             "suspicion": _Store(STORE_ENTRIES)}
 
 
-@st.cache_resource(show_spinner="Building the demo (census income, once, about 20 s)...")
+JOBS_FOLDER = "jobs"
+
+
+def manager() -> JobManager:
+    """The process-wide job manager and result cache (core.jobs), under <cache dir>/jobs; shared by every session."""
+    return job_manager(default_cache_dir() / JOBS_FOLDER)
+
+
+def _file_identity(path) -> list:
+    stat = Path(path).stat()
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+@st.cache_resource(show_spinner="Loading the demo (census income)...")
 def demo_tables() -> tuple[dict[str, LoadedTable], dict]:
-    """The demo's training part, holdout and synthetic table as loaded tables, plus its manifest."""
+    """The demo's training part, holdout and synthetic table as loaded tables, plus its manifest.
+
+    Read once per process; after the first run the parsed tables come from a pickle in the result cache
+    (keyed by the files' paths, sizes and times), which is much faster than parsing the CSVs again."""
     from core.demo import build_demo
 
     files = build_demo()
+    paths = (files.train, files.synthetic, files.holdout)
+    key = content_key("demo-tables", __version__, [_file_identity(p) for p in paths])
+    cached = manager().result(key)
+    if cached is not None:
+        return cached
     tables = {"real": load_table(files.train), "synthetic": load_table(files.synthetic),
               "holdout": load_table(files.holdout)}
-    return tables, files.load_manifest()
+    value = (tables, files.load_manifest())
+    manager().put(key, value, "demo tables")
+    return value
 
 
 def _with_status(label: str, compute: Callable[[Callable[[float, str], None]], object]) -> object:
@@ -115,11 +142,22 @@ def prepared_inputs(review: Review) -> PreparedInputs:
     """Tables checked against one schema and coerced to their column types (raises InputError/SchemaError)."""
     store = _stores()["prepared"]
     key = review.table_key()
+    # Type detection imports SDV (torch, sdmetrics: 15-30 s on a cold process); the prepared tables are kept in
+    # the result cache by content key, so a restarted app opens without importing SDV at all.
+    disk_key = content_key("prepared", __version__, key)
+
     def compute(progress):
         progress(0.1, "Detecting column types and checking the schemas")
-        return prepare_inputs(review.tables["real"], review.tables["synthetic"], review.tables.get("holdout"),
-                              dict(review.overrides) or None)
-    return store.get(key, lambda: _with_status("Preparing the tables...", compute))
+        value = prepare_inputs(review.tables["real"], review.tables["synthetic"], review.tables.get("holdout"),
+                               dict(review.overrides) or None)
+        manager().put(disk_key, value, "prepared tables")
+        return value
+
+    def cached_or_compute():
+        found = manager().result(disk_key)
+        return found if found is not None else _with_status("Preparing the tables...", compute)
+
+    return store.get(key, cached_or_compute)
 
 
 def evaluation(review: Review) -> Evaluation:

@@ -165,6 +165,16 @@ class JobManager:
         job = self.status(key)
         return job.value if job is not None and job.state == DONE else None
 
+    def put(self, key: str, value: Any, label: str = "") -> None:
+        """Store a value computed by the caller (in its own thread) as the finished result of `key`, on disk too."""
+        self._save(key, value)
+        job = Job(key, label, state=DONE, fraction=1.0, message="Done", value=value, finished_at=_iso(time.time()))
+        job.started = job.finished = time.monotonic()
+        job.done_event.set()
+        with self._lock:
+            self._jobs[key] = job
+            self._trim()
+
     def submit(self, key: str, label: str, compute: Callable[[Progress], Any],
                expected_seconds: float | None = None, kind: str = "", size: int = 0, persist: bool = True) -> Job:
         """The job of `key`: the existing one (running or done), the one on disk, or a new one started on the pool.
