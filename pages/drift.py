@@ -10,16 +10,18 @@ from components.drift_views import (
     column_figure,
     columns_table,
     demo_batch,
-    drift_result,
+    drift_job,
     missing_table,
     pairs_table,
     recording_target,
 )
+from components.analysis_cache import job_value
 from components.loading import load_upload
 from components.state import get_review, require_app_entry
 from components.widgets import plain
 from core.demo.drift import PLANTED_SHIFT
 from core.errors import ReviewError
+from core.jobs import jobs_settings
 from core.policy import parse_policy
 from core.review.drift_store import drift_sha256
 
@@ -78,11 +80,16 @@ if reference is None or current is None:
     st.stop()
 
 try:
-    policy = parse_policy(review.policy_text, "review policy").drift()
-    result = drift_result(reference, current, dict(review.overrides), policy)
+    full_policy = parse_policy(review.policy_text, "review policy")
+    policy, jobs = full_policy.drift(), jobs_settings(full_policy.sections)
 except ReviewError as exc:
     st.error(f"Drift cannot be checked: {plain(exc)}")
     st.stop()
+# A background job (seconds; the page and the other pages stay usable), shared with other sessions.
+job = drift_job(reference, current, dict(review.overrides), policy)
+if job.state == "failed" and st.button("Run the drift checks again", key="drift_retry"):
+    job = drift_job(reference, current, dict(review.overrides), policy)
+result = job_value(job, jobs.poll_seconds, "The drift checks")
 
 st.divider()
 report = result.to_dict()

@@ -20,6 +20,15 @@ def _ok(at: AppTest) -> AppTest:
     return at
 
 
+def _done(at: AppTest) -> AppTest:
+    """Run, wait for the background job the run started (the drift check), run again as the polling fragment does."""
+    from components.analysis_cache import manager
+
+    _ok(at.run())
+    assert manager().wait_all(300)
+    return _ok(at.run())
+
+
 def _open(name: str) -> AppTest:
     at = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
     at.switch_page(f"pages/{name}.py")
@@ -41,7 +50,7 @@ def store(temp_store):
 
 
 def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):
-    at = _open("drift")
+    at = _done(_open("drift"))
     assert not at.error
     assert at.title[0].value == "Drift"
     assert "No drift: recommendation keep" in _text(at)
@@ -49,7 +58,7 @@ def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):
     assert "None" not in set(_columns(at)["p-value"].astype(str))  # a distance test says it has no p-value
 
     at.toggle(key="drift_plant_shift").set_value(True)
-    _ok(at.run())
+    _done(at)
     assert not at.error
     assert "DRIFTED: recommendation regenerate" in _text(at)
     table = _columns(at)
@@ -149,9 +158,9 @@ def test_regenerate_recommendation_is_kept_in_the_generation_audit_log(store):
             created_by="rita").id
     at.session_state["signed_in_user"] = {"name": "rita", "role": "reviewer", "email": None, "via": "password"}
     at.switch_page("pages/drift.py")
-    _ok(at.run())
+    _done(at)
     at.toggle(key="drift_plant_shift").set_value(True)
-    _ok(at.run())
+    _done(at)
     assert at.button(key="drift_record").label == f"Record 'regenerate' on generation {generation_id}"
     at.button(key="drift_record").click()
     _ok(at.run())
@@ -162,9 +171,9 @@ def test_regenerate_recommendation_is_kept_in_the_generation_audit_log(store):
     again = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
     again.session_state["signed_in_user"] = at.session_state["signed_in_user"]
     again.switch_page("pages/drift.py")
-    _ok(again.run())
+    _done(again)
     again.toggle(key="drift_plant_shift").set_value(True)
-    _ok(again.run())
+    _done(again)
     again.button(key="drift_record").click()
     _ok(again.run())
     assert any("already recorded there" in str(s.value) for s in again.success)
