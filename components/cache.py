@@ -11,7 +11,7 @@ import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,9 @@ from core.checks.fidelity import JointDistribution, Marginal, association_matric
 from core.data.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
 from core.policy import parse_policy
 from core.review.records import NearestReal, RecordSample, Suspicion, nearest_real_records, sample_records, suspicion_scores
-from core.report import Evaluation, evaluate
+
+if TYPE_CHECKING:
+    from core.report import Evaluation  # imported when first needed: scipy and sklearn take seconds to import
 
 PLOT_POINTS = 5_000  # points drawn per table in a scatter or box plot; scores use every row
 MAX_DISTANCE_ROWS = 20_000  # synthetic rows whose nearest real record is measured for "most suspicious first"
@@ -165,6 +167,8 @@ def evaluation(review: Review) -> Evaluation:
 
     Privacy (minutes at 100k rows) and utility (needs a target) are not run here: their pages run them on
     demand (components.analysis_cache) and the Summary adds their sections and gates once computed."""
+    from core.report import evaluate
+
     store = _stores()["evaluation"]
     key = review.evaluation_key()
     inputs = prepared_inputs(review)
