@@ -1,14 +1,13 @@
 """Review desk for synthetic tabular data: the Streamlit entry point (navigation over explicit pages)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from components.state import get_review, mark_app_entry
-from components.widgets import sidebar_summary
-from components.auth_views import sidebar_user
-from components.store_access import setup_token_sha256
-
-st.set_page_config(page_title="Synthetic data review desk", page_icon=":material/fact_check:", layout="wide")
+# A local favicon: an emoji or material icon makes the browser fetch one from a CDN (a console error offline).
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="Synthetic data review desk", page_icon=str(FAVICON), layout="wide")
 
 PAGES = {
     "Review": [
@@ -34,6 +33,17 @@ PAGES = {
 }
 
 page = st.navigation(PAGES, expanded=True)  # every page in view: no "View more"
+# First paint before the heavy imports (pandas, scipy, SDV: seconds on a cold start), so a first visitor sees
+# what is happening instead of a blank page.
+loading = st.empty()
+if "review" not in st.session_state:
+    loading.caption("Opening the review desk: loading the analysis libraries and the demo tables...")
+
+from components.state import get_review, mark_app_entry  # noqa: E402  (imported after the first paint)
+from components.widgets import sidebar_summary  # noqa: E402
+from components.auth_views import sidebar_user  # noqa: E402
+from components.store_access import setup_token_sha256  # noqa: E402
+
 get_review()  # a fresh session starts on the bundled demo
 if not st.session_state.get("_setup_token_checked"):
     setup_token_sha256()  # on an empty store, prints the one-time first-admin token to the server's stdout
@@ -41,4 +51,5 @@ if not st.session_state.get("_setup_token_checked"):
 sidebar_summary()
 sidebar_user()  # signed-in user and sign-out (components/auth_views.py)
 mark_app_entry()
+loading.empty()
 page.run()

@@ -10,18 +10,24 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from components.state import Review
+from core import __version__
+from core.demo import default_cache_dir
+from core.jobs import JobManager, content_key, job_manager
 from core.checks.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
 from core.data.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
 from core.policy import parse_policy
 from core.review.records import NearestReal, RecordSample, Suspicion, nearest_real_records, sample_records, suspicion_scores
-from core.report import Evaluation, evaluate
+
+if TYPE_CHECKING:
+    from core.report import Evaluation  # imported when first needed: scipy and sklearn take seconds to import
 
 PLOT_POINTS = 5_000  # points drawn per table in a scatter or box plot; scores use every row
 MAX_DISTANCE_ROWS = 20_000  # synthetic rows whose nearest real record is measured for "most suspicious first"
@@ -29,23 +35,46 @@ STORE_ENTRIES = 4
 
 
 class _Store:
-    """A small LRU of heavy results keyed by content key; a lock keeps two sessions from computing one twice."""
+    """A small LRU of heavy results keyed by content key, with one lock per key.
+
+    Two sessions asking for one key compute it once (the second waits on that key's lock); a session asking
+    for another key, or for a value already stored, never waits on someone else's computation."""
 
     def __init__(self, entries: int):
         self.entries = entries
         self.items: OrderedDict[str, object] = OrderedDict()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards items and key_locks only; never held while computing
+        self.key_locks: dict[str, threading.Lock] = {}
 
-    def get(self, key: str, compute: Callable[[], object]) -> object:
+    def _hit(self, key: str) -> tuple[bool, object]:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
-                return self.items[key]
-            value = compute()
-            self.items[key] = value
-            while len(self.items) > self.entries:
-                self.items.popitem(last=False)
+                return True, self.items[key]
+            return False, None
+
+    def get(self, key: str, compute: Callable[[], object]) -> object:
+        found, value = self._hit(key)
+        if found:
             return value
+        with self.lock:
+            key_lock = self.key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            found, value = self._hit(key)  # another session may have computed it while we waited
+            if found:
+                return value
+            value = compute()
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.entries:
+                    self.items.popitem(last=False)
+                self.key_locks.pop(key, None)
+        return value
+
+    def peek(self, key: str) -> object | None:
+        """The stored value of key, or None (never computes, never waits)."""
+        with self.lock:
+            return self.items.get(key)
 
     def __contains__(self, key: str) -> bool:
         return key in self.items
@@ -60,15 +89,38 @@ def _stores() -> dict[str, _Store]:
             "suspicion": _Store(STORE_ENTRIES)}
 
 
-@st.cache_resource(show_spinner="Building the demo (census income, once, about 20 s)...")
+JOBS_FOLDER = "jobs"
+
+
+def manager() -> JobManager:
+    """The process-wide job manager and result cache (core.jobs), under <cache dir>/jobs; shared by every session."""
+    return job_manager(default_cache_dir() / JOBS_FOLDER)
+
+
+def _file_identity(path) -> list:
+    stat = Path(path).stat()
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+@st.cache_resource(show_spinner="Loading the demo (census income)...")
 def demo_tables() -> tuple[dict[str, LoadedTable], dict]:
-    """The demo's training part, holdout and synthetic table as loaded tables, plus its manifest."""
+    """The demo's training part, holdout and synthetic table as loaded tables, plus its manifest.
+
+    Read once per process; after the first run the parsed tables come from a pickle in the result cache
+    (keyed by the files' paths, sizes and times), which is much faster than parsing the CSVs again."""
     from core.demo import build_demo
 
     files = build_demo()
+    paths = (files.train, files.synthetic, files.holdout)
+    key = content_key("demo-tables", __version__, [_file_identity(p) for p in paths])
+    cached = manager().result(key)
+    if cached is not None:
+        return cached
     tables = {"real": load_table(files.train), "synthetic": load_table(files.synthetic),
               "holdout": load_table(files.holdout)}
-    return tables, files.load_manifest()
+    value = (tables, files.load_manifest())
+    manager().put(key, value, "demo tables")
+    return value
 
 
 def _with_status(label: str, compute: Callable[[Callable[[float, str], None]], object]) -> object:
@@ -92,11 +144,22 @@ def prepared_inputs(review: Review) -> PreparedInputs:
     """Tables checked against one schema and coerced to their column types (raises InputError/SchemaError)."""
     store = _stores()["prepared"]
     key = review.table_key()
+    # Type detection imports SDV (torch, sdmetrics: 15-30 s on a cold process); the prepared tables are kept in
+    # the result cache by content key, so a restarted app opens without importing SDV at all.
+    disk_key = content_key("prepared", __version__, key)
+
     def compute(progress):
         progress(0.1, "Detecting column types and checking the schemas")
-        return prepare_inputs(review.tables["real"], review.tables["synthetic"], review.tables.get("holdout"),
-                              dict(review.overrides) or None)
-    return store.get(key, lambda: _with_status("Preparing the tables...", compute))
+        value = prepare_inputs(review.tables["real"], review.tables["synthetic"], review.tables.get("holdout"),
+                               dict(review.overrides) or None)
+        manager().put(disk_key, value, "prepared tables")
+        return value
+
+    def cached_or_compute():
+        found = manager().result(disk_key)
+        return found if found is not None else _with_status("Preparing the tables...", compute)
+
+    return store.get(key, cached_or_compute)
 
 
 def evaluation(review: Review) -> Evaluation:
@@ -104,6 +167,8 @@ def evaluation(review: Review) -> Evaluation:
 
     Privacy (minutes at 100k rows) and utility (needs a target) are not run here: their pages run them on
     demand (components.analysis_cache) and the Summary adds their sections and gates once computed."""
+    from core.report import evaluate
+
     store = _stores()["evaluation"]
     key = review.evaluation_key()
     inputs = prepared_inputs(review)
@@ -220,6 +285,18 @@ def _plot_sample(key: str, columns: tuple[str, ...], n: int, seed: int, _review:
     return pd.concat(parts, ignore_index=True)
 
 
+def figure(key: tuple, build: Callable[[], object]) -> object:
+    """The Plotly figure `build()` returns, kept per content key (building one costs 0.2-0.8 s a rerun).
+
+    Held by st.cache_resource, not pickled: callers must not change the figure they get."""
+    return _figure(key, _build=build)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _figure(key: tuple, _build: Callable[[], object]) -> object:
+    return _build()
+
+
 def overrides_json(overrides: dict[str, str]) -> str:
     """Canonical text of type overrides (for keys and display)."""
     return json.dumps(dict(sorted(overrides.items())))
@@ -227,5 +304,9 @@ def overrides_json(overrides: dict[str, str]) -> str:
 
 def clear_all() -> None:
     """Forget every cached result (tests, or after the core changed)."""
+    from components.analysis_cache import clear_jobs  # imports this module: imported late
+
     st.cache_data.clear()
     _stores.clear()
+    _figure.clear()
+    clear_jobs()

@@ -11,7 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.cache import manager
 from components.figures import LAYOUT
+from core import __version__
+from core.jobs import Job, content_key
 from core.checks.drift import ColumnDrift, DriftPolicy, DriftResult, detect_drift
 from core.data.io import LoadedTable, prepare_inputs, table_from_frame
 
@@ -30,32 +33,39 @@ def _unused_rows() -> pd.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def demo_batch(rows: int, seed: int, shift: bool) -> LoadedTable:
-    """A demo new batch of real rows as a loaded table (census rows the demo never used, maybe shifted)."""
+    """A demo new batch of real rows as a loaded table (census rows the demo never used, maybe shifted).
+
+    Kept in the result cache by its settings: a restarted app does not read the census table again."""
     from core.demo.drift import demo_new_batch
 
+    key = content_key("drift-demo-batch", __version__, rows, seed, shift)
+    found = manager().result(key)
+    if found is not None:
+        return found
     frame = demo_new_batch(rows, seed, shift, _unused_rows())
-    return table_from_frame(frame, f"demo-new-batch-{rows}-seed{seed}{'-shifted' if shift else ''}.csv")
+    table = table_from_frame(frame, f"demo-new-batch-{rows}-seed{seed}{'-shifted' if shift else ''}.csv")
+    manager().put(key, table, "drift demo batch")
+    return table
 
 
 def drift_key(reference: LoadedTable, current: LoadedTable, overrides: dict[str, str], policy: DriftPolicy) -> str:
     """Content key of a drift check: both tables' hashes, the type overrides and the drift thresholds."""
     record = {"reference": reference.sha256, "current": current.sha256, "overrides": dict(sorted(overrides.items())),
-              "policy": asdict(policy)}
+              "policy": asdict(policy), "version": __version__}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def drift_result(reference: LoadedTable, current: LoadedTable, overrides: dict[str, str],
-                 policy: DriftPolicy) -> DriftResult:
-    """detect_drift on the two tables (types from the reference, the review's overrides), cached by content key."""
-    return _drift_result(drift_key(reference, current, overrides, policy), _reference=reference, _current=current,
-                         _overrides=overrides, _policy=policy)
+def drift_job(reference: LoadedTable, current: LoadedTable, overrides: dict[str, str], policy: DriftPolicy) -> Job:
+    """The drift check of the two tables as a background job (types from the reference, the review's overrides),
+    shared by every session and kept in the result cache by content key."""
+    def compute(progress):
+        progress(0.05, "Detecting column types and checking the schemas")
+        inputs = prepare_inputs(reference, current, None, dict(overrides) or None)
+        progress(0.4, "Testing every column and pair")
+        return detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, policy)
 
-
-@st.cache_data(max_entries=16, show_spinner="Testing every column and pair for drift...")
-def _drift_result(key: str, _reference: LoadedTable, _current: LoadedTable, _overrides: dict[str, str],
-                  _policy: DriftPolicy) -> DriftResult:
-    inputs = prepare_inputs(_reference, _current, None, dict(_overrides) or None)
-    return detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, _policy)
+    return manager().submit(drift_key(reference, current, overrides, policy), "Drift checks", compute,
+                            kind="drift", size=reference.rows + current.rows)
 
 
 def _num(value) -> float:
@@ -70,7 +80,8 @@ def columns_table(result: DriftResult) -> pd.DataFrame:
                "wasserstein_normed": result.policy.wasserstein_threshold}[c.distance_name]
         rows.append({
             "column": c.column, "type": c.sdtype, "test": TEST_NAMES.get(c.test, c.test),
-            "statistic": _num(c.statistic), "threshold": _num(c.threshold), "p-value": _num(c.p_value),
+            "statistic": _num(c.statistic), "threshold": _num(c.threshold),
+            "p-value": "n/a (distance test)" if c.p_value is None else f"{c.p_value:.3g}",
             "drifted": "DRIFTED" if c.drifted else "no", "effect": c.distance_name.replace("_", " "),
             "effect size": _num(c.distance), "reasons": "; ".join(c.reasons),
             "_order": (0 if c.drifted else 1, -(_num(c.distance) / cut if c.distance is not None else 0.0)),

@@ -11,8 +11,10 @@ from core.checks.fidelity import JointDistribution, Marginal
 REAL_COLOUR = "#1f77b4"
 SYNTHETIC_COLOUR = "#ff7f0e"
 COLOURS = {"real": REAL_COLOUR, "synthetic": SYNTHETIC_COLOUR}
-LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
-                                                               yanchor="bottom"))
+# Legends sit top-left: Plotly's toolbar (modebar) is drawn top-right and used to cover them.
+LEGEND = dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")
+LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=LEGEND)
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 MAX_BOX_CATEGORIES = 15
 
 

@@ -96,7 +96,7 @@ def dcr_figure(result: PrivacyResult) -> go.Figure:
                            yanchor="top", xshift=4, font=dict(size=11, color="#6c757d"),
                            text=f"holdout {DCR_TAIL_QUANTILE:.0%} quantile")
     fig.update_layout(barmode="overlay", bargap=0, height=400, margin=dict(l=10, r=10, t=80, b=10),
-                      legend=dict(orientation="h", y=1.14, x=1, xanchor="right", yanchor="bottom"))
+                      legend=dict(orientation="h", y=1.14, x=0, xanchor="left", yanchor="bottom"))
     fig.update_xaxes(title_text="distance to the closest training row", range=[0, top])
     fig.update_yaxes(tickformat=".0%", col=1)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02], col=2)

@@ -419,7 +419,7 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     for check in checks:
         icon = ":material/check_circle:" if check.passed else ":material/cancel:"
         colour = "green" if check.passed else "red"
-        st.markdown(f":{colour}[{icon} **{check.rule}**] {plain(check.message)}")
+        st.markdown(f":{colour}[{icon} **{_rule_label(check)}**] {plain(check.message)}")
     if gates:
         st.dataframe(_gates_frame(gates), hide_index=True, width="stretch", key="signoff_gates")
 
@@ -439,6 +439,13 @@ def _final_or_revoke(generation_id: int, state: str, user: dict | None, policy: 
         st.info(f"Generation #{generation_id} is {state}: that decision is final.")
         return
     _decide(generation_id, state, user, policy, "", [], [True] * len(TEN_RULES))
+
+
+def _rule_label(check) -> str:
+    """A checklist rule's name as shown: a passed gate rule says whether the gates passed or were waived."""
+    if check.rule == "gate_failed" and check.passed:
+        return "gate waived" if "waived" in check.message else "gates passed"
+    return check.rule
 
 
 def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, sha: str, waivers: list,

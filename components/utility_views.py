@@ -64,7 +64,7 @@ def comparison_figure(score: UtilityScore) -> go.Figure:
             floor = min(0.0, low - 0.05 * abs(high - low or 1))
         fig.update_yaxes(range=[floor, high + 0.12 * (high - floor or 1)], row=1, col=col)
     fig.update_layout(barmode="group", height=400, bargap=0.25, margin=dict(l=10, r=10, t=80, b=10),
-                      legend=dict(orientation="h", y=1.14, x=1, xanchor="right", yanchor="bottom"))
+                      legend=dict(orientation="h", y=1.14, x=0, xanchor="left", yanchor="bottom"))
     return fig
 
 

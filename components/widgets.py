@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ from components.cache import evaluation, prepared_inputs
 from components.state import Review, get_review
 from core.errors import ReviewError
 from core.data.io import PreparedInputs
-from core.report import Evaluation
+
+if TYPE_CHECKING:
+    from core.report import Evaluation  # type only: importing core.report (scipy, sklearn) delays the first paint
 
 MISSING_TEXT = "(missing)"
 DIFFERS_COLOUR = "background-color: #fff3cd"

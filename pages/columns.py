@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.cache import marginal
+from components.cache import figure, marginal
 from components.figures import marginal_figure
 from components.state import require_app_entry
 from components.widgets import follow_table_selection, review_or_stop
@@ -47,7 +47,9 @@ with left:
     )
     follow_table_selection(event, names, "columns_choice")
 
-with right:
+@st.fragment
+def _chosen_column() -> None:
+    """The chosen column's scores and chart: a fragment, so choosing another column reruns only this part."""
     column = st.selectbox("Column", names, key="columns_choice")
     shape = next(c for c in shapes if c.column == column)
     m1, m2, m3 = st.columns(3)
@@ -59,7 +61,8 @@ with right:
     m3.metric("Floor", f"{floor:.3f}" if floor is not None else "-",
               delta=("passes" if floor is None or shape.score >= floor else "below floor"),
               delta_color="normal" if floor is None or shape.score >= floor else "inverse", delta_arrow="off")
-    st.plotly_chart(marginal_figure(marginal(review, column)), key="columns_chart",
+    chart = figure(("marginal", review.table_key(), column), lambda: marginal_figure(marginal(review, column)))
+    st.plotly_chart(chart, key="columns_chart",
                     config={"displaylogo": False})
     v = validity.get(column)
     if v is not None:
@@ -77,3 +80,7 @@ with right:
         if v.missing_categories:
             st.dataframe(pd.DataFrame({"real category missing from the synthetic data": v.missing_categories}),
                          hide_index=True, key="columns_missing_categories")
+
+
+with right:
+    _chosen_column()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.cache import PLOT_POINTS, associations, joint, plot_sample
+from components.cache import PLOT_POINTS, associations, figure, joint, plot_sample
 from components.figures import association_heatmaps, box_pair, contingency_heatmaps, scatter_pair
 from components.state import require_app_entry
 from components.widgets import follow_table_selection, review_or_stop
@@ -21,7 +21,8 @@ st.caption(f"Scores and matrices use every row ({len(inputs.frames['real']):,} r
 method = st.segmented_control("Correlation of two numbers", ["pearson", "spearman"], default="pearson",
                               key="correlations_method")
 matrices = associations(review, method or "pearson")
-st.plotly_chart(association_heatmaps(matrices), key="correlations_heatmaps", config={"displaylogo": False})
+heatmaps = figure(("associations", review.table_key(), method or "pearson"), lambda: association_heatmaps(matrices))
+st.plotly_chart(heatmaps, key="correlations_heatmaps", config={"displaylogo": False})
 
 pairs = result.fidelity.pair_trends
 floors = result.floors
@@ -33,8 +34,19 @@ def _loss(p) -> float:
     return abs(p.real) - abs(p.synthetic)
 
 
-ordered = sorted(pairs, key=lambda p: (-_loss(p), p.score))
-labels = [f"{p.columns[0]} / {p.columns[1]}" for p in ordered]
+def _label(p) -> str:
+    return f"{p.columns[0]} / {p.columns[1]}"
+
+
+def _order(p) -> tuple:
+    # Failing pairs first, furthest below their floor first: the order of the Summary's column_pair_trends gate.
+    floor = floors.get(_label(p))
+    margin = p.score - floor if floor is not None else float("inf")
+    return (0, margin, _label(p)) if margin < 0 else (1, -_loss(p), p.score)
+
+
+ordered = sorted(pairs, key=_order)
+labels = [_label(p) for p in ordered]
 table = pd.DataFrame([{
     "pair": label, "metric": p.metric, "real association": p.real, "synthetic association": p.synthetic,
     "loss": _loss(p), "score": p.score, "holdout": p.expected, "real sample": p.null_median,
@@ -44,7 +56,8 @@ table = pd.DataFrame([{
 
 left, right = st.columns([1, 1], gap="medium")
 with left:
-    st.markdown("**Pairs, largest loss of association first** (select a row to show it)")
+    st.markdown("**Pairs below their floor first** (furthest below first, as on the Summary), then the largest loss "
+                "of association (select a row to show it)")
     event = st.dataframe(
         table, hide_index=True, width="stretch", height=520, key="correlations_table",
         on_select="rerun", selection_mode="single-row",
@@ -64,7 +77,9 @@ with left:
     )
     follow_table_selection(event, labels, "correlations_pair")
 
-with right:
+@st.fragment
+def _chosen_pair() -> None:
+    """The chosen pair's scores and joint view: a fragment, so choosing another pair reruns only this part."""
     label = st.selectbox("Pair", labels, key="correlations_pair")
     pair = ordered[labels.index(label)]
     x, y = pair.columns
@@ -78,18 +93,24 @@ with right:
               + (f"{pair.expected:.3f}" if pair.expected is not None else "no holdout"))
     x_num, y_num = metadata[x] in CONTINUOUS_SDTYPES, metadata[y] in CONTINUOUS_SDTYPES
     if x_num and y_num:
-        points = plot_sample(review, (x, y))
-        st.plotly_chart(scatter_pair(points, x, y), key="correlations_pair_chart", config={"displaylogo": False})
+        chart = figure(("scatter", review.table_key(), x, y), lambda: scatter_pair(plot_sample(review, (x, y)), x, y))
+        st.plotly_chart(chart, key="correlations_pair_chart", config={"displaylogo": False})
         st.caption(f"The plot draws a seeded sample of {PLOT_POINTS:,} rows per table; the scores use every row.")
     elif x_num != y_num:
         number, category = (x, y) if x_num else (y, x)
-        points = plot_sample(review, (category, number))
-        st.plotly_chart(box_pair(points, category, number), key="correlations_pair_chart",
+        chart = figure(("box", review.table_key(), category, number),
+                       lambda: box_pair(plot_sample(review, (category, number)), category, number))
+        st.plotly_chart(chart, key="correlations_pair_chart",
                         config={"displaylogo": False})
         st.caption(f"Boxes of {number} for the 15 most frequent {category} values, from a seeded sample of "
                    f"{PLOT_POINTS:,} rows per table; the scores use every row.")
     else:
-        st.plotly_chart(contingency_heatmaps(joint(review, x, y)), key="correlations_pair_chart",
+        chart = figure(("contingency", review.table_key(), x, y), lambda: contingency_heatmaps(joint(review, x, y)))
+        st.plotly_chart(chart, key="correlations_pair_chart",
                         config={"displaylogo": False})
         st.caption("Share of rows in each pair of categories (the 30 most frequent of each column; "
                    "the rest under '(other)'), over every row.")
+
+
+with right:
+    _chosen_pair()

@@ -18,8 +18,10 @@ st.title("Data")
 review = get_review()
 st.caption(f"Under review: {SOURCES.get(review.source, review.source)}. The real table is the training part the "
            "generator saw; the holdout is real data it never saw, the baseline every score is judged against.")
+# 64 hex digits need about 520 px: a fixed width keeps the whole hash readable (the "large" preset cut it).
 st.dataframe(inputs_table(review), hide_index=True, width="stretch", key="data_inputs",
-             column_config={"sha256": st.column_config.TextColumn("sha256", width="large")})
+             column_config={"file": st.column_config.TextColumn("file", width="medium"),
+                            "sha256": st.column_config.TextColumn("sha256", width=540)})
 split = review.notes.get("split")
 if split:
     st.caption(f"Holdout locked in the app: seed {split['seed']}, fraction {split['fraction']}, stratified by "
@@ -74,12 +76,25 @@ with upload_tab:
     real_file = u1.file_uploader("Real (training) table", type=["csv", "parquet", "pq"], key="data_upload_real")
     synthetic_file = u2.file_uploader("Synthetic table", type=["csv", "parquet", "pq"], key="data_upload_synthetic")
     holdout_file = u3.file_uploader("Holdout (optional)", type=["csv", "parquet", "pq"], key="data_upload_holdout")
-    real_table = None
-    if real_file is not None:
+
+    def _checked(file, box):
+        """The upload read by the core loader, its one-line error or warnings (e.g. the delimiter) shown below it."""
+        if file is None:
+            return None
         try:
-            real_table = load_upload(real_file.name, real_file.getvalue())
+            table = load_upload(file.name, file.getvalue())
         except ReviewError as exc:
-            st.error(plain(exc))
+            box.error(plain(exc), icon=":material/error:")
+            return None
+        for warning in table.warnings:
+            box.warning(plain(warning), icon=":material/warning:")
+        if table.columns == 1:
+            box.caption(f"{plain(file.name)} was read as a single column: check its delimiter.")
+        return table
+
+    real_table = _checked(real_file, u1)
+    _checked(synthetic_file, u2)
+    _checked(holdout_file, u3)
     split_options = None
     if real_table is not None and holdout_file is None:
         lock = st.checkbox("Lock a holdout from the real table (recommended)", value=True, key="data_split_lock")

@@ -10,19 +10,24 @@ from components.drift_views import (
     column_figure,
     columns_table,
     demo_batch,
-    drift_result,
+    drift_job,
     missing_table,
     pairs_table,
     recording_target,
 )
+from components.analysis_cache import job_value
 from components.loading import load_upload
 from components.state import get_review, require_app_entry
 from components.widgets import plain
 from core.demo.drift import PLANTED_SHIFT
 from core.errors import ReviewError
+from core.jobs import jobs_settings
 from core.policy import parse_policy
+from core.review.drift_store import drift_sha256
 
 MAX_PLOTS = 12
+RECORDED_KEY = "drift_recorded"  # session: recommendations this session recorded, by generation and result hash
+RECORD_ERROR_KEY = "drift_record_error"
 
 require_app_entry()
 st.title("Drift")
@@ -75,11 +80,16 @@ if reference is None or current is None:
     st.stop()
 
 try:
-    policy = parse_policy(review.policy_text, "review policy").drift()
-    result = drift_result(reference, current, dict(review.overrides), policy)
+    full_policy = parse_policy(review.policy_text, "review policy")
+    policy, jobs = full_policy.drift(), jobs_settings(full_policy.sections)
 except ReviewError as exc:
     st.error(f"Drift cannot be checked: {plain(exc)}")
     st.stop()
+# A background job (seconds; the page and the other pages stay usable), shared with other sessions.
+job = drift_job(reference, current, dict(review.overrides), policy)
+if job.state == "failed" and st.button("Run the drift checks again", key="drift_retry"):
+    job = drift_job(reference, current, dict(review.overrides), policy)
+result = job_value(job, jobs.poll_seconds, "The drift checks")
 
 st.divider()
 report = result.to_dict()
@@ -108,7 +118,8 @@ st.dataframe(table, hide_index=True, width="stretch", key="drift_columns",
              column_config={
                  "statistic": st.column_config.NumberColumn("statistic", format="%.4f"),
                  "threshold": st.column_config.NumberColumn("threshold", format="%.3g"),
-                 "p-value": st.column_config.NumberColumn("p-value", format="%.3g"),
+                 "p-value": st.column_config.TextColumn("p-value", help="Only the p-value tests (small reference) "
+                                                        "give one; the distance tests judge a distance instead."),
                  "effect size": st.column_config.NumberColumn("effect size", format="%.3f"),
                  "reasons": st.column_config.TextColumn("reasons", width="large"),
              })
@@ -161,10 +172,12 @@ text = json.dumps(report, indent=2)
 st.download_button("Download the drift JSON", data=text, file_name="drift-report.json", mime="application/json",
                    icon=":material/download:", key="drift_download")
 generation_id, user, why_not = recording_target(review)
-if user is None:
-    st.caption(plain(why_not))
-elif st.button(f"Record '{result.recommendation}' on generation {generation_id}", key="drift_record",
-               icon=":material/history_edu:"):
+digest = drift_sha256(report, reference.sha256, current.sha256)
+recorded = st.session_state.setdefault(RECORDED_KEY, {})  # (generation, drift sha256) -> event id, this session
+
+
+def _record() -> None:
+    # A button callback runs before the page is drawn, so the confirmation below shows on the same click.
     from components.store_access import store_engine
     from core.review.drift_store import record_drift_recommendation
     from core.store import session_scope
@@ -173,6 +186,24 @@ elif st.button(f"Record '{result.recommendation}' on generation {generation_id}"
         with session_scope(store_engine()) as session:
             event = record_drift_recommendation(session, generation_id, result, actor=user,
                                                 reference_sha256=reference.sha256, current_sha256=current.sha256)
-        st.success(f"Recorded as audit event {event['event_id']} in the log of generation {generation_id}.")
     except ReviewError as exc:
-        st.error(f"Not recorded: {plain(exc)}")
+        st.session_state[RECORD_ERROR_KEY] = f"Not recorded: {plain(exc)}"
+        return
+    recorded[f"{generation_id}:{digest}"] = (event["event_id"], event["already_recorded"])
+
+
+if user is None:
+    st.caption(plain(why_not))
+else:
+    done = recorded.get(f"{generation_id}:{digest}")
+    if done is None:
+        st.button(f"Record '{result.recommendation}' on generation {generation_id}", key="drift_record",
+                  icon=":material/history_edu:", on_click=_record)
+    else:
+        event_id, earlier = done
+        st.success(f"Recorded as audit event {event_id} in the log of generation {generation_id}"
+                   + (" (this same drift result was already recorded there; nothing new was written)." if earlier
+                      else "."), icon=":material/check_circle:")
+    error = st.session_state.pop(RECORD_ERROR_KEY, None)
+    if error:
+        st.error(error)

@@ -1,8 +1,12 @@
 """Lineage: chains of generations fitted on earlier generations; training mix and tail health per cycle."""
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
+
+from components.analysis_cache import manager, show_progress
 
 from components.lineage_views import (
     column_tails_table,
@@ -16,7 +20,11 @@ from components.state import get_review, require_app_entry
 from components.widgets import plain
 from core.errors import ReviewError
 from core.checks.lineage import lineage_gate
+from core.jobs import content_key
 from core.policy import parse_policy
+
+POLL_SECONDS = 1.0
+DEMO_SECONDS = 65  # measured on 2 cores: two chains of 5 SDV fits
 
 require_app_entry()
 st.title("Lineage")
@@ -26,18 +34,42 @@ st.caption("Rule: no recursive training without fresh real data. Each cycle's sy
 url = store_url()
 
 
-def run_demo() -> None:
-    """Run scripts/lineage_demo.py's work here, with progress, then show the chains."""
+DEMO_JOB_KEY = "lineage_demo_job"  # session: key of this session's lineage demo job
+
+
+def start_demo() -> None:
+    """Start the lineage demo (scripts/lineage_demo.py's work) as a background job; the page polls its progress."""
     from core.demo.lineage import run_and_register_demo_chains
 
-    label = "Running the lineage demo: two chains of 5 cycles with SDV (about 30 s)..."
-    with st.status(label, expanded=True) as status:
-        bar = st.progress(0.0)
-        run = run_and_register_demo_chains(url, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
-        status.update(label=f"Lineage demo recorded: generations {run.generation_ids['recursive']} and "
-                            f"{run.generation_ids['with_fresh_data']}", state="complete", expanded=False)
+    key = content_key("lineage-demo", url, uuid.uuid4().hex)  # each run adds chains: never reuse a result
+    manager().submit(key, "Lineage demo: two chains of 5 cycles with SDV",
+                     lambda progress: run_and_register_demo_chains(url, progress=progress),
+                     kind="lineage_demo", size=1, persist=False)
+    st.session_state[DEMO_JOB_KEY] = key
 
 
+def demo_status() -> bool:
+    """Draw this session's demo job: progress while it runs (True), its outcome once (then False)."""
+    key = st.session_state.get(DEMO_JOB_KEY)
+    job = None if key is None else manager().status(key)
+    if job is None:
+        st.session_state.pop(DEMO_JOB_KEY, None)
+        return False
+    if job.state == "done":
+        st.session_state.pop(DEMO_JOB_KEY, None)
+        ids = job.value.generation_ids
+        st.success(f"Lineage demo recorded: generations {ids['recursive']} and {ids['with_fresh_data']}.",
+                   icon=":material/check_circle:")
+        return False
+    if job.state == "failed":
+        st.session_state.pop(DEMO_JOB_KEY, None)
+        st.error(f"The demo failed: {plain(job.error or 'failed')}")
+        return False
+    show_progress(job, POLL_SECONDS)
+    return True
+
+
+running = demo_status()
 try:
     tips = stored_tips(url)
 except (ReviewError, SQLAlchemyError) as exc:
@@ -49,12 +81,10 @@ if not tips:
             "parent_generation_id in their manifest, or run the demo: the census table regenerated recursively five "
             "times with no fresh real data, and a second chain fed fresh real rows each cycle "
             "(the same as `python scripts/lineage_demo.py`).")
-    if st.button("Run the lineage demo", key="lineage_run_demo", icon=":material/play_arrow:", type="primary"):
-        try:
-            run_demo()
-        except ReviewError as exc:
-            st.error(f"The demo failed: {plain(exc)}")
-            st.stop()
+    if not running and st.button("Run the lineage demo", key="lineage_run_demo", icon=":material/play_arrow:",
+                                 type="primary", help=f"About {DEMO_SECONDS} s in the background; other pages stay "
+                                 "usable meanwhile."):
+        start_demo()
         st.rerun()
     st.stop()
 
@@ -122,11 +152,9 @@ with st.expander("One column across the cycles"):
                           key=f"lineage_column_{side}")
 
 with st.expander("Run the lineage demo again (adds two more chains to the store)"):
-    if st.button("Run the lineage demo", key="lineage_run_demo_again", icon=":material/play_arrow:"):
-        try:
-            run_demo()
-        except ReviewError as exc:
-            st.error(f"The demo failed: {plain(exc)}")
-            st.stop()
+    if running:
+        st.caption("The demo is running (progress at the top of the page).")
+    elif st.button("Run the lineage demo", key="lineage_run_demo_again", icon=":material/play_arrow:"):
+        start_demo()
         st.rerun()
 st.caption(f"Store: {url.split('@')[-1]} · tables read from the cache folder by sha256.")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.analysis_cache import UTILITY_RUN_KEY, has_utility, utility
+from components.analysis_cache import (UTILITY_RUN_KEY, DEFAULT_SEEDS, default_target, estimate_text, job_value,
+                                       settings, start_utility, total_rows, utility_job)
+from components.figures import PLOT_CONFIG
 from components.privacy_views import show_gates
 from components.state import require_app_entry
 from components.utility_views import (MODEL_LABELS, comparison_figure, comparison_frame, importance_figure,
@@ -13,7 +15,6 @@ from core.errors import ReviewError
 from core.policy import parse_policy
 from core.checks.utility import CHANCE_LEVEL, METRIC_LABELS, utility_gate
 
-AUTO_RUN_ROWS = 60_000  # training + synthetic + holdout rows up to which choosing a target runs the models
 MAX_SEEDS = 5
 
 require_app_entry()
@@ -27,11 +28,10 @@ require_holdout(review, "Utility is scored on a locked real holdout")
 
 metadata = inputs.metadata
 candidates = [c for c, t in metadata.items() if t not in ("id", "text")]
-discrete = [c for c in candidates if metadata[c] in ("categorical", "boolean")]
-default = discrete[-1] if discrete else candidates[-1]
-last_target, last_seeds = st.session_state.get(UTILITY_RUN_KEY, (default, (0, 1, 2)))
+default = default_target(metadata)
+last_target, last_seeds = st.session_state.get(UTILITY_RUN_KEY, (default, DEFAULT_SEEDS))
 if last_target not in candidates:
-    last_target, last_seeds = default, (0, 1, 2)
+    last_target, last_seeds = default, DEFAULT_SEEDS
 
 c1, c2, c3, c4 = st.columns([3, 1, 1, 2], vertical_alignment="bottom")
 target = c1.selectbox("Target column (what the models predict)", candidates, index=candidates.index(last_target),
@@ -44,19 +44,28 @@ n_seeds = int(c3.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, step=1,
                               "own randomness (the linear model is deterministic)."))
 seeds = tuple(range(first_seed, first_seed + n_seeds))
 
-total_rows = sum(len(frame) for frame in inputs.frames.values())
-# Small tables run as soon as a target is chosen (about 20 s on the demo); large ones wait for the button.
-if not (has_utility(review, target, seeds) or total_rows <= AUTO_RUN_ROWS or c4.button(
-        "Run utility checks", type="primary", key="utility_run", icon=":material/play_arrow:")):
+try:
+    jobs = settings(review)
+except ReviewError as exc:
+    st.error(f"The review policy cannot be read: {plain(exc)}")
+    st.stop()
+rows_total = total_rows(review)
+# A background job (see the Privacy page): tables up to [jobs] auto_run_max_rows start when a target is chosen.
+job = utility_job(review, target, seeds)
+auto = job is None and rows_total <= jobs.auto_run_max_rows
+if (job is None or job.state == "failed") and (auto or c4.button(
+        "Run utility checks", type="primary", key="utility_start", icon=":material/play_arrow:")):
+    job = start_utility(review, target, seeds)
+if job is None:
+    estimate = estimate_text("utility", rows_total * len(seeds))
     st.info(f"The utility checks train two models per seed on real and on synthetic rows, then one per blend of the "
-            f"two ({total_rows:,} rows here; several minutes on large tables). Press Run utility checks.",
+            f"two ({rows_total:,} rows here; {estimate or 'several minutes on large tables'}). They run in the "
+            "background: press Run utility checks and keep reviewing other pages meanwhile.",
             icon=":material/schedule:")
     st.stop()
-
-try:
-    result = utility(review, target, seeds)
-except ReviewError as exc:
-    st.error(f"Utility cannot be measured for {plain(target)}: {plain(exc)}")
+result = job_value(job, jobs.poll_seconds, f"Utility predicting {target}")
+if result is None:
+    st.info("Utility is scored on a locked real holdout; this review has none.", icon=":material/info:")
     st.stop()
 
 score = result.score
@@ -92,7 +101,7 @@ else:
     show_gates([gate], key="utility_gates")
 
 st.subheader("Trained on synthetic vs trained on real")
-st.plotly_chart(comparison_figure(score), width="stretch", key="utility_comparison_chart")
+st.plotly_chart(comparison_figure(score), width="stretch", key="utility_comparison_chart", config=PLOT_CONFIG)
 st.dataframe(comparison_frame(score), hide_index=True, width="stretch", key="utility_comparison")
 st.caption("Mean ± standard deviation over seeds, scored on the holdout. Synthetic / real: TSTR relative to TRTR "
            "(1 = parity; for an error like MAE, TRTR / TSTR).")
@@ -118,7 +127,7 @@ else:
     st.markdown(plain(f"{primary} on the real holdout, predicting {target}, by the synthetic share of the training "
                       f"rows ({MODEL_LABELS.get(sweep.model, sweep.model)}; line = mean over {len(sweep.seeds)} "
                       "seeds, band = their min to max, star = best mix, dashed = real rows only)"))
-    st.plotly_chart(sweep_figure(sweep), width="stretch", key="utility_sweep_chart")
+    st.plotly_chart(sweep_figure(sweep), width="stretch", key="utility_sweep_chart", config=PLOT_CONFIG)
     st.caption("Replace keeps the real table's size and swaps a share of its rows for synthetic ones (100% = trained "
                "on synthetic only); augment keeps every real row and adds 0.5x, 1x or 2x as many synthetic rows. "
                "Mixes are nested prefixes of one seeded shuffle, so neighbouring points differ only by the rows added.")
@@ -139,4 +148,4 @@ else:
                f"{MODEL_LABELS.get(agreement.model, agreement.model)}, seed {agreement.seed}): how much "
                f"{METRIC_LABELS.get(agreement.metric, agreement.metric)} drops when one feature is shuffled. A model "
                "trained on faithful synthetic rows leans on the same features as the real-trained one.")
-    i2.plotly_chart(importance_figure(agreement), width="stretch", key="utility_importance_chart")
+    i2.plotly_chart(importance_figure(agreement), width="stretch", key="utility_importance_chart", config=PLOT_CONFIG)

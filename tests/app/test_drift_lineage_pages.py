@@ -20,6 +20,15 @@ def _ok(at: AppTest) -> AppTest:
     return at
 
 
+def _done(at: AppTest) -> AppTest:
+    """Run, wait for the background job the run started (the drift check), run again as the polling fragment does."""
+    from components.analysis_cache import manager
+
+    _ok(at.run())
+    assert manager().wait_all(300)
+    return _ok(at.run())
+
+
 def _open(name: str) -> AppTest:
     at = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
     at.switch_page(f"pages/{name}.py")
@@ -41,14 +50,15 @@ def store(temp_store):
 
 
 def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):
-    at = _open("drift")
+    at = _done(_open("drift"))
     assert not at.error
     assert at.title[0].value == "Drift"
     assert "No drift: recommendation keep" in _text(at)
     assert (_columns(at)["drifted"] == "no").all()
+    assert "None" not in set(_columns(at)["p-value"].astype(str))  # a distance test says it has no p-value
 
     at.toggle(key="drift_plant_shift").set_value(True)
-    _ok(at.run())
+    _done(at)
     assert not at.error
     assert "DRIFTED: recommendation regenerate" in _text(at)
     table = _columns(at)
@@ -93,6 +103,27 @@ def test_lineage_page_offers_the_demo_on_an_empty_store(store):
     assert at.button(key="lineage_run_demo").label == "Run the lineage demo"
 
 
+def test_lineage_demo_runs_in_the_background_and_its_chains_show_when_done(store, monkeypatch):
+    import functools
+
+    import core.demo.lineage as lineage_demo
+    from components.analysis_cache import manager
+
+    # the real demo (SDV, 2,000 rows, 5 cycles) takes about a minute: the same code on a smaller table
+    monkeypatch.setattr(lineage_demo, "run_and_register_demo_chains",
+                        functools.partial(lineage_demo.run_and_register_demo_chains, rows=300, cycles=2))
+    at = _open("lineage")
+    at.button(key="lineage_run_demo").click()
+    _ok(at.run())
+    assert at.get("progress") and "lineage_run_demo" not in [b.key for b in at.button]  # returns at once
+    assert manager().wait_all(300)
+    _ok(at.run())  # what the progress fragment does when the job ends
+    assert not at.error
+    assert any("Lineage demo recorded" in str(s.value) for s in at.success)
+    assert len([m for m in at.metric if m.label == "lineage gate"]) == 2
+    assert "Recursive training without fresh real data." in _text(at)
+
+
 def test_lineage_page_shows_both_stored_chains_and_the_warnings(store):
     ids = _register_chains(store)
     at = _open("lineage")
@@ -127,14 +158,25 @@ def test_regenerate_recommendation_is_kept_in_the_generation_audit_log(store):
             created_by="rita").id
     at.session_state["signed_in_user"] = {"name": "rita", "role": "reviewer", "email": None, "via": "password"}
     at.switch_page("pages/drift.py")
-    _ok(at.run())
+    _done(at)
     at.toggle(key="drift_plant_shift").set_value(True)
-    _ok(at.run())
+    _done(at)
     assert at.button(key="drift_record").label == f"Record 'regenerate' on generation {generation_id}"
     at.button(key="drift_record").click()
     _ok(at.run())
     assert not at.error
-    assert any("Recorded as audit event" in str(s.value) for s in at.success)
+    assert any("Recorded as audit event" in str(s.value) for s in at.success)  # on the first click
+    assert "drift_record" not in [b.key for b in at.button]  # no second click in this session
+    # another session (or a reload) recording the same result writes nothing new and says so
+    again = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
+    again.session_state["signed_in_user"] = at.session_state["signed_in_user"]
+    again.switch_page("pages/drift.py")
+    _done(again)
+    again.toggle(key="drift_plant_shift").set_value(True)
+    _done(again)
+    again.button(key="drift_record").click()
+    _ok(again.run())
+    assert any("already recorded there" in str(s.value) for s in again.success)
     with read_session(store) as s:
         kept = drift_recommendations(s, generation_id)
         assert [e["payload"]["recommendation"] for e in kept] == ["regenerate"]

@@ -1,5 +1,6 @@
-"""End to end in headless Chromium on the demo: Privacy and Utility run their checks, show their numbers and gates,
-and the Summary then includes the privacy and utility gates."""
+"""End to end in headless Chromium on the demo: Privacy and Utility run their checks as background jobs (the demo
+is above the policy's auto-run size, so a Run button starts them), the other pages stay usable meanwhile, the
+results show their numbers and gates, and the Summary then includes the privacy and utility gates."""
 from __future__ import annotations
 
 import re
@@ -24,22 +25,33 @@ def test_privacy_and_utility_pages(page, server_url):
     wait_idle(page, 1500)
     page.get_by_role("heading", name="Data").first.wait_for()
 
-    go(page, server_url, "Privacy")  # opening the page runs the checks (about 20-30 s on the demo)
-    page.get_by_role("heading", name="Distance to the closest training record").wait_for(timeout=300_000)
+    go(page, server_url, "Privacy")
+    run = page.get_by_role("button", name="Run privacy checks")  # 36,000 rows: above auto_run_max_rows
+    if run.count():  # absent only when the result cache (shared folder) already holds this result
+        run.click()
+        page.get_by_text("Privacy checks:").first.wait_for(timeout=60_000)  # the job's progress box
+        assert page.get_by_text("left. Other pages stay usable meanwhile").count() >= 1
+        go(page, server_url, "Columns")  # navigation is free while the job runs
+        assert_no_error(page, "columns while privacy runs")
+        go(page, server_url, "Privacy")
+    page.get_by_role("heading", name="Distance to the closest training record").wait_for(timeout=600_000)
     wait_idle(page)
     assert_no_error(page, "privacy")
     for gate in ("exact_copies", "distance_to_closest_record", "membership_inference"):
         assert page.get_by_text(gate, exact=True).count() >= 1, gate
-    assert metric(page, "Closer to train than to holdout").endswith("%")
+    assert metric(page, "Closer to train than holdout").endswith("%")
     assert re.fullmatch(r"\d+\.\d{2}", metric(page, "Median DCR ratio"))
-    assert re.fullmatch(r"0\.\d{3}", metric(page, "Membership inference AUC"))
-    assert page.get_by_text(re.compile(r"95% CI 0\.\d{3} to 0\.\d{3}")).count() >= 1
+    assert re.fullmatch(r"0\.\d{3}", metric(page, "Membership AUC (lower 95% bound)"))
+    assert page.get_by_text(re.compile(r"point estimate 0\.\d{3}, upper bound 0\.\d{3}")).count() >= 1
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 3
     charts_drawn(page)
     shot(page, "7-privacy")
 
-    go(page, server_url, "Utility")  # the default target (income_gt_50k) runs on opening (about 20-30 s)
-    page.get_by_role("heading", name="Blend-ratio sweep").wait_for(timeout=300_000)
+    go(page, server_url, "Utility")  # the default target is income_gt_50k
+    run = page.get_by_role("button", name="Run utility checks")
+    if run.count():
+        run.click()
+    page.get_by_role("heading", name="Blend-ratio sweep").wait_for(timeout=600_000)
     wait_idle(page)
     assert_no_error(page, "utility")
     assert page.get_by_text("Classification of income_gt_50k (2 classes)").count() == 1  # the default target

@@ -45,3 +45,23 @@ def test_viewer_and_unknown_generation_are_refused(world):
             record_drift_recommendation(s, 10**9, steady, actor=world.reviewer)
     with read_session(world.engine) as s:
         assert drift_recommendations(s, world.generation_id) == []
+
+
+def test_recording_the_same_drift_result_twice_appends_one_event(world):
+    drifted, steady = _drift(15.0), _drift(0.0)
+    with session_scope(world.engine) as s:
+        first = record_drift_recommendation(s, world.generation_id, drifted, actor=world.reviewer,
+                                            reference_sha256="a" * 64, current_sha256="b" * 64)
+    with session_scope(world.engine) as s:  # a second click, a later transaction
+        again = record_drift_recommendation(s, world.generation_id, drifted, actor=world.reviewer,
+                                            reference_sha256="a" * 64, current_sha256="b" * 64)
+        other_batch = record_drift_recommendation(s, world.generation_id, drifted, actor=world.reviewer,
+                                                  reference_sha256="a" * 64, current_sha256="c" * 64)
+        changed = record_drift_recommendation(s, world.generation_id, steady, actor=world.reviewer,
+                                              reference_sha256="a" * 64, current_sha256="b" * 64)
+    assert not first["already_recorded"] and again["already_recorded"]
+    assert again["event_id"] == first["event_id"] and again["hash"] == first["hash"]
+    assert len({first["event_id"], other_batch["event_id"], changed["event_id"]}) == 3
+    with read_session(world.engine) as s:
+        assert len(drift_recommendations(s, world.generation_id)) == 3
+        assert verify_chain(s).ok
