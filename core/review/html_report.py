@@ -196,6 +196,11 @@ def _gates_section(report: Mapping[str, Any], figs: _Figures) -> str:
     return _section("gates", "Gates", [_reading(reading), figs.div(figures.gates_figure(gates)), table])
 
 
+def _skipped(section: Mapping[str, Any]) -> bool:
+    """True for a section that did not run ({"skipped": reason}); a run section may list skipped items."""
+    return isinstance(section.get("skipped"), str)
+
+
 def _gate(report: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     return next((g for g in report.get("gates", []) if isinstance(g, Mapping) and g.get("name") == name), None)
 
@@ -285,13 +290,13 @@ def _pair_section(report: Mapping[str, Any], evaluation: Evaluation | None, figs
     if evaluation is not None and max_pairs > 0:
         frames, metadata = evaluation.inputs.frames, evaluation.inputs.metadata
         charts = []
-        for p in pairs[:max_pairs]:
+        for p in _spread_pairs(pairs, max_pairs):
             x, y = p["columns"]
             joint = joint_distribution(frames["real"], frames["synthetic"], x, y, metadata)
             charts.append(figs.div(figures.joint_figure(joint, p["score"])))
-        body.append(f"<h3>The {len(charts)} weakest pairs: joint distributions</h3>"
+        body.append(f"<h3>{len(charts)} of the weakest pairs: joint distributions</h3>"
                     "<p class=\"meta\">Binned 2-D shares (numbers in 20 shared bins, the 30 most frequent categories), "
-                    "real beside synthetic on one colour scale.</p>" + "".join(charts))
+                    "real beside synthetic on one colour scale; a column appears in at most two.</p>" + "".join(charts))
     rows = [{"pair": " / ".join(p["columns"]), "metric": p.get("metric"), "score": p["score"],
              "holdout": p.get("expected"), "floor": p.get("floor"), "real association": p.get("real"),
              "synthetic association": p.get("synthetic")} for p in pairs[:MAX_PAIR_ROWS]]
@@ -299,6 +304,21 @@ def _pair_section(report: Mapping[str, Any], evaluation: Evaluation | None, figs
         rows, ["pair", "metric", "score", "holdout", "floor", "real association", "synthetic association"],
         numeric=["score", "holdout", "floor", "real association", "synthetic association"]) + "</details>")
     return _section("pair-trends", "Column pairs and correlations", body)
+
+
+def _spread_pairs(pairs: Sequence[Mapping[str, Any]], limit: int, per_column: int = 2) -> list[Mapping[str, Any]]:
+    """The weakest pairs (already sorted), each column in at most `per_column` of them, so one bad column does
+    not fill every chart; topped up in score order when too few qualify."""
+    chosen, seen = [], {}
+    for p in pairs:
+        if len(chosen) == limit:
+            break
+        if all(seen.get(c, 0) < per_column for c in p["columns"]):
+            chosen.append(p)
+            for c in p["columns"]:
+                seen[c] = seen.get(c, 0) + 1
+    chosen += [p for p in pairs if p not in chosen][: limit - len(chosen)]
+    return sorted(chosen, key=lambda p: p["score"])
 
 
 def _validity_section(report: Mapping[str, Any]) -> str:
@@ -327,7 +347,7 @@ def _validity_section(report: Mapping[str, Any]) -> str:
 
 def _privacy_section(report: Mapping[str, Any], evaluation: Evaluation | None, figs: _Figures) -> str:
     privacy = report.get("privacy") or {}
-    if not privacy or "skipped" in privacy:
+    if not privacy or _skipped(privacy):
         return ""
     copies = privacy.get("exact_copies") or {}
     dcr = privacy.get("distance_to_closest_record") or {}
@@ -377,7 +397,7 @@ def _privacy_section(report: Mapping[str, Any], evaluation: Evaluation | None, f
 
 def _utility_section(report: Mapping[str, Any], figs: _Figures) -> str:
     utility = report.get("utility") or {}
-    if not utility or "skipped" in utility:
+    if not utility or _skipped(utility):
         return ""
     reading = []
     gate = _gate(report, "utility")
@@ -555,7 +575,7 @@ def report_html(evaluation: Evaluation | None = None, *, bundle: Mapping[str, An
     reading = []
     for key in ("privacy", "utility"):
         section = report.get(key) or {}
-        if "skipped" in section:
+        if _skipped(section):
             reading.append(("info", f"{esc(key.capitalize())} was not run: {esc(section['skipped'])}."))
     for warning in report.get("warnings") or []:
         reading.append(("bad", esc(warning)))

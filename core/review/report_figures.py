@@ -52,8 +52,9 @@ def _grid(values: np.ndarray) -> list[list]:
 
 
 def _layout(fig: go.Figure, title: str, width: int, height: int, **extra: Any) -> go.Figure:
+    extra.setdefault("margin", dict(l=60, r=20, t=60, b=60))
     fig.update_layout(title=dict(text=title, font=dict(size=14)), width=width, height=height, autosize=False,
-                      template="plotly_white", font=FONT, margin=dict(l=60, r=20, t=60, b=60), **extra)
+                      template="plotly_white", font=FONT, **extra)
     return fig
 
 
@@ -103,7 +104,8 @@ def gates_figure(gates: Sequence[Mapping[str, Any]]) -> go.Figure | None:
     fig.update_yaxes(autorange="reversed", automargin=True)
     height = 120 + 34 * max(len(groups["min"]), len(groups["max"]), 2)
     return _layout(fig, "Gates: value (bar, green passed, red failed) and its bound (tick)", FULL_WIDTH, height,
-                   legend=LEGEND, barmode="overlay")
+                   legend=dict(orientation="h", y=-0.12, x=0, yanchor="top"), barmode="overlay",
+                   margin=dict(l=60, r=20, t=80, b=70))
 
 
 def column_scores_figure(columns: Mapping[str, Mapping[str, Any]], title: str = "Column shapes") -> go.Figure | None:
