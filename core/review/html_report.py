@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -514,6 +515,16 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
 # ----------------------------------------------------------------------------------------------- the page
 
 
+def same_tables(report: Mapping[str, Any], evaluation: Evaluation) -> bool:
+    """True when a stored report was computed on the evaluation's tables (same sha256 for every role)."""
+    stored = report.get("inputs") or {}
+    current = evaluation.inputs.identities()
+    if not stored:
+        return False
+    sha = lambda i: i.get("sha256") if isinstance(i, Mapping) else None
+    return all(sha(stored.get(role)) == sha(current.get(role)) for role in ("real", "synthetic", "holdout"))
+
+
 def _latest_report(bundle: Mapping[str, Any] | None) -> tuple[dict, Mapping[str, Any] | None]:
     evaluations = list((bundle or {}).get("evaluations") or [])
     latest = evaluations[-1] if evaluations else None
@@ -525,15 +536,29 @@ def report_html(evaluation: Evaluation | None = None, *, bundle: Mapping[str, An
                 max_pairs: int = MAX_PAIR_CHARTS) -> str:
     """The self-contained offline HTML report of an evaluation and/or a stored evidence bundle.
 
-    With an evaluation its own report is shown (and its tables feed the distribution charts); otherwise the
-    bundle's latest stored evaluation. The bundle adds the sign-off trail. Real records only if include_real.
+    A bundle's latest stored report is shown when there is a bundle (the signed evidence); an evaluation of the
+    same tables (same sha256) then only feeds the distribution charts. Without a bundle the evaluation's own
+    report is shown. The bundle adds the sign-off trail. Real records only if include_real.
     """
     from core.review.export import redact_real_records
 
     if evaluation is None and bundle is None:
         raise ValueError("report_html needs an evaluation or an evidence bundle")
     stored, latest = _latest_report(bundle)
-    report = evaluation.to_dict() if evaluation is not None else stored
+    mismatch = ""
+    if bundle is not None and evaluation is not None:
+        if same_tables(stored, evaluation):
+            report = stored  # the signed evidence; the evaluation only lends its tables to the charts
+            privacy = stored.get("privacy") or {}
+            if evaluation.privacy is None or privacy.get("seed") != evaluation.privacy.seed:
+                evaluation = replace(evaluation, privacy=None)
+        else:
+            mismatch = ("The tables loaded when this report was made are not the ones of the stored evaluation, "
+                        "so per-column and per-pair distribution charts are left out.") if stored else ""
+            evaluation, report = None, stored
+    else:
+        report = evaluation.to_dict() if evaluation is not None else stored
+    from_store = report is stored
     if not include_real:
         report = redact_real_records(report)
     generation = (bundle or {}).get("generation") or {}
@@ -543,12 +568,14 @@ def report_html(evaluation: Evaluation | None = None, *, bundle: Mapping[str, An
     verdict = report.get("verdict")
     inputs = report.get("inputs") or {}
     meta_bits = [f"created {esc(report.get('created_at'))}", f"tool {esc(report.get('tool_version'))}"]
-    if latest is not None and evaluation is None:
+    if latest is not None and from_store:
         meta_bits.append(f"evaluation {esc(latest.get('id'))}, report sha256 <code>{esc(latest.get('sha256'))}</code>")
     header = [f"<h1>{esc(title)}</h1>",
               f"<p>Verdict: <span class=\"badge {'pass' if verdict == 'pass' else 'fail'}\">"
               f"{esc(verdict or 'not evaluated')}</span></p>",
               f"<p class=\"meta\">{' · '.join(meta_bits)}</p>"]
+    if mismatch:
+        header.append(f'<p class="note">{esc(mismatch)}</p>')
     real_note = bundle.get("real_records") if bundle is not None else None
     if include_real:
         header.append('<p class="note">Real records: <strong>included</strong> (the exporter chose to include them).</p>')

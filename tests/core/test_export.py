@@ -213,3 +213,36 @@ def test_sign_off_trail_in_report(store):
     page = _html(store)
     assert 'id="signoff"' in page and "Audit chain verified at export" in page
     assert "Head: event" in page
+
+
+def test_evaluation_of_other_tables_lends_no_charts(store, evaluations):
+    engine, gid = store
+    with read_session(engine) as s:
+        bundle = export_evidence_bundle(s, gid)
+    page = evidence_report_html(bundle, evaluations[1])  # the stored report has no such inputs
+    assert "are not the ones of the stored evaluation" in page
+    assert "Real vs synthetic, column by column" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the stored report is shown
+
+
+def test_matching_evaluation_adds_distribution_charts(tmp_path, evaluations):
+    full = evaluations[1]
+    auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
+    engine = make_engine(sqlite_url(tmp_path / "match.sqlite3"))
+    init_db(engine)
+    with session_scope(engine) as s:
+        auth.create_user(s, "maker", "password123", "reviewer")
+        dataset = register_dataset(s, name="toy", sha256=_sha("real"), rows=300, schema={}, created_by="maker")
+        generation = register_generation(s, {
+            "method": "toy", "parameters": {}, "seed": 1, "library_versions": {}, "source_dataset_id": dataset.id,
+            "synthetic_sha256": _sha("synthetic"), "rows": 300,
+            "training_mix": {"real_rows": 300, "synthetic_rows": 0}}, created_by="maker")
+        add_evaluation(s, generation.id, full.to_dict(), tool_version="test", created_by="maker")
+        gid = generation.id
+    with read_session(engine) as s:
+        bundle = export_evidence_bundle(s, gid)
+    engine.dispose()
+    page = evidence_report_html(bundle, full)
+    assert "Real vs synthetic, column by column" in page and "joint distributions" in page
+    assert 'id="privacy"' in page and 'id="signoff"' in page
+    assert REAL_MARKER not in page  # the bundle excludes real records, so the report does too
