@@ -384,7 +384,7 @@ def _privacy_section(report: Mapping[str, Any], evaluation: Evaluation | None, f
             {"measure": "DCR tail share", "synthetic": dcr.get("tail_share"), "holdout baseline": dcr.get("tail_share_baseline"),
              "note": "synthetic rows closer to train than the holdout's 5% quantile"},
             {"measure": "membership AUC", "synthetic": mia.get("auc"), "holdout baseline": mia.get("auc_baseline"),
-             "note": f"95% CI {fmt(mia.get('auc_ci95'))}"}]
+             "note": "95% CI " + "–".join(fmt(v) for v in (mia.get("auc_ci95") or [])[:2])}]
     for key in ("singling_out", "linkability"):
         risk = privacy.get(key) or {}
         if "risk" in risk:

@@ -31,6 +31,9 @@ FULL_WIDTH = 1000
 HALF_WIDTH = 490
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12)
 LEGEND = dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom")
+# Figures with subplot titles keep their legend below the plots, clear of the titles.
+LEGEND_BELOW = dict(orientation="h", y=-0.18, x=0, yanchor="top")
+MARGIN_BELOW = dict(l=60, r=20, t=80, b=90)
 DIGITS = 4
 GRID = "#e5e7eb"
 
@@ -108,8 +111,7 @@ def gates_figure(gates: Sequence[Mapping[str, Any]]) -> go.Figure | None:
     fig.update_yaxes(autorange="reversed", automargin=True)
     height = 120 + 34 * max(len(groups["min"]), len(groups["max"]), 2)
     return _layout(fig, "Gates: value (bar, green passed, red failed) and its bound (tick)", FULL_WIDTH, height,
-                   legend=dict(orientation="h", y=-0.12, x=0, yanchor="top"), barmode="overlay",
-                   margin=dict(l=60, r=20, t=80, b=70))
+                   legend=LEGEND_BELOW, barmode="overlay", margin=MARGIN_BELOW)
 
 
 def column_scores_figure(columns: Mapping[str, Mapping[str, Any]], title: str = "Column shapes") -> go.Figure | None:
@@ -302,8 +304,8 @@ def privacy_rates_figure(privacy: Mapping[str, Any]) -> go.Figure | None:
         fig.add_hline(y=0.5, line_dash="dot", line_color=HOLDOUT_COLOUR, annotation_text="0.5 = no leak",
                       annotation_position="bottom right", row=1, col=2)
         fig.update_yaxes(range=[0.3, 1.0], title_text="AUC", row=1, col=2)
-    return _layout(fig, "Privacy: copies, close rows and membership inference", FULL_WIDTH, 380, legend=LEGEND,
-                   barmode="group")
+    return _layout(fig, "Privacy: copies, close rows and membership inference", FULL_WIDTH, 420,
+                   legend=LEGEND_BELOW, margin=MARGIN_BELOW, barmode="group")
 
 
 def utility_figure(utility: Mapping[str, Any]) -> go.Figure | None:
@@ -325,8 +327,8 @@ def utility_figure(utility: Mapping[str, Any]) -> go.Figure | None:
                         text=[None if v is None else f"{v:.3f}" for v in means], textposition="outside",
                         hovertemplate="%{x}: %{y:.3f}<extra>" + role + "</extra>", row=1, col=col)
     target = label(utility.get("target"))
-    return _layout(fig, f"Holdout scores predicting '{target}' (mean ± std over seeds)", FULL_WIDTH, 380,
-                   legend=LEGEND, barmode="group")
+    return _layout(fig, f"Holdout scores predicting '{target}' (mean ± std over seeds)", FULL_WIDTH, 420,
+                   legend=LEGEND_BELOW, margin=MARGIN_BELOW, barmode="group")
 
 
 def blend_figure(blend: Mapping[str, Any]) -> go.Figure | None:
@@ -354,7 +356,7 @@ def blend_figure(blend: Mapping[str, Any]) -> go.Figure | None:
     fig.update_xaxes(title_text="synthetic rows per real row", row=1, col=2)
     fig.update_yaxes(title_text=label(blend.get("metric")), row=1, col=1)
     return _layout(fig, f"Blend sweep ({label(blend.get('model'))}, holdout {label(blend.get('metric'))})",
-                   FULL_WIDTH, 360, legend=LEGEND)
+                   FULL_WIDTH, 400, legend=LEGEND_BELOW, margin=MARGIN_BELOW)
 
 
 def importance_figure(importance: Mapping[str, Any]) -> go.Figure | None:

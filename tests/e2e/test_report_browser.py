@@ -77,7 +77,8 @@ def report_file(tmp_path_factory):
     with read_session(engine) as s:
         bundle = export_evidence_bundle(s, gid, include_real_records=True)
     engine.dispose()
-    path = tmp_path_factory.mktemp("report") / "report.html"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / "report.html"  # kept as an artifact beside the screenshots
     path.write_text(evidence_report_html(bundle, evaluation), encoding="utf-8")
     return path
 
@@ -113,9 +114,11 @@ def test_report_in_browser(browser, report_file):
     for anchor in SECTIONS:
         section = page.locator(f"section#{anchor}")
         assert section.count() == 1, f"section {anchor} missing"
-        box = section.bounding_box()
-        assert box is not None and box["width"] <= VIEWPORT
-        section.screenshot(path=str(SHOTS / f"{anchor}.png"))
+        box = page.evaluate(f"(() => {{ const r = document.querySelector('section#{anchor}').getBoundingClientRect();"
+                            " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; })()")
+        assert 0 < box["width"] <= VIEWPORT and box["height"] > 0
+        # a clip of the full page: no wait for 'stable' elements (plotly keeps re-laying out hover layers)
+        page.screenshot(path=str(SHOTS / f"{anchor}.png"), full_page=True, clip=box)
     assert page.locator("section#gates").inner_text().count("at least") >= 1
     assert "at most" in page.locator("section#gates").inner_text()
     page.screenshot(path=str(SHOTS / "full-page.png"), full_page=True)
