@@ -125,6 +125,14 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], numeric: S
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _short(value: Any, limit: int) -> Any:
+    """Text cut to `limit` characters with an ellipsis (long hashes and payloads in tables); None stays None."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _pass(passed: Any) -> str:
     return '<span class="pass">pass</span>' if passed else '<span class="fail">FAIL</span>'
 
@@ -489,7 +497,7 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
     head = events[-1] if events else None
     reading = [("good" if chain.get("ok") else "bad",
                 f"Audit chain verified at export: {_pass(chain.get('ok'))} — {esc(chain.get('reason'))}. "
-                f"Head: event {esc(head.get('id') if head else None)}, hash <code>{esc(head.get('hash') if head else None)}</code>.")]
+                f"Latest event of this generation: {esc(head.get('id') if head else None)}, hash <code>{esc(head.get('hash') if head else None)}</code>.")]
     if decisions:
         last = decisions[-1]
         reading.append(("good" if last.get("evidence_matches") else "bad",
@@ -498,17 +506,23 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
     else:
         reading.append(("info", "No decision recorded yet."))
     reading.append(("info", f"{len(reviews)} review(s); state <strong>{esc(bundle.get('state'))}</strong>."))
-    shown = events[-MAX_AUDIT_ROWS:]
+    shown = [{**e, "payload": _short(fmt(e.get("payload")), 160), "hash": _short(e.get("hash"), 16)}
+             for e in events[-MAX_AUDIT_ROWS:]]
+    decisions = [{**d, **{k: _short(d.get(k), 16) for k in ("evidence_sha256", "policy_sha256")}} for d in decisions]
+    reviews_shown = [{**r, "synthetic_sha256": _short(r.get("synthetic_sha256"), 16)} for r in reviews]
     out.append(_section("signoff", "Sign-off trail", [
         _reading(reading),
         "<h3>Decisions</h3>" + _table(decisions, ["id", "kind", "signer", "at", "round", "comment", "waivers",
                                                    "evidence_sha256", "evidence", "policy_sha256"]),
-        "<h3>Reviews</h3>" + _table(reviews, ["id", "reviewer", "round", "status", "records_read", "synthetic_sha256",
+        "<h3>Reviews</h3>" + _table(reviews_shown, ["id", "reviewer", "round", "status", "records_read", "synthetic_sha256",
                                               "submitted_at", "comment"]),
-        "<h3>Record notes</h3>" + _table(_notes_rows(reviews, include_real),
+        "<h3>Record notes</h3>" + _table([{**n, "row_hash": _short(n.get("row_hash"), 16)}
+                                          for n in _notes_rows(reviews, include_real)],
                                          ["review", "reviewer", "row_id", "source", "flag", "note", "row_hash", "row"]),
         f"<h3>Audit log (last {len(shown)} of {len(events)} events)</h3>"
-        + _table(shown, ["id", "at", "actor", "action", "entity", "entity_id", "payload", "hash"])]))
+        + _table(shown, ["id", "at", "actor", "action", "entity", "entity_id", "payload", "hash"])
+        + '<p class="meta">Hashes shortened to 16 characters and payloads to 160; the JSON bundle holds them in '
+          "full.</p>"]))
     return out
 
 

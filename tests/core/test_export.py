@@ -212,7 +212,7 @@ def test_gate_chart_separates_directions():
 def test_sign_off_trail_in_report(store):
     page = _html(store)
     assert 'id="signoff"' in page and "Audit chain verified at export" in page
-    assert "Head: event" in page
+    assert "Latest event of this generation" in page
 
 
 def test_evaluation_of_other_tables_lends_no_charts(store, evaluations):

@@ -34,6 +34,7 @@ TARGET = "income_gt_50k"
 SECTIONS = ("summary", "gates", "column-shapes", "pair-trends", "validity", "privacy", "utility", "records",
             "generation", "signoff", "appendix")
 VIEWPORT = 1440
+PRINT_WIDTH = 1046  # 277 mm printable at 96 px per inch
 
 
 @pytest.fixture(scope="module")
@@ -124,5 +125,14 @@ def test_report_in_browser(browser, report_file):
     page.screenshot(path=str(SHOTS / "full-page.png"), full_page=True)
     pdf = page.pdf(path=str(SHOTS / "report.pdf"), format="A4", landscape=True, print_background=True)
     assert pdf[:5] == b"%PDF-" and len(pdf) > 50_000
+    # the print layout fits the printable width of A4 landscape with 10 mm margins (277 mm at 96 dpi)
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": PRINT_WIDTH, "height": 1000})
+    page.wait_for_timeout(300)
+    printed = page.evaluate("document.documentElement.scrollWidth")
+    assert printed <= PRINT_WIDTH, f"print layout is {printed} px wide, A4 landscape leaves {PRINT_WIDTH}"
+    assert page.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
+    page.screenshot(path=str(SHOTS / "print-layout.png"), clip={"x": 0, "y": 0, "width": PRINT_WIDTH, "height": 3000},
+                    full_page=True)
     assert leaks == []
     context.close()
