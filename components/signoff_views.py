@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from components.analysis_cache import evaluation_with_results
-from components.state import Review, record_flags, records_read
+from components.state import Review, get_review, record_flags, records_read
 from components.store_access import (
     current_generation_id,
     current_user,
@@ -289,7 +289,14 @@ def export_panel(generation_id: int) -> None:
     c1.download_button("Download evidence bundle (JSON)", data=lambda: json.dumps(bundle(), indent=2, default=str),
                        file_name=f"generation-{generation_id}-evidence-{suffix}.json", mime="application/json",
                        key="gen_export_json", on_click="ignore", icon=":material/data_object:")
-    c2.download_button("Download report (HTML, opens offline)", data=lambda: evidence_report_html(bundle()),
+    # This session's evaluation, if already scored (never computed here), lends its tables to the report's
+    # distribution charts when they are the stored evaluation's tables (core.review.html_report decides).
+    from components.cache import _stores, evaluation
+
+    review = get_review()
+    scored = (evaluation_with_results(review, evaluation(review))
+              if review.evaluation_key() in _stores()["evaluation"] else None)
+    c2.download_button("Download report (HTML, opens offline)", data=lambda: evidence_report_html(bundle(), scored),
                        file_name=f"generation-{generation_id}-report-{suffix}.html", mime="text/html",
                        key="gen_export_html", on_click="ignore", icon=":material/description:")
 

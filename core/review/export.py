@@ -117,80 +117,16 @@ def _notes_rows(reviews: Sequence[Mapping[str, Any]], include_real: bool) -> lis
     return rows
 
 
-def evidence_report_html(bundle: Mapping[str, Any]) -> str:
-    """The evidence bundle of one generation as a self-contained HTML page (no network needed to open it)."""
-    real = bundle.get("real_records") or {}
-    include_real = bool(real.get("included"))
-    generation = bundle.get("generation") or {}
-    evaluations = list(bundle.get("evaluations") or [])
-    latest = evaluations[-1] if evaluations else None
-    report = (latest or {}).get("report") or {}
-    if not include_real:
-        report = redact_real_records(report)
-    gates = [g for g in report.get("gates", []) if isinstance(g, Mapping)]
-    title = f"Generation {generation.get('id', '?')} — evidence report"
-    parts = [f"<h1>{esc(title)}</h1>"]
-    parts.append(f"<p>State: <strong>{esc(bundle.get('state'))}</strong> · exported {esc(bundle.get('exported_at'))}"
-                 f" · format {esc(bundle.get('format'))}</p>")
-    parts.append('<p class="note">Real records: '
-                 + ("<strong>included</strong> (the exporter chose to include them)." if include_real else
-                    f"<strong>excluded</strong>: {esc(real.get('redacted_note_rows', 0))} note row(s) and "
-                    f"{esc(real.get('redacted_report_fields', 0))} report field(s) holding real records were "
-                    "left out; hashes still refer to the full content.") + "</p>")
+def evidence_report_html(bundle: Mapping[str, Any], evaluation: Any = None) -> str:
+    """The evidence bundle of one generation as a self-contained HTML page (no network needed to open it).
 
-    parts.append("<h2>Generation</h2>")
-    summary_rows = [{"field": k, "value": v} for k, v in generation.items()]
-    summary_rows.append({"field": "manifest_sha256", "value": bundle.get("manifest_sha256")})
-    summary_rows.append({"field": "lineage (parent first)", "value": bundle.get("lineage")})
-    parts.append(_table(summary_rows, ["field", "value"]))
-    dataset, holdout = bundle.get("dataset") or {}, bundle.get("holdout") or {}
-    parts.append("<h2>Source data</h2>")
-    parts.append(_table([{"what": "dataset", **{k: dataset.get(k) for k in ("id", "name", "sha256", "rows")}},
-                         {"what": "holdout", **{k: holdout.get(k) for k in ("id", "sha256", "rows", "seed",
-                                                                            "split_fraction", "stratify_column")}}],
-                        ["what", "id", "name", "sha256", "rows", "seed", "split_fraction", "stratify_column"]))
-    parts.append("<h2>Manifest</h2>")
-    parts.append(f"<pre>{esc(json.dumps(bundle.get('manifest'), indent=2, sort_keys=True, ensure_ascii=False))}</pre>")
+    Real records appear only when the bundle itself includes them; an Evaluation of the same tables, when the
+    caller has one, adds the per-column and per-pair distribution charts (see core.review.html_report).
+    """
+    from core.review.html_report import report_html
 
-    parts.append("<h2>Evaluation</h2>")
-    if latest is None:
-        parts.append("<p><em>No evaluation recorded.</em></p>")
-    else:
-        parts.append(f"<p>Verdict: {_pass(report.get('verdict') == 'pass')} · evaluation {esc(latest.get('id'))}"
-                     f" · report sha256 <code>{esc(latest.get('sha256'))}</code> · tool {esc(latest.get('tool_version'))}</p>")
-        parts.append("<table><thead><tr><th>gate</th><th>result</th><th>value</th><th>threshold</th><th>detail</th>"
-                     "</tr></thead><tbody>" + "".join(
-                         f"<tr><td>{esc(g.get('name'))}</td><td>{_pass(g.get('passed'))}</td><td>{esc(g.get('value'))}"
-                         f"</td><td>{esc(g.get('threshold'))}</td><td>{esc(g.get('detail'))}</td></tr>" for g in gates)
-                     + "</tbody></table>")
-        figures = [f for f in (gates_figure(gates) if gates else None, column_shapes_figure(report)) if f is not None]
-        parts.extend(_figures_html(figures))
-        parts.append("<details><summary>Full evaluation report (JSON)</summary>"
-                     f"<pre>{esc(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>")
-
-    reviews = list(bundle.get("reviews") or [])
-    parts.append("<h2>Reviews</h2>")
-    parts.append(_table(reviews, ["id", "reviewer", "round", "status", "records_read", "synthetic_sha256",
-                                  "submitted_at", "comment"]))
-    parts.append("<h3>Record notes</h3>")
-    parts.append(_table(_notes_rows(reviews, include_real),
-                        ["review", "reviewer", "row_id", "source", "flag", "note", "row_hash", "row"]))
-
-    parts.append("<h2>Decisions</h2>")
-    decisions = [{**d, "evidence": "matches" if d.get("evidence_matches") else "DOES NOT MATCH"}
-                 for d in bundle.get("decisions") or []]
-    parts.append(_table(decisions, ["id", "kind", "signer", "at", "round", "comment", "waivers", "evidence_sha256",
-                                    "evidence", "policy_sha256"]))
-
-    chain = bundle.get("audit_chain") or {}
-    parts.append("<h2>Audit log</h2>")
-    parts.append(f"<p>Chain verification at export: {_pass(chain.get('ok'))} — {esc(chain.get('reason'))}</p>")
-    parts.append(_table(list(bundle.get("audit_events") or []),
-                        ["id", "at", "actor", "action", "entity", "entity_id", "payload", "hash"]))
-
-    body = "\n".join(parts)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    include_real = bool((bundle.get("real_records") or {}).get("included"))
+    return report_html(evaluation, bundle=bundle, include_real=include_real)
 
 
 # ----------------------------------------------------------------------------------------------- bundle rules

@@ -105,3 +105,144 @@ def test_real_records_included_when_asked(store):
     page = _html(store, include=True)
     assert REAL_MARKER in page
     assert "<strong>included</strong>" in page
+
+
+# ------------------------------------------------------------------------- the report built from an Evaluation
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from core.data.io import prepare_inputs, table_from_frame  # noqa: E402
+from core.report import evaluate  # noqa: E402
+from core.review.html_report import fmt, report_html  # noqa: E402
+from core.review.report_figures import gates_figure  # noqa: E402
+
+BAD_COLUMN = '<img src=x onerror="alert(2)">'
+
+
+def _frame(n: int, seed: int, prefix: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "person": [f"{prefix}-{i}" for i in range(n)],
+        "age": rng.normal(40, 10, n).round(1),
+        "hours": rng.normal(38, 6, n).round(1),
+        BAD_COLUMN: rng.choice(["a", "b", MALICIOUS], n),
+        "job": rng.choice(["clerk", "nurse", "baker"], n),
+    })
+
+
+@pytest.fixture(scope="module")
+def evaluations():
+    """One evaluation without a holdout (privacy cannot run) and one with a holdout and privacy."""
+    real, synthetic, holdout = _frame(300, 1, REAL_MARKER), _frame(300, 2, "synthetic-row"), _frame(120, 3, "held")
+    tables = [table_from_frame(real, "real.csv"), table_from_frame(synthetic, "synthetic.csv")]
+    overrides = {"person": "id"}
+    bare = evaluate(prepare_inputs(*tables, overrides=overrides), privacy=False)
+    full = evaluate(prepare_inputs(*tables, table_from_frame(holdout, "holdout.csv"), overrides=overrides),
+                    privacy=True)
+    return bare, full
+
+
+def _section_ids(page: str) -> set[str]:
+    return set(re.findall(r'<section id="([a-z-]+)"', page))
+
+
+def test_report_sections_present_only_when_run(evaluations):
+    bare, full = evaluations
+    bare_page, full_page = report_html(bare), report_html(full)
+    assert {"summary", "gates", "column-shapes", "pair-trends", "validity", "appendix"} <= _section_ids(bare_page)
+    assert not {"privacy", "utility", "records", "signoff"} & _section_ids(bare_page)
+    assert "Privacy was not run: no holdout given" in bare_page
+    assert "privacy" in _section_ids(full_page) and "utility" not in _section_ids(full_page)
+    assert "Utility was not run: no target column chosen" in full_page
+
+
+def test_report_figures_plotly_inlined_once(evaluations):
+    page = report_html(evaluations[1])
+    assert page.count("<script") == page.count("</script>")
+    # plotly.js once, in the head; the figures only call it
+    assert page.count("plotly.js v") <= 2 and len(page) < 2 * 4_700_000
+    assert re.search(r"<(script|link|img)[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", page, re.I) is None
+    # gates, column scores, 4 marginals, heatmaps, joint charts, privacy rates, DCR distribution
+    assert page.count('class="plotly-graph-div"') >= 12
+
+
+def test_report_escapes_data_everywhere(evaluations):
+    page = report_html(evaluations[1], include_real=True)
+    assert MALICIOUS not in page and BAD_COLUMN not in page
+    assert "alert(1)</script>" not in page
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page  # in tables, escaped
+    # figure labels are entity-escaped before plotly (which renders a subset of HTML in labels) sees them
+    assert "\\u003cimg" not in page and "\\u003cscript" not in page
+
+
+def test_real_rows_only_when_asked(evaluations):
+    full = evaluations[1]
+    without, with_real = report_html(full), report_html(full, include_real=True)
+    assert REAL_MARKER not in without and "records" not in _section_ids(without)
+    assert "<strong>excluded</strong>" in without
+    assert "records" in _section_ids(with_real) and f"{REAL_MARKER}-" in with_real
+    assert "<strong>included</strong>" in with_real
+
+
+def test_numbers_are_rounded(store):
+    engine, gid = store
+    with read_session(engine) as s:
+        bundle = export_evidence_bundle(s, gid)
+    bundle["evaluations"][-1]["report"]["gates"][0]["value"] = 0.057812500000000044
+    page = evidence_report_html(bundle)
+    assert "0.057812500000000044" not in page and "0.0578125" not in page
+    assert ">0.058<" in page
+    assert fmt(0.057812500000000044) == "0.058" and fmt(12345.678) == "12,346" and fmt(None) == "—"
+    assert fmt(0.00001234) == "1.2e-05" and fmt(3) == "3"
+
+
+def test_gate_chart_separates_directions():
+    gates = [{"name": "column_shapes", "value": 0.9, "threshold": 0.8, "passed": True},
+             {"name": "exact_copies", "value": 0.05, "threshold": 0.01, "passed": False},
+             {"name": "utility", "value": 0.95, "threshold": 0.9, "passed": True}]
+    fig = gates_figure(gates)
+    panels = {}
+    for trace in fig.data:
+        for name in trace.y:
+            panels.setdefault(name, set()).add(trace.xaxis)
+    assert panels == {"column_shapes": {"x"}, "utility": {"x"}, "exact_copies": {"x2"}}
+
+
+def test_sign_off_trail_in_report(store):
+    page = _html(store)
+    assert 'id="signoff"' in page and "Audit chain verified at export" in page
+    assert "Latest event of this generation" in page
+
+
+def test_evaluation_of_other_tables_lends_no_charts(store, evaluations):
+    engine, gid = store
+    with read_session(engine) as s:
+        bundle = export_evidence_bundle(s, gid)
+    page = evidence_report_html(bundle, evaluations[1])  # the stored report has no such inputs
+    assert "are not the ones of the stored evaluation" in page
+    assert "Real vs synthetic, column by column" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the stored report is shown
+
+
+def test_matching_evaluation_adds_distribution_charts(tmp_path, evaluations):
+    full = evaluations[1]
+    auth.configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
+    engine = make_engine(sqlite_url(tmp_path / "match.sqlite3"))
+    init_db(engine)
+    with session_scope(engine) as s:
+        auth.create_user(s, "maker", "password123", "reviewer")
+        dataset = register_dataset(s, name="toy", sha256=_sha("real"), rows=300, schema={}, created_by="maker")
+        generation = register_generation(s, {
+            "method": "toy", "parameters": {}, "seed": 1, "library_versions": {}, "source_dataset_id": dataset.id,
+            "synthetic_sha256": _sha("synthetic"), "rows": 300,
+            "training_mix": {"real_rows": 300, "synthetic_rows": 0}}, created_by="maker")
+        add_evaluation(s, generation.id, full.to_dict(), tool_version="test", created_by="maker")
+        gid = generation.id
+    with read_session(engine) as s:
+        bundle = export_evidence_bundle(s, gid)
+    engine.dispose()
+    page = evidence_report_html(bundle, full)
+    assert "Real vs synthetic, column by column" in page and "joint distributions" in page
+    assert 'id="privacy"' in page and 'id="signoff"' in page
+    assert REAL_MARKER not in page  # the bundle excludes real records, so the report does too
