@@ -17,6 +17,7 @@ PAGES = {
         st.Page("pages/correlations.py", title="Correlations", icon=":material/grid_on:"),
         st.Page("pages/privacy.py", title="Privacy", icon=":material/shield:"),
         st.Page("pages/utility.py", title="Utility", icon=":material/model_training:"),
+        st.Page("pages/privacy_dial.py", title="Privacy dial", icon=":material/tune:"),
         st.Page("pages/summary.py", title="Summary", icon=":material/fact_check:"),
     ],
     "Sign-off": [

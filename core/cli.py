@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.cli_dp import add_dp_parser, run_dp
 from core.errors import InputError, ReviewError, UsageError
 from core.data.io import load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     signoff.add_argument("--out", help="export: write the JSON evidence bundle here")
     signoff.add_argument("--include-real-records", action="store_true")
     signoff.add_argument("--database")
+
+    add_dp_parser(commands)
 
     drift = commands.add_parser("drift", help="has new real data drifted from what a generation was modeled on?")
     drift.add_argument("--reference", required=True, help="the real data the generator was fitted on")
@@ -264,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     handlers = {"evaluate": _evaluate, "split": _split, "demo": _demo, "users": _users, "register": _register,
-                "signoff": _signoff, "gate": _gate, "drift": _drift}
+                "signoff": _signoff, "gate": _gate, "drift": _drift, "dp": run_dp}
     try:
         return handlers[args.command](args)
     except ReviewError as exc:

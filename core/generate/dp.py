@@ -39,6 +39,7 @@ class DPSettings:
     bounds_epsilon_share: float = DEFAULT_BOUNDS_SHARE
     public_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     public_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    iters: int = 1000  # MST's final estimate (post-processing: no privacy cost); smartnoise's default is 5,000
 
     def check(self, metadata: Metadata) -> None:
         """Raise UsageError naming the setting that cannot work."""
@@ -149,7 +150,11 @@ def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata) -> 
             out[column] = [f"dp-{i:07d}" for i in range(1, rows + 1)]
         else:
             out[column] = [None] * rows
-    return pd.DataFrame(out)[[c for c in train.columns if c in out]]
+    frame = pd.DataFrame(out)[[c for c in train.columns if c in out]]
+    for column in frame.columns:  # integers stay integers where nothing is missing
+        if pd.api.types.is_integer_dtype(train[column]) and frame[column].notna().all():
+            frame[column] = frame[column].astype(train[column].dtype)
+    return frame
 
 
 def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: int,
@@ -175,8 +180,13 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        synthesizer = snsynth.Synthesizer.create(settings.method.lower(), epsilon=float(settings.epsilon),
-                                                 delta=float(delta), verbose=False)
+        if settings.method == "MST":
+            from core.generate.mst import FastMSTSynthesizer
+
+            synthesizer = FastMSTSynthesizer(epsilon=float(settings.epsilon), delta=float(delta), iters=settings.iters)
+        else:
+            synthesizer = snsynth.Synthesizer.create(settings.method.lower(), epsilon=float(settings.epsilon),
+                                                     delta=float(delta), verbose=False)
         import contextlib
         import io
 
@@ -205,7 +215,8 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
     manifest = {
         "method": f"{settings.method}Synthesizer (smartnoise-synth)",
         "parameters": {"epsilon": settings.epsilon, "delta": delta, "bins": settings.bins,
-                       "bounds_epsilon_share": settings.bounds_epsilon_share},
+                       "bounds_epsilon_share": settings.bounds_epsilon_share,
+                       **({"estimation_iterations": settings.iters} if settings.method == "MST" else {})},
         "differential_privacy": {
             "epsilon": settings.epsilon, "delta": delta,
             "epsilon_for_bounds": bounds_epsilon, "epsilon_for_training": settings.epsilon - bounds_epsilon,
@@ -219,6 +230,8 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
                                   else "the model fitted to the training rows and the bounds it estimated",
         },
         "seed": seed, "rows": int(rows),
+        "seed_note": "the seed fixes selection and sampling; the measurement noise comes from OpenDP's secure "
+                     "sampler and is not reproducible from it (by design)",
         "library_versions": {"smartnoise-synth": _version("smartnoise-synth"), "pandas": pd.__version__,
                              "numpy": np.__version__},
         "training_mix": {"real_rows": len(train), "synthetic_rows": 0},
