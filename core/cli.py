@@ -15,6 +15,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from core.cli_dp import add_dp_parser, run_dp
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     signoff.add_argument("--waiver", action="append", default=[], metavar="GATE=REASON")
     signoff.add_argument("--policy")
     signoff.add_argument("--database")
+
+    add_dp_parser(commands)
 
     drift = commands.add_parser("drift", help="has new real data drifted from what a generation was modeled on?")
     drift.add_argument("--reference", required=True, help="the real data the generator was fitted on")
@@ -496,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     handlers = {"evaluate": _evaluate, "split": _split, "demo": _demo, "users": _users, "register": _register,
-                "signoff": _signoff, "gate": _gate, "drift": _drift}
+                "signoff": _signoff, "gate": _gate, "drift": _drift, "dp": run_dp}
     _enter(args.command)
     try:
         with warnings.catch_warnings():

@@ -114,7 +114,7 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
              "per column: sequence similarity of real sequence resamples of the synthetic size"),
     GateSpec("empirical_epsilon", "privacy",
              "the membership attack's lower confidence bound on epsilon exceeds the claimed epsilon", "max",
-             math.inf, "core.checks.privacy:empirical_epsilon",
+             math.inf, "core.checks.dp:audit_membership",
              "the claimed epsilon of the generation's manifest (informative only without a claim)",
              unit="epsilon"),
     GateSpec("lineage", "lineage",

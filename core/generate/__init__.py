@@ -1,0 +1,1 @@
+"""Generating synthetic tables: SDV synthesizers and differentially private ones, fitted on the training part only."""

@@ -1,0 +1,155 @@
+"""Privacy dial: generate with differential privacy, sweep epsilon to see what each budget buys and costs, and
+audit what a membership attack proves about a generation's epsilon."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from components.dp_views import domain_frame, generate_dp, sweep_figure
+from components.loading import try_review
+from components.privacy_views import show_gates
+from components.state import Review, require_app_entry
+from components.widgets import plain, require_holdout, review_or_stop, text_frame
+from core.checks.dp import audit_membership, claimed_privacy, empirical_epsilon_gate
+from core.errors import ReviewError
+from core.generate.dp import DEFAULT_BINS, DP_METHODS, DPSettings
+from core.generate.sweep import DEFAULT_EPSILONS, summary_table, sweep_epsilon
+from core.policy import parse_policy
+
+EPSILON_CHOICES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+SWEEP_KEY = "dp_sweep_result"
+AUDIT_KEY = "dp_audit_result"
+
+require_app_entry()
+st.title("Privacy dial")
+review, inputs, _ = review_or_stop(need_evaluation=False)
+st.caption("Differential privacy bounds what any attacker can learn about one training row, at a cost in fidelity. "
+           "Decide the trade-off deliberately: generate at a chosen epsilon, sweep epsilon to see what each "
+           "budget buys, and check what a membership attack proves about the epsilon a generation claims.")
+metadata = inputs.metadata
+numeric = [c for c, t in metadata.items() if t in ("numerical", "datetime")]
+
+
+def public_bounds_editor(key: str) -> dict[str, tuple[float, float]]:
+    """Public bounds per numeric column (blank = estimated from the private data, which spends budget)."""
+    st.caption("Public bounds are ranges known without looking at the data (an age between 0 and 120). Columns left "
+               "blank get bounds estimated from the private data with a DP mechanism, which spends part of epsilon.")
+    frame = pd.DataFrame({"column": [c for c in numeric if metadata[c] == "numerical"],
+                          "lower": None, "upper": None}).astype({"lower": float, "upper": float})
+    edited = st.data_editor(frame, key=key, hide_index=True, disabled=["column"], width="stretch")
+    bounds = {}
+    for row in edited.itertuples():
+        if pd.notna(row.lower) and pd.notna(row.upper):
+            bounds[row.column] = (float(row.lower), float(row.upper))
+    return bounds
+
+
+generate_tab, sweep_tab, audit_tab = st.tabs(["Generate with DP", "Epsilon sweep", "Epsilon audit"])
+
+with generate_tab:
+    train = review.tables["real"]
+    st.caption(f"Fit smartnoise-synth's MST or AIM on the training part only ({train.rows:,} rows); the holdout is "
+               "never shown to it. Epsilon, delta, the preprocessing and where every bound came from go into the "
+               "manifest. The new table replaces the synthetic table under review.")
+    g1, g2, g3, g4, g5 = st.columns(5)
+    method = g1.selectbox("Method", DP_METHODS, key="dp_gen_method")
+    epsilon = g2.select_slider("Epsilon", EPSILON_CHOICES, value=1.0, key="dp_gen_epsilon")
+    bins = int(g3.number_input("Bins per number", 2, 256, DEFAULT_BINS, key="dp_gen_bins"))
+    rows = int(g4.number_input("Rows", 100, 1_000_000, int(train.rows), 1000, key="dp_gen_rows"))
+    seed = int(g5.number_input("Seed", 0, 2**31 - 1, 0, key="dp_gen_seed"))
+    bounds = public_bounds_editor("dp_gen_bounds")
+    if st.button("Generate with DP", type="primary", key="dp_gen_run"):
+        try:
+            settings = DPSettings(method=method, epsilon=float(epsilon), bins=bins, public_bounds=bounds)
+            table, manifest = generate_dp(train, metadata, rows, seed, settings)
+        except ReviewError as exc:
+            st.error(plain(exc))
+        except Exception as exc:  # a synthesizer failing on odd data is reported, never raised
+            st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
+        else:
+            tables = dict(review.tables, synthetic=table)
+            notes = dict(review.notes, manifest=manifest)
+            if try_review(Review(tables, dict(review.overrides), "generated", notes, review.policy_text)):
+                st.rerun()
+    manifest = review.notes.get("manifest") or {}
+    if manifest.get("differential_privacy"):
+        dp = manifest["differential_privacy"]
+        st.subheader("The DP account of the synthetic table under review")
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Epsilon", f"{dp['epsilon']:g}")
+        m2.metric("Delta", f"{dp['delta']:.2e}")
+        m3.metric("Spent on bounds", f"{dp['epsilon_for_bounds']:.3g}")
+        m4.metric("Spent on training", f"{dp['epsilon_for_training']:.3g}")
+        if dp.get("bounds_from_private_data"):
+            st.warning("Bounds of " + ", ".join(dp["bounds_from_private_data"]) + " were estimated from the private "
+                       "data: that spent privacy budget. Declare public bounds to keep it for training.")
+        st.dataframe(text_frame(domain_frame(manifest)), hide_index=True, width="stretch")
+        st.caption(plain(f"Covered by epsilon: {dp.get('covered_by_epsilon', '')}. Noise is drawn by OpenDP's "
+                         "secure sampler, so a DP run is not reproducible from its seed (by design)."))
+
+with sweep_tab:
+    require_holdout(review, "The sweep evaluates every generation against a locked real holdout")
+    st.caption("For each epsilon and seed: generate on the training part, evaluate against the holdout, and measure "
+               "fidelity, utility and attack success. The chosen point is the smallest epsilon at which every seed "
+               "passes the fidelity and utility gates. Each generation takes a minute or more.")
+    s1, s2, s3, s4 = st.columns([3, 1, 1, 2])
+    epsilons = s1.multiselect("Epsilons", EPSILON_CHOICES, default=list(DEFAULT_EPSILONS), key="dp_sweep_epsilons")
+    seeds = int(s2.number_input("Seeds", 1, 5, 3, key="dp_sweep_seeds"))
+    sweep_rows = int(s3.number_input("Rows", 100, 1_000_000, min(int(review.tables["real"].rows), 5000), 500,
+                                     key="dp_sweep_rows"))
+    candidates = [c for c, t in metadata.items() if t in ("categorical", "boolean", "numerical")]
+    target = s4.selectbox("Utility target", ["(none)"] + candidates, key="dp_sweep_target")
+    sweep_method = st.radio("Method", DP_METHODS, horizontal=True, key="dp_sweep_method")
+    sweep_bounds = public_bounds_editor("dp_sweep_bounds")
+    total = len(epsilons) * seeds + seeds
+    if st.button(f"Run the sweep ({total} generations)", type="primary", key="dp_sweep_run", disabled=not epsilons):
+        with st.status("Running the epsilon sweep...", expanded=True) as status:
+            bar = st.progress(0.0)
+            try:
+                result = sweep_epsilon(inputs.frames["real"], inputs.frames["holdout"], metadata,
+                                       epsilons=sorted(epsilons), seeds=range(seeds), method=sweep_method,
+                                       target=None if target == "(none)" else target, rows=sweep_rows,
+                                       public_bounds=sweep_bounds, policy=parse_policy(review.policy_text),
+                                       progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+            except ReviewError as exc:
+                status.update(label="Sweep stopped", state="error")
+                st.error(plain(exc))
+            else:
+                st.session_state[SWEEP_KEY] = (review.table_key(), result)
+                status.update(label=f"Sweep done: {len(result.points)} generations in {result.seconds:.0f} s",
+                              state="complete", expanded=False)
+    stored = st.session_state.get(SWEEP_KEY)
+    if stored and stored[0] == review.table_key():
+        result = stored[1]
+        chosen = result.chosen_epsilon
+        st.metric("Chosen epsilon", "none" if chosen is None else f"{chosen:g}",
+                  help="The smallest epsilon at which every seed passes the fidelity and utility gates.")
+        st.plotly_chart(sweep_figure(result), width="stretch", key="dp_sweep_figure")
+        st.dataframe(text_frame(summary_table(result).round(3)), hide_index=True, width="stretch")
+
+with audit_tab:
+    require_holdout(review, "The audit attacks membership with training rows against holdout rows")
+    claimed, delta = claimed_privacy(review.notes.get("manifest"))
+    st.caption("A DP generator with epsilon e cannot let any attack reach a true positive rate above "
+               "exp(e) x its false positive rate (+ delta). From the membership attack's rates, with exact "
+               "Clopper-Pearson bounds on a half the threshold was not chosen on, this gives a lower confidence "
+               "bound on epsilon. It fails the gate when it exceeds the claimed epsilon.")
+    st.write(f"Claimed epsilon: **{claimed:g}** (from the manifest)" if claimed is not None else
+             "Claimed epsilon: none (the generation is not DP): the audit is informative only.")
+    if st.button("Run the audit", key="dp_audit_run"):
+        with st.spinner("Attacking membership..."):
+            result = audit_membership(inputs.frames["real"], inputs.frames["synthetic"], inputs.frames["holdout"],
+                                      metadata, claimed, delta, seed=0)
+        st.session_state[AUDIT_KEY] = (review.table_key(), result)
+    stored = st.session_state.get(AUDIT_KEY)
+    if stored and stored[0] == review.table_key():
+        result = stored[1]
+        audit = result.audit
+        a1, a2, a3 = st.columns(3)
+        bound = audit.epsilon_lower_bound
+        a1.metric("Empirical epsilon (lower bound)", "inf" if math.isinf(bound) else f"{bound:.3f}")
+        a2.metric("Claimed epsilon", "none" if claimed is None else f"{claimed:g}")
+        a3.metric("Attack TPR / FPR", f"{audit.tpr:.3f} / {audit.fpr:.3f}")
+        show_gates([empirical_epsilon_gate(result).to_dict()], key="dp_audit_gates")
