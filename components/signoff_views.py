@@ -11,6 +11,7 @@ import streamlit as st
 
 from components.analysis_cache import evaluation_with_results
 from components.state import Review, get_review, record_flags, records_read
+from components.changes_views import changes_view
 from components.store_access import (
     current_generation_id,
     current_user,
@@ -199,7 +200,8 @@ def generation_detail_view(generation_id: int) -> None:
     head[3].metric("Created by", s.created_by)
     st.caption(f"Dataset {plain(s.dataset_name)} (#{s.dataset_id}) · synthetic sha256 {s.synthetic_sha256} · "
                f"manifest sha256 {detail.manifest_sha256} · registered {s.created_at}")
-    tabs = st.tabs(["Evaluation", "Records and notes", "Decisions", "Manifest", "Lineage", "Audit events"])
+    tabs = st.tabs(["Evaluation", "Records and notes", "Decisions", "Manifest", "Lineage", "Audit events",
+                    "Changes since approval"])
     with tabs[0]:
         if not detail.evaluations:
             st.info("No evaluation recorded.")
@@ -253,6 +255,8 @@ def generation_detail_view(generation_id: int) -> None:
                      hide_index=True, width="stretch", key="gen_lineage")
     with tabs[5]:
         st.dataframe(audit_frame(events), hide_index=True, width="stretch", key="gen_audit")
+    with tabs[6]:
+        changes_view(generation_id, key="gen_changes")
 
 
 def audit_frame(events: list[dict]) -> pd.DataFrame:
@@ -387,6 +391,8 @@ def signoff_panel(generation_id: int, review: Review) -> None:
         st.subheader(f"Generation #{generation_id}: {detail.summary.method}")
         state_badge(state)
     top[1].metric("Created by", detail.summary.created_by)
+    with st.expander("What changed since the last approval", expanded=True):
+        changes_view(generation_id, key="signoff_changes")
     done = st.session_state.pop("_signoff_done", None)
     if done:
         st.success(f"Signed: {done['kind'].replace('_', ' ')} (decision #{done['id']}). Frozen evidence sha256: "

@@ -384,9 +384,12 @@ def _signoff_in_store(args: argparse.Namespace) -> int:
                 print(anchor)
             return EXIT_PASS
         if args.action == "status":
+            from core.review.changes import changes_since_last_approval
             from core.review.export import redacted_status
 
-            print(json.dumps(redacted_status(session, args.generation), indent=2, default=str))
+            status = redacted_status(session, args.generation)
+            status["changes_since_last_approval"] = changes_since_last_approval(session, args.generation).to_dict()
+            print(json.dumps(status, indent=2, default=str))
             return EXIT_PASS
     if args.action == "approve":
         return _approve(args, engine)
