@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-structure", action="store_true", help="skip the structure checks (detection, three-way, "
                     "missing values, constraints, PII replay; they need a holdout)")
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
+    ev.add_argument("--manifest", help="the generation's manifest (JSON): a DP generation's claimed epsilon is audited")
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
@@ -178,6 +179,21 @@ def summary_text(evaluation: Evaluation, limit: int = 5) -> str:
     return "\n".join(lines)
 
 
+def _manifest(path: str | None) -> dict | None:
+    """A manifest JSON object, or None without a path (InputError naming the file otherwise)."""
+    if not path:
+        return None
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"file {path}: manifest not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"file {path}: manifest is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"file {path}: manifest must be a JSON object")
+    return value
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     _enter("loading")
     policy = load_policy(args.policy)
@@ -188,7 +204,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                             args.metadata, budget=budget)
     _enter("encoding")
     evaluation = evaluate(inputs, policy, progress=_track_evaluate_stage, privacy=not args.no_privacy,
-                          seed=args.seed, target=args.target, structure=not args.no_structure)
+                          seed=args.seed, target=args.target, structure=not args.no_structure,
+                          manifest=_manifest(args.manifest))
     _enter("report")
     print(summary_text(evaluation))
     if args.json_out:
@@ -341,7 +358,7 @@ def _register(args: argparse.Namespace) -> int:
         raise InputError(f"cannot read the manifest ({exc})", path=args.manifest) from None
     real, synthetic = load_table(args.real), load_table(args.synthetic)
     holdout = load_table(args.holdout) if args.holdout else None
-    evaluation = evaluate(prepare_inputs(real, synthetic, holdout), load_policy(args.policy))
+    evaluation = evaluate(prepare_inputs(real, synthetic, holdout), load_policy(args.policy), manifest=manifest)
     with session_scope(_store(args)) as session:
         generation_id = register_reviewed_generation(
             session, real=real, synthetic=synthetic, holdout=holdout, manifest=manifest,

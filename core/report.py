@@ -236,11 +236,13 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
-             privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False) -> Evaluation:
+             privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False,
+             manifest: dict | None = None) -> Evaluation:
     """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them.
 
     structure=True also runs the structure checks (detection, three-way, missing values, constraints, PII
-    replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models."""
+    replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models.
+    `manifest` (the generation's) supplies the epsilon a DP generation claims for the empirical_epsilon gate."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
@@ -257,6 +259,8 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     report(0.7, "Scoring utility on the holdout")
     utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m))
     evaluation = with_results(evaluation, privacy_result, utility_result, target)
+    if privacy_result is not None:
+        evaluation = with_epsilon_audit(evaluation, run_epsilon_audit(inputs, manifest, seed))
     if structure:
         report(0.9, "Checking structure beyond pairs")
         evaluation = with_structure(evaluation, run_structure(inputs, policy, seed, lambda f, m: report(0.9 + 0.1 * f, m)))
@@ -319,6 +323,33 @@ def run_structure(inputs: PreparedInputs, policy: Policy, seed: int = 0,
     return evaluate_structure(frames["real"], frames["synthetic"], frames.get("holdout"), inputs.metadata,
                               alpha=float(policy.calibration("false_alarm_rate")), seed=seed, declared=declared,
                               progress=progress)
+
+
+def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int = 0):
+    """The empirical epsilon audit against the manifest's claimed epsilon (None without a holdout)."""
+    from core.checks.dp import audit_membership, claimed_privacy
+
+    frames = inputs.frames
+    if "holdout" not in frames:
+        return None
+    epsilon, delta = claimed_privacy(manifest)
+    return audit_membership(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, epsilon, delta,
+                            seed=seed)
+
+
+def with_epsilon_audit(evaluation: Evaluation, audit) -> Evaluation:
+    """A copy with privacy.empirical_epsilon (an addition) and, when a DP epsilon is claimed, its gate."""
+    from core.checks.dp import empirical_epsilon_gate
+
+    if audit is None or "skipped" in evaluation.sections.get("privacy", {}):
+        return evaluation
+    sections = dict(evaluation.sections)
+    sections["privacy"] = dict(sections["privacy"], empirical_epsilon=audit.to_dict())
+    gates = [g for g in evaluation.gates if g.name != "empirical_epsilon"]
+    gate = empirical_epsilon_gate(audit)
+    if gate.judgeable:  # without a claim the bound is informative: reported, not gated
+        gates.append(gate)
+    return replace(evaluation, gates=gates, sections=sections)
 
 
 def with_structure(evaluation: Evaluation, structure: StructureResult | None) -> Evaluation:

@@ -91,3 +91,19 @@ def test_claimed_privacy_reads_the_manifest():
     assert claimed_privacy({"differential_privacy": {"epsilon": 1, "delta": 1e-6}}) == (1.0, 1e-6)
     assert claimed_privacy({"method": "GaussianCopulaSynthesizer", "parameters": {}}) == (None, None)
     assert claimed_privacy(None) == (None, None)
+
+
+def test_report_audits_the_claimed_epsilon(digits):
+    from core.data.io import prepare_inputs, table_from_frame
+    from core.report import evaluate
+
+    train, holdout, _ = three_way_split(digits.iloc[:, :12].drop_duplicates().reset_index(drop=True), seed=2,
+                                        fractions=(0.5, 0.5))
+    inputs = prepare_inputs(table_from_frame(train, "train"), table_from_frame(train.copy(), "synthetic"),
+                            table_from_frame(holdout, "holdout"))
+    claimed = evaluate(inputs, seed=0, manifest={"differential_privacy": {"epsilon": 1.0, "delta": 1e-6}})
+    gate = next(g for g in claimed.gates if g.name == "empirical_epsilon")
+    assert not gate.passed and gate.value > 1.0
+    report = evaluate(inputs, seed=0).to_dict()
+    assert "empirical_epsilon" not in [g["name"] for g in report["gates"]]  # informative without a claim
+    assert report["privacy"]["empirical_epsilon"]["epsilon_lower_bound"] > 1.0
