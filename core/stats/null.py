@@ -153,14 +153,22 @@ def correlation_null_rows(x: np.ndarray, y: np.ndarray, ref: np.ndarray, sample:
 
 
 def unseen_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Share of a sample resample in categories its reference resample never had."""
-    counts = np.asarray(counts)
+    """Share of a sample resample in categories its reference resample never had.
+
+    Resamples of the pooled rows can only draw categories the pool has, but a fresh real sample also
+    brings categories the pool never saw; so one more cell carries Good-Turing's unseen mass,
+    (categories seen once + 1) / (rows + 1), and every draw from it counts as a new category.
+    """
+    counts = np.asarray(counts, dtype=float)
     counts = counts[counts > 0]
     if counts.size == 0:
         return np.zeros(resamples)
+    total = counts.sum()
+    new_mass = (np.count_nonzero(counts == 1) + 1) / (total + 1)
+    counts = np.append(counts, new_mass * total / (1.0 - new_mass))
     ref, sample = draw(counts, n, m, resamples, rng)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ref == 0, sample, 0).sum(axis=1) / np.maximum(sample.sum(axis=1), 1)
+    ref[:, -1] = 0  # each draw from the new cell is a category of its own, never in the reference
+    return np.where(ref == 0, sample, 0).sum(axis=1) / np.maximum(sample.sum(axis=1), 1)
 
 
 def out_of_range_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
