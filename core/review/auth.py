@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InputError, PolicyError
-from core.store.audit import append_event, lock_chain
+from core.store.audit import append_event, lock_chain, sha256_text
 from core.store.models import ROLES, AuditEvent, User
 from core.store.users import get_user, set_user_role
 from core.store.roles import (
@@ -74,12 +74,13 @@ def create_user(
     email = email.strip().lower() if email else None
     if email and session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise InputError(f"email '{email}' is already used")
-    user = User(name=name, email=email, role=role, active=True,
-                password_hash=_hash_password(password) if password is not None else None)
+    password_hash = _hash_password(password) if password is not None else None
+    user = User(name=name, email=email, role=role, active=True, password_hash=password_hash)
     session.add(user)
     session.flush()
     append_event(session, actor=actor, action="user.create", entity="user", entity_id=user.id,
-                 payload={"name": name, "role": role, "email": email, "local_password": password is not None})
+                 payload={"name": name, "role": role, "email": email, "local_password": password is not None,
+                          "credential_sha256": sha256_text(password_hash) if password_hash else None})
     return user
 
 
@@ -89,15 +90,17 @@ def set_role(session: Session, name: str, role: str, *, actor: str) -> User:
 
 
 def set_password(session: Session, name: str, password: str, *, actor: str) -> User:
-    """Set a user's password (the user themself or an admin)."""
+    """Set a user's password (the user themself or an admin); the signed event comes first, then the row."""
     lock_chain(session)
     if actor != name:
         require_role(get_user(session, actor), "admin")
     user = get_user(session, name)
-    user.password_hash = _hash_password(password)
-    session.flush()
+    new_hash = _hash_password(password)
+    # The users trigger lets a password_hash UPDATE through only right after this user's user.set_password event.
     append_event(session, actor=actor, action="user.set_password", entity="user", entity_id=user.id,
-                 payload={"name": name})
+                 payload={"name": name, "credential_sha256": sha256_text(new_hash)})
+    user.password_hash = new_hash
+    session.flush()
     return user
 
 

@@ -8,12 +8,20 @@ from typing import Any, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from core.store.audit import append_event, sha256_json, sha256_text
+from core.store.audit import append_event, event_hash, sha256_json, sha256_text
 from core.store.common import get_row, iso
 from core.store.generations import current_round
-from core.store.models import Decision, Evaluation, Generation, Review, utcnow
+from core.store.errors import StateError
+from core.store.models import AuditEvent, Decision, Evaluation, Generation, Review, utcnow
 from core.store.reviews import review_record
-from core.store.signing import DECISION_DOMAIN, load_signing_key, session_url, sign_text
+from core.store.signing import (
+    DECISION_DOMAIN,
+    EVENT_DOMAIN,
+    load_signing_key,
+    session_url,
+    sign_text,
+    signature_ok,
+)
 
 
 def evidence_document(
@@ -61,6 +69,8 @@ def record_decision(
 ) -> Decision:
     """Insert a decision with its evidence hash and audit event (rules are checked by core.review.signoff, not here)."""
     generation = get_row(session, Generation, generation_id, "generation")
+    if kind == "approved":  # refusing or revoking must stay possible on a store someone tampered with
+        require_signed_evidence(session, evaluation_id, review_ids)
     doc = evidence_document(session, generation_id, evaluation_id=evaluation_id, review_ids=review_ids,
                             policy_toml=policy_toml, waivers=waivers)
     decision = Decision(
@@ -97,3 +107,34 @@ def decision_signed_text(d: Decision) -> str:
     body = decision_record(d)
     body.pop("id")
     return sha256_json(body)
+
+
+def require_signed_evidence(session: Session, evaluation_id: Optional[int], review_ids: list[int]) -> None:
+    """StateError unless the evaluation and every review a decision rests on match their own server-signed event
+    (a review or report inserted with database access alone is never evidence)."""
+    wanted = [("review", rid, "review.submit") for rid in review_ids]
+    if evaluation_id is not None:
+        wanted.append(("evaluation", evaluation_id, "evaluation.add"))
+    if not wanted:
+        return
+    events = session.execute(select(AuditEvent).where(
+        AuditEvent.entity.in_(["review", "evaluation"]), AuditEvent.action.in_(["review.submit", "evaluation.add"]),
+        AuditEvent.entity_id.in_([str(key) for _, key, _ in wanted]))).scalars()
+    public = load_signing_key(session_url(session), create=True).public_key()
+    signed = {(e.entity, e.entity_id, e.action): json.loads(e.payload_json) for e in events
+              if event_hash(e) == e.hash and signature_ok(public, EVENT_DOMAIN, e.hash, e.signature)}
+    reviews = {r.id: r for r in session.execute(
+        select(Review).options(selectinload(Review.notes)).where(Review.id.in_(list(review_ids)))).scalars()}
+    for entity, key, action in wanted:
+        payload = signed.get((entity, str(key), action))
+        if entity == "review":
+            review = reviews.get(key)
+            ok = payload is not None and review is not None and \
+                sha256_json(review_record(review)) == payload.get("review_sha256")
+        else:
+            evaluation = session.get(Evaluation, key)
+            ok = payload is not None and evaluation is not None and \
+                sha256_text(evaluation.report_json) == payload.get("report_sha256")
+        if not ok:
+            raise StateError(f"{entity} {key} does not match a server-signed {action} event; it was written "
+                             f"outside the desk and cannot be evidence")

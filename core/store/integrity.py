@@ -132,6 +132,9 @@ def _one(seen: _Seen, entity: str, key: Any, action: str, label: str, problems: 
     return found[0]
 
 
+_UNKNOWN = object()
+
+
 def _check_users(session: Session, seen: _Seen, problems: list[str]) -> int:
     users = list(session.execute(select(User).order_by(User.id)).scalars())
     for u in users:
@@ -146,6 +149,13 @@ def _check_users(session: Session, seen: _Seen, problems: list[str]) -> int:
         problems += _differs(label, {"name": u.name, "email": u.email}, p)
         if u.role != role:
             problems.append(f"{label}: role is '{u.role}' but its signed events say '{role}'")
+        password = _UNKNOWN  # events from before the digest was recorded say nothing about the hash
+        for e in [create] + seen.events("user", u.id, "user.set_password"):
+            password = _payload(e).get("credential_sha256", _UNKNOWN)
+        actual = sha256_text(u.password_hash) if u.password_hash else None
+        if password is not _UNKNOWN and actual != password:
+            problems.append(f"{label}: password_hash is not the one its signed events record (swapped outside "
+                            f"the desk)")
     return len(users)
 
 

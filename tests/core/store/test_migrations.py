@@ -33,7 +33,8 @@ def test_upgrade_head_on_empty_db_creates_everything(empty_url):
             expected = {f"{t}_no_{op}" for t in ("audit_event", "decision", "review", "generation", "evaluation",
                                                  "dataset_version", "holdout") for op in ("update", "delete")}
             expected |= {"record_note_no_insert", "record_note_no_update", "record_note_no_delete",
-                         "users_role_audited", "users_no_rename", "users_no_delete", "audit_head_forward",
+                         "users_role_audited", "users_password_audited", "users_no_rename", "users_no_delete",
+                         "audit_head_forward",
                          "audit_head_no_delete"}
         else:
             expected = {f"{t}_immutable" for t in ("audit_event", "decision", "review", "generation", "evaluation",

@@ -244,3 +244,35 @@ def test_missing_signing_key_fails_verify(fresh_engine, policy, monkeypatch, tmp
     result = _verify(fresh_engine)
     assert not result.ok and "not made by the server key" in result.reason
     forget_keys()
+
+
+def test_password_swap_by_sql_is_refused_and_named_behind_the_trigger(fresh_engine, policy):
+    from core.review import auth
+
+    world = _ready_world(fresh_engine, policy)
+    with session_scope(fresh_engine) as s:  # through core: the signed event first, then the row
+        auth.set_password(s, world.viewer, "a new long password", actor=world.viewer)
+    with read_session(fresh_engine) as s:
+        assert auth.authenticate(s, world.viewer, "a new long password").name == world.viewer
+        known = auth.get_user(s, world.viewer).password_hash
+    assert _verify(fresh_engine).ok
+    with pytest.raises(DBAPIError, match="immutable"):  # log in as the approver with the viewer's password
+        raw(fresh_engine, f"UPDATE users SET password_hash = '{known}' WHERE name = '{world.approver}'")
+    _disable_triggers(fresh_engine, "users")
+    raw(fresh_engine, f"UPDATE users SET password_hash = '{known}' WHERE name = '{world.approver}'")
+    result = _verify(fresh_engine)
+    assert any(f"('{world.approver}'): password_hash is not the one its signed events record" in p
+               for p in result.problems)
+
+
+def test_approval_refuses_a_review_inserted_by_sql(fresh_engine, policy):
+    from core.store import StateError
+
+    world = make_world(fresh_engine)  # no review submitted through the desk
+    raw(fresh_engine, "INSERT INTO review (generation_id, reviewer, round, status, records_read, synthetic_sha256, "
+                      f"comment, created_at, submitted_at) VALUES ({world.generation_id}, '{world.reviewer}', 1, "
+                      f"'submitted', 500, '{world.synthetic_sha256}', 'forged', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    with session_scope(fresh_engine) as s, pytest.raises(StateError, match="server-signed review.submit"):
+        approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, policy)
+    with read_session(fresh_engine) as s:
+        assert not verify_store(s).ok

@@ -29,6 +29,12 @@ SQLITE_TRIGGERS = {
                           f"WHEN OLD.role IS NOT NEW.role AND NOT {ROLE_OK_SQLITE} "
                           "BEGIN SELECT RAISE(ABORT, 'immutable: role change without its user.set_role event "
                           "refused'); END",
+    "users_password_audited": "BEFORE UPDATE OF password_hash ON users FOR EACH ROW "
+                              "WHEN OLD.password_hash IS NOT NEW.password_hash AND NOT EXISTS (SELECT 1 FROM "
+                              "audit_event e JOIN audit_head h ON e.id = h.last_event_id WHERE e.action = "
+                              "'user.set_password' AND e.entity_id = CAST(NEW.id AS TEXT)) "
+                              "BEGIN SELECT RAISE(ABORT, 'immutable: password change without its user.set_password "
+                              "event refused'); END",
     "users_no_rename": "BEFORE UPDATE OF name ON users FOR EACH ROW WHEN OLD.name IS NOT NEW.name "
                        "BEGIN SELECT RAISE(ABORT, 'immutable: UPDATE of users.name refused'); END",
     "users_no_delete": "BEFORE DELETE ON users FOR EACH ROW "
@@ -54,6 +60,12 @@ PG_FUNCTIONS = [
             WHERE e.action = 'user.set_role' AND e.entity_id = NEW.id::text
               AND (e.payload_json::jsonb ->> 'to') = NEW.role) THEN
             RAISE EXCEPTION 'immutable: role change without its user.set_role event refused'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF NEW.password_hash IS DISTINCT FROM OLD.password_hash AND NOT EXISTS (
+            SELECT 1 FROM audit_event e JOIN audit_head h ON e.id = h.last_event_id
+            WHERE e.action = 'user.set_password' AND e.entity_id = NEW.id::text) THEN
+            RAISE EXCEPTION 'immutable: password change without its user.set_password event refused'
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         RETURN NEW;
