@@ -109,7 +109,7 @@ def gates_figure(gates: Sequence[Mapping[str, Any]]) -> go.Figure | None:
         top = max([1.0] + [v for v in values + bounds if v is not None])
         fig.update_xaxes(range=[0, top * 1.15], row=1, col=col)
     fig.update_yaxes(autorange="reversed", automargin=True)
-    height = 120 + 34 * max(len(groups["min"]), len(groups["max"]), 2)
+    height = 200 + 40 * max(len(groups["min"]), len(groups["max"]), 2)
     return _layout(fig, "Gates: value (bar, green passed, red failed) and its bound (tick)", FULL_WIDTH, height,
                    legend=LEGEND_BELOW, barmode="overlay", margin=MARGIN_BELOW)
 
