@@ -8,7 +8,10 @@ Suspicion signals (all vectorized over every synthetic row, judged against the r
   although independence of the two columns predicts at least 20 real rows with it;
 * ``outlier``: a number inside the real range but beyond the real 0.1st / 99.9th percentile;
 * ``near_copy``: the nearest real record is closer than ``NEAR_COPY_DISTANCE`` (0 = an exact copy),
-  measured with core.checks.privacy's mixed-type distance.
+  measured with core.checks.privacy's mixed-type distance;
+* ``breaks_rule`` / ``looks_synthetic`` (only given core.checks.structure.record_scores): the row breaks a rule
+  every real training row keeps, or the detection classifier gives it at least ``LOOKS_SYNTHETIC``; within
+  equal weights, rows that look more synthetic come first.
 
 Rows are referred to by 0-based position in the synthetic table (use .iloc).
 """
@@ -33,8 +36,9 @@ MIN_EXPECTED_COMBINATION = 20.0
 # Suspicious-first ranks rows by the sum of these weights over their reasons.
 REASON_WEIGHTS = {
     "exact_copy": 4.0, "out_of_range": 3.0, "unseen_category": 3.0, "near_copy": 2.0,
-    "unseen_combination": 2.0, "outlier": 1.0,
+    "unseen_combination": 2.0, "outlier": 1.0, "breaks_rule": 3.0, "looks_synthetic": 1.0,
 }
+LOOKS_SYNTHETIC = 0.9  # detection probability from which a row is flagged as looking synthetic
 REASON_TEXT = {
     "exact_copy": "identical to a real training record",
     "near_copy": "very close to a real training record",
@@ -42,6 +46,8 @@ REASON_TEXT = {
     "unseen_category": "category the real data never had",
     "unseen_combination": "combination of categories no real record has",
     "outlier": "value in the real data's extreme 0.1% tail",
+    "breaks_rule": "breaks a rule every real training record keeps",
+    "looks_synthetic": "the detection classifier finds it clearly synthetic",
 }
 
 
@@ -82,8 +88,10 @@ class Suspicion:
 
 def suspicion_scores(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Metadata,
                      nearest_distance: np.ndarray | None = None,
-                     encoded: dict[str, EncodedColumn] | None = None) -> Suspicion:
-    """Flag every synthetic row and cell for the checks above; `nearest_distance` (NaN = unknown) adds copies."""
+                     encoded: dict[str, EncodedColumn] | None = None,
+                     structure_scores: pd.DataFrame | None = None) -> Suspicion:
+    """Flag every synthetic row and cell for the checks above; `nearest_distance` (NaN = unknown) adds copies,
+    `structure_scores` (core.checks.structure.record_scores) adds rule breaks and detection probability."""
     encoded = encoded if encoded is not None else encode_columns({"real": real, "synthetic": synthetic}, metadata)
     n = len(synthetic)
     cells = {}
@@ -140,10 +148,16 @@ def suspicion_scores(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Meta
         flags["near_copy"] = known & (distance > 0) & (distance < NEAR_COPY_DISTANCE)
     else:
         distance = None
+    looks = np.zeros(n)
+    if structure_scores is not None and len(structure_scores) == n:
+        looks = np.nan_to_num(structure_scores["looks_synthetic"].to_numpy(dtype=float), nan=0.0)
+        flags["breaks_rule"] = structure_scores["rules_broken"].to_numpy() > 0
+        flags["looks_synthetic"] = looks >= LOOKS_SYNTHETIC
     row_reasons = pd.DataFrame(flags)
     weights = np.array([REASON_WEIGHTS[k] for k in row_reasons.columns])
     # Each further unseen combination in the same row adds half a point: the more inconsistent, the earlier.
     score = row_reasons.to_numpy(dtype=float) @ weights + 0.5 * np.maximum(combination_count - 1, 0)
+    score = score + np.where(score > 0, 0.49 * looks, 0.0)  # tie-break: more synthetic-looking first
     return Suspicion(score, pd.DataFrame(cells), row_reasons, distance, measured)
 
 

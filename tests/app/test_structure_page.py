@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 TRAIN_ROWS, SYNTHETIC_ROWS, HOLDOUT_ROWS = 1_500, 1_000, 600
-BROKEN = (3, 11, 42)  # synthetic rows given a negative age: they break the inferred rule "age >= 0"
+BROKEN = (3, 11, 42, 57, 101, 230, 444, 777)  # synthetic rows given a negative age: they break "age >= 0"
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def test_structure_page_shows_the_gates_and_opens_a_rule_breaking_row_on_records
     assert {"detection", "three_way_trends", "missing_values", "constraints"} <= set(gates["gate"])
     constraints = gates[gates["gate"] == "constraints"].iloc[0]
     assert constraints["result"] == "FAIL"
-    rules = _frame_with(small_app, "rule")
+    rules = _frame_with(small_app, "kind")
     assert rules.loc[rules["rule"] == "age >= 0", "result"].iloc[0] == "FAIL"
     small_app.selectbox(key="structure_rule_choice").select("age >= 0").run()
     assert small_app.selectbox(key="structure_rule_row").options == [str(r) for r in BROKEN]

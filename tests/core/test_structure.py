@@ -277,6 +277,9 @@ def test_clean_real_sample_passes_every_structure_gate(table, rows):
     assert len(scores) == len(synthetic) and scores["looks_synthetic"].notna().all()
     assert result.pca is not None and result.pca.similarity["synthetic"] > 0.5
     assert result.to_dict()["detection"]["rows_per_side"] == min(len(synthetic), len(holdout), 4000)
+    import json
+
+    json.dumps([result.to_dict(), [g.to_dict() for g in result.gates]])  # plain JSON types only
 
 
 def test_without_holdout_every_gate_is_skipped_with_a_reason():
@@ -312,3 +315,22 @@ def test_report_carries_the_structure_section_and_gates_and_declared_rules():
     plain = evaluate(no_holdout, privacy=False, structure=True).to_dict()
     assert "holdout" in plain["structure"]["skipped"]
     assert not {g["name"] for g in plain["gates"]} & {"detection", "three_way_trends", "constraints"}
+
+
+def test_record_scores_join_the_suspicious_first_order():
+    from core.review.records import sample_records, suspicion_scores
+
+    frame, metadata = diabetes()
+    train, holdout, synthetic = split3(frame)
+    broken = synthetic.copy()
+    broken.loc[[4, 9], "bmi"] = broken.loc[[4, 9], "bmi"] + 0.01234  # breaks "bmi has at most 1 decimal places"
+    result = evaluate_structure(train, broken, holdout, metadata)
+    scores = record_scores(result, len(broken))
+    assert set(np.flatnonzero(scores["rules_broken"] > 0)) >= {4, 9}
+    suspicion = suspicion_scores(train, broken, metadata, structure_scores=scores)
+    assert suspicion.row_reasons.loc[[4, 9], "breaks_rule"].all()
+    plain = suspicion_scores(train, broken, metadata)
+    assert (suspicion.score[[4, 9]] >= plain.score[[4, 9]] + 3.0).all()
+    first = sample_records(suspicion, int((suspicion.score >= suspicion.score[[4, 9]].min()).sum()), seed=0,
+                           method="suspicious").positions
+    assert {4, 9} <= set(int(p) for p in first)

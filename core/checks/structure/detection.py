@@ -165,9 +165,9 @@ def evaluate_detection(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
                                       seed + r + 1)[0]
     judged = judge("detection", auc, null, alpha=alpha)
     chance_sd = math.sqrt((2 * m + 1) / (12.0 * m * m))
-    floor = float(np.median(null)) + norm.ppf(1 - alpha) * chance_sd
+    floor = float(np.median(null) + norm.ppf(1 - alpha) * chance_sd)
     if judged.source == "null" and floor > judged.bound:
-        judged = replace(judged, bound=floor, passed=auc <= floor)
+        judged = replace(judged, bound=floor, passed=bool(auc <= floor))
     contributions = pd.Series(drops, index=columns).sort_values(ascending=False)
     top = ", ".join(f"{c} {v:+.3f}" for c, v in contributions.head(3).items())
     median = judged.null_median if judged.null_median is not None else float("nan")
