@@ -78,10 +78,15 @@ with generate_tab:
         dp = manifest["differential_privacy"]
         st.subheader("The DP account of the synthetic table under review")
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Epsilon", f"{dp['epsilon']:g}")
-        m2.metric("Delta", f"{dp['delta']:.2e}")
-        m3.metric("Spent on bounds", f"{dp['epsilon_for_bounds']:.3g}")
-        m4.metric("Spent on training", f"{dp['epsilon_for_training']:.3g}")
+
+        def shown(key: str, form: str) -> str:
+            value = dp.get(key)
+            return "not recorded" if value is None else format(value, form)
+
+        m1.metric("Epsilon", shown("epsilon", "g"))
+        m2.metric("Delta", shown("delta", ".2e"))
+        m3.metric("Spent on bounds", shown("epsilon_for_bounds", ".3g"))
+        m4.metric("Spent on training", shown("epsilon_for_training", ".3g"))
         if dp.get("bounds_from_private_data"):
             st.warning("Bounds of " + ", ".join(dp["bounds_from_private_data"]) + " were estimated from the private "
                        "data: that spent privacy budget. Declare public bounds to keep it for training.")
