@@ -179,7 +179,10 @@ def export_bundle(session, generation_id: int, *, actor: str, include_real_recor
         lock_chain(session)
         append_event(session, actor=actor, action="export.include_real_records", entity="generation",
                      entity_id=generation_id, generation_id=generation_id, payload={"format": "evidence bundle"})
+    from core.review.changes import changes_since_last_approval
+
     bundle = export_evidence_bundle(session, generation_id, include_real_records=include_real_records)
+    bundle = dict(bundle, changes_since_last_approval=changes_since_last_approval(session, generation_id).to_dict())
     return bundle if include_real_records else redact_bundle(bundle)
 
 

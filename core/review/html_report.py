@@ -510,6 +510,21 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
              for e in events[-MAX_AUDIT_ROWS:]]
     decisions = [{**d, **{k: _short(d.get(k), 16) for k in ("evidence_sha256", "policy_sha256")}} for d in decisions]
     reviews_shown = [{**r, "synthetic_sha256": _short(r.get("synthetic_sha256"), 16)} for r in reviews]
+    changes = bundle.get("changes_since_last_approval")
+    if changes:
+        body = [_reading([("info", esc(changes.get("summary")))])]
+        if changes.get("fields"):
+            body.append("<h3>Documented fields that changed</h3>" + _table(
+                [{"field": c["field"], "approved": fmt(c["before"]), "this generation": fmt(c["after"])}
+                 for c in changes["fields"]], ["field", "approved", "this generation"]))
+        if changes.get("base_generation_id") is not None and changes.get("gates"):
+            verdict = {True: "pass", False: "FAIL", None: "-"}
+            body.append("<h3>Gates</h3>" + _table(
+                [{"gate": g["name"], "before": g["value_before"], "now": g["value_after"],
+                  "verdict before": verdict[g["passed_before"]], "verdict now": verdict[g["passed_after"]],
+                  "changed": "yes" if g["verdict_changed"] else ""} for g in changes["gates"]],
+                ["gate", "before", "now", "verdict before", "verdict now", "changed"], numeric=["before", "now"]))
+        out.append(_section("changes", "What changed since the last approval", body))
     out.append(_section("signoff", "Sign-off trail", [
         _reading(reading),
         "<h3>Decisions</h3>" + _table(decisions, ["id", "kind", "signer", "at", "round", "comment", "waivers",
@@ -643,7 +658,8 @@ def report_html(evaluation: Evaluation | None = None, *, bundle: Mapping[str, An
     if bundle is not None:
         for part in _trail_sections(bundle, include_real):
             anchor = part.split('"', 2)[1]
-            add(anchor, {"generation": "Generation", "signoff": "Sign-off trail"}[anchor], part)
+            add(anchor, {"generation": "Generation", "changes": "Changes since approval",
+                         "signoff": "Sign-off trail"}[anchor], part)
     if report:
         add("appendix", "Full report (JSON)", _section("appendix", "Full report (JSON)", [
             "<details><summary>The evaluation report, numbers rounded to 4 decimals (the JSON bundle keeps full "

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from core.review.changes import changes_since_last_approval
-from core.review.signoff import approve
+from core.review.signoff import ALL_RULES, approve
 from core.store import session_scope
 
 
 def _approve(world, policy, generation_id, sha256):
     world.review(world.reviewer, generation_id=generation_id)
     with session_scope(world.engine) as s:
-        approve(s, generation_id, world.approver, "fine", None, sha256, policy)
+        approve(s, generation_id, world.approver, "fine", None, sha256, policy, attested_rules=ALL_RULES)
 
 
 def test_first_generation_has_nothing_to_compare(world):
@@ -42,3 +42,19 @@ def test_unapproved_generations_are_not_a_base(world):
     new_id, _ = world.new_generation(seed=9)
     with session_scope(world.engine) as s:
         assert changes_since_last_approval(s, new_id).base_generation_id is None
+
+
+def test_exported_bundle_and_report_say_what_changed(world, policy):
+    from core.review.export import evidence_report_html, export_bundle
+
+    _approve(world, policy, world.generation_id, world.synthetic_sha256)
+    new_id, _ = world.new_generation(parameters={"default_distribution": "gamma"})
+    world.evaluate([("privacy", False), ("fidelity", True)], generation_id=new_id)
+    with session_scope(world.engine) as s:
+        bundle = export_bundle(s, new_id, actor=world.reviewer)
+    changes = bundle["changes_since_last_approval"]
+    assert changes["base_generation_id"] == world.generation_id
+    assert "parameters.default_distribution" in [c["field"] for c in changes["fields"]]
+    page = evidence_report_html(bundle)
+    assert "What changed since the last approval" in page and "parameters.default_distribution" in page
+    assert "gamma" in page and "FAIL" in page
