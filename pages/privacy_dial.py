@@ -7,6 +7,8 @@ import math
 import pandas as pd
 import streamlit as st
 
+from components.analysis_cache import settings as analysis_settings, show_progress
+from components.cache import manager
 from components.dp_views import domain_frame, generate_dp, sweep_figure
 from components.loading import try_review
 from components.privacy_views import show_gates
@@ -16,6 +18,7 @@ from core.checks.dp import audit_membership, claimed_privacy, empirical_epsilon_
 from core.errors import ReviewError
 from core.generate.dp import DEFAULT_BINS, DP_METHODS, DPSettings
 from core.generate.sweep import DEFAULT_EPSILONS, summary_table, sweep_epsilon
+from core.jobs import content_key
 from core.policy import parse_policy
 
 EPSILON_CHOICES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -109,30 +112,33 @@ with sweep_tab:
     sweep_method = st.radio("Method", DP_METHODS, horizontal=True, key="dp_sweep_method")
     sweep_bounds = public_bounds_editor("dp_sweep_bounds")
     total = len(epsilons) * seeds + seeds
+    target_column = None if target == "(none)" else target
+    sweep_key = content_key("dp_sweep", review.table_key(), review.policy_text, sorted(epsilons), seeds, sweep_rows,
+                            target_column, sweep_method, sorted(sweep_bounds.items()))
+    frames, policy = inputs.frames, parse_policy(review.policy_text)
+
+    def run_sweep(progress):
+        return sweep_epsilon(frames["real"], frames["holdout"], metadata, epsilons=sorted(epsilons),
+                             seeds=range(seeds), method=sweep_method, target=target_column, rows=sweep_rows,
+                             public_bounds=sweep_bounds, policy=policy, progress=progress)
+
     if st.button(f"Run the sweep ({total} generations)", type="primary", key="dp_sweep_run", disabled=not epsilons):
-        with st.status("Running the epsilon sweep...", expanded=True) as status:
-            bar = st.progress(0.0)
-            try:
-                result = sweep_epsilon(inputs.frames["real"], inputs.frames["holdout"], metadata,
-                                       epsilons=sorted(epsilons), seeds=range(seeds), method=sweep_method,
-                                       target=None if target == "(none)" else target, rows=sweep_rows,
-                                       public_bounds=sweep_bounds, policy=parse_policy(review.policy_text),
-                                       progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
-            except ReviewError as exc:
-                status.update(label="Sweep stopped", state="error")
-                st.error(plain(exc))
-            else:
-                st.session_state[SWEEP_KEY] = (review.table_key(), result)
-                status.update(label=f"Sweep done: {len(result.points)} generations in {result.seconds:.0f} s",
-                              state="complete", expanded=False)
-    stored = st.session_state.get(SWEEP_KEY)
-    if stored and stored[0] == review.table_key():
-        result = stored[1]
+        manager().submit(sweep_key, "Epsilon sweep", run_sweep, kind="dp_sweep", size=total)
+        st.session_state[SWEEP_KEY] = sweep_key
+    job = manager().status(st.session_state.get(SWEEP_KEY) or sweep_key)
+    if job is not None and job.state not in ("done", "failed"):
+        show_progress(job, analysis_settings(review).poll_seconds)  # runs in the background; pages stay usable
+    elif job is not None and job.state == "failed":
+        st.error(f"The sweep stopped: {plain(job.error or 'failed')}")
+    elif job is not None:
+        result = job.value
         chosen = result.chosen_epsilon
         st.metric("Chosen epsilon", "none" if chosen is None else f"{chosen:g}",
                   help="The smallest epsilon at which every seed passes the fidelity and utility gates.")
         st.plotly_chart(sweep_figure(result), width="stretch", key="dp_sweep_figure")
         st.dataframe(text_frame(summary_table(result).round(3)), hide_index=True, width="stretch")
+        st.caption(f"{len(result.points)} generations in {result.seconds:.0f} s; method {result.method}, "
+                   f"{result.rows:,} rows each, seeds {', '.join(map(str, result.seeds))}.")
 
 with audit_tab:
     require_holdout(review, "The audit attacks membership with training rows against holdout rows")

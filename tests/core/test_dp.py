@@ -102,3 +102,22 @@ def test_cli_bad_bounds_file_is_one_line(tmp_path, split, capsys):
                  "--manifest", str(tmp_path / "m.json"), "--bounds", str(tmp_path / "bounds.json")])
     err = capsys.readouterr().err
     assert code == 2 and "body_mass_g" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sweep_measures_every_point_and_marks_the_choice(split):
+    from core.generate.sweep import summary_table, sweep_epsilon
+
+    train, holdout = split
+    sweep = sweep_epsilon(train, holdout, detect_metadata(train), epsilons=[3.0], seeds=[0], target="species",
+                          public_bounds=BOUNDS, baseline=True)
+    assert [(p.epsilon, p.seed) for p in sweep.points] == [(3.0, 0), (None, 0)]
+    dp_point = sweep.points[0]
+    assert 0 < dp_point.fidelity_score <= 1 and 0 <= dp_point.membership_auc <= 1
+    assert dp_point.empirical_epsilon is not None and dp_point.empirical_epsilon < 3.0
+    assert {"column_shapes", "exact_copies"} <= set(dp_point.gates)
+    chosen = sweep.chosen_epsilon
+    assert chosen == (3.0 if dp_point.does_its_job else None)
+    table = summary_table(sweep)
+    assert list(table["epsilon"]) == ["3", "non-private"]
+    document = sweep.to_dict()
+    assert document["curves"]["fidelity_score"][0]["epsilon"] == 3.0 and len(document["points"]) == 2
