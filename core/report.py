@@ -203,6 +203,10 @@ def _validity_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
         analytic = None if column.null is not None else \
             nulls.analytic_invalid_share(column.chance_invalid_share, column.sample_rows, alpha / tests)
         verdict = _judge_item("validity", column.invalid_share, column.null, analytic, policy, tests)
+        if column.null is not None and column.sdtype in ("numerical", "datetime"):
+            rank_bound = nulls.out_of_range_rank_bound(column.reference_rows, column.sample_rows, alpha / tests)
+            if rank_bound > verdict.bound:
+                verdict = replace(verdict, bound=rank_bound, passed=column.invalid_share <= rank_bound)
         column.null_median, column.floor, column.tail_probability = verdict.null_median, verdict.bound, verdict.tail_probability
         judged.append((name, verdict))
     gate = _summarise("validity", judged, "columns", int(policy.calibration("resamples")), alpha)
