@@ -227,3 +227,20 @@ def analytic_invalid_share(chance: float, m: int, level: float) -> float:
     if m <= 0:
         return 0.0
     return float(binom.isf(level, m, min(max(chance, 0.0), 1.0)) / m)
+
+
+def out_of_range_rank_bound(n: int, m: int, level: float) -> float:
+    """Distribution-free ceiling on the share of m fresh values outside the range of n reference values.
+
+    For continuous values every interleaving of the n + m draws is equally likely, so P(at least k of the
+    sample below the reference minimum) = prod_{i<k} (m - i) / (n + m - i); both sides together are bounded
+    by (k + 1) times that. Ties only lower the count, so the bound stays valid for tied values. Resamples
+    of the pool cannot resolve tails this fine (a Bonferroni level of 1e-4 from 200 resamples).
+    """
+    if m <= 0:
+        return 0.0
+    tail, k = 1.0, 0
+    while k < m and (k + 1) * tail > level:
+        tail *= (m - k) / (n + m - k)
+        k += 1
+    return k / m

@@ -172,3 +172,55 @@ def test_missing_constant_and_wide_columns_are_reported_not_dropped(penguins):
     assert "constant" in skipped and "constant" in skipped["constant"]
     assert "wide" in skipped and "categories" in skipped["wide"]
     assert {c.column for c in result.column_shapes} >= {"constant", "wide", "species"}
+
+
+def test_sdmetrics_binning_option_equals_quality_report_on_mixed_pairs(penguins):
+    """With pair_binning = "sdmetrics" mixed pairs equal sdmetrics' QualityReport; the default differs by design."""
+    from sdmetrics.reports.single_table import QualityReport
+
+    from core.stats.null import NullSettings
+
+    real, _, synthetic = three_way_split(penguins, seed=3, fractions=(0.5, 0.0))
+    synthetic = synthetic.copy()
+    synthetic["body_mass_g"] = synthetic["body_mass_g"].clip(3500, 5000)  # a range the synthetic data shrank
+    metadata = detect_metadata(real)
+    frames = {"real": coerce_to_metadata(real, metadata, "real"),
+              "synthetic": coerce_to_metadata(synthetic, metadata, "synthetic")}
+    shared = evaluate_fidelity(frames, metadata, settings=NullSettings(resamples=20))
+    report_binned = evaluate_fidelity(frames, metadata, settings=NullSettings(resamples=20, pair_binning="sdmetrics"))
+    report = QualityReport()
+    report.generate(frames["real"], frames["synthetic"],
+                    {"columns": {c: {"sdtype": t} for c, t in metadata.items()}}, verbose=False)
+    scores = {(r["Column 1"], r["Column 2"]): r["Score"] for _, r in report.get_details("Column Pair Trends").iterrows()}
+    numeric = lambda c: metadata[c] in ("numerical", "datetime")
+    gaps = []
+    for ours, theirs in zip(shared.pair_trends, report_binned.pair_trends):
+        if numeric(ours.columns[0]) == numeric(ours.columns[1]):
+            continue
+        expected = scores.get(ours.columns, scores.get(ours.columns[::-1]))
+        if expected is None or not np.isfinite(expected):
+            continue  # sdmetrics leaves some pairs unscored (NaN)
+        assert theirs.score == pytest.approx(expected, abs=1e-9), ours.columns
+        gaps.append(abs(ours.score - expected))
+    assert max(gaps) > 0.1  # the shrunk range shows under shared bins and hides under per-table bins
+
+
+@pytest.mark.parametrize("rows", [2, 3, 50])
+def test_constant_huge_and_signed_zero_columns_score_without_crashing(rows):
+    from core.report import evaluate
+    from core.data.io import prepare_inputs, table_from_frame
+
+    rng = np.random.default_rng(rows)
+
+    def frame(n):
+        return pd.DataFrame({"date": pd.to_datetime(["2020-01-01"] * n), "big": [1e15] * n, "huge": [3e17] * n,
+                             "near": 1e15 + rng.integers(0, 2, n), "tiny_step": 1.0 + rng.integers(0, 2, n) * 1e-13,
+                             "zero": rng.choice([0.0, -0.0], n), "label": ["a"] * n, "flag": [True] * n,
+                             "x": rng.normal(size=n), "k": rng.choice(list("pqr"), n)})
+    inputs = prepare_inputs(table_from_frame(frame(rows), "real.csv"), table_from_frame(frame(rows), "synthetic.csv"),
+                            table_from_frame(frame(rows), "holdout.csv"))
+    evaluation = evaluate(inputs, privacy=False)
+    evaluation.to_dict()
+    shapes = {c.column: c.score for c in evaluation.fidelity.column_shapes}
+    assert shapes["zero"] == 1.0  # -0.0 and 0.0 are one value
+    assert shapes["date"] == shapes["big"] == shapes["huge"] == 1.0
