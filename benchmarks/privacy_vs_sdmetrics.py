@@ -118,7 +118,9 @@ def part_sdmetrics(rows: int) -> None:
     for name, theirs, ours in rows_out:
         print(f"  {name:<75} sdmetrics {theirs:8.4f}   ours {ours:8.4f}")
     for name, gate in privacy_gate_values(result).items():
-        print(f"  gate {name:<28} value {gate['value']:.4f} threshold {gate['threshold']} passed {gate['passed']}")
+        median = "n/a" if gate.get("null_median") is None else f"{gate['null_median']:.4f}"
+        print(f"  gate {name:<28} value {gate['value']:.4f} threshold {gate['threshold']:.4f} (null median {median}) "
+              f"passed {gate['passed']}")
 
 
 def part_big(rows: int) -> None:

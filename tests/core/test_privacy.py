@@ -460,3 +460,22 @@ def test_distances_are_float64_exact_for_tiny_differences():
     expected = np.array([1e-9, 10e-9 / 20, 20e-9 / 20])  # |dy| / span(y) = 8e-9 / 8; |dx| / span(x)
     np.testing.assert_allclose(found.distance, expected, rtol=1e-4)
     assert (found.distance > 0).all()
+
+
+def test_report_gates_carry_the_measured_null(penguins):
+    from core.data.io import prepare_inputs, table_from_frame
+    from core.policy import load_policy
+    from core.report import Evaluation, with_results
+
+    frame, metadata = penguins
+    train, holdout, fresh = _split3(frame, seed=3)
+    result = evaluate_privacy(train, fresh, holdout, metadata, seed=0, n_attacks=30)
+    inputs = prepare_inputs(table_from_frame(train, "t.csv"), table_from_frame(fresh, "s.csv"),
+                            table_from_frame(holdout, "h.csv"))
+    evaluation = with_results(Evaluation(inputs, load_policy(), None, None, []), result, None)
+    gates = {g.name: g.to_dict() for g in evaluation.gates}
+    assert set(gates) == {"exact_copies", "distance_to_closest_record", "membership_inference"}
+    for gate in gates.values():
+        assert gate["passed"] and gate["null_median"] is not None and gate["threshold"] == gate["floor"]
+        assert 0.0 < gate["tail_probability"] <= 1.0
+    json.dumps(evaluation.sections["privacy"])
