@@ -19,7 +19,7 @@ st.title("Records")
 # The page shows real training rows: only signed-in reviewers (and above) read it.
 allowed, why = write_permission("reviewer")
 if not allowed:
-    st.info(f"Records shows real training records beside synthetic ones. {why}", icon=":material/lock:")
+    st.info(f"Records shows real training records beside synthetic ones. {plain(why)}", icon=":material/lock:")
     st.page_link(PAGE_SIGNIN, label="Sign in", icon=":material/login:")
     st.stop()
 review, inputs, result = review_or_stop(need_evaluation=False)

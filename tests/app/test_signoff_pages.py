@@ -125,7 +125,7 @@ def test_viewer_cannot_write(store):
     _ok(at.run())
     at = _sign_in(at, "vera")
     _open(at, "records")  # shows real rows: closed to a viewer
-    assert "needs 'reviewer'" in " ".join(_texts(at.info)) and not at.subheader
+    assert "needs 'reviewer'" in _texts(at.info) and not at.subheader
     assert not any(b.key == "records_review_submit" for b in at.button)
     _open(at, "signoff")
     assert at.button(key="signoff_sign").disabled
