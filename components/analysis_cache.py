@@ -52,9 +52,20 @@ def default_target(metadata: dict[str, str]) -> str:
     return discrete[-1] if discrete else candidates[-1]
 
 
+def preload(module: str) -> None:
+    """Import `module` in the page's thread before a job needs it.
+
+    A library first imported inside a worker thread of the running server (SDV, in our measurements) stalled
+    the job for minutes; imported here, the worker finds it loaded."""
+    import importlib
+
+    importlib.import_module(module)
+
+
 def start_privacy(review: Review, seed: int) -> Job:
     """The privacy job of this review and seed: running, finished, read from disk, or started now."""
     inputs = prepared_inputs(review)  # prepared here (cached) so a bad table is an error on the page
+    preload("sklearn.neighbors")
     st.session_state[PRIVACY_RUN_KEY] = int(seed)
     return manager().submit(privacy_key(review, seed), "Privacy checks",
                             lambda progress: run_privacy(inputs, int(seed), progress),

@@ -16,7 +16,8 @@ from components.figures import LAYOUT
 from core import __version__
 from core.jobs import Job, content_key
 from core.checks.drift import ColumnDrift, DriftPolicy, DriftResult, detect_drift
-from core.data.io import LoadedTable, prepare_inputs, table_from_frame
+from core.data.io import LoadedTable, table_from_frame
+from core.data.metadata import check_schemas, coerce_to_metadata, resolve_metadata
 
 THEN_COLOUR = "#1f77b4"
 NOW_COLOUR = "#d62728"
@@ -55,17 +56,30 @@ def drift_key(reference: LoadedTable, current: LoadedTable, overrides: dict[str,
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def drift_job(reference: LoadedTable, current: LoadedTable, overrides: dict[str, str], policy: DriftPolicy) -> Job:
-    """The drift check of the two tables as a background job (types from the reference, the review's overrides),
-    shared by every session and kept in the result cache by content key."""
-    def compute(progress):
-        progress(0.05, "Detecting column types and checking the schemas")
-        inputs = prepare_inputs(reference, current, None, dict(overrides) or None)
-        progress(0.4, "Testing every column and pair")
-        return detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, policy)
+def drift_job(reference: LoadedTable, current: LoadedTable, overrides: dict[str, str], policy: DriftPolicy,
+              metadata: dict[str, str] | None = None) -> Job:
+    """The drift check of the two tables as a background job, shared by every session and kept in the result
+    cache by content key. Column types: `metadata` when given (the review's, for its own real table), else
+    detected from the reference here, in the page's thread (SDV is imported there, never in a worker)."""
+    key = drift_key(reference, current, overrides, policy)
+    job = manager().status(key)
+    if job is not None and job.state != "failed":
+        return job
+    if metadata is None:
+        with st.spinner("Detecting the reference table's column types..."):
+            metadata = resolve_metadata(reference.frame, dict(overrides) or None, reference.path)
+    types = dict(metadata)
 
-    return manager().submit(drift_key(reference, current, overrides, policy), "Drift checks", compute,
-                            kind="drift", size=reference.rows + current.rows)
+    def compute(progress):
+        progress(0.05, "Checking the schemas and coercing the columns")
+        tables = {"real": reference, "synthetic": current}
+        check_schemas({role: (t.path, t.frame) for role, t in tables.items()})
+        columns = list(reference.frame.columns)
+        frames = {role: coerce_to_metadata(t.frame[columns], types, t.path) for role, t in tables.items()}
+        progress(0.3, "Testing every column and pair")
+        return detect_drift(frames["real"], frames["synthetic"], types, policy)
+
+    return manager().submit(key, "Drift checks", compute, kind="drift", size=reference.rows + current.rows)
 
 
 def _num(value) -> float:

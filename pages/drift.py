@@ -16,6 +16,7 @@ from components.drift_views import (
     recording_target,
 )
 from components.analysis_cache import job_value
+from components.cache import prepared_inputs
 from components.loading import load_upload
 from components.state import get_review, require_app_entry
 from components.widgets import plain
@@ -86,9 +87,19 @@ except ReviewError as exc:
     st.error(f"Drift cannot be checked: {plain(exc)}")
     st.stop()
 # A background job (seconds; the page and the other pages stay usable), shared with other sessions.
-job = drift_job(reference, current, dict(review.overrides), policy)
-if job.state == "failed" and st.button("Run the drift checks again", key="drift_retry"):
-    job = drift_job(reference, current, dict(review.overrides), policy)
+known = None
+if reference.sha256 == review.tables["real"].sha256:  # the review's own real table: its types are known
+    try:
+        known = prepared_inputs(review).metadata
+    except ReviewError:
+        known = None
+try:
+    job = drift_job(reference, current, dict(review.overrides), policy, known)
+    if job.state == "failed" and st.button("Run the drift checks again", key="drift_retry"):
+        job = drift_job(reference, current, dict(review.overrides), policy, known)
+except ReviewError as exc:
+    st.error(f"Drift cannot be checked: {plain(exc)}")
+    st.stop()
 result = job_value(job, jobs.poll_seconds, "The drift checks")
 
 st.divider()

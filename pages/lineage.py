@@ -6,7 +6,7 @@ import uuid
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from components.analysis_cache import manager, show_progress
+from components.analysis_cache import manager, preload, show_progress
 
 from components.lineage_views import (
     column_tails_table,
@@ -41,6 +41,8 @@ def start_demo() -> None:
     """Start the lineage demo (scripts/lineage_demo.py's work) as a background job; the page polls its progress."""
     from core.demo.lineage import run_and_register_demo_chains
 
+    with st.spinner("Loading SDV..."):
+        preload("sdv")  # never first imported in a worker thread (see components.analysis_cache.preload)
     key = content_key("lineage-demo", url, uuid.uuid4().hex)  # each run adds chains: never reuse a result
     manager().submit(key, "Lineage demo: two chains of 5 cycles with SDV",
                      lambda progress: run_and_register_demo_chains(url, progress=progress),
