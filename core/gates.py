@@ -119,7 +119,7 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
              unit="epsilon"),
     GateSpec("lineage", "lineage",
              "a generation trained mostly on synthetic data, or whose tails are collapsing across cycles", "min",
-             0.50, "core.checks.lineage:lineage_gate_value",
+             0.80, "core.checks.lineage:lineage_gate_value",
              "none: judged on the stored chain's training mix and tail health"),
 )}
 

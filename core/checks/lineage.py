@@ -35,8 +35,6 @@ from core.errors import InputError, PolicyError, UsageError
 from core.data.metadata import Metadata, coerce_to_metadata
 
 NUMERIC_SDTYPES = ("numerical", "datetime")
-# Suggested threshold for the `lineage` gate (value = latest tail-health score, 0 when the rule is broken).
-LINEAGE_GATE_THRESHOLD = 0.8
 
 
 @dataclass
@@ -303,10 +301,11 @@ def _cycle_health(position: int, link: GenerationLink, tails: dict[str, ColumnTa
 
 def lineage_gate(result: LineageResult, policy=None):
     """The `lineage` gate (core.policy.Gate): lineage_gate_value against the policy's [gates.lineage] threshold
-    (LINEAGE_GATE_THRESHOLD when the policy sets none); passes when value >= threshold."""
-    from core.gates import Gate
+    (the registry's default when no policy is given); passes when value >= threshold."""
+    from core.gates import Gate, spec
 
-    threshold = LINEAGE_GATE_THRESHOLD if policy is None else policy.gate("lineage", default=LINEAGE_GATE_THRESHOLD)
+    default = spec("lineage").threshold
+    threshold = default if policy is None else policy.gate("lineage", default=default)
     value = lineage_gate_value(result)
     if result.recursive_training:
         detail = "recursive training without fresh real data: the gate fails whatever the tail health"

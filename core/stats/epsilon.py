@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import beta
 
-MAX_THRESHOLDS = 256  # candidate thresholds tried on the selection half (score quantiles)
+MAX_CUTS = 256  # candidate thresholds tried on the selection half (score quantiles)
 
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -82,8 +82,8 @@ def empirical_epsilon(member_scores: np.ndarray, non_member_scores: np.ndarray, 
         return EpsilonAudit(0.0, 0.0, math.nan, math.nan, math.nan, 0.0, 1.0, len(m_test), len(n_test),
                             delta, confidence, seed)
     pooled = np.concatenate([m_sel, n_sel])
-    candidates = np.unique(np.quantile(pooled, np.linspace(0, 1, MAX_THRESHOLDS)))
-    candidates = np.union1d(candidates, np.unique(m_sel)[-MAX_THRESHOLDS:])  # members' own top scores
+    candidates = np.unique(np.quantile(pooled, np.linspace(0, 1, MAX_CUTS)))
+    candidates = np.union1d(candidates, np.unique(m_sel)[-MAX_CUTS:])  # members' own top scores
     best, best_value = candidates[0], -1.0
     for threshold in candidates:
         tp, fp = _rates(m_sel, n_sel, threshold)
