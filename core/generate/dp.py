@@ -10,6 +10,8 @@ What the privacy guarantee covers is written into the manifest, column by column
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import random
 import time
@@ -187,9 +189,6 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         else:
             synthesizer = snsynth.Synthesizer.create(settings.method.lower(), epsilon=float(settings.epsilon),
                                                      delta=float(delta), verbose=False)
-        import contextlib
-        import io
-
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # smartnoise prints its budget split
                 synthesizer.fit(data, transformer=transformers, preprocessor_eps=bounds_epsilon)
@@ -212,6 +211,7 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         transformer = transformers[column]
         domain[column].update({"bounds": [_finite(transformer.fit_lower), _finite(transformer.fit_upper)],
                                "epsilon_spent": bounds_epsilon / len(needs_bounds)})
+    private_categories = any(d.get("categories_source", "").startswith("read") for d in domain.values())
     manifest = {
         "method": f"{settings.method}Synthesizer (smartnoise-synth)",
         "parameters": {"epsilon": settings.epsilon, "delta": delta, "bins": settings.bins,
@@ -224,10 +224,8 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
                              "categories label-encoded with missing as its own value",
             "columns": domain,
             "bounds_from_private_data": needs_bounds,
-            "covered_by_epsilon": "the model fitted to the training rows and the bounds it estimated; not the "
-                                  "category sets read from the data" if any(
-                                      d.get("categories_source", "").startswith("read") for d in domain.values())
-                                  else "the model fitted to the training rows and the bounds it estimated",
+            "covered_by_epsilon": "the model fitted to the training rows and the bounds it estimated"
+                                  + ("; not the category sets read from the data" if private_categories else ""),
         },
         "seed": seed, "rows": int(rows),
         "seed_note": "the seed fixes selection and sampling; the measurement noise comes from OpenDP's secure "
