@@ -4,9 +4,11 @@ Policy defaults, the report, the CLI and every page read this module; no thresho
 else. A gate is judged by comparing its statistic with the *measured* distribution of the same statistic on
 real-vs-real resamples of the synthetic table's size (its null): the floor (or ceiling) is the null's
 quantile at the policy's false-alarm rate, Bonferroni-corrected for the number of items the gate judges
-(one test per column, pair or triple, so the gate as a whole keeps the nominal rate). Where no null can be
-drawn (no holdout, or real data too small to resample), the gate falls back to its stated fixed threshold
-and says so in its detail.
+(one test per column, pair or triple, so the gate as a whole keeps the nominal rate). Fidelity and validity
+nulls are drawn from the pooled real rows (the training rows alone when there is no holdout; see
+core/stats/null.py). Where the real data is too small to resample (fewer than `min_real_rows`), they use a
+stated analytic bound (core.stats.null.analytic_*); a gate with neither falls back to its fixed threshold.
+Each says which in its detail.
 """
 from __future__ import annotations
 

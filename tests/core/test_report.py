@@ -146,3 +146,14 @@ def test_report_follows_the_contract(census):
     assert names <= {"column_shapes", "column_pair_trends", "validity", "coverage", "exact_copies",
                      "distance_to_closest_record", "membership_inference", "utility"}
     assert all(set(g) >= {"name", "value", "threshold", "passed", "detail"} for g in report["gates"])
+
+
+@pytest.mark.parametrize("text", ["[calibration]\nfalse_alarm_rate = 0.0\n", "[calibration]\nresamples = 5\n",
+                                  "[calibration]\nbogus = 1\n", '[fidelity]\npair_binning = "own"\n'])
+def test_bad_calibration_settings_are_one_line_policy_errors(text):
+    from core.errors import PolicyError
+
+    with pytest.raises(PolicyError, match="bad.toml"):
+        parse_policy(text, "bad.toml")
+    assert parse_policy('[calibration]\nresamples = 50\n[fidelity]\npair_binning = "sdmetrics"\n', "ok.toml") \
+        .calibration("resamples") == 50
