@@ -397,9 +397,9 @@ def test_shuffled_synthetic_a_third_the_size_fails_on_a_low_skill_target():
 
 
 def test_report_keeps_a_not_judgeable_utility_gate_as_passed():
-    from core.data.io import prepare_inputs, table_from_frame
+    from core.data.io import PreparedInputs
     from core.policy import load_policy
-    from core.report import Evaluation, apply_gates, with_results
+    from core.report import Evaluation, with_results
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600),
@@ -408,8 +408,7 @@ def test_report_keeps_a_not_judgeable_utility_gate_as_passed():
     train, holdout, synthetic = three_way(frame)
     result = U.evaluate_utility(train, synthetic, holdout, metadata, "label", seeds=(0,), design=None,
                                 importance=False)
-    inputs = prepare_inputs(table_from_frame(train, "t.csv"), table_from_frame(synthetic, "s.csv"),
-                            table_from_frame(holdout, "h.csv"))
+    inputs = PreparedInputs({}, {"real": train, "synthetic": synthetic, "holdout": holdout}, metadata)
     base = Evaluation(inputs, load_policy(), None, None, [])
     gate = next(g for g in with_results(base, None, result, "label").gates if g.name == "utility")
     assert gate.passed and not gate.judgeable and gate.to_dict()["judgeable"] is False
