@@ -385,8 +385,12 @@ def test_fresh_sample_a_third_the_size_passes_on_a_low_skill_target():
         assert result.matched_trtr.mean < result.primary.trtr.mean  # fewer rows, less skill: the size effect
 
 
-def test_shuffled_synthetic_a_third_the_size_fails_on_a_low_skill_target():
-    frame, metadata, target = census_low_skill()
+def test_shuffled_synthetic_a_third_the_size_fails():
+    """The size-matched reference does not excuse a real loss: columns shuffled independently fail. (On the
+    low-skill 'race' target the floor at 1,000 rows is ~0.23, too low to catch even this; the income target
+    has skill to lose.)"""
+    frame, metadata, _ = census_low_skill()
+    target = "income_gt_50k"
     order = np.random.default_rng(0).permutation(len(frame))
     train, holdout = frame.iloc[order[:3000]], frame.iloc[order[3000:4500]]
     synthetic = shuffle_columns(frame.iloc[order[4500:5500]])
