@@ -463,15 +463,14 @@ def test_distances_are_float64_exact_for_tiny_differences():
 
 
 def test_report_gates_carry_the_measured_null(penguins):
-    from core.data.io import prepare_inputs, table_from_frame
+    from core.data.io import PreparedInputs
     from core.policy import load_policy
     from core.report import Evaluation, with_results
 
     frame, metadata = penguins
     train, holdout, fresh = _split3(frame, seed=3)
     result = evaluate_privacy(train, fresh, holdout, metadata, seed=0, n_attacks=30)
-    inputs = prepare_inputs(table_from_frame(train, "t.csv"), table_from_frame(fresh, "s.csv"),
-                            table_from_frame(holdout, "h.csv"))
+    inputs = PreparedInputs({}, {"real": train, "synthetic": fresh, "holdout": holdout}, metadata)
     evaluation = with_results(Evaluation(inputs, load_policy(), None, None, []), result, None)
     gates = {g.name: g.to_dict() for g in evaluation.gates}
     assert set(gates) == {"exact_copies", "distance_to_closest_record", "membership_inference"}
