@@ -47,11 +47,24 @@ def drop_database(backend: str, url: str) -> None:
     """Drop a database made by create_database (SQLite files go with tmp_path)."""
     if backend != "postgresql":
         return
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+
     name = make_url(url).database
     engine = create_engine(make_url(os.environ["TEST_DATABASE_URL"]), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
+    try:
+        for attempt in range(10):  # a backend of another role (autovacuum, a closing app-role pool) may linger
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except DBAPIError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
+    finally:
+        engine.dispose()
 
 
 @dataclass
