@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
 
     users = commands.add_parser("users", help="local accounts of the sign-off store")
-    users.add_argument("action", choices=["add", "list"])
+    users.add_argument("action", choices=["add", "list", "unlock"],
+                       help="unlock: clear an account's failed sign-ins (--actor must be an admin)")
+    users.add_argument("--actor", help="unlock: the administrator doing it")
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=["viewer", "reviewer", "approver", "admin"], default="reviewer")
     users.add_argument("--password-env", default="REVIEW_DESK_PASSWORD",
@@ -182,7 +184,16 @@ def _users(args: argparse.Namespace) -> int:
                 print(f"{user.name}\t{user.role}")
         return EXIT_PASS
     if not args.name:
-        raise UsageError("users add needs a name")
+        raise UsageError(f"users {args.action} needs a name")
+    if args.action == "unlock":
+        from core.review.auth import unlock
+
+        if not args.actor:
+            raise UsageError("users unlock needs --actor (an admin)")
+        with session_scope(engine) as session:
+            unlock(session, args.name, actor=args.actor)
+        print(f"user {args.name}: failed sign-ins cleared")
+        return EXIT_PASS
     password = os.environ.get(args.password_env) or getpass.getpass(f"password for {args.name}: ")
     with session_scope(engine) as session:
         create_user(session, args.name, password, args.role, actor="cli")
@@ -211,7 +222,7 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _signoff(args: argparse.Namespace) -> int:
-    from core.store import export_evidence_bundle, generation_detail, read_session, verify_chain
+    from core.store import export_evidence_bundle, read_session, verify_chain
 
     engine = _store(args)
     with read_session(engine) as session:
