@@ -26,16 +26,11 @@ from core.review.export import evidence_report_html, export_bundle
 from core.review.records import save_review_work
 from core.policy import Policy, parse_policy
 from core.store import (
-    NoteInput,
     audit_events,
-    export_evidence_bundle,
     generation_detail,
     list_generations,
     read_session,
-    save_draft,
     session_scope,
-    start_review,
-    submit_review,
     verify_chain,
 )
 from core.store.models import Review as StoredReview

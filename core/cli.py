@@ -88,8 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
 
     users = commands.add_parser("users", help="local accounts of the sign-off store")
-    users.add_argument("action", choices=["add", "list", "grant-app-role"],
-                       help="grant-app-role NAME: as the PostgreSQL owner, let role NAME read and insert only")
+    users.add_argument("action", choices=["add", "list", "grant-app-role", "unlock"],
+                       help="grant-app-role NAME: as the PostgreSQL owner, let role NAME read and insert only; "
+                            "unlock NAME: clear an account's failed sign-ins (--actor must be an admin)")
+    users.add_argument("--actor", help="unlock: the administrator doing it")
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=["viewer", "reviewer", "approver", "admin"], default="reviewer")
     users.add_argument("--password-env", default="REVIEW_DESK_PASSWORD",
@@ -322,6 +324,15 @@ def _users(args: argparse.Namespace) -> int:
             with read_session(engine) as session:
                 for user in session.query(User).order_by(User.name):
                     print(f"{user.name}\t{user.role}")
+            return EXIT_PASS
+        if args.action == "unlock":
+            from core.review.auth import unlock
+
+            if not args.actor:
+                raise UsageError("users unlock needs --actor (an admin)")
+            with session_scope(engine) as session:
+                unlock(session, args.name, actor=args.actor)
+            print(f"user {args.name}: failed sign-ins cleared")
             return EXIT_PASS
         password = os.environ.get(args.password_env) or _ask_password(args.name, args.password_env)
         with session_scope(engine) as session:

@@ -106,3 +106,23 @@ def test_status_and_default_export_hold_no_real_rows_or_categories(registered, c
     with read_session(url) as s:
         events = audit_events(s, action="export.include_real_records")
     assert [e["actor"] for e in events] == ["alex"]
+
+
+def test_cli_creates_the_first_admin_and_unlocks_accounts(tmp_path, capsys, monkeypatch):
+    from core.review.auth import sign_in
+
+    url = sqlite_url(tmp_path / "fresh.sqlite3")
+    monkeypatch.setenv("REVIEW_DESK_PASSWORD", "password123")
+    assert main(["users", "add", "root", "--role", "admin", "--database", url]) == 0
+    assert main(["users", "add", "rita", "--role", "reviewer", "--database", url]) == 0
+    from core.policy import parse_policy
+
+    policy = parse_policy("[auth]\nmax_failed_attempts = 1\nbase_delay_seconds = 0\n", "auth")
+    with session_scope(url) as s:
+        assert not sign_in(s, "rita", "wrong password", client="cli-test", policy=policy).ok
+    with session_scope(url) as s:
+        assert sign_in(s, "rita", "password123", client="cli-test", policy=policy).locked
+    assert main(["users", "unlock", "rita", "--actor", "rita", "--database", url]) == 2  # not an admin
+    assert main(["users", "unlock", "rita", "--actor", "root", "--database", url]) == 0
+    with session_scope(url) as s:
+        assert sign_in(s, "rita", "password123", client="cli-test", policy=policy).ok
