@@ -38,9 +38,9 @@ WATCH = """() => {
   window.__observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   return performance.now();
 }"""
-SETTLED = """(quietMs) => window.__settled !== null && performance.now() - window.__settled > quietMs
+SETTLED = """(quietMs) => (window.__settled !== null && performance.now() - window.__settled > quietMs
   && [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => c.querySelector('.main-svg'))
-  && !document.querySelector('[data-testid=stSkeleton]')"""
+  && !document.querySelector('[data-testid=stSkeleton]')) ? window.__settled : null"""
 QUIET_MS = 250  # a widget change may start a second run right after the first: wait this long for one
 
 
@@ -48,8 +48,8 @@ def timed(page, action) -> float:
     """Milliseconds from just before `action()` (a click) to the settled page."""
     start = page.evaluate(WATCH)
     action()
-    page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=300_000, polling=20)
-    return float(page.evaluate("() => window.__settled")) - start
+    settled = page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=300_000, polling=20).json_value()
+    return float(settled) - start
 
 
 def nav(page, title: str):
