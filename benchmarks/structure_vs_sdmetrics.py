@@ -52,7 +52,14 @@ def census_tables(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     test["income_gt_50k"] = test["income_gt_50k"].map({"- 50000.": "<=50K", "50000+.": ">50K"})
     metadata = detect_metadata(frame.iloc[:50_000])
     typed = lambda f: coerce_to_metadata(f.reset_index(drop=True), metadata, "census")
-    return typed(frame.iloc[:rows]), typed(frame.iloc[rows:2 * rows]), typed(test[columns].iloc[:rows]), metadata
+    train, fresh, holdout = typed(frame.iloc[:rows]), typed(frame.iloc[rows:2 * rows]), typed(test[columns].iloc[:rows])
+    # sdmetrics' encoder refuses categories its training rows lack: such rare values become the train mode.
+    for column, sdtype in metadata.items():
+        if sdtype == "categorical":
+            seen = set(train[column].dropna())
+            for other in (fresh, holdout):
+                other.loc[~other[column].isin(seen) & other[column].notna(), column] = train[column].mode()[0]
+    return train, fresh, holdout, metadata
 
 
 def sdmetrics_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> tuple[float, float]:
@@ -103,7 +110,11 @@ def main() -> None:
     if cached:
         gc = pd.read_csv(cached[0])
         demo_meta = {c: metadata[c] for c in gc.columns}
-        variants["GaussianCopula (demo)"] = coerce_to_metadata(gc, demo_meta, str(cached[0]))
+        gc = coerce_to_metadata(gc, demo_meta, str(cached[0]))
+        for column, sdtype in demo_meta.items():
+            if sdtype == "categorical":
+                gc.loc[~gc[column].isin(set(train[column].dropna())) & gc[column].notna(), column] = train[column].mode()[0]
+        variants["GaussianCopula (demo)"] = gc
     print("\n1. Detection vs sdmetrics LogisticDetection (score = 1 - (2 max(AUC, .5) - 1))")
     print(f"{'synthetic':<24}{'our AUC':>9}{'bound':>8}{'gate':>6}{'s':>7}{'sdm score':>11}{'sdm AUC':>9}{'s':>7}")
     ours_time = theirs_time = None

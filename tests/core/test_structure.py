@@ -334,3 +334,28 @@ def test_record_scores_join_the_suspicious_first_order():
     first = sample_records(suspicion, int((suspicion.score >= suspicion.score[[4, 9]].min()).sum()), seed=0,
                            method="suspicious").positions
     assert {4, 9} <= set(int(p) for p in first)
+
+
+def test_registry_statistics_resolve_to_the_structure_functions():
+    import importlib
+
+    from core.gates import REGISTRY
+
+    for spec in REGISTRY.values():
+        if spec.family == "structure":
+            module, name = spec.statistic.split(":")
+            assert callable(getattr(importlib.import_module(module), name)), spec.statistic
+
+
+def test_three_way_score_equals_brute_force_total_variation():
+    frame, metadata = diabetes()
+    train, holdout, synthetic = split3(frame)
+    result = evaluate_three_way(train, synthetic, holdout, metadata, top=3, random=2, resamples=20)
+    binned = binned_columns({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata)
+    for triple in result.triples:
+        keys = {role: pd.Series(list(zip(*(binned[c].codes[role] for c in triple.columns)))) for role in ("real", "synthetic")}
+        p = keys["real"].value_counts(normalize=True)
+        q = keys["synthetic"].value_counts(normalize=True)
+        tv = 0.5 * p.sub(q, fill_value=0.0).abs().sum()
+        assert triple.score == pytest.approx(1.0 - tv, abs=1e-12)
+    assert len(result.triples) == 5 and [t.chosen for t in result.triples].count("random") == 2
