@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -41,8 +43,8 @@ st.caption(f"Column shapes {shapes:.3f} · column pair trends {trends:.3f} · "
 
 st.subheader("Gates")
 gates = pd.DataFrame([{
-    "gate": g.name, "result": "pass" if g.passed else "FAIL",
-    "value": f"{g.value:.4f}",
+    "gate": g.name, "result": ("not judgeable" if not g.judgeable else "pass") if g.passed else "FAIL",
+    "value": f"{g.value:.4f}" if g.value is not None and math.isfinite(g.value) else "n/a",
     "rule": rule_text(g.name, g.threshold),
     "a real sample scores": "" if g.null_median is None else f"{g.null_median:.4f}",
     "tail probability": "" if g.tail_probability is None else f"{g.tail_probability:.3f}",

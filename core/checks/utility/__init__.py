@@ -50,7 +50,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from core.errors import UsageError
 from core.data.metadata import Metadata
-from core.gates import CALIBRATION_DEFAULTS, Judgement, judge, rule_text
+from core.gates import CALIBRATION_DEFAULTS, Judgement, judge, rule_text, spec
 
 GATE_NAME = "utility"
 # Default gate threshold on `skill_retained_score`: the synthetic-trained model must keep at least 90% of
@@ -62,7 +62,7 @@ GATE_NAME = "utility"
 # a few thousand rows with room to spare and flags a clear loss of predictive structure; on tables of a
 # few hundred rows a fresh real sample can itself land just below it (the seeds' spread does not show this
 # training-sample noise, only the model's own randomness).
-UTILITY_THRESHOLD = 0.9  # the registry's fixed fallback, used only where the real rows are too few to resample
+UTILITY_FALLBACK = spec("utility").threshold  # used only where the real rows are too few to resample
 # Below this much real-model skill (ROC-AUC 0.55, R2 0.05) the target is barely predictable from the
 # other columns even with real data; a ratio of two near-chance scores is noise, so the gate is left out.
 MIN_REAL_SKILL = 0.05
@@ -416,7 +416,7 @@ class UtilityScore:
     models: dict[str, dict[str, MetricComparison]]  # model -> metric -> comparison
     estimators: dict[str, str]  # model -> the estimator's repr (its settings)
     rows: dict[str, int]  # train / synthetic / holdout rows used, and rows dropped for a missing target
-    threshold: float = UTILITY_THRESHOLD  # fixed fallback (no null)
+    threshold: float = UTILITY_FALLBACK  # fixed fallback (no null)
     matched_trtr: Spread | None = None  # reference model's primary metric, trained on real samples of synthetic size
     matched_rows: int = 0  # rows of each of those samples: the synthetic size, at most half the real rows
     matched_pairs: list[tuple[float, float]] = field(default_factory=list)  # (sample A, disjoint sample B) per resample
@@ -1033,7 +1033,7 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
 
 def utility_score(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
                   target: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, models: Sequence[str] = MODELS,
-                  threshold: float = UTILITY_THRESHOLD, resamples: int = UTILITY_RESAMPLES,
+                  threshold: float = UTILITY_FALLBACK, resamples: int = UTILITY_RESAMPLES,
                   progress: Progress | None = None) -> UtilityScore:
     """TSTR vs TRTR on the holdout for each model, metric and seed, and the size-matched TRTR resamples."""
     seeds = _check_seeds(seeds)
@@ -1066,7 +1066,7 @@ def feature_importance_agreement(train: pd.DataFrame, synthetic: pd.DataFrame, h
 
 def evaluate_utility(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
                      target: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, design: BlendDesign | None = BlendDesign(),
-                     importance: bool = True, threshold: float = UTILITY_THRESHOLD,
+                     importance: bool = True, threshold: float = UTILITY_FALLBACK,
                      resamples: int = UTILITY_RESAMPLES, progress: Progress | None = None) -> UtilityResult:
     """TSTR vs TRTR, the blend sweep (design=None skips it) and importance agreement, sharing fitted runs."""
     seeds = _check_seeds(seeds)
