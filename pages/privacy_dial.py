@@ -10,9 +10,9 @@ import streamlit as st
 from components.analysis_cache import settings as analysis_settings, show_progress
 from components.cache import manager
 from components.dp_views import domain_frame, generate_dp, sweep_figure
-from components.loading import try_review
+from components.loading import use_generated
 from components.privacy_views import show_gates
-from components.state import Review, require_app_entry
+from components.state import require_app_entry
 from components.widgets import plain, require_holdout, review_or_stop, text_frame
 from core.checks.dp import audit_membership, claimed_privacy, empirical_epsilon_gate
 from core.errors import ReviewError
@@ -72,10 +72,7 @@ with generate_tab:
         except Exception as exc:  # a synthesizer failing on odd data is reported, never raised
             st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
         else:
-            tables = dict(review.tables, synthetic=table)
-            notes = dict(review.notes, manifest=manifest)
-            if try_review(Review(tables, dict(review.overrides), "generated", notes, review.policy_text)):
-                st.rerun()
+            use_generated(review, table, manifest)
     manifest = review.notes.get("manifest") or {}
     if manifest.get("differential_privacy"):
         dp = manifest["differential_privacy"]

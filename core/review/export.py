@@ -1,20 +1,14 @@
-"""Self-contained HTML report of a generation's evidence bundle (opens offline: plotly.js is inlined).
+"""Exports of a generation's evidence: who may have which bundle, what is redacted from it, and its HTML page.
 
-This is the one place the desk writes HTML. The page is our own fixed template; every value taken from the
-bundle (manifest, report, notes, comments, audit payloads) goes through html.escape before it is placed in it.
-Real records are shown only when the bundle itself includes them (export_evidence_bundle(include_real_records=True));
-otherwise note rows from real data and report fields holding real records are dropped here as well, and the
-page says so.
+Real records and real category values leave the store only in a bundle an approver asked for (an audited
+event); the default bundle and `signoff status` redact them and count what they redacted. The HTML page
+itself is built by core.review.html_report.
 """
 from __future__ import annotations
 
-import html
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-
-import plotly.graph_objects as go
 
 from core.store.repository import REAL_RECORD_KEYS
 
@@ -25,38 +19,6 @@ REAL_CATEGORY_KEYS = frozenset({"missing_categories"})
 # Gate and check details quote real category values as Python reprs ('Private', "O'Neil").
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
-table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.8rem}
-pre{background:#f6f8fa;padding:.75rem;overflow:auto;max-height:30rem}
-.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
-.note{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem}
-"""
-
-
-def esc(value: Any) -> str:
-    """A value as escaped HTML text (None as an empty string, dicts and lists as JSON)."""
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return html.escape(str(value), quote=True)
-
-
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    if not rows:
-        return "<p><em>none</em></p>"
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _pass(passed: Any) -> str:
-    return '<span class="pass">pass</span>' if passed else '<span class="fail">FAIL</span>'
-
 
 def redact_real_records(value: Any) -> Any:
     """A copy of a report with every field named in REAL_RECORD_KEYS replaced by a redaction marker."""
@@ -65,56 +27,6 @@ def redact_real_records(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_real_records(v) for v in value]
     return value
-
-
-def gates_figure(gates: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Each gate's value beside its threshold (bars coloured by pass/fail)."""
-    names = [str(g.get("name")) for g in gates]
-    fig = go.Figure()
-    fig.add_bar(name="value", x=names, y=[g.get("value") for g in gates],
-                marker_color=["#1a7f37" if g.get("passed") else "#cf222e" for g in gates])
-    fig.add_scatter(name="threshold", x=names, y=[g.get("threshold") for g in gates], mode="markers",
-                    marker={"symbol": "line-ew-open", "size": 28, "color": "#1f2328", "line": {"width": 3}})
-    fig.update_layout(title="Gates: value (bar) and threshold (line)", height=380, margin={"t": 50, "b": 80},
-                      template="plotly_white")
-    return fig
-
-
-def column_shapes_figure(report: Mapping[str, Any]) -> go.Figure | None:
-    """Column shape score per column (with the holdout's expected score when recorded), or None without one."""
-    columns = (report.get("fidelity") or {}).get("column_shapes", {}).get("columns") or {}
-    if not isinstance(columns, Mapping) or not columns:
-        return None
-    names = list(columns)
-    fig = go.Figure()
-    fig.add_bar(name="synthetic score", x=names, y=[columns[c].get("score") for c in names])
-    if any(columns[c].get("expected") is not None for c in names):
-        fig.add_scatter(name="holdout (expected)", x=names, y=[columns[c].get("expected") for c in names],
-                        mode="markers", marker={"color": "#1f2328"})
-    fig.update_layout(title="Column shapes: score per column", height=380, yaxis_range=[0, 1.02],
-                      margin={"t": 50, "b": 120}, template="plotly_white")
-    return fig
-
-
-def _figures_html(figures: Sequence[go.Figure]) -> list[str]:
-    out = []
-    for i, fig in enumerate(figures):
-        out.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False},
-                               div_id=f"figure-{i}"))
-    return out
-
-
-def _notes_rows(reviews: Sequence[Mapping[str, Any]], include_real: bool) -> list[dict[str, Any]]:
-    rows = []
-    for review in reviews:
-        for note in review.get("notes", []):
-            row = note.get("row")
-            if note.get("source") == "real" and not include_real:
-                row = REDACTED if row is not None else None
-            rows.append({"review": review.get("id"), "reviewer": review.get("reviewer"), "row_id": note.get("row_id"),
-                         "source": note.get("source"), "flag": note.get("flag"), "note": note.get("note"),
-                         "row_hash": note.get("row_hash"), "row": row})
-    return rows
 
 
 def evidence_report_html(bundle: Mapping[str, Any], evaluation: Any = None) -> str:
