@@ -385,7 +385,7 @@ def _signoff(args: argparse.Namespace) -> int:
 
 
 def _signoff_in_store(args: argparse.Namespace) -> int:
-    from core.store import chain_anchor, export_evidence_bundle, generation_detail, read_session, verify_store
+    from core.store import chain_anchor, export_evidence_bundle, read_session, verify_store
 
     if args.action in ("status", "export") and args.generation is None:
         raise UsageError(f"signoff {args.action} needs --generation")
