@@ -100,6 +100,38 @@ def utility_job(review: Review, target: str, seeds: tuple[int, ...]) -> Job | No
     return manager().status(utility_key(review, target, tuple(int(s) for s in seeds)))
 
 
+STRUCTURE_RUN_KEY = "structure_run"  # session: seed of the last structure run
+
+
+def structure_key(review: Review, seed: int) -> str:
+    """Content key of the structure checks of this review, seed and policy (declared rules, false-alarm rate)."""
+    return content_key("structure", __version__, review.table_key(), int(seed),
+                       parse_policy(review.policy_text, "policy").sha256)
+
+
+def start_structure(review: Review, seed: int) -> Job:
+    """The structure job of this review and seed: running, finished, read from disk, or started now."""
+    from core.report import run_structure
+
+    inputs = prepared_inputs(review)
+    policy = parse_policy(review.policy_text, "policy")
+    preload("sklearn.ensemble")
+    st.session_state[STRUCTURE_RUN_KEY] = int(seed)
+    return manager().submit(structure_key(review, seed), "Structure checks",
+                            lambda progress: run_structure(inputs, policy, int(seed), progress),
+                            kind="structure", size=total_rows(review))
+
+
+def structure_job(review: Review, seed: int) -> Job | None:
+    """The structure job of this review and seed if one was asked for (by any session) or is on disk."""
+    return manager().status(structure_key(review, seed))
+
+
+def computed_structure(review: Review):
+    """The finished structure result of this session's last seed (else seed 0) on this review (never computes)."""
+    return manager().result(structure_key(review, st.session_state.get(STRUCTURE_RUN_KEY, 0)))
+
+
 def computed_privacy(review: Review) -> PrivacyResult | None:
     """The finished privacy result of this session's last seed (else seed 0) on this review (never computes)."""
     seed = st.session_state.get(PRIVACY_RUN_KEY, 0)
@@ -124,8 +156,15 @@ def evaluation_with_results(review: Review, evaluation: Evaluation) -> Evaluatio
     utility_result, target = computed_utility(review)
     privacy_result = computed_privacy(review)
     combined = with_results(evaluation, privacy_result, utility_result, target)
+    structure_result = computed_structure(review)
+    if structure_result is not None:
+        from core.report import with_structure
+
+        combined = with_structure(combined, structure_result)
     # The report holds results computed after the evaluation: its time is that of its newest part.
     times = [evaluation.created_at]
+    if structure_result is not None:
+        times.append(manager().status(structure_key(review, st.session_state.get(STRUCTURE_RUN_KEY, 0))).finished_at)
     if privacy_result is not None:
         times.append(manager().status(privacy_key(review, st.session_state.get(PRIVACY_RUN_KEY, 0))).finished_at)
     if utility_result is not None:

@@ -179,9 +179,13 @@ def evaluation(review: Review) -> Evaluation:
 
 def suspicion(review: Review, seed: int) -> Suspicion:
     """Per-row suspicion of the synthetic table; nearest-real distances measured for up to MAX_DISTANCE_ROWS rows."""
+    from components.analysis_cache import computed_structure  # below this module: imported when needed
+    from core.checks.structure import record_scores
+
     store = _stores()["suspicion"]
-    key = f"{review.table_key()}:{seed}"
     inputs = prepared_inputs(review)
+    structure = computed_structure(review)  # when the structure checks ran: rule breaks and detection join in
+    key = f"{review.table_key()}:{seed}:{'structure' if structure is not None else 'plain'}"
 
     def compute(progress):
         real, synthetic = inputs.frames["real"], inputs.frames["synthetic"]
@@ -193,7 +197,8 @@ def suspicion(review: Review, seed: int) -> Suspicion:
         distance = np.full(len(synthetic), np.nan)
         distance[measured] = nearest.distances
         progress(0.9, "Checking ranges, categories and combinations")
-        return suspicion_scores(real, synthetic, inputs.metadata, distance)
+        scores = record_scores(structure, len(synthetic)) if structure is not None else None
+        return suspicion_scores(real, synthetic, inputs.metadata, distance, structure_scores=scores)
     return store.get(key, lambda: _with_status("Scoring every synthetic record...", compute))
 
 

@@ -6,37 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.analysis_cache import _store
-from components.cache import _with_status, prepared_inputs
 from components.figures import REAL_COLOUR, SYNTHETIC_COLOUR
-from components.state import Review
 from core.checks.structure import StructureResult
-from core.policy import parse_policy
-from core.report import run_structure
-
-STRUCTURE_RUN_KEY = "structure_run"  # session: seed of the last structure run
-
-
-def _key(review: Review, seed: int) -> str:
-    return f"{review.table_key()}:structure:{int(seed)}:{parse_policy(review.policy_text, 'policy').sha256}"
-
-
-def structure(review: Review, seed: int) -> StructureResult:
-    """The review's structure checks for `seed` (computed with progress on a cache miss)."""
-    import streamlit as st
-
-    inputs = prepared_inputs(review)
-    policy = parse_policy(review.policy_text, "policy")
-    value = _store("structure").get(_key(review, seed), lambda: _with_status(
-        "Running the structure checks...", lambda progress: run_structure(inputs, policy, int(seed), progress)))
-    st.session_state[STRUCTURE_RUN_KEY] = int(seed)
-    return value
-
-
-def has_structure(review: Review, seed: int) -> bool:
-    """True when this review's structure checks for `seed` are cached."""
-    return _key(review, seed) in _store("structure")
-
 
 def contributions_figure(contributions: pd.Series, top: int = 15) -> go.Figure:
     """Horizontal bars: AUC lost when each column is shuffled (the columns that give synthetic rows away)."""

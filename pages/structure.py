@@ -5,12 +5,12 @@ import streamlit as st
 
 from components.privacy_views import show_gates
 from components.state import open_synthetic_row, require_app_entry
-from components.structure_views import (STRUCTURE_RUN_KEY, contributions_figure, explained_figure, has_structure,
-                                        missing_heatmaps, pca_figure, structure, suspicious_rows, triple_frame)
+from components.analysis_cache import (STRUCTURE_RUN_KEY, job_value, settings, start_structure, structure_job,
+                                       total_rows)
+from components.structure_views import (contributions_figure, explained_figure, missing_heatmaps, pca_figure,
+                                        suspicious_rows, triple_frame)
 from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
-
-AUTO_RUN_ROWS = 60_000  # training + synthetic + holdout rows up to which opening the page runs the checks
 
 require_app_entry()
 st.title("Structure")
@@ -21,20 +21,24 @@ st.caption("Checks beyond one column or one pair: can a classifier tell syntheti
            "real holdout rows in the synthetic table's place.")
 require_holdout(review, "The structure gates are judged against a locked real holdout")
 
-total_rows = sum(len(frame) for frame in inputs.frames.values())
+rows = total_rows(review)
+jobs = settings(review)
 left, right = st.columns([1, 3], vertical_alignment="bottom")
 seed = int(left.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1,
                              value=int(st.session_state.get(STRUCTURE_RUN_KEY, 0)), key="structure_seed"))
-if not (has_structure(review, seed) or total_rows <= AUTO_RUN_ROWS or right.button(
+job = structure_job(review, seed)
+if job is None and (rows <= jobs.auto_run_max_rows or right.button(
         "Run structure checks", type="primary", key="structure_run_button", icon=":material/play_arrow:")):
-    st.info(f"The structure checks fit 18 classifiers and compare 50 three-way tables ({total_rows:,} rows here). "
-            "Press Run structure checks.", icon=":material/schedule:")
+    try:
+        job = start_structure(review, seed)
+    except ReviewError as exc:
+        st.error(f"The structure checks cannot run on these tables: {plain(exc)}")
+        st.stop()
+if job is None:
+    st.info(f"The structure checks fit 18 classifiers and compare 50 three-way tables ({rows:,} rows here); they "
+            "run in the background. Press Run structure checks.", icon=":material/schedule:")
     st.stop()
-try:
-    result = structure(review, seed)
-except ReviewError as exc:
-    st.error(f"The structure checks cannot run on these tables: {plain(exc)}")
-    st.stop()
+result = job_value(job, jobs.poll_seconds, "The structure checks")
 
 show_gates([g.to_dict() for g in result.gates], key="structure_gates")
 
