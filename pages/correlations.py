@@ -26,6 +26,9 @@ st.plotly_chart(heatmaps, key="correlations_heatmaps", config={"displaylogo": Fa
 
 pairs = result.fidelity.pair_trends
 floors = result.floors
+# Pass or fail is the gate's verdict per pair (a pair below its floor may pass on its Spearman null).
+verdicts = {item["item"]: item["passed"] for gate in result.gates if gate.name == "column_pair_trends"
+            for item in gate.items}
 
 
 def _loss(p) -> float:
@@ -42,7 +45,7 @@ def _order(p) -> tuple:
     # Failing pairs first, furthest below their floor first: the order of the Summary's column_pair_trends gate.
     floor = floors.get(_label(p))
     margin = p.score - floor if floor is not None else float("inf")
-    return (0, margin, _label(p)) if margin < 0 else (1, -_loss(p), p.score)
+    return (0, margin, _label(p)) if not verdicts.get(_label(p), True) else (1, -_loss(p), p.score)
 
 
 ordered = sorted(pairs, key=_order)
@@ -51,7 +54,7 @@ table = pd.DataFrame([{
     "pair": label, "metric": p.metric, "real association": p.real, "synthetic association": p.synthetic,
     "loss": _loss(p), "score": p.score, "holdout": p.expected, "real sample": p.null_median,
     "floor": floors.get(label),
-    "passes": "yes" if floors.get(label) is None or p.score >= floors[label] else "NO",
+    "passes": "yes" if verdicts.get(label, True) else "NO",
 } for label, p in zip(labels, ordered)])
 
 left, right = st.columns([1, 1], gap="medium")
