@@ -74,7 +74,8 @@ def test_store_made_before_0002_upgrades_and_verifies(fresh_engine, policy):
     world = make_world(fresh_engine)
     world.review(world.reviewer, records_read=300, notes=2)
     with session_scope(fresh_engine) as s:
-        approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, policy)
+        approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, policy,
+                attested_rules=range(1, 11))
     downgrade(fresh_engine, "0001_initial")
     with fresh_engine.connect() as conn:
         assert "signature" not in {c["name"] for c in inspect(conn).get_columns("audit_event")}

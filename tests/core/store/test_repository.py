@@ -110,7 +110,7 @@ def test_states_are_set_based_and_match_the_rules(fresh_engine, policy):
         gid, sha256 = ids[state]
         world.evaluate([("privacy", True)], generation_id=gid)
         with session_scope(fresh_engine) as s:
-            approve(s, gid, world.approver, "ok", None, sha256, policy)
+            approve(s, gid, world.approver, "ok", None, sha256, policy, attested_rules=range(1, 11))
     with session_scope(fresh_engine) as s:
         reject(s, ids["rejected"][0], world.approver, "no")
         request_changes(s, ids["changes_requested"][0], world.approver, "again")

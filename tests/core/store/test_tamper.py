@@ -25,7 +25,7 @@ def _ready_world(engine, policy):
 def _approve(world, policy, generation_id=None, sha256=None):
     with session_scope(world.engine) as s:
         return approve(s, generation_id or world.generation_id, world.approver, "ok", None,
-                       sha256 or world.synthetic_sha256, policy).id
+                       sha256 or world.synthetic_sha256, policy, attested_rules=range(1, 11)).id
 
 
 def _forged_decision_sql(world, generation_id: int, synthetic_sha256: str) -> str:
@@ -273,6 +273,7 @@ def test_approval_refuses_a_review_inserted_by_sql(fresh_engine, policy):
                       f"comment, created_at, submitted_at) VALUES ({world.generation_id}, '{world.reviewer}', 1, "
                       f"'submitted', 500, '{world.synthetic_sha256}', 'forged', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
     with session_scope(fresh_engine) as s, pytest.raises(StateError, match="server-signed review.submit"):
-        approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, policy)
+        approve(s, world.generation_id, world.approver, "ok", None, world.synthetic_sha256, policy,
+                attested_rules=range(1, 11))
     with read_session(fresh_engine) as s:
         assert not verify_store(s).ok
