@@ -167,9 +167,12 @@ def privacy_gate_values(result: PrivacyResult, thresholds: dict[str, float] | No
             f"distance attack AUC {mia.auc:.3f} (95% CI {mia.ci_low:.3f}-{mia.ci_high:.3f}, "
             f"{mia.candidates_per_group} candidates a group); 0.5 = no leak")),
     }
+    analytic = _analytic_bounds(result, n_syn, alpha)
     out = {}
     for name, (value, null, detail) in values.items():
-        fallback = thresholds.get(name, spec(name).threshold)
+        # Without a null (holdout too small to resample) a stated analytic bound applies, never stricter than
+        # the policy's fixed threshold: at a few dozen rows the fixed threshold alone fails clean samples.
+        fallback = max(thresholds.get(name, spec(name).threshold), analytic[name])
         if name == "distance_to_closest_record" and dcr.unique_train_rows == 0:
             out[name] = {"name": name, "value": float(value), "threshold": fallback, "passed": True,
                          "detail": "not judgeable: every training row is a natural duplicate (repeated in train "
@@ -182,12 +185,34 @@ def privacy_gate_values(result: PrivacyResult, thresholds: dict[str, float] | No
                        f"{rule_text(name, judged.bound)} at false-alarm rate {alpha:g} "
                        f"(tail probability {judged.tail_probability:.3f})")
         else:
-            detail += f"; holdout too small to resample: fixed threshold {rule_text(name, judged.bound)}"
+            detail += (f"; holdout too small to resample: {rule_text(name, judged.bound)}, the larger of the "
+                       f"policy's fixed threshold and the analytic bound {analytic[name]:.4f} ({ANALYTIC_NULLS[name]} "
+                       f"at false-alarm rate {alpha:g})")
         out[name] = {"name": name, "value": float(value), "threshold": judged.bound, "passed": judged.passed,
                      "detail": detail, "null_median": judged.null_median,
                      "floor": judged.bound if judged.source == "null" else None,
                      "tail_probability": judged.tail_probability, "judgeable": True}
     return out
+
+
+ANALYTIC_NULLS = {
+    "exact_copies": "binomial upper quantile of the holdout's memorised rate at the synthetic size",
+    "distance_to_closest_record": "binomial upper quantile of the 5% tail share at the synthetic size",
+    "membership_inference": "normal approximation of the Mann-Whitney AUC of two equal groups under no leak",
+}
+
+
+def _analytic_bounds(result: PrivacyResult, n_synthetic: int, alpha: float) -> dict[str, float]:
+    """Each privacy gate's bound from a stated distribution, for holdouts too small to resample."""
+    from scipy.stats import binom, norm
+
+    n = max(int(n_synthetic), 1)
+    k = max(int(result.membership_inference.candidates_per_group), 1)
+    return {
+        "exact_copies": float(binom.ppf(1 - alpha, n, result.exact_copies.holdout_memorised_rate)) / n,
+        "distance_to_closest_record": float(binom.ppf(1 - alpha, n, DCR_TAIL_QUANTILE)) / n,
+        "membership_inference": 0.5 + float(norm.ppf(1 - alpha)) * math.sqrt((2 * k + 1) / (12 * k * k)),
+    }
 
 
 # --- Entry point ---------------------------------------------------------------------------------
