@@ -98,6 +98,30 @@ def binomial_null(holdout_hits: int, holdout_rows: int, size: int, resamples: in
     return rng.binomial(max(size, 1), rate, size=resamples) / max(size, 1)
 
 
+def judge_binomial_items(name: str, values: list[tuple[str, float, int, int, int, float | None, float | None]],
+                         alpha: float) -> list[Item]:
+    """Judge (label, share, holdout hits, holdout rows, size, real, synthetic) items of a "max" gate exactly.
+
+    The null of each share is Binomial(size, Jeffreys rate)/size (what binomial_null draws); its Bonferroni
+    quantile is read from the distribution itself, since a few hundred draws of a near-degenerate count cannot
+    resolve a 1e-4 tail and a fitted continuous tail overstates it.
+    """
+    from scipy.stats import binom
+
+    tests = max(len(values), 1)
+    level = alpha / tests
+    out = []
+    for label, share, hits, rows, size, real, synthetic in values:
+        size = max(int(size), 1)
+        rate = (hits + 0.5) / (rows + 1.0)
+        bound = float(binom.ppf(1 - level, size, rate)) / size
+        observed = int(round(share * size))
+        tail = float(binom.sf(observed - 1, size, rate)) if observed > 0 else 1.0
+        out.append(Item(label, float(share), float(binom.median(size, rate)) / size, bound, tail, share <= bound,
+                        real, synthetic))
+    return out
+
+
 @dataclass
 class Binned:
     """One column's bin (or top-category) codes in every table; the last code is 'missing'."""

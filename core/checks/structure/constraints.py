@@ -12,7 +12,8 @@ Inferred rules (each must hold in every training row where its columns are prese
   characters kept, so `jane.doe@mail.com` is `a.a@a.a`), when the real values have at most MAX_SHAPES shapes.
 Declared rules: `column op column` or `column op number`, op one of < <= > >= == !=.
 Each rule's breaking share in the synthetic table is judged against what real rows show: the holdout's own
-breaking count, as a Jeffreys-smoothed binomial at the synthetic size (common.binomial_null).
+breaking count, as a Jeffreys-smoothed binomial at the synthetic size, its quantile read exactly
+(common.judge_binomial_items).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from core.checks.structure.common import Item, binomial_null, items_gate, judge_items
+from core.checks.structure.common import Item, items_gate, judge_binomial_items
 from core.data.encoding import continuous_values
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES
 from core.errors import UsageError
@@ -220,13 +221,11 @@ def evaluate_constraints(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: 
         rows[rule.text] = np.flatnonzero(broken)[:ROWS_KEPT]
     if holdout is None:
         return ConstraintsResult(rules, [], rows, counts, None, "no holdout: the null needs real rows not trained on")
-    rng = np.random.default_rng(seed)
     values = []
     for rule in rules:
         hold = int(rule.breaks(holdout).sum())
         share = float(synthetic_breaks[rule.text].mean()) if len(synthetic) else 0.0
-        null = binomial_null(hold, len(holdout), len(synthetic), resamples, rng)
-        values.append((rule.text, share, null, hold / max(len(holdout), 1), share))
-    items = judge_items("constraints", values, alpha)
+        values.append((rule.text, share, hold, len(holdout), len(synthetic), hold / max(len(holdout), 1), share))
+    items = judge_binomial_items("constraints", values, alpha)
     return ConstraintsResult(rules, items, rows, counts,
                              items_gate("constraints", items, "rules", "no rule holds in every training row"))
