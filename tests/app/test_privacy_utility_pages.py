@@ -103,10 +103,10 @@ def test_privacy_page_runs_the_checks_and_shows_the_gates(small_app, open_page):
     assert result.rows == {"train": TRAIN_ROWS, "synthetic": SYNTHETIC_ROWS, "holdout": HOLDOUT_ROWS}
     share = result.distance_to_closest_record.share_closer_to_train
     assert _metric(small_app, "Closer to train than holdout") == f"{share:.1%}"
-    # one number for one check: the metric shows the lower bound the gate judges, as the gate table does
-    assert _metric(small_app, "Membership AUC") == f"{result.membership_inference.ci_low:.3f}"
+    # one number for one check: the metric shows the AUC the gate judges, as the gate table does
+    assert _metric(small_app, "Membership AUC") == f"{result.membership_inference.auc:.3f}"
     assert float(gates.loc[gates["gate"] == "membership_inference", "value"].iloc[0]) == pytest.approx(
-        result.membership_inference.ci_low, abs=1e-4)
+        result.membership_inference.auc, abs=1e-4)
     risks = _frame_with(small_app, "control success")
     assert {"singling out", "linkability", "attribute inference"} <= set(risks["attack"])
     assert len(small_app.get("plotly_chart")) == 3  # DCR, membership, attack risks
