@@ -21,7 +21,8 @@ def test_drift_toggle_and_lineage_demo(page, server_url):
     wait_idle(page)
     page.get_by_text("DRIFTED: recommendation regenerate").first.wait_for(timeout=240_000)
     assert_no_error(page, "drift with planted shift")
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3  # age, class_of_worker, wage_per_hour
+    page.locator('[data-testid="stPlotlyChart"]').nth(2).wait_for(timeout=120_000)  # age, class_of_worker, wage
+    wait_idle(page)
     charts_drawn(page)
     shot(page, "11-drift")
 
