@@ -9,12 +9,10 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import cdist
 
+from core.gates import spec
 from core.errors import UsageError
 from core.data.metadata import coerce_to_metadata
 from core.checks.privacy import (
-    DCR_TAIL_SHARE_THRESHOLD,
-    EXACT_COPY_EXCESS_THRESHOLD,
-    MEMBERSHIP_AUC_THRESHOLD,
     DistanceEncoding,
     auc_score,
     evaluate_privacy,
@@ -140,7 +138,7 @@ def test_planted_exact_copies_fail_the_gate(cancer):
     assert result.exact_copies.holdout_rate == 0.0
     assert sorted(result.exact_copies.synthetic_positions) == sorted(rows)
     gate = privacy_gate_values(result)["exact_copies"]
-    assert gate["value"] > EXACT_COPY_EXCESS_THRESHOLD and not gate["passed"]
+    assert gate["value"] > spec("exact_copies").threshold and not gate["passed"]
     pairs = dict((s, t) for s, t, d in result.near_copies.pairs() if d == 0.0)
     assert {int(r): int(s) for r, s in zip(rows, sources)}.items() <= pairs.items()
 
@@ -159,7 +157,7 @@ def test_planted_near_copies_fail_the_dcr_gate(cancer):
     result = evaluate_privacy(train, synthetic, holdout, metadata, seed=0, n_attacks=50)
     assert result.exact_copies.synthetic_rate == 0.0  # noise defeats hashing ...
     gate = privacy_gate_values(result)["distance_to_closest_record"]
-    assert gate["value"] > DCR_TAIL_SHARE_THRESHOLD and not gate["passed"]  # ... but not the DCR
+    assert gate["value"] > spec("distance_to_closest_record").threshold and not gate["passed"]  # ... but not the DCR
     assert set(rows) <= set(result.near_copies.synthetic_positions)
 
 
@@ -171,7 +169,7 @@ def test_membership_auc_high_when_synthetic_is_training_data(cancer):
     assert mia.auc > 0.95 and mia.ci_low > 0.5
     assert not privacy_gate_values(result)["membership_inference"]["passed"]
     assert result.singling_out.risk > 0.5 and result.linkability.risk > 0.5
-    assert MEMBERSHIP_AUC_THRESHOLD < mia.auc
+    assert spec("membership_inference").threshold < mia.auc
 
 
 def test_auc_and_wilson_known_answers():

@@ -29,7 +29,7 @@ from core.checks.privacy.distance import (DCR_TAIL_QUANTILE, DistanceToClosestRe
                                           tail_share)
 from core.checks.privacy.membership import (MembershipInference, auc_score, hanley_mcneil_interval,
                                             membership_inference)
-from core.checks.privacy.risks import (NUMERIC_INFERENCE_TOLERANCE, AttackRisk, attack_matrix, attack_risk,
+from core.checks.privacy.risks import (NUMERIC_GUESS_MARGIN, AttackRisk, attack_matrix, attack_risk,
                                        attribute_inference_risk, linkability_risk, singling_out_risk, wilson_rate)
 from core.data.metadata import Metadata
 from core.errors import UsageError
@@ -38,9 +38,6 @@ from core.stats.distances import DistanceEncoding, NearestRecords, Progress, nea
 
 PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")
 # Fixed thresholds, used only where no null can be drawn (the registry's; kept here under their old names).
-EXACT_COPY_EXCESS_THRESHOLD = spec("exact_copies").threshold
-DCR_TAIL_SHARE_THRESHOLD = spec("distance_to_closest_record").threshold
-MEMBERSHIP_AUC_THRESHOLD = spec("membership_inference").threshold
 
 NEAR_COPY_DISTANCE = 0.05  # all numeric columns within ~1-5 % of range and every category equal
 CONFIDENCE_LEVEL = 0.95
@@ -48,9 +45,9 @@ MAX_NEAR_COPY_PAIRS_IN_REPORT = 100
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95)
 
 __all__ = [
-    "AttackRisk", "DCR_TAIL_QUANTILE", "DCR_TAIL_SHARE_THRESHOLD", "DistanceEncoding", "DistanceToClosestRecord",
-    "EXACT_COPY_EXCESS_THRESHOLD", "ExactCopies", "MEMBERSHIP_AUC_THRESHOLD", "MembershipInference",
-    "NEAR_COPY_DISTANCE", "NUMERIC_INFERENCE_TOLERANCE", "NearCopies", "NearestRecords", "PRIVACY_GATES",
+    "AttackRisk", "DCR_TAIL_QUANTILE", "DistanceEncoding", "DistanceToClosestRecord",
+    "ExactCopies", "MembershipInference",
+    "NEAR_COPY_DISTANCE", "NUMERIC_GUESS_MARGIN", "NearCopies", "NearestRecords", "PRIVACY_GATES",
     "PrivacyResult", "attack_risk", "attribute_inference_risk", "auc_score", "distance_to_closest_record",
     "evaluate_privacy", "exact_copy_positions", "hanley_mcneil_interval", "linkability_risk",
     "membership_inference", "nearest_encoded", "nearest_records", "privacy_gate_values", "singling_out_risk",

@@ -15,7 +15,7 @@ from scipy.stats import norm
 
 from core.stats.distances import MISSING, DistanceEncoding, category_keys, nearest_encoded, numeric_values
 
-NUMERIC_INFERENCE_TOLERANCE = 0.05  # a numeric secret is guessed right within 5 % of its real range
+NUMERIC_GUESS_MARGIN = 0.05  # a numeric secret is guessed right within 5 % of its real range
 CONFIDENCE_LEVEL = 0.95
 
 
@@ -208,7 +208,7 @@ def attribute_inference_risk(
     """Guess `secret` of a target as the value of its nearest synthetic row on all other columns.
 
     A guess is right when equal (categories, missing == missing) or, for numbers, within
-    NUMERIC_INFERENCE_TOLERANCE x the real range. Main targets are training rows, control targets
+    NUMERIC_GUESS_MARGIN x the real range. Main targets are training rows, control targets
     holdout rows (same number, seeded).
     """
     train_enc, synthetic_enc, holdout_enc = encoded
@@ -228,7 +228,7 @@ def attribute_inference_risk(
     guess = synthetic[secret].iloc[guess_rows].reset_index(drop=True)
     if encoding.sdtypes[secret] in ("numerical", "datetime"):
         t, g = numeric_values(truth), numeric_values(guess)
-        tolerance = NUMERIC_INFERENCE_TOLERANCE * encoding.span[secret]
+        tolerance = NUMERIC_GUESS_MARGIN * encoding.span[secret]
         right = (np.abs(t - g) <= tolerance) | (np.isnan(t) & np.isnan(g))
     else:
         right = category_keys(truth) == category_keys(guess)
