@@ -22,7 +22,7 @@ from components.store_access import (
 from components.widgets import plain, text_frame
 from core.review import signoff
 from core.errors import InputError, ReviewError
-from core.review.export import evidence_report_html, export_bundle
+from core.review.export import evidence_report_html, export_bundle, report_for_viewer
 from core.review.records import save_review_work
 from core.policy import Policy, parse_policy
 from core.store import (
@@ -202,7 +202,8 @@ def generation_detail_view(generation_id: int) -> None:
             st.info("No evaluation recorded.")
         else:
             latest = detail.evaluations[-1]
-            report = latest["report"]
+            viewer = current_user()
+            report, redacted = report_for_viewer(latest["report"], viewer["role"] if viewer else None)
             verdict = report.get("verdict")
             if verdict == "pass":
                 st.badge("PASS: every gate passed", icon=":material/check_circle:", color="green")
@@ -212,6 +213,8 @@ def generation_detail_view(generation_id: int) -> None:
                        f" · {len(detail.evaluations)} evaluation(s) recorded")
             st.dataframe(_gates_frame(report.get("gates", [])), hide_index=True, width="stretch",
                          key="gen_gates")
+            if redacted:
+                st.caption(f"Real values are redacted in {redacted} field(s): sign in as a reviewer to see them.")
     with tabs[1]:
         reviews = [r for r in detail.reviews if r["status"] == "submitted"]
         drafts = len(detail.reviews) - len(reviews)

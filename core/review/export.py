@@ -114,6 +114,17 @@ def redact_bundle(bundle: Mapping[str, Any]) -> dict[str, Any]:
     return {**bundle, "evaluations": evaluations, "real_records": real}
 
 
+def report_for_viewer(report: Any, role: str | None) -> tuple[Any, int]:
+    """A stored report as a page may show it to a visitor of `role` (None: not signed in), and how many fields
+    were redacted: reviewers and above, who read real records on Records anyway, see it whole; viewers and
+    visitors who are not signed in get real records and real category values redacted."""
+    from core.store.roles import ROLE_RANK
+
+    if role is not None and ROLE_RANK.get(role, -1) >= ROLE_RANK["reviewer"]:
+        return report, 0
+    return _redact_report(report)
+
+
 def redacted_status(session, generation_id: int) -> dict[str, Any]:
     """A generation's detail (the CLI's `signoff status`) without real records or real category values."""
     from core.store.repository import generation_detail

@@ -246,3 +246,16 @@ def test_matching_evaluation_adds_distribution_charts(tmp_path, evaluations):
     assert "Real vs synthetic, column by column" in page and "joint distributions" in page
     assert 'id="privacy"' in page and 'id="signoff"' in page
     assert REAL_MARKER not in page  # the bundle excludes real records, so the report does too
+
+
+def test_page_report_redacted_for_visitors_not_reviewers():
+    from core.review.export import REDACTED_CATEGORY, report_for_viewer
+
+    report = {"gates": [{"name": "coverage", "detail": "workclass: real categories 'Never-worked' missing"}],
+              "validity": {"columns": {"workclass": {"missing_categories": ["Never-worked"]}}}}
+    for role in (None, "viewer"):
+        shown, redacted = report_for_viewer(report, role)
+        assert redacted == 2
+        assert "Never-worked" not in str(shown) and REDACTED_CATEGORY in shown["gates"][0]["detail"]
+    for role in ("reviewer", "approver", "admin"):
+        assert report_for_viewer(report, role) == (report, 0)
