@@ -56,6 +56,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=["MST", "AIM"], default="MST")
     parser.add_argument("--bounds", help="JSON {column: [lower, upper]}: public bounds (no privacy spent on them)")
     parser.add_argument("--bins", type=int, default=16)
+    parser.add_argument("--aim-rounds", type=int, help="AIM only: rounds (default 16 x columns); fewer is faster, "
+                        "the guarantee is the same")
     parser.add_argument("--metadata", help="JSON with column sdtypes (SDV metadata or {column: sdtype})")
 
 
@@ -102,7 +104,7 @@ def _generate(args) -> int:
 
     train, metadata, table = _frame(args.real, args.metadata)
     settings = DPSettings(method=args.method, epsilon=args.epsilon, delta=args.delta, bins=args.bins,
-                          public_bounds=_bounds(args.bounds))
+                          public_bounds=_bounds(args.bounds), aim_rounds=args.aim_rounds)
     synthetic, manifest = fit_and_sample_dp(train, metadata, args.rows or len(train), args.seed, settings,
                                             progress=lambda f, m: sys.stderr.write(f"[{f:4.0%}] {m}\n"))
     out = Path(args.out)

@@ -42,6 +42,10 @@ class DPSettings:
     public_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     public_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     iters: int = 1000  # MST's final estimate (post-processing: no privacy cost); smartnoise's default is 5,000
+    # AIM re-estimates its model once per round, and each estimate costs one JAX compilation (10-20 s here,
+    # whatever the iteration count: benchmarks/aim_speed.py), so rounds set its time. Any count keeps the
+    # guarantee (the zCDP budget is split over the rounds); None is AIM's default of 16 x the columns.
+    aim_rounds: int | None = None
 
     def check(self, metadata: Metadata) -> None:
         """Raise UsageError naming the setting that cannot work."""
@@ -51,6 +55,8 @@ class DPSettings:
             raise UsageError(f"epsilon must be a positive number, not {self.epsilon!r}")
         if self.delta is not None and not 0 <= self.delta < 1:
             raise UsageError(f"delta must be in [0, 1), not {self.delta!r}")
+        if self.aim_rounds is not None and self.aim_rounds < 1:
+            raise UsageError(f"AIM's rounds must be a positive number, not {self.aim_rounds!r}")
         if not 2 <= self.bins <= 256:
             raise UsageError(f"bins must be between 2 and 256, not {self.bins!r}")
         if not 0 < self.bounds_epsilon_share < 1:
@@ -163,7 +169,6 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
                       settings: DPSettings | None = None,
                       progress: Callable[[float, str], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """Fit MST or AIM on the training rows with (epsilon, delta)-DP and sample `rows`; returns table and manifest."""
-    import snsynth
 
     settings = settings or DPSettings()
     settings.check(metadata)
@@ -171,6 +176,10 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
     transformers, domain, modelled = _transformers(train, metadata, settings)
     if not modelled:
         raise UsageError("no numerical, datetime, categorical or boolean column to generate with a DP synthesizer")
+    if settings.method == "AIM" and settings.aim_rounds is not None and settings.aim_rounds < 2 * len(modelled):
+        # Each one-way measurement takes one round's share of the budget before the rounds start.
+        raise UsageError(f"AIM's rounds must be at least twice the {len(modelled)} modelled columns, "
+                         f"not {settings.aim_rounds}")
     data = _prepare(train, metadata, modelled)
     delta = default_delta(len(train)) if settings.delta is None else settings.delta
     needs_bounds = [c for c in modelled if metadata[c] in ("numerical", "datetime")
@@ -187,8 +196,10 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
 
             synthesizer = FastMSTSynthesizer(epsilon=float(settings.epsilon), delta=float(delta), iters=settings.iters)
         else:
-            synthesizer = snsynth.Synthesizer.create(settings.method.lower(), epsilon=float(settings.epsilon),
-                                                     delta=float(delta), verbose=False)
+            from snsynth.aim.aim import AIMSynthesizer
+
+            synthesizer = AIMSynthesizer(epsilon=float(settings.epsilon), delta=float(delta),
+                                         rounds=settings.aim_rounds, verbose=False)
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # smartnoise prints its budget split
                 synthesizer.fit(data, transformer=transformers, preprocessor_eps=bounds_epsilon)
@@ -216,7 +227,8 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         "method": f"{settings.method}Synthesizer (smartnoise-synth)",
         "parameters": {"epsilon": settings.epsilon, "delta": delta, "bins": settings.bins,
                        "bounds_epsilon_share": settings.bounds_epsilon_share,
-                       **({"estimation_iterations": settings.iters} if settings.method == "MST" else {})},
+                       **({"estimation_iterations": settings.iters} if settings.method == "MST" else
+                          {"rounds": settings.aim_rounds or 16 * len(modelled)})},
         "differential_privacy": {
             "epsilon": settings.epsilon, "delta": delta,
             "epsilon_for_bounds": bounds_epsilon, "epsilon_for_training": settings.epsilon - bounds_epsilon,
