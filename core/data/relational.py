@@ -442,3 +442,21 @@ def modechoice_tables() -> tuple[dict[str, pd.DataFrame], RelationalMetadata]:
     }, "relationships": [{"parent_table_name": "individuals", "parent_primary_key": "individual",
                           "child_table_name": "modes", "child_foreign_key": "individual"}]}, "modechoice")
     return {"individuals": individuals.reset_index(drop=True), "modes": modes.reset_index(drop=True)}, metadata
+
+
+def folder_file_hashes(folder: str | Path) -> dict[str, str]:
+    """sha256 of every table file's bytes in `folder`, by table name (the file's stem)."""
+    from core.data.io import sha256_bytes
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError("is not a folder of table files", path=str(folder))
+    return {p.stem: sha256_bytes(p.read_bytes()) for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES}
+
+
+def combined_sha256(hashes: dict[str, str]) -> str:
+    """One sha256 for a set of tables: of the sorted 'table:sha256' lines (order of files never matters)."""
+    from core.data.io import sha256_bytes
+
+    return sha256_bytes("\n".join(f"{t}:{h}" for t, h in sorted(hashes.items())).encode("utf-8"))

@@ -18,9 +18,9 @@ import pandas as pd
 
 from core.checks.relational.results import (CardinalityResult, IntegrityResult, IntertablePair, RelationalEvaluation,
                                             RelationalGate, RelationshipResult)
-from core.data.io import sha256_bytes, table_from_frame
+from core.data.io import table_from_frame
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, coerce_to_metadata
-from core.data.relational import RelationalMetadata, Relationship, key_codes, table_hashes
+from core.data.relational import RelationalMetadata, Relationship, combined_sha256, key_codes, table_hashes
 from core.errors import InputError
 from core.gates import Gate, Judgement, judge
 from core.stats import null as nulls
@@ -480,7 +480,7 @@ def _identity(tables: dict | None, path: str | None) -> dict | None:
     if tables is None:
         return None
     hashes = table_hashes(tables)
-    combined = sha256_bytes("\n".join(f"{t}:{h}" for t, h in sorted(hashes.items())).encode())
+    combined = combined_sha256(hashes)
     return {"path": path, "rows": int(sum(len(f) for f in tables.values())),
             "columns": int(sum(f.shape[1] for f in tables.values())), "sha256": combined,
             "tables": {t: {"rows": len(f), "columns": f.shape[1], "sha256": hashes[t]} for t, f in tables.items()}}
