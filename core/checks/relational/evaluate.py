@@ -475,6 +475,35 @@ def _join_privacy(real: dict, synthetic: dict, holdout: dict, metadata: Relation
     return result.to_dict(), gates
 
 
+def relational_review(real: dict, synthetic: dict, metadata: RelationalMetadata, holdout: dict | None = None,
+                      policy=None, seed: int = 0) -> tuple[list[RelationshipResult], list[RelationalGate]]:
+    """The relationships alone (integrity, cardinality, inter-table trends) and their gates, no per-table checks."""
+    from core.policy import load_policy
+
+    policy = policy or load_policy()
+    sides = {"real": real, "synthetic": synthetic, "holdout": holdout}
+    coerced = {side: _coerced(t, metadata, side, side) for side, t in sides.items() if t is not None}
+    with nulls.one_blas_thread():
+        return _review_relationships(coerced["real"], coerced["synthetic"], metadata, coerced.get("holdout"),
+                                     policy, seed, lambda f, m: None)
+
+
+def _review_relationships(real, synthetic, metadata, holdout, policy, seed, report):
+    alpha = float(policy.calibration("false_alarm_rate"))
+    resamples = int(policy.calibration("resamples"))
+    pooled = _pool(real, holdout)
+    results = []
+    for i, rel in enumerate(metadata.relationships):
+        report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
+        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 3]))
+        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]))
+        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i)
+        results.append(RelationshipResult(rel, integ, card, pairs))
+    gates = relational_gates(results, alpha, resamples,
+                             {n: policy.gate(n, "tolerance", 0.0) for n in ("cardinality", "intertable_trends")})
+    return results, gates
+
+
 def _identity(tables: dict | None, path: str | None) -> dict | None:
     """The contract's input record for a folder of tables, plus each table's (an addition)."""
     if tables is None:
@@ -522,17 +551,8 @@ def _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, priva
             fields = {f: getattr(g, f) for f in ("name", "value", "threshold", "passed", "detail", "null_median",
                                                  "floor", "tail_probability", "judgeable", "items")}
             gates.append(RelationalGate(**fields, table=name))
-    pooled = _pool(real, holdout)
-    results = []
-    for i, rel in enumerate(metadata.relationships):
-        report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
-        rng = np.random.default_rng([seed, i, 3])
-        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=rng)
-        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]))
-        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i)
-        results.append(RelationshipResult(rel, integ, card, pairs))
-    gates += relational_gates(results, alpha, resamples,
-                              {n: policy.gate(n, "tolerance", 0.0) for n in ("cardinality", "intertable_trends")})
+    results, relational = _review_relationships(real, synthetic, metadata, holdout, policy, seed, report)
+    gates += relational
     if privacy and holdout is not None:
         for result in results:
             report(0.9, f"Privacy on the join {result.relationship.label}")
