@@ -218,6 +218,10 @@ def _check_tables(tables: dict[str, pd.DataFrame], metadata: RelationalMetadata,
         if absent:
             raise DataError("column is in the metadata but not in the file", path=paths.get(name, where),
                             table=name, column=absent[0])
+        extra_columns = [c for c in frame.columns if c not in columns]
+        if extra_columns:
+            raise DataError("column is in the file but not in the metadata", path=paths.get(name, where),
+                            table=name, column=str(extra_columns[0]))
         out[name] = frame[list(columns)]
     return out
 
