@@ -67,8 +67,13 @@ def from_frames(metadata: RelationalMetadata, frames: dict[str, dict[str, pd.Dat
 
 
 def relational_review() -> RelationalReview | None:
-    """The relational review of this session, if relational data is loaded."""
-    return st.session_state.get(RELATIONAL_KEY)
+    """The relational review of this session, if relational data is loaded and one of its tables is the review
+    (a single-table review loaded since, e.g. the demo from the Data page, ends the relational mode)."""
+    rel = st.session_state.get(RELATIONAL_KEY)
+    review = st.session_state.get("review")
+    if rel is None or review is None or not str(review.source).startswith("relational:"):
+        return None
+    return rel
 
 
 def chosen_table() -> str | None:
@@ -108,7 +113,6 @@ def default_table(metadata: RelationalMetadata, rel: RelationalReview) -> str:
 def set_relational(rel: RelationalReview) -> None:
     """Make `rel` this session's relational review and show its largest table on the single-table pages."""
     st.session_state[RELATIONAL_KEY] = rel
-    st.session_state.pop(PICKER_KEY, None)
     choose_table(default_table(rel.metadata, rel))
 
 
@@ -116,36 +120,33 @@ def leave_relational() -> None:
     """Back to a single-table review (the relational tables are forgotten by this session)."""
     st.session_state.pop(RELATIONAL_KEY, None)
     st.session_state.pop(TABLE_KEY, None)
-    st.session_state.pop(PICKER_KEY, None)
 
 
 def sync_with_review() -> None:
     """Forget the relational review when another page loaded a single-table review in its place."""
-    rel = relational_review()
-    if rel is None:
-        return
-    if not str(get_review().source).startswith("relational:"):
+    if st.session_state.get(RELATIONAL_KEY) is not None and relational_review() is None:
         leave_relational()
 
 
-def table_picker(where=None) -> str | None:
-    """A selectbox of the relational tables; choosing one makes every single-table page show it."""
+def table_picker(key: str = PICKER_KEY, where=None) -> str | None:
+    """A selectbox of the relational tables; choosing one makes every single-table page show it. Several
+    pickers (sidebar, Data page) under different keys follow one chosen table."""
     rel = relational_review()
     if rel is None:
         return None
     names = list(rel.metadata.tables)
     current = chosen_table() or names[0]
-    if st.session_state.get(PICKER_KEY) not in names:
-        st.session_state[PICKER_KEY] = current
+    if st.session_state.get(key) != current:
+        st.session_state[key] = current  # another picker moved the table
 
     def _picked() -> None:
-        choose_table(st.session_state[PICKER_KEY])
+        choose_table(st.session_state[key])
 
     rows = rel.rows("real")
-    (where or st).selectbox("Table shown on the other pages", names, key=PICKER_KEY, on_change=_picked,
+    (where or st).selectbox("Table shown on the other pages", names, key=key, on_change=_picked,
                             format_func=lambda t: f"{t} ({rows.get(t, 0):,} real rows)",
                             help="The single-table pages (Records, Columns, Correlations, ...) review this table.")
-    return st.session_state[PICKER_KEY]
+    return st.session_state[key]
 
 
 def relational_sidebar() -> None:
@@ -242,6 +243,7 @@ def relational_data_panel() -> None:
                 st.rerun()
     if rel is not None:
         st.markdown(f"**Loaded: {plain(rel.source)}**")
+        table_picker("data_rel_table")
         st.dataframe(schema_table(rel), hide_index=True, width="stretch", key="data_rel_schema")
         split = (rel.notes.get("manifest") or {}).get("holdout")
         if split:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.cache import estimate_text, job_value, show_progress
+from components.analysis_cache import estimate_text, job_value, show_progress
 from components.relations_views import (association_figure, association_grids, cardinality_figure, gates_table,
                                         integrity_table, pairs_table, relational_job, relational_review,
                                         schema_dot, schema_table, start_relational, RELATIONAL_RUN_KEY)
