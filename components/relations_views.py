@@ -295,26 +295,53 @@ def relational_job(rel: RelationalReview, policy_text: str, seed: int, privacy: 
 
 
 # --- tables and figures ---------------------------------------------------------------------------------------
-def _dot_text(text: str) -> str:
-    """Text inside a double-quoted DOT string (quotes and backslashes escaped; no HTML labels are used)."""
-    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+def schema_layout(metadata: RelationalMetadata) -> dict[str, tuple[float, float]]:
+    """(x, y) of every table: x its depth below the roots (parents left of children), y its place in its column."""
+    depth: dict[str, int] = {}
+
+    def level(table: str, seen: tuple = ()) -> int:
+        if table not in depth:
+            parents = [r.parent_table for r in metadata.parents(table) if r.parent_table not in seen + (table,)]
+            depth[table] = 1 + max((level(p, seen + (table,)) for p in parents), default=-1)
+        return depth[table]
+
+    for table in metadata.tables:
+        level(table)
+    columns: dict[int, list[str]] = {}
+    for table in metadata.tables:
+        columns.setdefault(depth[table], []).append(table)
+    return {t: (float(d), (len(ts) - 1) / 2 - i) for d, ts in columns.items() for i, t in enumerate(ts)}
 
 
-def schema_dot(rel: RelationalReview) -> str:
-    """The schema as a graphviz DOT graph: one box per table (primary key, real and synthetic rows), one arrow
-    per relationship from parent to child labelled with the foreign key."""
+def schema_figure(rel: RelationalReview) -> go.Figure:
+    """The schema: one box per table (primary key, real and synthetic rows), one arrow per relationship from
+    parent to child, labelled with the child's foreign key."""
+    where = schema_layout(rel.metadata)
     real, synthetic = rel.rows("real"), rel.rows("synthetic")
-    lines = ["digraph schema {", "rankdir=LR;", 'node [shape=box, fontname="Helvetica"];']
-    for name in rel.metadata.tables:
-        pk = rel.metadata.primary_keys.get(name) or "(no primary key)"
-        label = (f"{_dot_text(name)}\\nkey: {_dot_text(pk)}\\nreal {real.get(name, 0):,} rows\\n"
-                 f"synthetic {synthetic.get(name, 0):,} rows")
-        lines.append(f'"{_dot_text(name)}" [label="{label}"];')
+    fig = go.Figure()
+
+    def text(value) -> str:  # plotly's label markup: names are shown as text, never as tags
+        return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
     for r in rel.metadata.relationships:
-        lines.append(f'"{_dot_text(r.parent_table)}" -> "{_dot_text(r.child_table)}" '
-                     f'[label="{_dot_text(r.child_foreign_key)}"];')
-    lines.append("}")
-    return "\n".join(lines)
+        (x0, y0), (x1, y1) = where[r.parent_table], where[r.child_table]
+        fig.add_annotation(x=x1 - 0.12, y=y1, ax=x0 + 0.12, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#888", text="")
+        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text(r.child_foreign_key), showarrow=False,
+                           font=dict(size=11, color="#555"), bgcolor="rgba(255,255,255,0.8)")
+    names = list(rel.metadata.tables)
+    labels = [f"<b>{text(t)}</b><br>key: {text(rel.metadata.primary_keys.get(t) or '(none)')}<br>"
+              f"real {real.get(t, 0):,} rows"
+              f"<br>synthetic {synthetic.get(t, 0):,} rows" for t in names]
+    fig.add_scatter(x=[where[t][0] for t in names], y=[where[t][1] for t in names], mode="markers+text",
+                    text=labels, textposition="middle center", hoverinfo="text", showlegend=False,
+                    marker=dict(symbol="square", size=110, color="#EEF1FB", line=dict(color=REAL, width=1.5)))
+    depth = max((x for x, _ in where.values()), default=0)
+    height = max((sum(1 for x, _ in where.values() if x == d) for d in range(int(depth) + 1)), default=1)
+    fig.update_layout(height=max(260, 150 * height), margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white")
+    fig.update_xaxes(visible=False, range=[-0.4, depth + 0.4])
+    fig.update_yaxes(visible=False, range=[-height / 2 - 0.2, height / 2 + 0.2])
+    return fig
 
 
 def schema_table(rel: RelationalReview) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import streamlit as st
 from components.analysis_cache import estimate_text, job_value, show_progress
 from components.relations_views import (association_figure, association_grids, cardinality_figure, gates_table,
                                         integrity_table, pairs_table, relational_job, relational_review,
-                                        schema_dot, schema_table, start_relational, RELATIONAL_RUN_KEY)
+                                        schema_figure, schema_table, start_relational, RELATIONAL_RUN_KEY)
 from components.state import get_review, require_app_entry
 from components.widgets import plain
 
@@ -27,7 +27,7 @@ st.caption(f"Under review: {plain(rel.source)}, {len(rel.metadata.tables)} table
 
 st.subheader("Schema")
 left, right = st.columns([3, 2])
-left.graphviz_chart(schema_dot(rel), width="stretch")
+left.plotly_chart(schema_figure(rel), width="stretch", key="relations_schema_figure")
 right.dataframe(schema_table(rel), hide_index=True, width="stretch", key="relations_schema")
 
 st.subheader("Relational checks")

@@ -176,10 +176,10 @@ class RelationalDemoFiles:
         """The generation manifest as a dict."""
         return json.loads(self.manifest.read_text())
 
-    def load(self, role: str) -> dict[str, pd.DataFrame]:
-        """The tables of one role (train, holdout or synthetic) read back from their CSV files."""
-        folder = getattr(self, role)
-        return {name: pd.read_csv(folder / f"{name}.csv", keep_default_na=name != "airlines") for name in TABLES}
+    @property
+    def real(self) -> Path:
+        """The real training tables' folder (the name `evaluate --real` gives it)."""
+        return self.train
 
 
 def relational_demo_files(folder: Path) -> RelationalDemoFiles:
