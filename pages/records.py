@@ -212,3 +212,8 @@ from components.signoff_views import review_submission_panel  # noqa: E402
 
 st.divider()
 review_submission_panel(review, synthetic)
+
+# Relational data: a synthetic parent with its children beside the nearest real parent with its children.
+from components.relations_views import relational_records_section  # noqa: E402
+
+relational_records_section()

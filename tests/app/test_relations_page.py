@@ -1,0 +1,122 @@
+"""AppTest: the relational demo loads from the Data page, the table picker moves every page to one table, the
+Relations page draws the schema with the demo's row counts and runs the relational gates, and Records shows a
+synthetic parent with its children beside the nearest real one."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from core.data.relational import load_relational_metadata, read_table_folder
+
+
+@pytest.fixture(scope="module")
+def relational_files():
+    """The relational demo (built once into the cache folder, about 2-3 minutes; then read from it)."""
+    from core.demo.relational import build_relational_demo
+
+    return build_relational_demo()
+
+
+@pytest.fixture(autouse=True)
+def clear_heavy_stores():
+    from components.cache import clear_all
+
+    clear_all()
+    yield
+    clear_all()
+
+
+def _frame_with(at, column: str) -> pd.DataFrame:
+    for element in at.dataframe:
+        value = element.value
+        frame = getattr(value, "data", value)
+        if column in getattr(frame, "columns", []):
+            return frame
+    raise AssertionError(f"no dataframe with a '{column}' column")
+
+
+def _load_demo(app):
+    app.button(key="data_rel_demo").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    return app
+
+
+def test_relational_demo_loads_and_the_picker_moves_the_pages(app, open_page, relational_files):
+    metadata = load_relational_metadata(relational_files.metadata)
+    real = read_table_folder(relational_files.train, metadata)
+    _load_demo(app)
+    # the largest table is shown first; the picker (Data page; the sidebar's twin is checked in Chromium) lists
+    # every table
+    review = app.session_state["review"]
+    assert review.source == "relational:flights"
+    assert review.tables["real"].rows == len(real["flights"])
+    picker = app.selectbox(key="data_rel_table")
+    assert list(picker.options) == [f"{t} ({len(real[t]):,} real rows)" for t in metadata.tables]
+    picker.set_value("planes").run()
+    assert not app.exception, [e.value for e in app.exception]
+    review = app.session_state["review"]
+    assert review.source == "relational:planes" and review.tables["real"].rows == len(real["planes"])
+    assert review.overrides["tailnum"] == "id"  # keys are never compared as values
+    # the single-table Columns page now reviews planes
+    app.switch_page("pages/columns.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    # loading the single-table demo again leaves the relational mode
+    app.switch_page("pages/data.py")
+    app.run()
+    app.button(key="data_demo_load").click().run()
+    assert app.session_state["review"].source == "demo"
+    open_page(app, "relations")
+    assert any("No relational data is loaded" in i.value for i in app.info)
+
+
+def test_relations_page_schema_gates_and_records(app, open_page, temp_store, relational_files):
+    from components.cache import manager
+
+    metadata = load_relational_metadata(relational_files.metadata)
+    real = read_table_folder(relational_files.train, metadata)
+    synthetic = read_table_folder(relational_files.synthetic, metadata)
+    _load_demo(app)
+    open_page(app, "relations")
+    schema = _frame_with(app, "primary key")
+    assert list(schema["table"]) == ["airlines", "airports", "planes", "flights"]
+    assert list(schema["real rows"]) == [f"{len(real[t]):,}" for t in schema["table"]]
+    assert list(schema["synthetic rows"]) == [f"{len(synthetic[t]):,}" for t in schema["table"]]
+    assert list(schema["primary key"]) == ["carrier", "faa", "tailnum", "flight_id"]
+    # nothing is computed before Run
+    assert not any("relational" in str(g) for g in [e.value for e in app.error])
+    app.button(key="relations_run").click().run()
+    assert manager().wait_all(600)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    gates = _frame_with(app, "real sample (null median)")
+    labels = {"airlines.carrier -> flights.carrier", "planes.tailnum -> flights.tailnum", "airports.faa -> flights.dest"}
+    for name in ("referential_integrity", "cardinality", "intertable_trends"):
+        assert set(gates.loc[gates["gate"] == name, "on"]) == labels, name
+    # HMA keeps every key inside its parents: no orphan, duplicate or null key, and the gate says pass
+    integrity = gates[gates["gate"] == "referential_integrity"]
+    assert set(integrity["value"]) == {"0.0000"} and set(integrity["verdict"]) == {"pass"}
+    counts = _frame_with(app, "orphan foreign keys (real / synthetic)")
+    assert set(counts["orphan foreign keys (real / synthetic)"]) == {"0 / 0"}
+    rows = dict(zip(counts["relationship"], counts["child rows"]))
+    assert rows["planes.tailnum -> flights.tailnum"] == f"{len(real['flights']):,} / {len(synthetic['flights']):,}"
+    assert len(app.get("plotly_chart")) >= 1  # the cardinality histogram (and the heatmaps)
+    # Records: a synthetic parent beside the nearest real parent, children on both sides
+    app.session_state["signed_in_user"] = {"name": "rita", "role": "reviewer", "email": None, "via": "password"}
+    open_page(app, "records")
+    assert app.selectbox(key="records_rel_parent").value == "airlines"
+    app.selectbox(key="records_rel_parent").set_value("planes").run()
+    assert not app.exception, [e.value for e in app.exception]
+    captions = [str(c.value).replace("\\", "") for c in app.caption]
+    where = next(c for c in captions if c.startswith("Synthetic planes row"))
+    found = re.search(r"row ([\d,]+) .*nearest real row ([\d,]+)", where)
+    syn_pos, real_pos = (int(g.replace(",", "")) for g in found.groups())
+    # brute force: the child rows shown are the flights whose tailnum is that parent's key, on each side
+    syn_key = synthetic["planes"]["tailnum"].iloc[syn_pos]
+    real_key = real["planes"]["tailnum"].iloc[real_pos]
+    expected = [f"flights.tailnum: {(synthetic['flights']['tailnum'] == syn_key).sum():,} child rows",
+                f"flights.tailnum: {(real['flights']['tailnum'] == real_key).sum():,} child rows"]
+    assert [c for c in captions if c.startswith("flights.tailnum:")] == expected
