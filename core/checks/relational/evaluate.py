@@ -1,0 +1,484 @@
+"""The relational review: each table's own checks, then integrity, cardinality and inter-table trends per
+relationship, each judged against real-vs-real resamples of parent entities with their children.
+
+How the relational nulls are drawn: the real parents available (training, plus the holdout's when one is
+given; lookup parents copied to both sides count once) are pooled with their children. Each resample draws a
+reference of n parents (the real parent table's size) and a sample of m parents (the synthetic parent
+table's size), with replacement, each parent bringing all its child rows; the statistic is computed between
+them as between real and synthetic. Children-per-parent counts, a join's contingency cells and its Pearson
+sums are all sums over parents, so a resample costs one (resamples x parents) @ (parents x cells) product.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.checks.relational.results import (CardinalityResult, IntegrityResult, IntertablePair, RelationalEvaluation,
+                                            RelationalGate, RelationshipResult)
+from core.data.io import sha256_bytes, table_from_frame
+from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, coerce_to_metadata
+from core.data.relational import RelationalMetadata, Relationship, key_codes, table_hashes
+from core.errors import InputError
+from core.gates import Gate, Judgement, judge
+from core.stats import null as nulls
+
+SIDES = ("real", "synthetic", "holdout")
+NUM_DISCRETE_BINS = 10  # sdmetrics' ColumnPairTrends: np.histogram_bin_edges' default of 10 bins
+MAX_INTERTABLE_PAIRS = 400  # per relationship; beyond it a seeded sample is scored (the report says so)
+
+
+@dataclass
+class _Join:
+    """A child table joined to its parent (inner join, as sdmetrics denormalises), with each row's parent."""
+
+    frame: pd.DataFrame  # child columns then parent columns, named "<table>.<column>"
+    parent_index: np.ndarray  # position of each row's parent in the parent table
+
+
+def _codes(tables: dict[str, pd.DataFrame], table: str, column: str) -> np.ndarray:
+    return key_codes(tables[table][column])
+
+
+def child_counts(parent_keys: np.ndarray, foreign_keys: np.ndarray) -> np.ndarray:
+    """Children per parent (sdmetrics' get_cardinality_distribution: a parent without children counts 0)."""
+    present = pd.Series(foreign_keys[pd.notna(foreign_keys)]).value_counts()
+    return pd.Series(parent_keys).map(present).fillna(0).to_numpy(dtype=np.int64)
+
+
+def ks_complement(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - the two-sample KS statistic (scipy's ks_2samp, as sdmetrics' KSComplement)."""
+    from scipy.stats import ks_2samp
+
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    return float(1.0 - ks_2samp(np.asarray(a, float), np.asarray(b, float)).statistic)
+
+
+def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | None = None,
+              m_rows: int | None = None, resamples: int = 200, rng: np.random.Generator | None = None
+              ) -> IntegrityResult:
+    """Orphan / null foreign keys of `rel` and duplicate / null parent keys, real and synthetic, with the orphan
+    share's null: child rows grouped by foreign key value (a null key: a group of its own) resampled at the
+    synthetic child table's size."""
+    counts = {}
+    for side, tables in (("real", real), ("synthetic", synthetic)):
+        pk = _codes(tables, rel.parent_table, rel.parent_primary_key)
+        fk = _codes(tables, rel.child_table, rel.child_foreign_key)
+        present = pd.notna(fk)
+        known = set(pk[pd.notna(pk)].tolist())
+        orphans = int(sum(1 for k in fk[present] if k not in known))
+        pk_series = pd.Series(pk)
+        counts[side] = dict(child_rows=len(fk), orphans=orphans, null_foreign_keys=int((~present).sum()),
+                            duplicate_primary_keys=int(pk_series[pk_series.notna()].duplicated().sum()),
+                            null_primary_keys=int(pk_series.isna().sum()), parent_rows=len(pk))
+    null = None
+    if pooled is not None and rng is not None:
+        pk = _codes(pooled, rel.parent_table, rel.parent_primary_key)
+        fk = _codes(pooled, rel.child_table, rel.child_foreign_key)
+        known = set(pk[pd.notna(pk)].tolist())
+        groups = pd.Series(np.where(pd.notna(fk), fk, [f"\x00null{i}" for i in range(len(fk))]))
+        sizes = groups.value_counts()
+        orphan = np.array([(not k.startswith("\x00null")) and k not in known for k in sizes.index])
+        if orphan.any() and len(sizes) >= 2:
+            m = m_rows if m_rows is not None else counts["synthetic"]["child_rows"]
+            draws = max(1, int(round(len(sizes) * m / max(len(fk), 1))))
+            weights = nulls.row_weights(len(sizes), draws, resamples, rng)
+            rows = weights @ sizes.to_numpy(float)
+            null = (weights @ (sizes.to_numpy(float) * orphan)) / np.maximum(rows, 1)
+        else:
+            null = np.zeros(resamples)
+    return IntegrityResult(
+        real_child_rows=counts["real"]["child_rows"], synthetic_child_rows=counts["synthetic"]["child_rows"],
+        real_orphans=counts["real"]["orphans"], synthetic_orphans=counts["synthetic"]["orphans"],
+        real_null_foreign_keys=counts["real"]["null_foreign_keys"],
+        synthetic_null_foreign_keys=counts["synthetic"]["null_foreign_keys"],
+        real_duplicate_primary_keys=counts["real"]["duplicate_primary_keys"],
+        synthetic_duplicate_primary_keys=counts["synthetic"]["duplicate_primary_keys"],
+        real_null_primary_keys=counts["real"]["null_primary_keys"],
+        synthetic_null_primary_keys=counts["synthetic"]["null_primary_keys"],
+        real_parent_rows=counts["real"]["parent_rows"], synthetic_parent_rows=counts["synthetic"]["parent_rows"],
+        orphan_null=null)
+
+
+def cardinality(real: dict, synthetic: dict, rel: Relationship, pooled: dict | None = None,
+                resamples: int = 200, rng: np.random.Generator | None = None) -> CardinalityResult:
+    """CardinalityShapeSimilarity of `rel` with its null over pooled real parents (n reference, m sample)."""
+    real_counts = child_counts(_codes(real, rel.parent_table, rel.parent_primary_key),
+                               _codes(real, rel.child_table, rel.child_foreign_key))
+    synthetic_counts = child_counts(_codes(synthetic, rel.parent_table, rel.parent_primary_key),
+                                    _codes(synthetic, rel.child_table, rel.child_foreign_key))
+    score = ks_complement(real_counts, synthetic_counts)
+    null = None
+    if pooled is not None and rng is not None:
+        pooled_counts = child_counts(_codes(pooled, rel.parent_table, rel.parent_primary_key),
+                                     _codes(pooled, rel.child_table, rel.child_foreign_key))
+        if len(pooled_counts) >= 2:
+            _, grid = nulls.value_grid(pooled_counts.astype(float))
+            null = nulls.ks_null(grid, len(real_counts), len(synthetic_counts), resamples, rng)
+    return CardinalityResult(score, real_counts, synthetic_counts, null)
+
+
+def denormalise(tables: dict, rel: Relationship) -> _Join:
+    """Child rows with their parent's columns (inner join on the key; sdmetrics' _denormalize_tables)."""
+    parent, child = tables[rel.parent_table], tables[rel.child_table]
+    pk = key_codes(parent[rel.parent_primary_key])
+    position = pd.Series(np.arange(len(parent)), index=pd.Index(pk)).loc[lambda s: ~s.index.duplicated()]
+    position = position[position.index.notna()]
+    fk = pd.Series(key_codes(child[rel.child_foreign_key]))
+    where = fk.map(position)
+    keep = where.notna().to_numpy()
+    parent_index = where[keep].to_numpy(dtype=np.int64)
+    left = child.loc[keep].add_prefix(f"{rel.child_table}.").reset_index(drop=True)
+    right = parent.iloc[parent_index].add_prefix(f"{rel.parent_table}.").reset_index(drop=True)
+    return _Join(pd.concat([left, right], axis=1), parent_index)
+
+
+def _numeric(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = series.astype("int64").astype(float)
+        values[series.isna().to_numpy()] = np.nan
+        return values.to_numpy() if hasattr(values, "to_numpy") else values
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+def _discrete_codes(values: pd.Series, sdtype: str, edges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Cell labels of a column as sdmetrics' ColumnPairTrends forms them: continuous columns np.digitize'd
+    into 10 histogram bins (of `edges`, or their own), discrete ones as they are (missing is a cell)."""
+    if sdtype in CONTINUOUS_SDTYPES:
+        x = _numeric(values)
+        if edges is None:
+            finite = x[~np.isnan(x)]
+            edges = np.histogram_bin_edges(finite) if finite.size else np.array([0.0, 1.0])
+        return np.digitize(x, bins=edges).astype(object), edges
+    labels = values.astype(object).where(values.notna(), "\x00missing").astype(str).to_numpy(dtype=object)
+    return labels, None
+
+
+def pair_score(real: pd.DataFrame, synthetic: pd.DataFrame, a: str, b: str, sdtype_a: str, sdtype_b: str
+               ) -> tuple[str, float, float | None, float | None]:
+    """(metric, score, real r, synthetic r) of one column pair, as sdmetrics' ColumnPairTrends scores it."""
+    continuous_a, continuous_b = sdtype_a in CONTINUOUS_SDTYPES, sdtype_b in CONTINUOUS_SDTYPES
+    if continuous_a and continuous_b:
+        r_real, r_syn = _pearson(_numeric(real[a]), _numeric(real[b])), _pearson(_numeric(synthetic[a]), _numeric(synthetic[b]))
+        return "CorrelationSimilarity", 1.0 - abs(r_real - r_syn) / 2.0, r_real, r_syn
+    real_cells = _cells(real, a, b, sdtype_a, sdtype_b, continuous_a != continuous_b)
+    syn_cells = _cells(synthetic, a, b, sdtype_a, sdtype_b, continuous_a != continuous_b)
+    p = pd.Series(real_cells).value_counts(normalize=True)
+    q = pd.Series(syn_cells).value_counts(normalize=True)
+    p, q = p.align(q, fill_value=0.0)
+    return "ContingencySimilarity", float(1.0 - 0.5 * np.abs(p - q).sum()), None, None
+
+
+def _cells(frame: pd.DataFrame, a: str, b: str, sdtype_a: str, sdtype_b: str, mixed: bool) -> np.ndarray:
+    # sdmetrics bins a continuous column only in a mixed pair, each table with its own edges
+    ca, _ = _discrete_codes(frame[a], sdtype_a) if mixed else _discrete_codes(frame[a], "categorical")
+    cb, _ = _discrete_codes(frame[b], sdtype_b) if mixed else _discrete_codes(frame[b], "categorical")
+    return np.array([f"{x}\x1f{y}" for x, y in zip(ca, cb)], dtype=object)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if x.size < 2 or np.all(x == x[0]) or np.all(y == y[0]):
+        return float("nan")
+    from scipy.stats import pearsonr
+
+    return float(pearsonr(x, y)[0])
+
+
+def _parent_sums(parent_index: np.ndarray, parents: int, features: np.ndarray):
+    """(parents x k) sums of per-row features over each parent's join rows (sparse)."""
+    from scipy import sparse
+
+    rows = sparse.csr_matrix((np.ones(parent_index.size), (parent_index, np.arange(parent_index.size))),
+                             shape=(parents, parent_index.size))
+    return rows @ features
+
+
+def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, sdtype_b: str,
+                     weights_ref: np.ndarray, weights_sample: np.ndarray) -> np.ndarray:
+    """The pair's score between reference and sample parent resamples (given as parent weights)."""
+    frame = join.frame
+    continuous_a, continuous_b = sdtype_a in CONTINUOUS_SDTYPES, sdtype_b in CONTINUOUS_SDTYPES
+    if continuous_a and continuous_b:
+        x, y = _numeric(frame[a]), _numeric(frame[b])
+        keep = ~(np.isnan(x) | np.isnan(y))
+        if keep.sum() < 2:
+            return np.full(weights_ref.shape[0], np.nan)
+        xs = np.where(keep, (x - x[keep].mean()) / (x[keep].std() or 1.0), 0.0)
+        ys = np.where(keep, (y - y[keep].mean()) / (y[keep].std() or 1.0), 0.0)
+        mask = keep.astype(float)
+        features = np.stack([mask, xs * mask, ys * mask, xs * xs * mask, ys * ys * mask, xs * ys * mask], axis=1)
+        sums = np.asarray(_parent_sums(join.parent_index, parents, features))
+
+        def r(weights):
+            total, sx, sy, sxx, syy, sxy = (weights @ sums).T
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cov, vx, vy = sxy - sx * sy / total, sxx - sx * sx / total, syy - sy * sy / total
+                out = cov / np.sqrt(vx * vy)
+            out[(vx <= 1e-12) | (vy <= 1e-12) | (total < 2)] = np.nan
+            return np.clip(out, -1, 1)
+
+        return 1.0 - np.abs(r(weights_ref) - r(weights_sample)) / 2.0
+    mixed = continuous_a != continuous_b
+    # one set of bin edges (the pooled join's) for every resample: a stated simplification of sdmetrics'
+    # per-table edges, which move by under a bin's width between real samples
+    cells = pd.Series(_cells(frame, a, b, sdtype_a, sdtype_b, mixed))
+    codes, _ = pd.factorize(cells)
+    from scipy import sparse
+
+    onehot = sparse.csr_matrix((np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, codes.max() + 1))
+    per_parent = _parent_sums(join.parent_index, parents, onehot)  # parents x cells
+    ref = np.asarray((per_parent.T @ weights_ref.T).T)
+    sample = np.asarray((per_parent.T @ weights_sample.T).T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = ref / ref.sum(axis=1, keepdims=True)
+        q = sample / sample.sum(axis=1, keepdims=True)
+    return 1.0 - 0.5 * np.abs(p - q).sum(axis=1)
+
+
+def comparable(metadata: RelationalMetadata, table: str) -> dict[str, str]:
+    """The table's columns the column checks compare: keys, ids and free text left out."""
+    keys = set(metadata.key_columns(table))
+    return {c: s for c, s in metadata.tables[table].items()
+            if c not in keys and s in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES}
+
+
+def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: Relationship,
+               pooled: dict | None, resamples: int, seed: int, item: int) -> list[IntertablePair]:
+    """Every parent column vs child column pair over the join, scored as sdmetrics' InterTableTrends, with nulls."""
+    parent_cols, child_cols = comparable(metadata, rel.parent_table), comparable(metadata, rel.child_table)
+    pairs = [(p, c) for p in parent_cols for c in child_cols]
+    if len(pairs) > MAX_INTERTABLE_PAIRS:
+        chosen = np.random.default_rng([seed, item, 7]).choice(len(pairs), MAX_INTERTABLE_PAIRS, replace=False)
+        pairs = [pairs[i] for i in sorted(chosen)]
+    if not pairs:
+        return []
+    real_join, syn_join = denormalise(real, rel), denormalise(synthetic, rel)
+    pool_join = denormalise(pooled, rel) if pooled is not None else None
+    n_parents, m_parents = len(real[rel.parent_table]), len(synthetic[rel.parent_table])
+    weights = None
+    if pool_join is not None and len(pooled[rel.parent_table]) >= 2:
+        rng = np.random.default_rng([seed, item, 11])
+        P = len(pooled[rel.parent_table])
+        weights = (nulls.row_weights(P, n_parents, resamples, rng).astype(float),
+                   nulls.row_weights(P, m_parents, resamples, rng).astype(float))
+    out = []
+    for p, c in pairs:
+        a, b = f"{rel.parent_table}.{p}", f"{rel.child_table}.{c}"
+        sa, sb = parent_cols[p], child_cols[c]
+        metric, score, r_real, r_syn = pair_score(real_join.frame, syn_join.frame, a, b, sa, sb)
+        null = None
+        if weights is not None:
+            null = _intertable_null(pool_join, len(pooled[rel.parent_table]), a, b, sa, sb, *weights)
+        out.append(IntertablePair(p, c, metric, score, r_real, r_syn, null))
+    return out
+
+
+def _pool(real: dict, holdout: dict | None) -> dict:
+    """Real tables with the holdout's rows added; a table copied whole to both sides counts once."""
+    if holdout is None:
+        return real
+    pooled = {}
+    for name, frame in real.items():
+        other = holdout.get(name)
+        if other is None or (len(other) == len(frame) and frame.reset_index(drop=True).equals(other.reset_index(drop=True))):
+            pooled[name] = frame
+        else:
+            pooled[name] = pd.concat([frame, other], ignore_index=True)
+    return pooled
+
+
+def _judged_gate(name: str, judged: list[tuple[str, Judgement]], what: str, relationship: str | None,
+                 alpha: float, resamples: int, table: str | None = None) -> RelationalGate:
+    """A gate over per-item judgements: value and bound of the item closest to (or furthest past) failing."""
+    from core.gates import direction
+
+    dirn = direction(name)
+    margin = (lambda j: j.value - j.bound) if dirn == "min" else (lambda j: j.bound - j.value)
+    judged = sorted(judged, key=lambda item: margin(item[1]) if math.isfinite(item[1].bound) else math.inf)
+    label, worst = judged[0]
+    failing = [(l, j) for l, j in judged if not j.passed]
+    sign = "<" if dirn == "min" else ">"
+    how = (f"each against {resamples} real-vs-real resamples of parent entities with their children at the "
+           f"synthetic size, at {alpha:g}/{len(judged)} (Bonferroni)")
+    if any(j.source == "threshold" for _, j in judged):
+        how += "; where no null could be drawn: the real data's own rate"
+    text = lambda j: f", a real sample scores {j.null_median:.4f}" if j.null_median is not None else ""
+    if failing:
+        detail = (f"{len(failing)} of {len(judged)} {what} past their bound: "
+                  + "; ".join(f"{l} {j.value:.4f} {sign} {j.bound:.4f}{text(j)}" for l, j in failing[:5]) + f" ({how})")
+    else:
+        detail = (f"all {len(judged)} {what} within their bound; closest: {label} {worst.value:.4f} "
+                  f"(bound {worst.bound:.4f}{text(worst)}) ({how})")
+    items = [{"item": l, "value": j.value, "null_median": j.null_median, "floor": j.bound,
+              "tail_probability": j.tail_probability, "passed": j.passed, "source": j.source} for l, j in judged]
+    return RelationalGate(name, worst.value, worst.bound, not failing, detail, null_median=worst.null_median,
+                          floor=worst.bound, tail_probability=worst.tail_probability, items=items,
+                          relationship=relationship, table=table)
+
+
+def relational_gates(results: list[RelationshipResult], alpha: float, resamples: int,
+                     tolerance: dict[str, float] | None = None) -> list[RelationalGate]:
+    """referential_integrity, cardinality and intertable_trends of every relationship, judged against their nulls."""
+    tolerance = tolerance or {}
+    gates = []
+    for result in results:
+        label = result.relationship.label
+        integ = result.integrity
+        items = [
+            ("orphan foreign keys", judge("referential_integrity", integ.synthetic_orphan_share, integ.orphan_null,
+                                          alpha=alpha, tests=4, fallback=integ.real_orphan_share)),
+            ("null foreign keys", judge("referential_integrity", integ._share(integ.synthetic_null_foreign_keys, integ.synthetic_child_rows),
+                                        None, alpha=alpha, fallback=_binomial_ceiling(
+                                            integ._share(integ.real_null_foreign_keys, integ.real_child_rows),
+                                            integ.synthetic_child_rows, alpha / 4))),
+            (f"duplicate primary keys of {result.relationship.parent_table}",
+             judge("referential_integrity", integ._share(integ.synthetic_duplicate_primary_keys, integ.synthetic_parent_rows),
+                   None, alpha=alpha, fallback=integ._share(integ.real_duplicate_primary_keys, integ.real_parent_rows))),
+            (f"null primary keys of {result.relationship.parent_table}",
+             judge("referential_integrity", integ._share(integ.synthetic_null_primary_keys, integ.synthetic_parent_rows),
+                   None, alpha=alpha, fallback=integ._share(integ.real_null_primary_keys, integ.real_parent_rows))),
+        ]
+        gates.append(_judged_gate("referential_integrity", items, "key checks", label, alpha, resamples))
+        card = result.cardinality
+        verdict = judge("cardinality", card.score, card.null, alpha=alpha, tests=1,
+                        tolerance=tolerance.get("cardinality", 0.0))
+        gates.append(_judged_gate("cardinality", [("children per parent", verdict)], "distributions", label,
+                                  alpha, resamples))
+        if result.intertable:
+            judged = []
+            for pair in result.intertable:
+                v = judge("intertable_trends", pair.score, pair.null, alpha=alpha, tests=len(result.intertable),
+                          tolerance=tolerance.get("intertable_trends", 0.0))
+                pair.floor, pair.null_median, pair.tail_probability = v.bound, v.null_median, v.tail_probability
+                judged.append((f"{pair.parent_column} / {pair.child_column}", v))
+            gates.append(_judged_gate("intertable_trends", judged, "parent/child pairs", label, alpha, resamples))
+    return gates
+
+
+def _binomial_ceiling(rate: float, m: int, level: float) -> float:
+    """Upper `level` quantile of a binomial share at rate `rate` over m rows (0 when the real rate is 0)."""
+    from scipy.stats import binom
+
+    if m <= 0 or rate <= 0:
+        return 0.0
+    return float(binom.ppf(1.0 - level, m, min(rate, 1.0)) / m)
+
+
+def _coerced(tables: dict[str, pd.DataFrame], metadata: RelationalMetadata, side: str, path: str) -> dict:
+    """Tables with every compared column in the dtype its sdtype needs (keys left as read)."""
+    out = {}
+    for name, frame in tables.items():
+        columns = comparable(metadata, name)
+        coerced = coerce_to_metadata(frame, columns, f"{path}/{name}" if path else name)
+        out[name] = frame.assign(**{c: coerced[c] for c in columns})
+    return out
+
+
+def _table_evaluation(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                      metadata: RelationalMetadata, policy, seed: int, privacy: bool):
+    """The single-table review of one table, keys excluded (None and the reason when nothing is comparable)."""
+    from core.data.io import prepare_inputs
+    from core.report import evaluate  # the single-table review is the report's; relational builds on it
+
+    columns = comparable(metadata, name)
+    if not columns:
+        return None, "no column besides keys, ids and free text to compare"
+    keep = list(columns)
+    loaded = [table_from_frame(f[keep].reset_index(drop=True), f"{side}/{name}") if f is not None else None
+              for side, f in (("real", real), ("synthetic", synthetic), ("holdout", holdout))]
+    try:
+        inputs = prepare_inputs(loaded[0], loaded[1], loaded[2], columns, None)
+    except InputError as exc:
+        return None, str(exc)
+    return evaluate(inputs, policy, privacy=privacy, seed=seed, structure=False), None
+
+
+def _join_privacy(real: dict, synthetic: dict, holdout: dict, metadata: RelationalMetadata, rel: Relationship,
+                  policy, seed: int) -> tuple[dict, list[RelationalGate]]:
+    """The privacy checks on the denormalised join (child rows with their parent's columns), gated."""
+    from core.checks.privacy import PRIVACY_GATES, evaluate_privacy, privacy_gate_values
+
+    cols = {f"{rel.child_table}.{c}": s for c, s in comparable(metadata, rel.child_table).items()}
+    cols.update({f"{rel.parent_table}.{c}": s for c, s in comparable(metadata, rel.parent_table).items()})
+    frames = {side: denormalise(t, rel).frame[list(cols)] for side, t in
+              (("real", real), ("synthetic", synthetic), ("holdout", holdout))}
+    if min(len(f) for f in frames.values()) < 2 or not cols:
+        return {"skipped": "join too small or without compared columns"}, []
+    result = evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], cols, seed=seed,
+                              resamples=int(policy.calibration("resamples")),
+                              min_real_rows=int(policy.calibration("min_real_rows")))
+    judged = privacy_gate_values(result, {n: policy.gate(n) for n in PRIVACY_GATES},
+                                 alpha=policy.calibration("false_alarm_rate"),
+                                 tolerances={n: policy.gate(n, "tolerance", 0.0) for n in PRIVACY_GATES})
+    gates = [RelationalGate(**g, relationship=rel.label) for g in judged.values()]
+    return result.to_dict(), gates
+
+
+def _identity(tables: dict | None, path: str | None) -> dict | None:
+    """The contract's input record for a folder of tables, plus each table's (an addition)."""
+    if tables is None:
+        return None
+    hashes = table_hashes(tables)
+    combined = sha256_bytes("\n".join(f"{t}:{h}" for t, h in sorted(hashes.items())).encode())
+    return {"path": path, "rows": int(sum(len(f) for f in tables.values())),
+            "columns": int(sum(f.shape[1] for f in tables.values())), "sha256": combined,
+            "tables": {t: {"rows": len(f), "columns": f.shape[1], "sha256": hashes[t]} for t, f in tables.items()}}
+
+
+def evaluate_relational(real: dict, synthetic: dict, metadata: RelationalMetadata, holdout: dict | None = None,
+                        policy=None, seed: int = 0, privacy: bool = True, paths: dict[str, str] | None = None,
+                        progress=None) -> RelationalEvaluation:
+    """Review multi-table synthetic data: each table's own checks (keys excluded), then every relationship's
+    integrity, cardinality and inter-table trends against parent-entity resamples; privacy (with a holdout)
+    per table and on each parent-child join."""
+    from core.policy import load_policy
+
+    policy = policy or load_policy()
+    paths = paths or {}
+    report = progress or (lambda fraction, message: None)
+    sides = {"real": real, "synthetic": synthetic, "holdout": holdout}
+    coerced = {side: _coerced(t, metadata, side, paths.get(side, side)) for side, t in sides.items() if t is not None}
+    real, synthetic, holdout = coerced["real"], coerced["synthetic"], coerced.get("holdout")
+    alpha = float(policy.calibration("false_alarm_rate"))
+    resamples = int(policy.calibration("resamples"))
+    tables, skipped, gates = {}, {}, []
+    names = list(metadata.tables)
+    for i, name in enumerate(names):
+        report(0.6 * i / max(len(names), 1), f"Checking table {name}")
+        evaluation, why = _table_evaluation(name, real[name], synthetic[name],
+                                            holdout[name] if holdout is not None else None, metadata, policy,
+                                            seed, privacy and holdout is not None)
+        if evaluation is None:
+            skipped[name] = why
+            continue
+        tables[name] = evaluation
+        for g in evaluation.gates:
+            fields = {f: getattr(g, f) for f in ("name", "value", "threshold", "passed", "detail", "null_median",
+                                                 "floor", "tail_probability", "judgeable", "items")}
+            gates.append(RelationalGate(**fields, table=name))
+    pooled = _pool(real, holdout)
+    results = []
+    for i, rel in enumerate(metadata.relationships):
+        report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
+        rng = np.random.default_rng([seed, i, 3])
+        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=rng)
+        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]))
+        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i)
+        results.append(RelationshipResult(rel, integ, card, pairs))
+    gates += relational_gates(results, alpha, resamples,
+                              {n: policy.gate(n, "tolerance", 0.0) for n in ("cardinality", "intertable_trends")})
+    if privacy and holdout is not None:
+        for result in results:
+            report(0.9, f"Privacy on the join {result.relationship.label}")
+            section, join_gates = _join_privacy(real, synthetic, holdout, metadata, result.relationship, policy, seed)
+            result.privacy = section
+            gates += join_gates
+    report(1.0, "Done")
+    shas = {side: table_hashes(t) for side, t in sides.items() if t is not None}
+    inputs = {side: _identity(t, paths.get(side)) for side, t in sides.items()}
+    return RelationalEvaluation(metadata, tables, results, gates, shas, skipped, inputs, seed)
