@@ -14,11 +14,25 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-from core.checks.sequence import (GATE, SequenceMetadata, evaluate_sequences, ks_complement, pooled_r,
-                                  relational_sequences, resolve_sequence_metadata, sequence_metadata_from_dict,
-                                  split_sequences, _lag1_r)
-from core.demo.sequence import (duplicate_sequences, flights_per_plane, shuffle_within_sequences,
-                                split_by_sequence, truncate_sequences, weather_per_station_day)
+from core.checks.sequence import (
+    GATE,
+    SequenceMetadata,
+    evaluate_sequences,
+    ks_complement,
+    pooled_r,
+    relational_sequences,
+    resolve_sequence_metadata,
+    sequence_metadata_from_dict,
+    split_sequences,
+)
+from core.demo.sequence import (
+    duplicate_sequences,
+    flights_per_plane,
+    shuffle_within_sequences,
+    split_by_sequence,
+    truncate_sequences,
+    weather_per_station_day,
+)
 from core.errors import InputError
 from core.gates import REGISTRY
 from core.stats.null import NullSettings, row_weights
@@ -207,7 +221,7 @@ def test_sdv_sequential_metadata_is_read():
 
 
 def test_missing_sequence_column_names_the_column(weather):
-    table, (train, holdout, fresh) = weather
+    table, (train, _, fresh) = weather
     with pytest.raises(InputError, match="plane") as err:
         evaluate_sequences(train, fresh, table.sdtypes, SequenceMetadata("plane", None))
     assert "plane" in str(err.value) and "\n" not in str(err.value)
