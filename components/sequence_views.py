@@ -8,7 +8,12 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from components.figures import COLOURS, LAYOUT
-from core.checks.sequence import SequenceItem, SequenceMetadata, SequenceResult, evaluate_sequences
+from core.checks.sequence import (
+    SequenceItem,
+    SequenceMetadata,
+    SequenceResult,
+    evaluate_sequences,
+)
 from core.stats.null import NullSettings
 
 DEMO_MONTHS = (1, 2)  # two months: a plane's ~15 flights make its lag-1 structure measurable
@@ -38,7 +43,12 @@ def demo_tables(variant: str) -> tuple[dict[str, pd.DataFrame], dict[str, str], 
         return tables, sdtypes, seq, source
     except (ImportError, AttributeError):
         pass
-    from core.demo.sequence import flights_per_plane, shuffle_within_sequences, split_by_sequence, truncate_sequences
+    from core.demo.sequence import (
+        flights_per_plane,
+        shuffle_within_sequences,
+        split_by_sequence,
+        truncate_sequences,
+    )
 
     table = flights_per_plane(DEMO_MONTHS, columns=("dep_delay", "arr_delay", "origin", "dest"))
     train, holdout, fresh = split_by_sequence(table.frame, table.sequence.key, (1, 1, 1), seed=0)

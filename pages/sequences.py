@@ -6,8 +6,16 @@ import json
 import streamlit as st
 
 from components.privacy_views import show_gates
-from components.sequence_views import (DEMO_VARIANTS, autocorrelation_figure, demo_tables, items_frame,
-                                       length_figure, null_figure, sequence_result, transition_figure)
+from components.sequence_views import (
+    DEMO_VARIANTS,
+    autocorrelation_figure,
+    demo_tables,
+    items_frame,
+    length_figure,
+    null_figure,
+    sequence_result,
+    transition_figure,
+)
 from components.state import get_review, require_app_entry
 from components.widgets import plain
 from core.checks.sequence import sequence_metadata_from_dict

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.sequence_views import DEMO_VARIANTS, demo_tables, length_edges, transition_matrices
+from components.sequence_views import (
+    DEMO_VARIANTS,
+    demo_tables,
+    length_edges,
+    transition_matrices,
+)
 from core.checks.sequence import evaluate_sequences
 from core.stats.null import NullSettings
 
