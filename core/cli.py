@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 from core.cli_dp import add_dp_parser, run_dp
+from core import cli_relational
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stratify", help="column to stratify on")
     sp.add_argument("--out-dir", required=True)
     sp.add_argument("--policy", help="TOML whose [budget] section limits file size and columns")
+    sp.add_argument("--metadata", help="SDV multi-table metadata when --real is a folder of tables")
 
     demo = commands.add_parser("demo", help="write the bundled demo's train, holdout and synthetic files")
     demo.add_argument("--out-dir", help="folder for the demo files (default .cache/)")
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--user", required=True, help="who made the generation (a reviewer or above)")
     register.add_argument("--policy")
     register.add_argument("--database")
+    register.add_argument("--metadata", help="SDV multi-table metadata when --real etc. are folders of tables")
 
     signoff = commands.add_parser("signoff", help="state, evidence export, verify the signed chain, anchor its head, approve")
     signoff.add_argument("action", choices=["status", "export", "verify", "anchor", "approve"])
@@ -200,6 +203,8 @@ def _manifest(path: str | None) -> dict | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if cli_relational.is_relational(args):
+        return cli_relational.run_evaluate(args)
     _enter("loading")
     policy = load_policy(args.policy)
     budget = _budget(policy, args.seed)
@@ -233,6 +238,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _split(args: argparse.Namespace) -> int:
     from core.data.holdout import split_holdout
 
+    if cli_relational.is_relational(args):
+        return cli_relational.run_split(args)
     _enter("loading")
     table = load_table(args.real, budget=_budget(load_policy(args.policy)))
     for warning in table.warnings:
@@ -375,6 +382,8 @@ def _register(args: argparse.Namespace) -> int:
     from core.review.signoff import register_reviewed_generation
     from core.store import session_scope
 
+    if cli_relational.is_relational(args):
+        return cli_relational.run_register(args)
     try:
         manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -474,10 +483,10 @@ def _approve(args: argparse.Namespace, engine) -> int:
     for text in args.waiver:
         gate, _, reason = text.partition("=")
         waivers.append({"gate": gate.strip(), "reason": reason.strip()})
-    synthetic = load_table(args.synthetic)
+    synthetic_sha256 = cli_relational.current_sha256(args.synthetic) or load_table(args.synthetic).sha256
     try:
         with session_scope(engine) as session:
-            decision = approve(session, args.generation, args.user, args.comment, waivers, synthetic.sha256,
+            decision = approve(session, args.generation, args.user, args.comment, waivers, synthetic_sha256,
                                load_policy(args.policy), attested_rules=_rule_numbers(args.attest))
             print(f"approved: decision {decision.id}, evidence sha256 {decision.evidence_sha256}")
     except SignoffRefused as exc:
@@ -525,10 +534,10 @@ def _gate(args: argparse.Namespace) -> int:
     from core.review.signoff import gate_check
     from core.store import read_session
 
-    synthetic = load_table(args.synthetic)
+    synthetic_sha256 = cli_relational.current_sha256(args.synthetic) or load_table(args.synthetic).sha256
     with _StoreErrors(args):
         with read_session(_store(args, must_exist=True)) as session:
-            ok, reason = gate_check(session, args.generation, synthetic.sha256, args.anchor)
+            ok, reason = gate_check(session, args.generation, synthetic_sha256, args.anchor)
     (sys.stdout if ok else sys.stderr).write(f"{'approved' if ok else 'refused'}: {reason}\n")
     return EXIT_PASS if ok else EXIT_FAIL
 

