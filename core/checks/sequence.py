@@ -235,8 +235,12 @@ def split_sequences(frame: pd.DataFrame, seq: SequenceMetadata) -> Sequences:
     return Sequences(work, codes.astype(np.int64), positions.astype(np.int64), lengths.astype(np.int64))
 
 
-def _numeric(series: pd.Series) -> np.ndarray:
+def _numeric(series: pd.Series, sdtype: str = "numerical") -> np.ndarray:
+    if sdtype == "datetime" and not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(series):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_localize(None)
         values = series.astype("datetime64[ns]").to_numpy().astype("int64").astype(float)
         values[series.isna().to_numpy()] = np.nan
         return values
@@ -367,7 +371,8 @@ def _statistics(parts: dict[str, Sequences], sdtypes: dict[str, str], seq: Seque
                and t in NUMERIC_SDTYPES + DISCRETE_SDTYPES]
     for column in columns:
         numeric = sdtypes[column] in NUMERIC_SDTYPES
-        values = {role: (_numeric if numeric else _labels)(s.frame[column]) for role, s in parts.items()}
+        values = {role: _numeric(s.frame[column], sdtypes[column]) if numeric else _labels(s.frame[column])
+                  for role, s in parts.items()}
         for step in range(steps):
             at = {role: np.flatnonzero(s.positions == step) for role, s in parts.items()}
             if at["real"].size == 0:

@@ -287,3 +287,40 @@ def test_cli_adds_the_sequences_section_and_gate(weather, tmp_path, capsys):
     code = main([str(a) for a in base + ["--synthetic", paths["fresh"], "--sequence-key", "plane"]])
     err = capsys.readouterr().err
     assert code == 2 and "plane" in err and len(err.strip().splitlines()) == 1
+
+
+def test_relational_cli_adds_sequences_for_tables_with_sequence_metadata(weather, tmp_path, capsys):
+    """`evaluate --metadata multi-table.json` on folders: the sequential table gets its section and gate."""
+    from core.cli import main
+
+    table = weather[0]
+    frame = table.frame[table.frame["time_hour"] < "2013-03-01"].reset_index(drop=True)
+    frame.insert(0, "reading", np.arange(1, len(frame) + 1))
+    stations = pd.DataFrame({"origin": ["EWR", "JFK", "LGA"]})
+    sides = dict(zip(("real", "holdout", "synthetic"), split_by_sequence(frame, "station_day", (1, 1, 1), seed=5)))
+    sides["shuffled"] = shuffle_within_sequences(sides["synthetic"], table.sequence, seed=5)
+    for side, readings in sides.items():
+        (tmp_path / side).mkdir()
+        stations.to_csv(tmp_path / side / "stations.csv", index=False)
+        readings.to_csv(tmp_path / side / "weather.csv", index=False)
+    columns = {c: {"sdtype": s} for c, s in table.sdtypes.items()} | {"origin": {"sdtype": "id"},
+                                                                       "reading": {"sdtype": "id"}}
+    meta = {"tables": {"stations": {"primary_key": "origin", "columns": {"origin": {"sdtype": "id"}}},
+                       "weather": {"primary_key": "reading", "columns": columns, "sequence_key": "station_day",
+                                   "sequence_index": "time_hour"}},
+            "relationships": [{"parent_table_name": "stations", "parent_primary_key": "origin",
+                               "child_table_name": "weather", "child_foreign_key": "origin"}]}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    out = tmp_path / "report.json"
+    verdicts = {}
+    for synthetic in ("synthetic", "shuffled"):
+        main(["evaluate", "--metadata", str(tmp_path / "meta.json"), "--real", str(tmp_path / "real"),
+              "--synthetic", str(tmp_path / synthetic), "--holdout", str(tmp_path / "holdout"), "--no-privacy",
+              "--json", str(out)])
+        report = json.loads(out.read_text())
+        gate = [g for g in report["gates"] if g["name"] == GATE]
+        assert len(gate) == 1 and gate[0]["table"] == "weather"
+        assert report["tables"]["weather"]["sequences"]["sequence_key"] == "station_day"
+        verdicts[synthetic] = gate[0]["passed"]
+    capsys.readouterr()
+    assert verdicts == {"synthetic": True, "shuffled": False}
