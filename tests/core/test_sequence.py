@@ -28,6 +28,7 @@ from core.checks.sequence import (
 from core.demo.sequence import (
     duplicate_sequences,
     flights_per_plane,
+    relational_demo_sequences,
     shuffle_within_sequences,
     split_by_sequence,
     truncate_sequences,
@@ -324,3 +325,10 @@ def test_relational_cli_adds_sequences_for_tables_with_sequence_metadata(weather
         verdicts[synthetic] = gate[0]["passed"]
     capsys.readouterr()
     assert verdicts == {"synthetic": True, "shuffled": False}
+    # the relational demo's layout (real/, holdout/, synthetic/, metadata.json) read as one sequential table
+    (tmp_path / "metadata.json").write_text(json.dumps(meta))
+    frames, sdtypes, seq = relational_demo_sequences(tmp_path, "weather")
+    assert seq == table.sequence and sdtypes["temp"] == "numerical"
+    assert {r: len(f) for r, f in frames.items()} == {r: len(sides[r]) for r in ("real", "holdout", "synthetic")}
+    with pytest.raises(InputError, match="stations"):
+        relational_demo_sequences(tmp_path, "stations")
