@@ -467,18 +467,17 @@ def _null(pool: np.ndarray, metric: str, ref: np.ndarray, sample: np.ndarray) ->
             out = 1.0 - 0.5 * np.abs(a / ta - b / tb).sum(axis=1)
         out[(ta[:, 0] <= 0) | (tb[:, 0] <= 0)] = np.nan
         return out
-    keep = np.isfinite(pool)
-    values = pool[keep]
-    _, cells = np.unique(values, return_inverse=True)
-    ncells = int(cells.max()) + 1 if cells.size else 0
-    if ncells == 0:
+    rows = np.flatnonzero(np.isfinite(pool))
+    if rows.size == 0:
         return np.full(ref.shape[0], np.nan)
-    grouped = np.zeros((pool.size, ncells))
-    grouped[np.flatnonzero(keep), cells] = 1.0
-    a, b = ref @ grouped, sample @ grouped
-    ta, tb = a.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    rows = rows[np.argsort(pool[rows], kind="stable")]
+    values = pool[rows]
+    last = np.flatnonzero(np.append(values[1:] != values[:-1], True))  # each distinct value's last sequence
+    a = np.cumsum(ref[:, rows], axis=1)[:, last]
+    b = np.cumsum(sample[:, rows], axis=1)[:, last]
+    ta, tb = a[:, -1:], b[:, -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = 1.0 - np.abs(np.cumsum(a, axis=1) / ta - np.cumsum(b, axis=1) / tb).max(axis=1)
+        out = 1.0 - np.abs(a / ta - b / tb).max(axis=1)
     out[(ta[:, 0] <= 0) | (tb[:, 0] <= 0)] = np.nan
     return out
 

@@ -169,13 +169,23 @@ def test_null_equals_brute_force_resampling_of_whole_sequences(weather):
     frames = [g for part in parts for _, g in part.frame.groupby(part.codes, sort=True)]
     n, m = parts[0].count, fresh[seq.key].nunique()
     for index, item in enumerate(result.items):
-        if item.item not in ("length", "lag-1 rank correlation: pressure"):
+        if item.item not in ("length", "lag-1 rank correlation: pressure", "lag-1 autocorrelation: temp"):
             continue
         rng = settings.rng(7919, index)
         ref = rng.integers(0, len(frames), size=(20, n))[0]
         sample = rng.integers(0, len(frames), size=(20, m))[0]
         if item.item == "length":
             brute = ks_complement(np.array([len(frames[i]) for i in ref]), np.array([len(frames[i]) for i in sample]))
+        elif item.item == "lag-1 autocorrelation: temp":
+            def r_seq(frame):
+                x = frame["temp"].to_numpy(float)
+                a, b = x[:-1], x[1:]
+                ok = ~(np.isnan(a) | np.isnan(b))
+                if ok.sum() < 3 or a[ok].std() == 0 or b[ok].std() == 0:
+                    return np.nan
+                return np.corrcoef(a[ok], b[ok])[0, 1]
+            r = np.array([r_seq(f) for f in frames])
+            brute = ks_complement(r[ref], r[sample])
         else:
             real_values = np.sort(train["pressure"].dropna().to_numpy(float))
             def rank(x):
