@@ -100,16 +100,20 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
              unit="share"),
     GateSpec("referential_integrity", "relational",
              "orphan foreign keys, duplicate or missing primary keys (relational data)", "max", 0.0,
-             "core.checks.relational:evaluate_relational", "none: real data has no orphans by construction",
+             "core.checks.relational:evaluate_relational",
+             "orphan share of real child rows grouped by foreign key, resampled at the synthetic child table's "
+             "size (the real data's own rate; 0 when it has none); key duplicates and nulls: the real rate",
              unit="share"),
     GateSpec("cardinality", "relational",
              "the number of children per parent differs from the real data's", "min", 0.80,
              "core.checks.relational:evaluate_relational",
-             "cardinality shape similarity of real parent resamples of the synthetic size"),
+             "cardinality shape similarity of real parent resamples (n reference vs m = synthetic parents), "
+             "each parent with all its children"),
     GateSpec("intertable_trends", "relational",
              "associations between a parent's columns and its children's columns are lost", "min", 0.80,
              "core.checks.relational:evaluate_relational",
-             "per parent/child column pair: similarity over the join of real parent resamples"),
+             "per parent/child column pair: similarity over the join of real parent resamples (each parent with "
+             "its children) at the synthetic parent table's size"),
     GateSpec("sequence_trends", "relational",
              "sequence lengths, lagged relations or transitions differ (sequential data)", "min", 0.80,
              "core.checks.sequence:evaluate_sequences",

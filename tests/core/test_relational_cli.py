@@ -189,3 +189,27 @@ def test_register_stores_every_table_hash_and_approve_checks_the_folder(folders,
     code, out = _run(["gate", "--generation", generation_id, "--synthetic", sides["synthetic"], "--database", url],
                      capsys)
     assert code == 1 and "not approved" in out.err  # the folder's hash matched; approval is what is missing
+
+
+def test_privacy_on_the_join_is_reported_per_relationship_and_catches_copied_families():
+    """A synthetic set that copies training individuals with their mode rows fails exact_copies on the join;
+    a fresh split of real individuals does not."""
+    from core.checks.relational import evaluate_relational
+    from core.policy import parse_policy
+
+    tables, metadata = modechoice_tables()
+    outer = split_relational(tables, metadata, 0.3, seed=11)
+    inner = split_relational(outer.train, metadata, 0.4, seed=12)
+    policy = parse_policy(POLICY, "p.toml")
+    label = "individuals.individual -> modes.individual"
+
+    def join_gates(synthetic):
+        evaluation = evaluate_relational(inner.train, synthetic, metadata, outer.holdout, policy=policy)
+        (relationship,) = evaluation.to_dict()["relationships"]
+        assert "exact_copies" in relationship["privacy"]
+        return {g.name: g for g in evaluation.gates if g.relationship == label and g.name != "cardinality"}
+
+    copied = {t: f.head(len(inner.holdout[t])).reset_index(drop=True) for t, f in inner.train.items()}
+    copied["modes"] = inner.train["modes"][inner.train["modes"]["individual"].isin(copied["individuals"]["individual"])]
+    assert not join_gates(copied)["exact_copies"].passed
+    assert join_gates(inner.holdout)["exact_copies"].passed
