@@ -19,6 +19,7 @@ PAGES = {
         st.Page("pages/utility.py", title="Utility", icon=":material/model_training:"),
         st.Page("pages/structure.py", title="Structure", icon=":material/hub:"),
         st.Page("pages/relations.py", title="Relations", icon=":material/schema:"),
+        st.Page("pages/sequences.py", title="Sequences", icon=":material/timeline:"),
         st.Page("pages/privacy_dial.py", title="Privacy dial", icon=":material/tune:"),
         st.Page("pages/summary.py", title="Summary", icon=":material/fact_check:"),
     ],

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "missing values, constraints, PII replay; they need a holdout)")
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
     ev.add_argument("--manifest", help="the generation's manifest (JSON): a DP generation's claimed epsilon is audited")
+    ev.add_argument("--sequence-key", help="sequential data: the column naming each sequence (SDV's sequence_key; "
+                    "the metadata's own is used when not given)")
+    ev.add_argument("--sequence-index", help="sequential data: the column ordering rows within a sequence")
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
@@ -208,13 +211,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     budget = _budget(policy, args.seed)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
+    from core.checks.sequence import attach_sequences, check_sequence_columns, resolve_sequence_metadata
+    from core.report import null_settings
+
+    sequences = resolve_sequence_metadata(args.sequence_key, args.sequence_index, args.metadata)
     inputs = prepare_inputs(load_table(args.real, budget=budget), load_table(args.synthetic, budget=budget),
                             load_table(args.holdout, budget=budget) if args.holdout else None, overrides,
                             args.metadata, budget=budget)
+    if sequences is not None:
+        check_sequence_columns(inputs.frames["real"], sequences, args.real)
     _enter("encoding")
     evaluation = evaluate(inputs, policy, progress=_track_evaluate_stage, privacy=not args.no_privacy,
                           seed=args.seed, target=args.target, structure=not args.no_structure,
                           manifest=_manifest(args.manifest))
+    if sequences is not None:  # sequential metadata: the "sequences" section and the sequence_trends gate
+        _enter("sequences")
+        evaluation = attach_sequences(evaluation, sequences, null_settings(policy, args.seed))
     _enter("report")
     print(summary_text(evaluation))
     if args.json_out:

@@ -85,6 +85,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate_relational(real, synthetic, metadata, holdout, load_policy(args.policy), seed=args.seed,
                                      privacy=not args.no_privacy,
                                      paths={"real": args.real, "synthetic": args.synthetic, "holdout": args.holdout})
+    if metadata.sequence_keys:  # tables with SDV sequential metadata: their "sequences" section and gate (h3)
+        from core.checks.sequence import with_relational_sequences
+        from core.report import null_settings
+
+        _enter("sequences")
+        policy = load_policy(args.policy)
+        evaluation = with_relational_sequences(evaluation, real, synthetic, holdout, null_settings(policy, args.seed),
+                                               policy.gate("sequence_trends", "tolerance", 0.0))
     _enter("report")
     print(summary_text(evaluation))
     if args.json_out:

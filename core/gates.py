@@ -116,8 +116,9 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
              "its children) at the synthetic parent table's size"),
     GateSpec("sequence_trends", "relational",
              "sequence lengths, lagged relations or transitions differ (sequential data)", "min", 0.80,
-             "core.checks.relational:evaluate_sequences",
-             "per column: sequence similarity of real sequence resamples of the synthetic size"),
+             "core.checks.sequence:evaluate_sequences",
+             "per statistic (length, per-step marginal, lag-1 autocorrelation, transitions): its score on whole "
+             "real sequences (training + holdout) resampled at the synthetic table's number of sequences"),
     GateSpec("empirical_epsilon", "privacy",
              "the membership attack's lower confidence bound on epsilon exceeds the claimed epsilon", "max",
              math.inf, "core.checks.dp:audit_membership",
