@@ -139,3 +139,53 @@ def missing_expr(engine: Engine, column: str, sdtype: str) -> str:
         expr = value_expr(engine, column, sdtype)
         return f"({expr} IS NULL OR isnan({expr}))"
     return f"({engine.quote(column)} IS NULL)"
+
+
+def grouped_counts(engine: Engine, table: str, exprs: dict[str, str], sets: Sequence[tuple[str, ...]]) -> dict:
+    """Row counts of every group of several GROUP BY sets in ONE scan (GROUPING SETS): set -> frame (keys..., n).
+
+    `exprs` names each grouping expression (k0, k1, ...); GROUPING() tells a real NULL from a column left out.
+    """
+    if not sets:
+        return {}
+    names = list(exprs)
+    projected = ", ".join(f"{exprs[k]} AS {k}" for k in names)
+    flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in names)
+    grouping = ", ".join("(" + ", ".join(s) + ")" for s in sets)
+    frame = engine.sql(f"SELECT {', '.join(names)}, {flags}, COUNT(*) AS n FROM (SELECT {projected} FROM "
+                       f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
+    out = {}
+    for s in sets:
+        inside = np.ones(len(frame), dtype=bool)
+        for k in names:
+            inside &= (frame[f"g_{k}"].to_numpy() == 0) == (k in s)
+        out[tuple(s)] = frame.loc[inside, [*s, "n"]].reset_index(drop=True)
+    return out
+
+
+def grouped_sums(engine: Engine, table: str, groups: dict[str, str], values: dict[str, str]) -> dict:
+    """Per group value of each grouping expression, ONE scan: count, sum and sum of squares of every value.
+
+    Returns group name -> frame (key, n_v, s_v, ss_v for each value name v); NULL keys are a group.
+    """
+    if not groups or not values:
+        return {}
+    names = list(groups)
+    projected = ", ".join([f"{groups[k]} AS {k}" for k in names] + [f"{values[v]} AS {v}" for v in values])
+    parts = []
+    for v in values:
+        ok = present_expr(v)
+        parts += [f"SUM(CASE WHEN {ok} THEN 1 ELSE 0 END) AS n_{v}", f"SUM(CASE WHEN {ok} THEN {v} ELSE 0.0 END) AS s_{v}",
+                  f"SUM(CASE WHEN {ok} THEN {v} * {v} ELSE 0.0 END) AS ss_{v}"]
+    flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in names)
+    grouping = ", ".join(f"({k})" for k in names)
+    frame = engine.sql(f"SELECT {', '.join(names)}, {flags}, {', '.join(parts)} FROM (SELECT {projected} FROM "
+                       f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
+    out = {}
+    for k in names:
+        inside = np.ones(len(frame), dtype=bool)
+        for other in names:
+            inside &= (frame[f"g_{other}"].to_numpy() == 0) == (other == k)
+        keep = [k] + [c for v in values for c in (f"n_{v}", f"s_{v}", f"ss_{v}")]
+        out[k] = frame.loc[inside, keep].reset_index(drop=True)
+    return out
