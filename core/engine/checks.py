@@ -28,6 +28,7 @@ from core.stats.association import cramers_v
 from core.stats.null import NullSettings
 
 ROW_SAMPLE = 200_000  # rows (all tables together) up to which the numeric pairs' nulls use every row
+SAMPLED_ROWS = 50_000  # rows (all tables together) sampled above it: the row weights are resamples x rows
 
 
 @dataclass
@@ -248,7 +249,7 @@ def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProf
         if full:
             frame = engine.sql(f"SELECT {select} FROM {engine.quote(table)}")
         else:
-            share = max(1, int(cap * rows[role] / sum(rows.values())))
+            share = max(1, int(min(cap, SAMPLED_ROWS) * rows[role] / sum(rows.values())))
             frame = engine.sample(table, share, settings.seed)
             frame = pd.DataFrame({c.name: _as_float(frame[c.name], c.sdtype) for c in columns})
             notes.row_sample[role] = len(frame)
