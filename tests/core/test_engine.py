@@ -158,3 +158,17 @@ def test_default_engine_by_policy_size(penguins, tmp_path):
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text("[engine]\ndefault_above_rows = 500\n")
     assert chosen_engine(args, load_policy(policy_file)) == "duckdb"  # 688 rows > 500
+
+
+def test_infinite_and_nan_numbers_are_missing_as_in_memory(tmp_path):
+    from core.data.metadata import coerce_to_metadata
+    from core.engine.profile import profile_columns
+
+    raw = pd.DataFrame({"x": [1.0, np.inf, -np.inf, np.nan, 2.0, 2.0, None]})
+    raw.to_parquet(tmp_path / "raw.parquet", index=False)
+    duck = make_engine("duckdb")
+    duck.register("real", tmp_path / "raw.parquet")
+    profile = profile_columns(duck, {"real": "real"}, {"x": "numerical"})["x"]
+    coerced = coerce_to_metadata(raw, {"x": "numerical"}, "raw")["x"]
+    assert profile.missing["real"] == int(coerced.isna().sum()) == 4
+    assert profile.points["real"].tolist() == [1.0, 2.0] and profile.counts["real"].tolist() == [1, 2]

@@ -40,7 +40,7 @@ def test_large_files_open_out_of_core_with_a_sample_and_a_notice(penguins, tmp_p
     at.session_state["review"] = replace(review, policy_text=policy_text)
     at.text_input(key="data_files_real").input(str(paths["real"]))
     at.text_input(key="data_files_synthetic").input(str(paths["synthetic"]))
-    at.text_input(key="data_files_holdout").input(str(paths["holdout"]))
+    at.text_input(key="data_files_holdout").input(str(paths["holdout"])).run()
     at.button(key="data_files_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
     opened = at.session_state["review"]
