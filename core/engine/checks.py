@@ -124,19 +124,7 @@ def _shape_null(profile: ColumnProfile, index: int, pool: list[str], settings: N
 
 def _grid(points: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """null.value_grid of the rows that sorted distinct `points` with `counts` stand for."""
-    if points.size <= nulls.MAX_CELLS:
-        return points, counts
-    # value_grid groups the middle by its counts only: hand it the counts through a cheap stand-in.
-    ends = nulls.EXACT_ENDS
-    inner = counts[ends: points.size - ends]
-    groups = nulls.MAX_CELLS - 2 * ends
-    cut = np.searchsorted(np.cumsum(inner), np.linspace(0, inner.sum(), groups + 1)[1:-1], side="right")
-    cut = np.unique(np.clip(cut, 1, inner.size - 1))
-    starts = np.concatenate([[0], cut])
-    grouped_counts = np.add.reduceat(inner, starts)
-    grouped_points = points[ends: points.size - ends][np.concatenate([cut - 1, [inner.size - 1]])]
-    return (np.concatenate([points[:ends], grouped_points, points[-ends:]]),
-            np.concatenate([counts[:ends], grouped_counts, counts[-ends:]]))
+    return nulls.grid_cells(points, counts)
 
 
 # --- pair trends -------------------------------------------------------------------------------------

@@ -172,3 +172,19 @@ def test_infinite_and_nan_numbers_are_missing_as_in_memory(tmp_path):
     coerced = coerce_to_metadata(raw, {"x": "numerical"}, "raw")["x"]
     assert profile.missing["real"] == int(coerced.isna().sum()) == 4
     assert profile.points["real"].tolist() == [1.0, 2.0] and profile.counts["real"].tolist() == [1, 2]
+
+
+def test_many_distinct_values_grouped_cells_give_the_in_memory_nulls(tmp_path):
+    rng = np.random.default_rng(4)
+    make = lambda n: pd.DataFrame({"x": rng.normal(size=n), "y": np.round(rng.exponential(size=n), 3),
+                                   "c": rng.choice(["a", "b", "c"], size=n)})
+    tables, metadata = prepared({"real": make(5000), "synthetic": make(3000)}, {"x": "numerical", "y": "numerical",
+                                                                               "c": "categorical"})
+    memory, engine = both_paths(tables, metadata, "duckdb", tmp_path)
+    assert differences(memory, engine, metadata) == []
+    for m, e in zip(memory[0].column_shapes, engine[0].column_shapes):
+        if m.metric == "KSComplement":
+            assert m.sizes[2] > 1000  # grouped into quantile cells beyond MAX_CELLS distinct values
+            np.testing.assert_allclose(m.null, e.null, atol=1e-12)
+    for name in ("x", "y"):
+        np.testing.assert_allclose(memory[1].columns[name].null, engine[1].columns[name].null, atol=1e-12)
