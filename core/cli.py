@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.cli_dp import add_dp_parser, run_dp
 from core import cli_relational
+from core.cli_engine import add_engine_argument, chosen_engine, run_engine_evaluate
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sequence-key", help="sequential data: the column naming each sequence (SDV's sequence_key; "
                     "the metadata's own is used when not given)")
     ev.add_argument("--sequence-index", help="sequential data: the column ordering rows within a sequence")
+    add_engine_argument(ev)
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
@@ -209,6 +211,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return cli_relational.run_evaluate(args)
     _enter("loading")
     policy = load_policy(args.policy)
+    if chosen_engine(args, policy) != "pandas":
+        return _report(args, run_engine_evaluate(args, policy))
     budget = _budget(policy, args.seed)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
     from core.checks.sequence import attach_sequences, check_sequence_columns, resolve_sequence_metadata
@@ -227,6 +231,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     if sequences is not None:  # sequential metadata: the "sequences" section and the sequence_trends gate
         _enter("sequences")
         evaluation = attach_sequences(evaluation, sequences, null_settings(policy, args.seed))
+    return _report(args, evaluation)
+
+
+def _report(args: argparse.Namespace, evaluation: Evaluation) -> int:
+    """Print the summary, write the JSON report, and exit by the verdict."""
     _enter("report")
     print(summary_text(evaluation))
     if args.json_out:
