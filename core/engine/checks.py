@@ -1,0 +1,479 @@
+"""Fidelity and validity scored from engine aggregates, equal to core/checks/fidelity.py and validity.py.
+
+Column shapes, validity and coverage come from distinct values with counts; pair trends from contingency
+cells of binned pairs, per-category sums (correlation ratio) and two-pass Pearson moments. Their nulls come
+from the same counts (core/stats/null.py resamples counts, never rows). The numeric pairs' nulls (and the
+Spearman rescue) need rows: they use every row when the tables hold at most `row_sample` rows together,
+else a seeded sample of rows drawn by the engine, recorded in `EngineNotes`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.checks.fidelity import (KS_DECIMALS, MAX_PAIR_CATEGORIES, ColumnShape, FidelityResult, PairTrend,
+                                  Skipped, contingency_similarity)
+from core.checks.validity import TAIL_QUANTILE, ColumnValidity, ValidityResult
+from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
+from core.engine import aggregates as agg
+from core.engine.base import Engine
+from core.engine.profile import ColumnProfile, merge_points, profile_columns, sorted_quantile
+from core.stats import null as nulls
+from core.stats.association import cramers_v
+from core.stats.null import NullSettings
+
+ROW_SAMPLE = 200_000  # rows (all tables together) up to which the numeric pairs' nulls use every row
+
+
+@dataclass
+class EngineNotes:
+    """How the engine path differs from the in-memory one, for the report."""
+
+    engine: str
+    rows: dict[str, int]
+    row_sample: dict[str, int] = field(default_factory=dict)  # role -> rows sampled for the numeric-pair nulls
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The report's `engine` section (an addition to the contract)."""
+        return {"name": self.engine, "rows": self.rows, "row_sample": self.row_sample or None,
+                "sample_seed": self.seed, "notes": self.notes}
+
+
+def _roles(tables: dict[str, str]) -> list[str]:
+    return [r for r in ("synthetic", "holdout") if r in tables]
+
+
+def _pool(tables: dict[str, str]) -> list[str]:
+    return ["real"] + (["holdout"] if "holdout" in tables else [])
+
+
+# --- column shapes -----------------------------------------------------------------------------------
+def _rounded(profile: ColumnProfile, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """The column's distinct values rounded as sdmetrics rounds before KS, with their counts."""
+    return merge_points([(np.round(profile.points[role], KS_DECIMALS), profile.counts[role])])
+
+
+def ks_from_counts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """fidelity.ks_complement from sorted distinct values with counts: score, both CDFs and the worst point."""
+    (pa, ca), (pb, cb) = a, b
+    if ca.sum() == 0 or cb.sum() == 0:
+        return float("nan"), float("nan"), float("nan"), float("nan")
+    points = np.union1d(pa, pb)
+    cum_a, cum_b = np.concatenate([[0], np.cumsum(ca)]), np.concatenate([[0], np.cumsum(cb)])
+    cdf_a = cum_a[np.searchsorted(pa, points, side="right")] / int(ca.sum())
+    cdf_b = cum_b[np.searchsorted(pb, points, side="right")] / int(cb.sum())
+    gap = np.abs(cdf_a - cdf_b)
+    worst = int(np.argmax(gap))
+    return 1.0 - float(gap[worst]), float(cdf_a[worst]), float(cdf_b[worst]), float(points[worst])
+
+
+def tv_from_counts(p: np.ndarray, q: np.ndarray) -> tuple[float, int, float, float]:
+    """fidelity.tv_complement from counts per code (missing last)."""
+    p, q = p[:-1].astype(float), q[:-1].astype(float)
+    if p.sum() == 0 or q.sum() == 0:
+        return float("nan"), -1, float("nan"), float("nan")
+    p, q = p / p.sum(), q / q.sum()
+    diff = np.abs(p - q)
+    worst = int(np.argmax(diff))
+    return 1.0 - 0.5 * float(diff.sum()), worst, float(p[worst]), float(q[worst])
+
+
+def _format_point(value: float, sdtype: str) -> str | None:
+    if not np.isfinite(value):
+        return None
+    if sdtype == "datetime":
+        return str(pd.Timestamp(int(value)))
+    return f"{value:.6g}"
+
+
+def column_shape(profile: ColumnProfile, other: str = "synthetic") -> ColumnShape:
+    """One column's KS or TV complement of `other` against real, from counts."""
+    if profile.is_continuous:
+        score, real, synthetic, at = ks_from_counts(_rounded(profile, "real"), _rounded(profile, other))
+        return ColumnShape(profile.name, profile.sdtype, "KSComplement", score, real, synthetic,
+                           _format_point(at, profile.sdtype))
+    score, worst, real, synthetic = tv_from_counts(profile.counts["real"], profile.counts[other])
+    label = str(profile.labels[worst]) if worst >= 0 else None
+    return ColumnShape(profile.name, profile.sdtype, "TVComplement", score, real, synthetic, label)
+
+
+def _shape_null(profile: ColumnProfile, index: int, pool: list[str], settings: NullSettings):
+    if profile.is_continuous:
+        n, m = profile.present("real"), profile.present("synthetic")
+        points, counts = merge_points([_rounded(profile, r) for r in pool])
+        grid_points, grid_counts = _grid(points, counts)
+        sizes = (n, m, int(grid_points.size))
+        if grid_counts.sum() < settings.min_real_rows or n == 0 or m == 0:
+            return None, sizes
+        return nulls.ks_null(grid_counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+    counts = sum(profile.counts[r][:-1] for r in pool)
+    n, m = profile.present("real"), profile.present("synthetic")
+    sizes = (n, m, int((counts > 0).sum()))
+    if counts.sum() < settings.min_real_rows or n == 0 or m == 0:
+        return None, sizes
+    return nulls.tv_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+
+
+def _grid(points: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """null.value_grid of the rows that sorted distinct `points` with `counts` stand for."""
+    if points.size <= nulls.MAX_CELLS:
+        return points, counts
+    # value_grid groups the middle by its counts only: hand it the counts through a cheap stand-in.
+    ends = nulls.EXACT_ENDS
+    inner = counts[ends: points.size - ends]
+    groups = nulls.MAX_CELLS - 2 * ends
+    cut = np.searchsorted(np.cumsum(inner), np.linspace(0, inner.sum(), groups + 1)[1:-1], side="right")
+    cut = np.unique(np.clip(cut, 1, inner.size - 1))
+    starts = np.concatenate([[0], cut])
+    grouped_counts = np.add.reduceat(inner, starts)
+    grouped_points = points[ends: points.size - ends][np.concatenate([cut - 1, [inner.size - 1]])]
+    return (np.concatenate([points[:ends], grouped_points, points[-ends:]]),
+            np.concatenate([counts[:ends], grouped_counts, counts[-ends:]]))
+
+
+# --- pair trends -------------------------------------------------------------------------------------
+def _code_map(profile: ColumnProfile) -> dict:
+    return {k: i for i, k in enumerate(profile.labels[:-1])}
+
+
+def _codes_of(profile: ColumnProfile, series: pd.Series) -> np.ndarray:
+    """Codes of a discrete column's raw values from SQL (missing -> the missing code)."""
+    from core.engine.profile import _category_key
+
+    index = _code_map(profile)
+    out = np.empty(len(series), dtype=np.int64)
+    for i, value in enumerate(series.tolist()):
+        missing = value is None or (isinstance(value, float) and np.isnan(value))
+        out[i] = profile.missing_code if missing else index[_category_key(value)]
+    return out
+
+
+def _expr(engine: Engine, p: ColumnProfile) -> str:
+    return p.bin_expr(engine) if p.is_continuous else engine.quote(p.name)
+
+
+def pair_counts(engine: Engine, table: str, a: ColumnProfile, b: ColumnProfile) -> np.ndarray:
+    """fidelity.joint_counts of one table: every (code of a, code of b) cell, missing codes included."""
+    frame = agg.joint_counts(engine, table, _expr(engine, a), _expr(engine, b))
+    codes_a = frame["a"].to_numpy(dtype=np.int64) if a.is_continuous else _codes_of(a, frame["a"])
+    codes_b = frame["b"].to_numpy(dtype=np.int64) if b.is_continuous else _codes_of(b, frame["b"])
+    out = np.zeros((a.levels, b.levels), dtype=np.int64)
+    np.add.at(out, (codes_a, codes_b), frame["n"].to_numpy(dtype=np.int64))
+    return out
+
+
+def correlation_ratio(engine: Engine, table: str, cat: ColumnProfile, num: ColumnProfile) -> float:
+    """association.correlation_ratio from per-category count, sum and sum of squares."""
+    frame = agg.category_sums(engine, table, engine.quote(cat.name), agg.value_expr(engine, num.name, num.sdtype))
+    codes = _codes_of(cat, frame["a"])
+    keep = codes != cat.missing_code
+    n = np.bincount(codes[keep], weights=frame["n"].to_numpy(dtype=float)[keep], minlength=cat.levels)
+    sums = np.bincount(codes[keep], weights=frame["s"].to_numpy(dtype=float)[keep], minlength=cat.levels)
+    squares = frame["ss"].to_numpy(dtype=float)[keep]
+    size = n.sum()
+    if size < 2:
+        return float("nan")
+    total_sum, total_square = float(sums.sum()), float(squares.sum())
+    correction = total_sum * total_sum / size
+    total = total_square - correction
+    if total <= 1e-12 * max(total_square, 1e-300):
+        return float("nan")
+    between = float((sums[n > 0] ** 2 / n[n > 0]).sum()) - correction
+    return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+@dataclass
+class _Rows:
+    """Rows of the numeric pair columns (all, or a seeded sample) for the nulls that need rows."""
+
+    frames: dict[str, pd.DataFrame]
+    full: bool  # every row, in table order: the nulls equal the in-memory path's
+    sizes: dict[str, int]  # role -> rows of the whole table (n and m of the resamples)
+
+
+def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProfile], rows: dict[str, int],
+                settings: NullSettings, cap: int, notes: EngineNotes) -> _Rows:
+    select = ", ".join(f"{agg.value_expr(engine, c.name, c.sdtype)} AS {engine.quote(c.name)}" for c in columns)
+    full = sum(rows.values()) <= cap
+    frames = {}
+    for role, table in tables.items():
+        if full:
+            frame = engine.sql(f"SELECT {select} FROM {engine.quote(table)}")
+        else:
+            share = max(1, int(cap * rows[role] / sum(rows.values())))
+            frame = engine.sample(table, share, settings.seed)
+            frame = pd.DataFrame({c.name: _as_float(frame[c.name], c.sdtype) for c in columns})
+            notes.row_sample[role] = len(frame)
+        frames[role] = frame.astype(float)
+    if not full:
+        notes.seed = settings.seed
+        notes.notes.append(f"numeric pairs' nulls and Spearman rank correlations from a seeded sample of rows "
+                           f"(seed {settings.seed}, {sum(notes.row_sample.values())} rows); every score from all rows")
+    return _Rows(frames, full, dict(rows))
+
+
+def _as_float(series: pd.Series, sdtype: str) -> np.ndarray:
+    if sdtype == "datetime":
+        values = pd.to_datetime(series)
+        out = values.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
+        out[values.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan) + 0.0
+
+
+def _weights(rows: _Rows, pool: list[str], settings: NullSettings, memo: dict):
+    """Reference and sample row weights over the pooled rows (as fidelity._row_weights), drawn once."""
+    if "rows" not in memo:
+        pooled = sum(len(rows.frames[r]) for r in pool)
+        n, m = rows.sizes["real"], rows.sizes["synthetic"]
+        rng = settings.rng(3)
+        if rows.full:
+            memo["rows"] = (nulls.row_weights(pooled, n, settings.resamples, rng).astype(float),
+                            nulls.row_weights(pooled, m, settings.resamples, rng).astype(float))
+        else:  # the sample stands for the pooled rows: n and m draws over it, with replacement
+            uniform = np.full(pooled, 1.0 / pooled)
+            memo["rows"] = (rng.multinomial(n, uniform, size=settings.resamples).astype(float),
+                            rng.multinomial(m, uniform, size=settings.resamples).astype(float))
+    return memo["rows"]
+
+
+def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata,
+                      profiles: dict[str, ColumnProfile] | None = None,
+                      pairs: Collection[tuple[str, str]] | None = None, settings: NullSettings | None = None,
+                      row_sample: int = ROW_SAMPLE, notes: EngineNotes | None = None) -> FidelityResult:
+    """fidelity.evaluate_fidelity over registered tables ('real', 'synthetic', optional 'holdout' -> table name)."""
+    settings = settings or NullSettings()
+    if settings.pair_binning != "shared":
+        from core.errors import UsageError
+
+        raise UsageError(f"[fidelity] pair_binning = {settings.pair_binning!r} is not computed by the "
+                         f"{engine.name} engine; use \"shared\" or --engine pandas")
+    profiles = profiles if profiles is not None else profile_columns(engine, tables, metadata)
+    notes = notes or EngineNotes(engine.name, {r: engine.row_count(t) for r, t in tables.items()})
+    roles, pool = _roles(tables), _pool(tables)
+    skipped = [Skipped(name, f"sdtype '{sdtype}' is not compared") for name, sdtype in metadata.items()
+               if sdtype not in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES]
+    shapes = []
+    for index, profile in enumerate(profiles.values()):
+        shape = column_shape(profile)
+        if not np.isfinite(shape.score):
+            side = "real" if profile.present("real") == 0 else "synthetic"
+            skipped.append(Skipped(profile.name, f"no non-missing values in the {side} data"))
+            continue
+        if "holdout" in roles:
+            shape.expected = column_shape(profile, "holdout").score
+        shape.null, shape.sizes = _shape_null(profile, index, pool, settings)
+        shapes.append(shape)
+
+    pair_columns = []
+    for profile in profiles.values():
+        if not profile.is_continuous and profile.levels - 1 > MAX_PAIR_CATEGORIES:
+            skipped.append(Skipped(profile.name, f"left out of pair trends: {profile.levels - 1} categories "
+                                                 f"(more than {MAX_PAIR_CATEGORIES})"))
+        elif profile.constant("real"):
+            skipped.append(Skipped(profile.name, "left out of pair trends: constant or empty in the real data"))
+        else:
+            pair_columns.append(profile)
+    continuous = [c for c in pair_columns if c.is_continuous]
+    all_pairs = list(itertools.combinations(pair_columns, 2))
+    numeric = [(a, b) for a, b in all_pairs if a.is_continuous and b.is_continuous
+               and (pairs is None or (a.name, b.name) in pairs)]
+    pearson = {}
+    for role in ["real"] + roles:
+        exprs = [(agg.value_expr(engine, a.name, a.sdtype), agg.value_expr(engine, b.name, b.sdtype)) for a, b in numeric]
+        r = agg.pearson_from_moments(agg.pair_moments(engine, tables[role], exprs))
+        pearson[role] = {(a.name, b.name): float(v) for (a, b), v in zip(numeric, r)}
+    rows = _fetch_rows(engine, tables, continuous, notes.rows, settings, row_sample, notes) if numeric else None
+    spearman = {}
+    if rows is not None:
+        for role in ("real", "synthetic"):
+            spearman[role] = rows.frames[role][[c.name for c in continuous]].corr(method="spearman", min_periods=2)
+
+    memo: dict = {}
+    trends = []
+    with nulls.one_blas_thread():
+        for index, (a, b) in enumerate(all_pairs):
+            if pairs is not None and (a.name, b.name) not in pairs:
+                continue
+            trend = _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo,
+                                skipped)
+            if trend is not None:
+                trends.append(trend)
+    return FidelityResult(shapes, trends, skipped)
+
+
+def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo, skipped):
+    """One pair's trend with its null (None when skipped, with the reason appended to `skipped`)."""
+    if a.is_continuous and b.is_continuous:
+        if a.constant("synthetic") or b.constant("synthetic"):
+            skipped.append(Skipped(f"{a.name} / {b.name}", "a column is constant in the synthetic data, "
+                                                            "so its correlation is undefined"))
+            return None
+        real_assoc, synthetic_assoc = pearson["real"][(a.name, b.name)], pearson["synthetic"][(a.name, b.name)]
+        score = 1.0 - abs(real_assoc - synthetic_assoc) / 2.0
+        expected = 1.0 - abs(real_assoc - pearson["holdout"][(a.name, b.name)]) / 2.0 if "holdout" in roles else None
+        trend = PairTrend((a.name, b.name), "CorrelationSimilarity", score, _finite(real_assoc),
+                          _finite(synthetic_assoc), _finite(expected) if expected is not None else None)
+        x = np.concatenate([rows.frames[r][a.name].to_numpy() for r in pool])
+        y = np.concatenate([rows.frames[r][b.name].to_numpy() for r in pool])
+        complete = lambda role: int((~(np.isnan(rows.frames[role][a.name].to_numpy())
+                                       | np.isnan(rows.frames[role][b.name].to_numpy()))).sum())
+        pooled_complete = int((~(np.isnan(x) | np.isnan(y))).sum())
+        trend.sizes = (complete("real"), complete("synthetic"), pooled_complete)
+        if pooled_complete < settings.min_real_rows or min(trend.sizes[:2]) < 2:
+            return trend
+        ref, sample = _weights(rows, pool, settings, memo)
+        trend.null = nulls.correlation_null_rows(x, y, ref, sample)
+        rank_real = float(spearman["real"].loc[a.name, b.name])
+        rank_synthetic = float(spearman["synthetic"].loc[a.name, b.name])
+        trend.rank_score = 1.0 - abs(rank_real - rank_synthetic) / 2.0
+        ranks = [pd.Series(v).rank().to_numpy() for v in (x, y)]
+        trend.rank_null = nulls.correlation_null_rows(ranks[0], ranks[1], ref, sample)
+        return trend
+
+    counts = {role: pair_counts(engine, tables[role], a, b) for role in ["real"] + roles}
+
+    def association(role: str) -> float:
+        if a.is_continuous != b.is_continuous:
+            cat, num = (b, a) if a.is_continuous else (a, b)
+            return correlation_ratio(engine, tables[role], cat, num)
+        return cramers_v(counts[role][: a.levels - 1, : b.levels - 1])
+
+    real_assoc, synthetic_assoc = association("real"), association("synthetic")
+    score = contingency_similarity(counts["real"], counts["synthetic"])
+    expected = contingency_similarity(counts["real"], counts["holdout"]) if "holdout" in roles else None
+    trend = PairTrend((a.name, b.name), "ContingencySimilarity", score, _finite(real_assoc), _finite(synthetic_assoc),
+                      _finite(expected) if expected is not None else None)
+    pooled = sum(counts[r] for r in pool)
+    trend.sizes = (int(counts["real"].sum()), int(counts["synthetic"].sum()), int((pooled > 0).sum()))
+    if pooled.sum() >= settings.min_real_rows:
+        trend.null = nulls.tv_null(pooled, trend.sizes[0], trend.sizes[1], settings.resamples, settings.rng(1, index))
+    return trend
+
+
+# --- validity ----------------------------------------------------------------------------------------
+def _continuous_validity(p: ColumnProfile, role: str, pool: list[str], settings: NullSettings, level: float,
+                         index: int) -> ColumnValidity:
+    rp, rc = p.points["real"], p.counts["real"]
+    sp, sc = p.points[role], p.counts[role]
+    n_real, n_sample = int(rc.sum()), int(sc.sum())
+    low, high = (float(rp[0]), float(rp[-1])) if rp.size else (np.nan, np.nan)
+    outside = int(sc[(sp < low) | (sp > high)].sum()) if rp.size else 0
+    out_of_range = float(outside / max(n_sample, 1)) if rp.size else 0.0
+    if rp.size and sp.size and high > low:
+        lost = max(float(sp[0]) - low, 0.0) + max(high - float(sp[-1]), 0.0)
+        range_coverage = float(np.clip(1.0 - lost / (high - low), 0.0, 1.0))
+    else:
+        range_coverage = 1.0 if rp.size and sp.size else 0.0
+    result = ColumnValidity(
+        p.name, p.sdtype, out_of_range, 0.0, 1.0, range_coverage,
+        float(p.missing["real"] / p.rows["real"]) if p.rows["real"] else float("nan"),
+        float(p.missing[role] / p.rows[role]) if p.rows[role] else float("nan"),
+        chance_invalid_share=min(2.0 / (n_real + 1), 1.0) if n_real else 0.0,
+        sample_rows=n_sample, reference_rows=n_real,
+    )
+    if role == "synthetic" and n_real and n_sample:
+        points, counts = _grid(*p.pooled(pool))
+        if counts.sum() >= settings.min_real_rows:
+            result.null = nulls.out_of_range_null(counts, n_real, n_sample, settings.resamples, settings.rng(2, index))
+    if n_real and n_sample:
+        q_low, q_high = sorted_quantile(rp, rc, TAIL_QUANTILE), sorted_quantile(rp, rc, 1 - TAIL_QUANTILE)
+        result.real_lower_tail_share = float(rc[rp < q_low].sum() / n_real)
+        result.real_upper_tail_share = float(rc[rp > q_high].sum() / n_real)
+        result.lower_tail_share = float(sc[sp < q_low].sum() / n_sample)
+        result.upper_tail_share = float(sc[sp > q_high].sum() / n_sample)
+        for side, real_share, share in (("lower", result.real_lower_tail_share, result.lower_tail_share),
+                                        ("upper", result.real_upper_tail_share, result.upper_tail_share)):
+            fewest = nulls.tail_count_lower_bound(real_share, n_real, n_sample, level)
+            if fewest >= 1:
+                result.judged_tails.append(side)
+                result.tail_floors[side] = fewest
+                if round(share * n_sample) < fewest:
+                    result.collapsed_tails.append(side)
+    return result
+
+
+def _discrete_validity(p: ColumnProfile, role: str, pool: list[str], settings: NullSettings, level: float,
+                       index: int) -> ColumnValidity:
+    missing = p.missing_code
+    real_counts, sample_counts = p.counts["real"], p.counts[role]
+    real_present, sample_present = real_counts[:missing].sum(), sample_counts[:missing].sum()
+    in_real = real_counts[:missing] > 0
+    unseen = float(sample_counts[:missing][~in_real].sum() / max(sample_present, 1))
+    covered = in_real & (sample_counts[:missing] > 0)
+    coverage = float(covered.sum() / in_real.sum()) if in_real.any() else 1.0
+    pooled = sum(p.counts[r][:missing] for r in pool)
+    share = pooled / max(pooled.sum(), 1)
+    expected = in_real & ((1.0 - share) ** max(sample_present, 0) < level)
+    lost = expected & ~covered
+    result = ColumnValidity(
+        p.name, p.sdtype, 0.0, unseen, coverage, 1.0,
+        float(real_counts[missing] / max(p.rows["real"], 1)), float(sample_counts[missing] / max(p.rows[role], 1)),
+        missing_categories=[str(p.labels[i]) for i in np.flatnonzero(lost)],
+        expected_categories=int(expected.sum()),
+        chance_invalid_share=float(((real_counts[:missing] == 1).sum() + 1) / (real_present + 1)),
+        sample_rows=int(sample_present), reference_rows=int(real_present),
+    )
+    if role == "synthetic" and real_present and sample_present and pooled.sum() >= settings.min_real_rows:
+        result.null = nulls.unseen_null(pooled, real_present, sample_present, settings.resamples, settings.rng(2, index))
+    return result
+
+
+def duplicate_share(engine: Engine, table: str, profiles: dict[str, ColumnProfile]) -> float:
+    """Share of rows repeating an earlier row over the compared columns (validity.duplicate_share)."""
+    keys = ", ".join(agg.value_expr(engine, p.name, p.sdtype) if p.is_continuous else engine.quote(p.name)
+                     for p in profiles.values())
+    row = engine.sql(f"SELECT SUM(n) AS total, SUM(n - 1) AS extra FROM "
+                     f"(SELECT COUNT(*) AS n FROM {engine.quote(table)} GROUP BY {keys}) AS g").iloc[0]
+    total = int(row["total"] or 0)
+    return float(int(row["extra"] or 0) / total) if total else 0.0
+
+
+def evaluate_validity(engine: Engine, tables: dict[str, str], metadata: Metadata,
+                      profiles: dict[str, ColumnProfile] | None = None,
+                      settings: NullSettings | None = None) -> ValidityResult:
+    """validity.evaluate_validity over registered tables, from the same profiles."""
+    settings = settings or NullSettings()
+    profiles = profiles if profiles is not None else profile_columns(engine, tables, metadata)
+    pool = _pool(tables)
+    items = sum(2 if p.is_continuous else p.levels - 1 for p in profiles.values())
+    level = settings.false_alarm_rate / max(items, 1)
+
+    def one(p: ColumnProfile, role: str, i: int) -> ColumnValidity:
+        check = _continuous_validity if p.is_continuous else _discrete_validity
+        return check(p, role, pool, settings, level, i)
+
+    result = ValidityResult({name: one(p, "synthetic", i) for i, (name, p) in enumerate(profiles.items())})
+    if "holdout" in tables:
+        result.baseline = {name: one(p, "holdout", i) for i, (name, p) in enumerate(profiles.items())}
+    if profiles:
+        result.duplicate_rows_share_synthetic = duplicate_share(engine, tables["synthetic"], profiles)
+        result.duplicate_rows_share_real = duplicate_share(engine, tables["real"], profiles)
+    return result
+
+
+# --- missing values ----------------------------------------------------------------------------------
+def missing_shares(engine: Engine, tables: dict[str, str], metadata: Metadata) -> dict[str, pd.DataFrame]:
+    """Per table: column x column share of rows where both are missing (structure.missing.co_missing)."""
+    out = {}
+    for role, table in tables.items():
+        exprs = {}
+        for column, sdtype in metadata.items():
+            base = agg.missing_expr(engine, column, sdtype)
+            if sdtype not in CONTINUOUS_SDTYPES:  # empty text counts as missing, as missing.missing_matrix has it
+                base = f"({base} OR TRIM(CAST({engine.quote(column)} AS STRING)) = '')"
+            exprs[column] = base
+        total, both = agg.missing_counts(engine, table, exprs)
+        out[role] = both / max(total, 1)
+    return out

@@ -1,0 +1,152 @@
+"""Per-column profiles built from engine aggregates: distinct values with counts, shared category codes, bins.
+
+A profile holds, for each table (role), what the in-memory encoding (core/data/encoding.py) derives from the
+rows: a continuous column's sorted distinct values with their counts and its missing count, or a discrete
+column's counts per category (missing last). Everything the fidelity and validity scores need follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.data.encoding import NUM_BINS
+from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
+from core.engine import aggregates as agg
+from core.engine.base import Engine
+from core.stats.binning import safe_edges
+
+
+@dataclass
+class ColumnProfile:
+    """One column of every table as counts (no rows)."""
+
+    name: str
+    sdtype: str
+    rows: dict[str, int]  # role -> rows of the table
+    points: dict[str, np.ndarray] = field(default_factory=dict)  # continuous: sorted distinct present values
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # continuous: count per point; discrete: per code
+    missing: dict[str, int] = field(default_factory=dict)  # role -> missing values
+    labels: list = field(default_factory=list)  # discrete: category of each code, missing (None) last
+    edges: np.ndarray | None = None  # continuous: the real table's ten-bin edges, outer ones infinite
+
+    @property
+    def is_continuous(self) -> bool:
+        """True for numerical and datetime columns."""
+        return self.sdtype in CONTINUOUS_SDTYPES
+
+    @property
+    def levels(self) -> int:
+        """Codes of the column: categories + missing (discrete) or bins + missing (continuous)."""
+        return len(self.labels) if not self.is_continuous else NUM_BINS + 1
+
+    @property
+    def missing_code(self) -> int:
+        """The code standing for a missing value."""
+        return self.levels - 1
+
+    def present(self, role: str) -> int:
+        """Non-missing values of the column in one table."""
+        return int(self.rows[role] - self.missing[role])
+
+    def category_counts(self, role: str) -> np.ndarray:
+        """Discrete: counts per code, missing last."""
+        return self.counts[role]
+
+    def pooled(self, roles: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Continuous: sorted distinct values of the pooled tables with their counts."""
+        return merge_points([(self.points[r], self.counts[r]) for r in roles])
+
+    def constant(self, role: str) -> bool:
+        """At most one distinct non-missing value in the table."""
+        if self.is_continuous:
+            return self.points[role].size <= 1
+        return int((self.counts[role][:-1] > 0).sum()) <= 1
+
+    def bin_expr(self, engine: Engine) -> str:
+        """SQL of the column's bin code on the real edges (as encoding.py's np.digitize), missing last."""
+        return agg.bin_expr(agg.value_expr(engine, self.name, self.sdtype), list(self.edges[1:-1]), NUM_BINS)
+
+
+def merge_points(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and summed counts of several (values, counts) lists."""
+    values = np.concatenate([p for p, _ in parts]) if parts else np.empty(0)
+    counts = np.concatenate([c for _, c in parts]) if parts else np.empty(0, dtype=np.int64)
+    if values.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    points, inverse = np.unique(values, return_inverse=True)
+    return points, np.bincount(inverse.reshape(-1), weights=counts, minlength=points.size).astype(np.int64)
+
+
+def _continuous_counts(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distinct present values (as float64, -0.0 as 0.0, NaN missing), their counts, and the missing count."""
+    values = pd.to_numeric(frame["v"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) + 0.0
+    counts = frame["n"].to_numpy(dtype=np.int64)
+    gone = np.isnan(values)
+    points, merged = merge_points([(values[~gone], counts[~gone])])
+    return points, merged, int(counts[gone].sum())
+
+
+def _category_key(value) -> object:
+    """The value a discrete category is known by (1.0 and 1 alike, as the coerced frame's Int64)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def profile_columns(engine: Engine, tables: dict[str, str], metadata: Metadata) -> dict[str, ColumnProfile]:
+    """A profile of every numerical, datetime, categorical and boolean column, one GROUP BY per column and table."""
+    rows = {role: engine.row_count(table) for role, table in tables.items()}
+    out: dict[str, ColumnProfile] = {}
+    for name, sdtype in metadata.items():
+        if sdtype in CONTINUOUS_SDTYPES:
+            profile = ColumnProfile(name, sdtype, dict(rows))
+            expr = agg.value_expr(engine, name, sdtype)
+            for role, table in tables.items():
+                points, counts, missing = _continuous_counts(agg.distinct_values(engine, table, expr))
+                profile.points[role], profile.counts[role], profile.missing[role] = points, counts, missing
+            real = profile.points["real"]
+            edges = safe_edges(np.array([real[0], real[-1]]), NUM_BINS) if real.size else \
+                np.linspace(0.0, 1.0, NUM_BINS + 1)
+            edges[0], edges[-1] = -np.inf, np.inf
+            profile.edges = edges
+            out[name] = profile
+        elif sdtype in DISCRETE_SDTYPES:
+            found: dict[str, dict] = {}
+            for role, table in tables.items():
+                frame = agg.distinct_values(engine, table, engine.quote(name))
+                tally: dict = {}
+                for value, n in zip(frame["v"].tolist(), frame["n"].tolist()):
+                    key = None if value is None or (isinstance(value, float) and np.isnan(value)) else _category_key(value)
+                    tally[key] = tally.get(key, 0) + int(n)
+                found[role] = tally
+            # SQL has no row order, so categories are coded in sorted order (the in-memory path codes them by
+            # first appearance); every score is order-free, the nulls' draws follow the cell order.
+            keys = sorted({k for t in found.values() for k in t if k is not None}, key=lambda k: (str(type(k)), str(k)))
+            profile = ColumnProfile(name, sdtype, dict(rows), labels=keys + [None])
+            index = {k: i for i, k in enumerate(keys)}
+            for role, tally in found.items():
+                counts = np.zeros(len(keys) + 1, dtype=np.int64)
+                for key, n in tally.items():
+                    counts[index[key] if key is not None else len(keys)] += n
+                profile.counts[role] = counts
+                profile.missing[role] = int(counts[-1])
+            out[name] = profile
+    return out
+
+
+def sorted_quantile(points: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """np.quantile(rows, q) (linear method) of the rows that `points` with `counts` stand for."""
+    n = int(counts.sum())
+    cumulative = np.cumsum(counts)
+    at = lambda k: float(points[int(np.searchsorted(cumulative, k, side="right"))])  # value at sorted row k
+    virtual = (n - 1) * np.float64(q)
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    a, b = at(int(previous)), at(min(int(previous) + 1, n - 1))
+    diff = b - a
+    return float(b - diff * (1 - gamma)) if gamma >= 0.5 else float(a + diff * gamma)
