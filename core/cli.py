@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 from core.cli_dp import add_dp_parser, run_dp
+from core.cli_engine import add_engine_argument, chosen_engine, run_engine_evaluate
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "missing values, constraints, PII replay; they need a holdout)")
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
     ev.add_argument("--manifest", help="the generation's manifest (JSON): a DP generation's claimed epsilon is audited")
+    add_engine_argument(ev)
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
@@ -199,6 +201,8 @@ def _manifest(path: str | None) -> dict | None:
 def _evaluate(args: argparse.Namespace) -> int:
     _enter("loading")
     policy = load_policy(args.policy)
+    if chosen_engine(args, policy) != "pandas":
+        return _report(args, run_engine_evaluate(args, policy))
     budget = _budget(policy, args.seed)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
     inputs = prepare_inputs(load_table(args.real, budget=budget), load_table(args.synthetic, budget=budget),
@@ -208,6 +212,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate(inputs, policy, progress=_track_evaluate_stage, privacy=not args.no_privacy,
                           seed=args.seed, target=args.target, structure=not args.no_structure,
                           manifest=_manifest(args.manifest))
+    return _report(args, evaluation)
+
+
+def _report(args: argparse.Namespace, evaluation: Evaluation) -> int:
+    """Print the summary, write the JSON report, and exit by the verdict."""
     _enter("report")
     print(summary_text(evaluation))
     if args.json_out:

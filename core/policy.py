@@ -42,7 +42,7 @@ def _default_policy_toml() -> str:
 
 
 DEFAULT_POLICY_TOML = _default_policy_toml()
-SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "fidelity", "budget", "auth", "jobs",
+SECTIONS = ("drift", "privacy", "utility", "lineage", "calibration", "fidelity", "budget", "auth", "jobs", "engine",
             "structure")
 PAIR_BINNINGS = ("shared", "sdmetrics")
 
