@@ -39,6 +39,8 @@ logger.utils.name = org.apache.spark.util.Utils
 logger.utils.level = error
 logger.sparkenv.name = org.apache.spark.SparkEnv
 logger.sparkenv.level = error
+logger.sink.name = org.apache.spark.sql.execution.streaming.FileStreamSink
+logger.sink.level = error
 logger.parquet.name = org.apache.parquet
 logger.parquet.level = error
 """
@@ -167,6 +169,8 @@ class SparkEngine:
     @staticmethod
     def _kind(source: str) -> str:
         """'parquet' or 'csv' from the name, or from the files inside a local folder."""
+        if not _is_remote(source) and not Path(source).exists():
+            raise InputError("no such file or folder", path=source)
         suffix = Path(source.rstrip("/")).suffix.lower()
         if suffix in (".parquet", ".pq"):
             return "parquet"
@@ -174,8 +178,6 @@ class SparkEngine:
             return "csv"
         if not _is_remote(source):
             path = Path(source)
-            if not path.exists():
-                raise InputError("no such file or folder", path=source)
             if path.is_dir():
                 suffixes = {p.suffix.lower() for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))}
                 if suffixes & {".parquet", ".pq"}:
