@@ -316,9 +316,11 @@ class NearestSearch:
 
     def to_dict(self) -> dict:
         """The search as a report entry."""
-        return {"method": self.method, "estimated_exact_seconds": _finite(self.estimated_exact_seconds),
-                "time_budget_seconds": _finite(self.time_budget_seconds), "recall": self.recall,
-                "recall_sample": self.recall_sample, "seed": self.seed, "index": self.index or None}
+        out = {"method": self.method, "time_budget_seconds": _finite(self.time_budget_seconds)}
+        if self.method == "approximate":  # the estimate is machine-dependent: reported only where it decided
+            out.update(estimated_exact_seconds=_finite(self.estimated_exact_seconds), recall=self.recall,
+                       recall_sample=self.recall_sample, seed=self.seed, index=self.index)
+        return out
 
 
 def _finite(value: float) -> float | None:
@@ -384,7 +386,7 @@ def nearest_search(ref: np.ndarray, qry: np.ndarray, k: int, *, time_budget_seco
     ref, qry = np.asarray(ref, dtype=np.float64), np.asarray(qry, dtype=np.float64)
     pairs = len(ref) * len(qry)
     if pairs_per_second is None:
-        pairs_per_second = measured_pairs_per_second(ref, qry, k) if pairs > 50_000_000 else math.inf
+        pairs_per_second = measured_pairs_per_second(ref, qry, k)
     estimate = pairs / pairs_per_second if pairs_per_second > 0 else math.inf
     if estimate <= time_budget_seconds:
         pos, dist = exact_nearest(ref, qry, k, progress=progress)
