@@ -94,6 +94,13 @@ class Policy:
             raise PolicyError(f"policy has no [gates.{name}] {key}")
         return float(value)
 
+    @property
+    def nearest_time_budget_seconds(self) -> float:
+        """[privacy] nearest_time_budget_seconds: past it, nearest records come from an approximate index."""
+        from core.stats.nearest import DEFAULT_TIME_BUDGET_SECONDS
+
+        return float(self.sections.get("privacy", {}).get("nearest_time_budget_seconds", DEFAULT_TIME_BUDGET_SECONDS))
+
     def calibration(self, key: str) -> float:
         """A [calibration] setting (false_alarm_rate, resamples, seed, min_real_rows) over the registry's defaults."""
         return self.sections.get("calibration", {}).get(key, CALIBRATION_DEFAULTS[key])
@@ -126,6 +133,10 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise PolicyError(f"{source}: [gates.{name}] {key} must be a number, not {value!r}")
     _check_calibration(merged.get("calibration", {}), merged.get("fidelity", {}), source)
+    budget = merged.get("privacy", {}).get("nearest_time_budget_seconds", 1.0)
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+        raise PolicyError(f"{source}: [privacy] nearest_time_budget_seconds must be a number of seconds > 0, "
+                          f"not {budget!r}")
     review = merged.get("review", {})
     for key in ("min_records_read", "required_reviewers"):
         value = review.get(key)

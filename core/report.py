@@ -269,7 +269,7 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed
-    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m)) if privacy else None
+    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m), policy=policy) if privacy else None
     report(0.7, "Scoring utility on the holdout")
     utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m))
     evaluation = with_results(evaluation, privacy_result, utility_result, target)
@@ -282,13 +282,16 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     return evaluation
 
 
-def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None) -> PrivacyResult | None:
-    """Privacy measured against the holdout, or None when there is no holdout."""
+def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None,
+                policy: Policy | None = None) -> PrivacyResult | None:
+    """Privacy measured against the holdout, or None when there is no holdout (nearest-record time budget from
+    the policy's [privacy] nearest_time_budget_seconds)."""
     frames = inputs.frames
     if "holdout" not in frames:
         return None
+    budget = policy.nearest_time_budget_seconds if policy is not None else None
     return evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata,
-                            seed=seed, progress=progress)
+                            seed=seed, progress=progress, nearest_time_budget_seconds=budget)
 
 
 def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed: int = 0,

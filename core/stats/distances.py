@@ -24,10 +24,9 @@ with one term per column, each term at most 1 for values inside the real (traini
 * id and text columns are skipped (reported in `skipped` with the reason).
 
 Euclidean (not the L1/Gower mean that sdmetrics uses) was chosen because exact nearest neighbours
-can then be found with BLAS matrix products: sklearn's brute-force `NearestNeighbors` (its Cython
-ArgKmin reduction, 2 threads) took 23 s for 100k x 100k rows x 40 dims here, faster than faiss-cpu
-IndexFlatL2 (32 s) and than chunked numpy products with argmin (48 s). The two neighbours it returns
-are re-measured in float64 so exact copies have distance 0.0 exactly.
+can then be found with matrix products: core.stats.nearest streams torch float32 products in blocks, keeps
+candidates that provably hold the true neighbours (a float32 error bound, see its docstring) and re-measures
+them in float64, so exact copies have distance 0.0 exactly and ties go to the lower reference position.
 
 Row references in results are 0-based positions (use .iloc), not index labels.
 
@@ -220,59 +219,15 @@ def nearest_records(
     return NearestRecords(positions, distances, encoding.columns, dict(encoding.skipped))
 
 
-_SMALL_PROBLEM = 25_000_000  # reference x query pairs below which numpy beats sklearn's threaded reduction
-_REMEASURE_CELLS = 8_000_000  # float64 cells of one re-measuring block (candidates x dims x rows): ~64 MB
-
-
 def nearest_encoded(
     ref: np.ndarray, qry: np.ndarray, n_neighbors: int, chunk_rows: int = 20_000, progress: Progress = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest rows of `ref` for each row of `qry` (brute force, chunked); float64 distances.
+    """Exact k nearest rows of `ref` for each row of `qry` (positions, float64 distances); ties to the lower position.
 
-    Candidates come from float64 matrix products (small problems) or sklearn's float32 search with
-    EXTRA_CANDIDATES more neighbours (large ones); every candidate is then re-measured in float64 from the
-    float64 coordinates, so ties and near-zero distances are exact.
+    Streamed in blocks with torch float32 matrix products whose candidates provably hold the true neighbours,
+    each re-measured in float64 from the float64 coordinates, so ties and near-zero distances are exact
+    (core.stats.nearest). `chunk_rows` is kept for callers; the block size is core.stats.nearest's.
     """
-    from sklearn.neighbors import NearestNeighbors
+    from core.stats.nearest import exact_nearest
 
-    ref, qry = np.asarray(ref, dtype=np.float64), np.asarray(qry, dtype=np.float64)
-    n_query, k_found = len(qry), min(n_neighbors, len(ref))
-    positions = np.full((n_query, n_neighbors), -1, dtype=np.int64)
-    distances = np.full((n_query, n_neighbors), np.inf)
-    if n_query == 0 or k_found == 0:
-        return positions, distances
-    if ref.shape[1] == 0:  # every used column constant: all records are at distance 0
-        positions[:, :k_found] = np.arange(k_found)
-        distances[:, :k_found] = 0.0
-        return positions, distances
-    if n_query > 1000:
-        # Identical query rows have identical neighbours: search each distinct row once (a third of census
-        # rows repeat), then hand the result back to every copy. Exact (float64 rows), and less work.
-        distinct, inverse = np.unique(qry, axis=0, return_inverse=True)
-        if len(distinct) < 0.9 * n_query:
-            found_positions, found_distances = nearest_encoded(ref, distinct, n_neighbors, chunk_rows, progress)
-            inverse = inverse.reshape(-1)
-            return found_positions[inverse], found_distances[inverse]
-    small = len(ref) * n_query <= _SMALL_PROBLEM
-    k_search = k_found if small else min(k_found + EXTRA_CANDIDATES, len(ref))
-    if small:  # numpy float64 products: no thread start-up cost
-        ref_norm = (ref**2).sum(axis=1)
-        chunk_rows = max(1, min(chunk_rows, _SMALL_PROBLEM // (10 * len(ref))))
-    else:
-        model = NearestNeighbors(n_neighbors=k_search, algorithm="brute").fit(ref.astype(np.float32))
-        chunk_rows = min(chunk_rows, max(1, _REMEASURE_CELLS // (k_search * max(ref.shape[1], 1))))
-    for start in range(0, n_query, chunk_rows):
-        chunk = qry[start : start + chunk_rows]
-        if small:
-            squared = ref_norm - 2.0 * (chunk @ ref.T)
-            found = np.argpartition(squared, k_found - 1, axis=1)[:, :k_found] if k_found < len(ref) else (
-                np.broadcast_to(np.arange(k_found), (len(chunk), k_found)))
-        else:
-            found = model.kneighbors(chunk.astype(np.float32), return_distance=False)
-        exact = np.sqrt(((chunk[:, None, :] - ref[found]) ** 2).sum(axis=2))
-        order = np.argsort(exact, axis=1, kind="stable")[:, :k_found]
-        positions[start : start + len(chunk), :k_found] = np.take_along_axis(found, order, axis=1)
-        distances[start : start + len(chunk), :k_found] = np.take_along_axis(exact, order, axis=1)
-        if progress is not None:
-            progress(min(start + chunk_rows, n_query) / n_query, "nearest records")
-    return positions, distances
+    return exact_nearest(ref, qry, n_neighbors, progress=progress)

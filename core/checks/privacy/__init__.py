@@ -84,6 +84,7 @@ class PrivacyResult:
                 "missing vs present 1",
                 "columns": list(self.columns),
                 "skipped": dict(self.skipped),
+                "nearest_search": dcr.search_summary(),
             },
             "exact_copies": {
                 "synthetic_copy_rate": self.exact_copies.synthetic_rate,
@@ -227,6 +228,7 @@ def evaluate_privacy(
     resamples: int = int(CALIBRATION_DEFAULTS["resamples"]),
     min_real_rows: int = int(CALIBRATION_DEFAULTS["min_real_rows"]),
     progress: Progress = None,
+    nearest_time_budget_seconds: float | None = None,
 ) -> PrivacyResult:
     """Run every privacy check on coerced tables (training, synthetic, holdout) and return the result; the
     gates' nulls take `resamples` draws (none when the holdout has fewer than `min_real_rows` rows)."""
@@ -249,6 +251,7 @@ def evaluate_privacy(
         train_enc, syn_enc, hold_enc, unique_train=unique_training_rows(train_hash, hold_hash),
         holdout_hits=holdout_hits_unique(train_hash, hold_hash), resamples=draws, seed=seed,
         progress=_sub_progress(report, 0.05, 0.55, "distance to closest record"),
+        **({} if nearest_time_budget_seconds is None else {"time_budget_seconds": nearest_time_budget_seconds}),
     )
     near = np.flatnonzero(dcr.synthetic_to_train <= near_copy_distance)
     near = near[np.argsort(dcr.synthetic_to_train[near], kind="stable")]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.stats.distances import NearestRecords, Progress, nearest_encoded
+from core.stats.nearest import DEFAULT_TIME_BUDGET_SECONDS, nearest_search
 
 DCR_TAIL_QUANTILE = 0.05
 
@@ -41,6 +42,11 @@ class DistanceToClosestRecord:
     holdout_to_unique: np.ndarray | None = None  # the holdout's gate DCR (0 where it hits a unique row itself)
     unique_train_rows: int = 0
     null: np.ndarray | None = None  # tail share of real rows at the synthetic size, per resample
+    search: dict | None = None  # how the nearest rows were found: exact, or approximate with its recall
+
+    def search_summary(self) -> dict:
+        """The DCR searches as one report entry: "exact", or "approximate" with the lowest measured recall."""
+        return dict(self.search or {"method": "exact"})
 
     @property
     def tail_share_lower_bound(self) -> float:
@@ -101,12 +107,24 @@ def distance_to_closest_record(
     resamples: int = 200,
     seed: int = 0,
     progress: Progress = None,
+    time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
 ) -> DistanceToClosestRecord:
     """DCR of synthetic and holdout rows to training rows (encoded matrices), with NNDR, comparisons and the
-    gate's DCR to the unique training rows and its null (`unique_train`/`holdout_hits` from copies.py)."""
+    gate's DCR to the unique training rows and its null (`unique_train`/`holdout_hits` from copies.py). The two
+    searches to the training rows are exact unless their estimated time exceeds `time_budget_seconds`; then a
+    faiss index finds them and `search` says "approximate" with the recall measured on a seeded sample."""
     step = _sub_progress(progress, 0.0, 0.45)
-    syn_pos, syn_dist = nearest_encoded(train_enc, synthetic_enc, 2, progress=step)
-    hold_pos, hold_dist = nearest_encoded(train_enc, holdout_enc, 2, progress=_sub_progress(progress, 0.45, 0.6))
+    found = [nearest_search(train_enc, synthetic_enc, 2, time_budget_seconds=time_budget_seconds, seed=seed,
+                            progress=step),
+             nearest_search(train_enc, holdout_enc, 2, time_budget_seconds=time_budget_seconds, seed=seed,
+                            progress=_sub_progress(progress, 0.45, 0.6))]
+    (syn_pos, syn_dist), (hold_pos, hold_dist) = ((f.positions, f.distances) for f in found)
+    approximate = [f for f in found if f.method == "approximate"]
+    search = {"method": "approximate" if approximate else "exact",
+              "time_budget_seconds": float(time_budget_seconds),
+              "searches": {"synthetic_to_train": found[0].to_dict(), "holdout_to_train": found[1].to_dict()}}
+    if approximate:
+        search["recall"] = min(f.recall for f in approximate)
     # closer to train than holdout: compare against equal-sized train and holdout (seeded subsample)
     rng = np.random.default_rng(seed)
     n = min(len(train_enc), len(holdout_enc))
@@ -149,6 +167,7 @@ def distance_to_closest_record(
         holdout_to_unique=hold_gate,
         unique_train_rows=int(unique_train.sum()),
         null=tail_share_null(hold_gate, len(synthetic_enc), resamples, seed) if judged else None,
+        search=search,
     )
 
 

@@ -1,0 +1,402 @@
+"""Exact nearest records streamed in blocks with torch matrix products, and an approximate faiss index past a
+time budget.
+
+Exact search (`exact_nearest`)
+------------------------------
+The distance is the Euclidean distance of the float64 encodings (core.stats.distances). Candidates come from
+float32 matrix products in blocks of (query rows x reference rows), on CUDA when present, else the CPU with
+one torch thread a core: for each query i and reference j the score s_ij = |r_j|^2 - 2 q_i.r_j ranks the
+references as the squared distance does (|q_i|^2 is the same for the whole row). A running top-m (m = k +
+EXTRA_CANDIDATES) per query is kept with torch.topk, so memory is bounded by the block, never by the tables.
+Both tables are centred on the reference mean first (distances do not change; the float32 norms and so the
+rounding error get smaller).
+
+Why the float32 candidates always hold the true neighbours (the proof the search is exact):
+with u = 2^-24 and d dimensions, the computed score differs from the exact one of the float32 coordinates by
+at most (gamma_{d+2} + 3u)(|q|^2 + |r|^2) (gamma_n = nu/(1-nu), Higham's bound for a dot product in any
+summation order, plus the rounding of the norm and of the addition); we use twice that, E_i with the largest
+reference norm. Rounding the float64 coordinates to float32 moves a distance by at most
+eta_i = u(|q_i| + max|r|) (we use 2 eta_i). Every reference left out has a computed score >= s_m, the m-th
+kept one, so its true distance is at least L_i = sqrt(max(0, s_m + |q_i|^2 - E_i)) - eta_i. All m candidates
+are re-measured in float64 from the float64 coordinates (the same expression as before, so distances are
+bit-for-bit those of the old path); if L_i is strictly above the k-th re-measured distance, no reference left
+out can come closer or tie, and the answer is proven. Otherwise (near-ties at the k-th place) the query gets a
+second pass that re-measures every reference whose score lies within the bound of the k-th.
+
+Ties are broken by the lower reference position, so the answer is unique: the k smallest (distance, position)
+pairs. Repeated reference rows are searched once (ordered by first position) and expanded afterwards; repeated
+query rows are searched once and handed back to every copy.
+
+Approximate search (`nearest_search`)
+------------------------------------
+When the estimated exact time (pairs / pairs-per-second measured on a small exact search in the same run)
+exceeds the policy's budget, a faiss IVF index (exact float64 re-measure of what it returns) is used instead,
+and the result says so, with its recall measured against exact search on a seeded sample of query rows:
+recall = share of (query, rank) slots whose approximate neighbour is no farther than the exact k-th neighbour.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+Progress = Callable[[float, str], None] | None
+
+EXTRA_CANDIDATES = 6  # kept beyond k so that the proof above rarely needs the second pass
+BLOCK_BYTES = 64 * 2**20  # one float32 score block (query rows x reference rows)
+REFERENCE_BLOCK_ROWS = 16_384
+RECALL_SAMPLE = 1_000  # query rows re-searched exactly to measure an approximate search's recall
+DEFAULT_TIME_BUDGET_SECONDS = 600.0  # [privacy] nearest_time_budget_seconds
+_FLOAT32_LIMIT = 1e15  # coordinates beyond this (after centring) are searched in float64 instead
+_RELATIVE_SLACK = 1e-12  # float64 re-measure rounding (~d * 2^-53) kept out of the proof's comparison
+
+_THREADS_SET = False
+
+
+def torch_device() -> str:
+    """'cuda' when a CUDA device is present, else 'cpu'."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def machine_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _torch():
+    """torch with one thread a core (set once) and full-precision float32 products (no TF32 on CUDA)."""
+    global _THREADS_SET
+    import torch
+
+    if not _THREADS_SET:
+        torch.set_num_threads(machine_cores())
+        _THREADS_SET = True
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False  # the error bound assumes IEEE float32 products
+    return torch
+
+
+@dataclass
+class SearchStats:
+    """How one exact search ran: pairs scored, seconds, device, queries that needed the second pass."""
+
+    pairs: int = 0
+    seconds: float = 0.0
+    device: str = "cpu"
+    second_pass_queries: int = 0
+
+    @property
+    def pairs_per_second(self) -> float:
+        """Reference x query pairs scored a second."""
+        return self.pairs / self.seconds if self.seconds > 0 else math.inf
+
+
+def remeasure(query: np.ndarray, ref: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Float64 distances of each query row to its candidate reference rows (-1 candidates give inf)."""
+    safe = np.where(candidates < 0, 0, candidates)
+    exact = np.sqrt(((query[:, None, :] - ref[safe]) ** 2).sum(axis=2))
+    return np.where(candidates < 0, np.inf, exact)
+
+
+def _canonical(candidates: np.ndarray, exact: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k smallest (distance, position) pairs of each row, duplicates of one position counted once."""
+    order = np.lexsort((candidates, exact), axis=1)
+    cand = np.take_along_axis(candidates, order, axis=1)
+    dist = np.take_along_axis(exact, order, axis=1)
+    repeat = np.zeros_like(cand, dtype=bool)
+    repeat[:, 1:] = (cand[:, 1:] == cand[:, :-1]) & (cand[:, 1:] >= 0)
+    if repeat.any():  # a candidate met twice (second pass): push the copy to the end
+        dist = np.where(repeat, np.inf, dist)
+        cand = np.where(repeat, -1, cand)
+        order = np.lexsort((np.where(cand < 0, np.iinfo(np.int64).max, cand), dist), axis=1)
+        cand, dist = np.take_along_axis(cand, order, axis=1), np.take_along_axis(dist, order, axis=1)
+    return cand[:, :k], dist[:, :k]
+
+
+def exact_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, block_bytes: int = BLOCK_BYTES,
+                  reference_block_rows: int = REFERENCE_BLOCK_ROWS, progress: Progress = None,
+                  device: str | None = None, stats: SearchStats | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows of `ref` for each row of `qry`: (positions (-1 if none), float64 distances (inf))."""
+    started = time.perf_counter()
+    ref, qry = np.asarray(ref, dtype=np.float64), np.asarray(qry, dtype=np.float64)
+    n_query, k_found = len(qry), min(k, len(ref))
+    positions = np.full((n_query, k), -1, dtype=np.int64)
+    distances = np.full((n_query, k), np.inf)
+    if n_query == 0 or k_found == 0:
+        return positions, distances
+    if ref.shape[1] == 0:  # every used column constant: all records are at distance 0
+        positions[:, :k_found] = np.arange(k_found)
+        distances[:, :k_found] = 0.0
+        return positions, distances
+    if n_query > 1000:
+        # Identical query rows have identical neighbours: search each distinct row once (a third of census
+        # rows repeat), then hand the result back to every copy.
+        distinct, inverse = np.unique(qry, axis=0, return_inverse=True)
+        if len(distinct) < 0.9 * n_query:
+            found_pos, found_dist = exact_nearest(ref, distinct, k, block_bytes=block_bytes,
+                                                  reference_block_rows=reference_block_rows, progress=progress,
+                                                  device=device, stats=stats)
+            inverse = inverse.reshape(-1)
+            return found_pos[inverse], found_dist[inverse]
+    # Repeated reference rows: search distinct rows (ordered by first position, so ties still go to the lower
+    # position), then expand each found row into its first k positions.
+    _, first, inverse = np.unique(ref, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(first) < len(ref):
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        group = rank[inverse]  # distinct-row id of every reference row, ids in order of first position
+        unique_ref = ref[np.sort(first)]
+        found, found_dist = _search(unique_ref, qry, min(k, len(unique_ref)), block_bytes, reference_block_rows,
+                                    progress, device, stats)
+        members = _first_members(group, len(unique_ref), k)  # (n_unique, k) positions, -1 padded
+        cand = members[np.where(found < 0, 0, found)].reshape(n_query, -1)
+        dist = np.repeat(found_dist, k, axis=1)
+        dist = np.where(cand < 0, np.inf, dist)
+        pos, dst = _canonical(np.where(cand < 0, np.iinfo(np.int64).max, cand), dist, k_found)
+        positions[:, :k_found] = np.where(np.isinf(dst), -1, pos)
+        distances[:, :k_found] = dst
+    else:
+        pos, dst = _search(ref, qry, k_found, block_bytes, reference_block_rows, progress, device, stats)
+        positions[:, :k_found], distances[:, :k_found] = pos, dst
+    if stats is not None:
+        stats.seconds += time.perf_counter() - started
+    return positions, distances
+
+
+def _first_members(group: np.ndarray, n_groups: int, k: int) -> np.ndarray:
+    """The first k positions of every group (ascending), -1 where a group has fewer."""
+    order = np.argsort(group, kind="stable")  # positions grouped, ascending within a group
+    sorted_group = group[order]
+    starts = np.searchsorted(sorted_group, np.arange(n_groups), side="left")
+    ends = np.searchsorted(sorted_group, np.arange(n_groups), side="right")
+    out = np.full((n_groups, k), -1, dtype=np.int64)
+    for slot in range(k):
+        has = starts + slot < ends
+        out[has, slot] = order[starts[has] + slot]
+    return out
+
+
+def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, reference_block_rows: int,
+            progress: Progress, device: str | None, stats: SearchStats | None) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical exact k nearest (distinct) reference rows of every query row; see the module's proof."""
+    n_ref, n_query, dims = len(ref), len(qry), ref.shape[1]
+    m = min(k + EXTRA_CANDIDATES, n_ref)
+    if m == n_ref:  # few reference rows: re-measure all of them
+        out_pos, out_dist = np.empty((n_query, k), dtype=np.int64), np.empty((n_query, k))
+        step = max(1, 4_000_000 // max(n_ref * dims, 1))
+        everything = np.arange(n_ref)
+        for start in range(0, n_query, step):
+            chunk = qry[start:start + step]
+            cand = np.broadcast_to(everything, (len(chunk), n_ref))
+            out_pos[start:start + step], out_dist[start:start + step] = _canonical(
+                np.ascontiguousarray(cand), remeasure(chunk, ref, cand), k)
+        if stats is not None:
+            stats.pairs += n_ref * n_query
+        if progress is not None:
+            progress(1.0, "nearest records")
+        return out_pos, out_dist
+    torch = _torch()
+    device = device or torch_device()
+    centre = ref.mean(axis=0)
+    centre_norm = float(np.linalg.norm(centre))
+    ref_c, qry_c = ref - centre, qry - centre
+    wide = max(np.abs(ref_c).max(), np.abs(qry_c).max()) > _FLOAT32_LIMIT
+    dtype, unit = (torch.float64, 2.0**-53) if wide else (torch.float32, 2.0**-24)
+    r_t = torch.from_numpy(ref_c).to(device=device, dtype=dtype)
+    r_norm = (r_t.double() ** 2).sum(dim=1)
+    r_norm_max = float(r_norm.max())
+    r_norm = r_norm.to(dtype)
+    q_all = torch.from_numpy(qry_c).to(device=device, dtype=dtype)
+    q_norm_all = (q_all.double() ** 2).sum(dim=1).cpu().numpy()
+    gamma = (dims + 2) * unit / (1 - (dims + 2) * unit)
+    c_bound = 2.0 * (gamma + 3 * unit)
+    ref_rows = max(m, min(n_ref, reference_block_rows))
+    query_rows = max(1, min(n_query, block_bytes // (4 * ref_rows)))
+    out_pos, out_dist = np.empty((n_query, k), dtype=np.int64), np.empty((n_query, k))
+    retry: list[np.ndarray] = []
+    thresholds: list[np.ndarray] = []
+    for start in range(0, n_query, query_rows):
+        q = q_all[start:start + query_rows]
+        best_v = torch.full((len(q), m), math.inf, device=device, dtype=dtype)
+        best_i = torch.zeros((len(q), m), device=device, dtype=torch.int64)
+        for r0 in range(0, n_ref, ref_rows):
+            r_block = r_t[r0:r0 + ref_rows]
+            score = torch.addmm(r_norm[r0:r0 + ref_rows], q, r_block.T, beta=1, alpha=-2)
+            v, i = torch.topk(score, min(m, len(r_block)), dim=1, largest=False, sorted=False)
+            v, i = torch.cat([best_v, v], dim=1), torch.cat([best_i, i + r0], dim=1)
+            best_v, keep = torch.topk(v, m, dim=1, largest=False, sorted=False)
+            best_i = torch.gather(i, 1, keep)
+        cand = best_i.cpu().numpy()
+        s_m = best_v.max(dim=1).values.double().cpu().numpy()
+        rows = slice(start, start + len(q))
+        pos, dist = _canonical(cand, remeasure(qry[rows], ref, cand), k)
+        out_pos[rows], out_dist[rows] = pos, dist
+        q_norm = q_norm_all[rows]
+        err = c_bound * (q_norm + r_norm_max)
+        # float32 rounding of the coordinates, plus the float64 rounding of the centring itself
+        eta = 2 * unit * (np.sqrt(q_norm) + math.sqrt(r_norm_max)) + 2.0**-50 * (
+            np.sqrt(q_norm) + math.sqrt(r_norm_max) + 2 * centre_norm)
+        lower = np.sqrt(np.maximum(0.0, s_m + q_norm - err)) - eta
+        kth = dist[:, -1] * (1 + _RELATIVE_SLACK)
+        unproven = np.flatnonzero(~(lower > kth))
+        if unproven.size:
+            retry.append(unproven + start)
+            thresholds.append((kth[unproven] + eta[unproven]) ** 2 - q_norm[unproven] + err[unproven])
+        if progress is not None:
+            progress(min(start + len(q), n_query) / n_query, "nearest records")
+    if retry:
+        rows = np.concatenate(retry)
+        _second_pass(ref, qry, rows, np.concatenate(thresholds), k, q_all, r_t, r_norm, ref_rows, dtype,
+                     out_pos, out_dist)
+    if stats is not None:
+        stats.pairs += n_ref * n_query
+        stats.device = device
+        stats.second_pass_queries += sum(len(r) for r in retry)
+    return out_pos, out_dist
+
+
+def _second_pass(ref, qry, rows, thresholds, k, q_all, r_t, r_norm, ref_rows, dtype, out_pos, out_dist) -> None:
+    """Re-measure, for the unproven query rows, every reference row whose score is within the bound."""
+    torch = _torch()
+    step = 256
+    for start in range(0, len(rows), step):
+        chunk = rows[start:start + step]
+        index = torch.from_numpy(chunk).to(q_all.device)
+        q = q_all[index]
+        limit = torch.from_numpy(thresholds[start:start + step]).to(device=q_all.device, dtype=torch.float64)
+        found_rows, found_refs = [], []
+        for r0 in range(0, len(ref), ref_rows):
+            score = torch.addmm(r_norm[r0:r0 + ref_rows], q, r_t[r0:r0 + ref_rows].T, beta=1, alpha=-2)
+            hit = torch.nonzero(score.double() <= limit[:, None])
+            found_rows.append(hit[:, 0].cpu().numpy())
+            found_refs.append(hit[:, 1].cpu().numpy() + r0)
+        hit_rows, hit_refs = np.concatenate(found_rows), np.concatenate(found_refs)
+        exact = np.sqrt(((qry[chunk[hit_rows]] - ref[hit_refs]) ** 2).sum(axis=1))
+        # per query: the current answer plus every hit, the k smallest (distance, position) pairs
+        counts = np.bincount(hit_rows, minlength=len(chunk))
+        width = k + int(counts.max(initial=0))
+        cand = np.full((len(chunk), width), -1, dtype=np.int64)
+        dist = np.full((len(chunk), width), np.inf)
+        cand[:, :k], dist[:, :k] = out_pos[chunk], out_dist[chunk]
+        order = np.argsort(hit_rows, kind="stable")
+        slot = np.arange(len(hit_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        cand[hit_rows[order], k + slot] = hit_refs[order]
+        dist[hit_rows[order], k + slot] = exact[order]
+        big = np.iinfo(np.int64).max
+        pos, dst = _canonical(np.where(cand < 0, big, cand), dist, k)
+        out_pos[chunk], out_dist[chunk] = pos, dst
+
+
+# --- Exact or approximate, by the time budget ---------------------------------------------------------
+@dataclass
+class NearestSearch:
+    """Nearest reference rows of every query row and how they were found (exact, or approximate with recall)."""
+
+    positions: np.ndarray
+    distances: np.ndarray
+    method: str  # "exact" or "approximate"
+    estimated_exact_seconds: float
+    time_budget_seconds: float
+    recall: float | None = None  # approximate only: measured on `recall_sample` seeded query rows
+    recall_sample: int = 0
+    seed: int = 0
+    index: str = ""  # approximate only: the faiss index used
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The search as a report entry."""
+        out = {"method": self.method, "time_budget_seconds": _finite(self.time_budget_seconds)}
+        if self.method == "approximate":  # the estimate is machine-dependent: reported only where it decided
+            out.update(estimated_exact_seconds=_finite(self.estimated_exact_seconds), recall=self.recall,
+                       recall_sample=self.recall_sample, seed=self.seed, index=self.index)
+        return out
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def measured_pairs_per_second(ref: np.ndarray, qry: np.ndarray, k: int, sample_rows: int = 512) -> float:
+    """Pairs a second of the exact search, timed on up to `sample_rows` query rows against all of `ref`."""
+    stats = SearchStats()
+    sample = np.asarray(qry[: min(sample_rows, len(qry))])
+    reference = np.asarray(ref[: min(len(ref), 65_536)])
+    exact_nearest(reference, sample, k, stats=stats)
+    return stats.pairs_per_second
+
+
+def recall_against_exact(approx_dist: np.ndarray, exact_dist: np.ndarray) -> float:
+    """Share of (query, rank) slots whose approximate distance is no farther than the exact k-th distance."""
+    kth = exact_dist[:, -1:]
+    finite = np.isfinite(exact_dist)
+    hits = (approx_dist <= kth * (1 + _RELATIVE_SLACK)) & finite
+    return float(hits.sum() / max(int(finite.sum()), 1))
+
+
+def approximate_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, seed: int = 0,
+                        nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """k nearest rows by a faiss IVF-flat index (float32), the k+extra found re-measured in float64."""
+    import faiss
+
+    ref, qry = np.asarray(ref, dtype=np.float64), np.asarray(qry, dtype=np.float64)
+    n_ref, dims = ref.shape
+    k_found = min(k, n_ref)
+    positions = np.full((len(qry), k), -1, dtype=np.int64)
+    distances = np.full((len(qry), k), np.inf)
+    if len(qry) == 0 or k_found == 0 or dims == 0:
+        return (*exact_nearest(ref, qry, k), "exact (trivial)")
+    faiss.omp_set_num_threads(machine_cores())
+    centre = ref.mean(axis=0)
+    r32 = np.ascontiguousarray(ref - centre, dtype=np.float32)
+    q32 = np.ascontiguousarray(qry - centre, dtype=np.float32)
+    nlist = max(1, min(int(4 * math.sqrt(n_ref)), n_ref // 39))
+    nprobe = nprobe or max(1, nlist // 8)
+    quantizer = faiss.IndexFlatL2(dims)
+    index = faiss.IndexIVFFlat(quantizer, dims, nlist)
+    rng = np.random.default_rng(seed)
+    train = r32 if n_ref <= 256 * nlist else r32[rng.choice(n_ref, 256 * nlist, replace=False)]
+    index.cp.seed = int(seed)
+    index.train(train)
+    index.add(r32)
+    index.nprobe = nprobe
+    m = min(k_found + EXTRA_CANDIDATES, n_ref)
+    _, found = index.search(q32, m)
+    found = found.astype(np.int64)
+    pos, dst = _canonical(np.where(found < 0, np.iinfo(np.int64).max, found), remeasure(qry, ref, found), k_found)
+    positions[:, :k_found] = np.where(np.isinf(dst), -1, pos)
+    distances[:, :k_found] = dst
+    return positions, distances, f"faiss IndexIVFFlat nlist={nlist} nprobe={nprobe}"
+
+
+def nearest_search(ref: np.ndarray, qry: np.ndarray, k: int, *, time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
+                   seed: int = 0, recall_sample: int = RECALL_SAMPLE, progress: Progress = None,
+                   pairs_per_second: float | None = None) -> NearestSearch:
+    """Exact search when its estimated time fits the budget, else the faiss index with its measured recall."""
+    ref, qry = np.asarray(ref, dtype=np.float64), np.asarray(qry, dtype=np.float64)
+    pairs = len(ref) * len(qry)
+    if pairs_per_second is None:
+        pairs_per_second = measured_pairs_per_second(ref, qry, k)
+    estimate = pairs / pairs_per_second if pairs_per_second > 0 else math.inf
+    if estimate <= time_budget_seconds:
+        pos, dist = exact_nearest(ref, qry, k, progress=progress)
+        return NearestSearch(pos, dist, "exact", estimate, time_budget_seconds, seed=seed)
+    pos, dist, index = approximate_nearest(ref, qry, k, seed=seed)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(qry), min(recall_sample, len(qry)), replace=False))
+    _, exact_dist = exact_nearest(ref, qry[sample], k)
+    recall = recall_against_exact(dist[sample], exact_dist)
+    if progress is not None:
+        progress(1.0, "nearest records (approximate)")
+    return NearestSearch(pos, dist, "approximate", estimate, time_budget_seconds, recall=recall,
+                         recall_sample=len(sample), seed=seed, index=index)
