@@ -19,7 +19,7 @@ from core.cli_dp import add_dp_parser, run_dp
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
-from core.policy import Policy, load_policy
+from core.policy import PAIR_BINNINGS, Policy, load_policy, with_pair_binning
 from core.report import Evaluation, evaluate
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "missing values, constraints, PII replay; they need a holdout)")
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
     ev.add_argument("--manifest", help="the generation's manifest (JSON): a DP generation's claimed epsilon is audited")
+    ev.add_argument("--pair-binning", choices=PAIR_BINNINGS, help="how number x category pairs are binned, over "
+                    "the policy's [fidelity] pair_binning: shared (the real bins, the default) or sdmetrics (each "
+                    "table its own bins, as QualityReport does)")
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
@@ -199,6 +202,8 @@ def _manifest(path: str | None) -> dict | None:
 def _evaluate(args: argparse.Namespace) -> int:
     _enter("loading")
     policy = load_policy(args.policy)
+    if args.pair_binning:
+        policy = with_pair_binning(policy, args.pair_binning)
     budget = _budget(policy, args.seed)
     overrides = metadata_from_json(args.metadata) if args.metadata else None
     inputs = prepare_inputs(load_table(args.real, budget=budget), load_table(args.synthetic, budget=budget),
