@@ -21,7 +21,7 @@ from core.cli_engine import add_engine_argument, chosen_engine, run_engine_evalu
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
-from core.policy import Policy, load_policy
+from core.policy import PAIR_BINNINGS, Policy, load_policy, with_pair_binning
 from core.report import Evaluation, evaluate
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "the metadata's own is used when not given)")
     ev.add_argument("--sequence-index", help="sequential data: the column ordering rows within a sequence")
     add_engine_argument(ev)
+    ev.add_argument("--pair-binning", choices=PAIR_BINNINGS, help="how number x category pairs are binned, over "
+                    "the policy's [fidelity] pair_binning: shared (the real bins, the default) or sdmetrics (each "
+                    "table its own bins, as QualityReport does)")
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
@@ -211,6 +214,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return cli_relational.run_evaluate(args)
     _enter("loading")
     policy = load_policy(args.policy)
+    if args.pair_binning:
+        policy = with_pair_binning(policy, args.pair_binning)
     if chosen_engine(args, policy) != "pandas":
         return _report(args, run_engine_evaluate(args, policy))
     budget = _budget(policy, args.seed)

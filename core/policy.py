@@ -1,6 +1,8 @@
 """The review policy: gate thresholds and sign-off rules, from a TOML file over built-in defaults."""
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import math
 import json
@@ -200,3 +202,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
     except UnicodeDecodeError:
         raise PolicyError(f"file {path}: policy file is not UTF-8 text") from None
     return parse_policy(text, f"file {path}")
+
+
+def with_pair_binning(policy: Policy, binning: str) -> Policy:
+    """The policy with [fidelity] pair_binning set (the CLI's --pair-binning); its text and sources say so."""
+    data = tomllib.loads(policy.text)
+    data.setdefault("fidelity", {})["pair_binning"] = binning
+    updated = parse_policy(canonical_toml(data), f"--pair-binning {binning}")
+    return dataclasses.replace(updated, sources=[*policy.sources, f"--pair-binning {binning}"])

@@ -264,6 +264,8 @@ def _pair_null(a: EncodedColumn, b: EncodedColumn, index: int, counts: dict[str,
         sizes = (complete("real"), complete("synthetic"), pooled_complete)
         if pooled_complete < settings.min_real_rows or min(sizes[:2]) < 2:
             return None, sizes
+        if "numeric pairs" in weights:  # drawn for every numeric pair at once (_numeric_pair_nulls)
+            return weights["numeric pairs"][(a.name, b.name)][0], sizes
         ref, sample = _row_weights(x.size, len(a.values["real"]), len(a.values["synthetic"]), settings, weights)
         return nulls.correlation_null_rows(x, y, ref, sample), sizes
 
@@ -276,10 +278,36 @@ def _pair_null(a: EncodedColumn, b: EncodedColumn, index: int, counts: dict[str,
 
 def _rank_null(a: EncodedColumn, b: EncodedColumn, roles: list[str], settings: NullSettings, weights: dict):
     """Resampled Spearman similarity of a numeric pair: Pearson of the pooled mid-ranks under shared row weights."""
+    if "numeric pairs" in weights:
+        return weights["numeric pairs"][(a.name, b.name)][1]
     pool = _pooled(a, roles)
     ranks = [pd.Series(np.concatenate([c.values[r] for r in pool])).rank().to_numpy() for c in (a, b)]
     ref, sample = _row_weights(ranks[0].size, len(a.values["real"]), len(a.values["synthetic"]), settings, weights)
     return nulls.correlation_null_rows(ranks[0], ranks[1], ref, sample)
+
+
+def _numeric_pair_nulls(columns: list[EncodedColumn], roles: list[str], settings: NullSettings, weights: dict,
+                        pairs: Collection[tuple[str, str]] | None) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """Pearson and Spearman similarity nulls of every numeric pair, from one shared row-weight product.
+
+    The same resamples as pair by pair (the row weights drawn once, seed item 3); batching only changes the
+    order of floating-point sums.
+    """
+    continuous = [c for c in columns if c.is_continuous]
+    chosen = [(i, j) for i, j in itertools.combinations(range(len(continuous)), 2)
+              if pairs is None or (continuous[i].name, continuous[j].name) in pairs]
+    if not chosen or settings.resamples < 1:
+        return {}
+    pool = _pooled(continuous[0], roles)
+    values = [np.concatenate([c.values[r] for r in pool]) for c in continuous]
+    ranks = [pd.Series(v).rank().to_numpy() for v in values]
+    first = continuous[0]
+    ref, sample = _row_weights(values[0].size, len(first.values["real"]), len(first.values["synthetic"]),
+                               settings, weights)
+    k = len(values)
+    both = nulls.correlation_nulls_rows(values + ranks, chosen + [(i + k, j + k) for i, j in chosen], ref, sample)
+    names = [(continuous[i].name, continuous[j].name) for i, j in chosen]
+    return {name: (both[t], both[t + len(chosen)]) for t, name in enumerate(names)}
 
 
 def _own_bins(column: EncodedColumn, role: str) -> EncodedColumn:
@@ -345,6 +373,9 @@ def _pair_trends(pair_columns: list[EncodedColumn], roles: list[str], pearson: d
                  pairs: Collection[tuple[str, str]] | None = None) -> list[PairTrend]:
     """Every pair's trend score with its null (skipped pairs appended to `skipped`; `pairs` limits them)."""
     trends = []
+    batched = _numeric_pair_nulls(pair_columns, roles, settings, row_memo, pairs)
+    if batched:
+        row_memo["numeric pairs"] = batched
     for index, (a, b) in enumerate(itertools.combinations(pair_columns, 2)):
         if pairs is not None and (a.name, b.name) not in pairs:
             continue

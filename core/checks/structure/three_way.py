@@ -142,8 +142,13 @@ def evaluate_three_way(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
         score = float(1.0 - 0.5 * np.abs(p - q).sum())
         # A bootstrap of the holdout at the synthetic size has multinomial cell counts: drawn directly.
         hold_p = np.bincount(hold_idx, minlength=cells) / n_hold
-        null_q = rng.multinomial(n_syn, hold_p, size=resamples) / n_syn
-        null = 1.0 - 0.5 * np.abs(null_q - p[None, :]).sum(axis=1)
+        # Only the holdout's non-empty cells are drawn: numpy's multinomial skips an empty cell without
+        # consuming randomness, so the draws are the same as over every cell, at a fraction of the cost.
+        # The real shares of the cells the holdout never visits are added back whole.
+        seen = hold_p > 0
+        null_q = rng.multinomial(n_syn, hold_p[seen], size=resamples) / n_syn
+        unseen_mass = float(p[~seen].sum())
+        null = 1.0 - 0.5 * (np.abs(null_q - p[None, seen]).sum(axis=1) + unseen_mass)
         triples.append(Triple(cols, why, dep, score, null))
         values.append((" / ".join(cols), score, null, None, None))
     items = judge_items("three_way_trends", values, alpha)
