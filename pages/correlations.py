@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from components.cache import PLOT_POINTS, associations, figure, joint, plot_sample
-from components.figures import association_heatmaps, box_pair, contingency_heatmaps, scatter_pair
+from components.figures import association_heatmaps, box_pair, contingency_heatmaps
 from components.state import require_app_entry
 from components.widgets import follow_table_selection, review_or_stop
 from core.data.metadata import CONTINUOUS_SDTYPES
@@ -96,9 +96,12 @@ def _chosen_pair() -> None:
               + (f"{pair.expected:.3f}" if pair.expected is not None else "no holdout"))
     x_num, y_num = metadata[x] in CONTINUOUS_SDTYPES, metadata[y] in CONTINUOUS_SDTYPES
     if x_num and y_num:
-        chart = figure(("scatter", review.table_key(), x, y), lambda: scatter_pair(plot_sample(review, (x, y)), x, y))
+        # Shares on a grid of shared bins over every row: a few hundred cells for the browser to draw where a
+        # scatter drew thousands of points (and sampled them).
+        chart = figure(("joint", review.table_key(), x, y), lambda: contingency_heatmaps(joint(review, x, y)))
         st.plotly_chart(chart, key="correlations_pair_chart", config={"displaylogo": False})
-        st.caption(f"The plot draws a seeded sample of {PLOT_POINTS:,} rows per table; the scores use every row.")
+        st.caption("Share of rows in each cell of a grid of equal-width bins shared by both tables, "
+                   "over every row.")
     elif x_num != y_num:
         number, category = (x, y) if x_num else (y, x)
         chart = figure(("box", review.table_key(), category, number),
