@@ -20,6 +20,12 @@ MISSING_TEXT = "(missing)"
 DIFFERS_COLOUR = "background-color: #fff3cd"
 SUSPICIOUS_COLOUR = "background-color: #f8d7da"
 PAGE_DATA = "pages/data.py"
+SHA256_WIDTH = 540  # pixels a 64-digit hex digest needs in st.dataframe (measured on the Data page): shown whole
+
+
+def sha256_column(label: str) -> object:
+    """Column config of a sha256 column in st.dataframe: wide enough to show the whole digest."""
+    return st.column_config.TextColumn(label, width=SHA256_WIDTH)
 
 
 def review_or_stop(need_evaluation: bool = True) -> tuple[Review, PreparedInputs, Evaluation | None]:

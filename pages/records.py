@@ -179,9 +179,12 @@ def _record_view() -> None:
                                                                 real_position)
     st.dataframe(style_comparison(comparison, different, suspicious),
                  hide_index=True, width="stretch", height=38 + 35 * len(comparison), key="records_comparison",
-                 column_config={"synthetic": st.column_config.TextColumn("synthetic", width="large"),
-                                "nearest real": st.column_config.TextColumn("nearest real", width="large"),
-                                "check": st.column_config.TextColumn("check", width="large")})
+                 # Widths that fit 1,440 px: every column name and the check column visible without scrolling.
+                 column_config={"column": st.column_config.TextColumn("column", width=230),
+                                "type": st.column_config.TextColumn("type", width=95),
+                                "synthetic": st.column_config.TextColumn("synthetic", width=230),
+                                "nearest real": st.column_config.TextColumn("nearest real", width=230),
+                                "check": st.column_config.TextColumn("check")})
 
     current = flags.get(row_position)
     with st.form("records_flag_form", border=True, clear_on_submit=True):
