@@ -180,10 +180,10 @@ def _record_view() -> None:
     st.dataframe(style_comparison(comparison, different, suspicious),
                  hide_index=True, width="stretch", height=38 + 35 * len(comparison), key="records_comparison",
                  # Widths that fit 1,440 px: every column name and the check column visible without scrolling.
-                 column_config={"column": st.column_config.TextColumn("column", width=230),
-                                "type": st.column_config.TextColumn("type", width=95),
-                                "synthetic": st.column_config.TextColumn("synthetic", width=230),
-                                "nearest real": st.column_config.TextColumn("nearest real", width=230),
+                 column_config={"column": st.column_config.TextColumn("column", width=200),
+                                "type": st.column_config.TextColumn("type", width=85),
+                                "synthetic": st.column_config.TextColumn("synthetic", width=190),
+                                "nearest real": st.column_config.TextColumn("nearest real", width=190),
                                 "check": st.column_config.TextColumn("check")})
 
     current = flags.get(row_position)
