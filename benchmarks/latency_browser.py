@@ -71,7 +71,9 @@ def choose(page, label: str, option: str):
 def options(page, label: str) -> list[str]:
     """The option texts of the selectbox with this label (opened and closed again)."""
     box = page.get_by_role("combobox", name=label).first
+    box.scroll_into_view_if_needed()
     box.click()
+    page.get_by_role("option").first.wait_for(timeout=60_000)  # the list renders after the click
     texts = [t.strip() for t in page.get_by_role("option").all_inner_texts()]
     page.keyboard.press("Escape")
     return texts
