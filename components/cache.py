@@ -24,7 +24,8 @@ from core.jobs import JobManager, content_key, job_manager
 from core.checks.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
 from core.data.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
 from core.policy import parse_policy
-from core.review.records import NearestReal, RecordSample, Suspicion, nearest_real_records, sample_records, suspicion_scores
+from core.review.records import (NearestReal, RecordSample, Suspicion, nearest_real_records, noticed_reasons,
+                                 reason_label, sample_records, suspicion_scores)
 
 if TYPE_CHECKING:
     from core.report import Evaluation  # imported when first needed: scipy and sklearn take seconds to import
@@ -227,6 +228,33 @@ def _record_sample(key: str, method: str, n: int, seed: int, stratify: str | Non
                    _scores: Suspicion) -> RecordSample:
     strata = prepared_inputs(_review).frames["synthetic"][stratify] if method == "stratified" else None
     return sample_records(_scores, n, seed, method, strata)
+
+
+def record_scores(review: Review, method: str, seed: int) -> tuple[str, Suspicion]:
+    """(key, scores) the Records page colours cells with: full suspicion for "most suspicious first", else the
+    quick one; the key names the scores' content (it changes when the structure checks join in)."""
+    if method != "suspicious":
+        return "quick", quick_suspicion(review)
+    from components.analysis_cache import computed_structure  # below this module: imported when needed
+
+    structure = computed_structure(review)
+    return f"suspicious:{seed}:{'structure' if structure is not None else 'plain'}", suspicion(review, seed)
+
+
+def sample_overview(review: Review, sample_key: tuple, positions: np.ndarray, distances: np.ndarray) -> list[str]:
+    """The "noticed" text of every sampled row (one core rule: noticed_reasons), computed once per sample.
+
+    `sample_key` (method, size, seed, stratify) stands for the positions and distances: only it is hashed."""
+    return _sample_overview(review.table_key(), sample_key, _review=review, _positions=positions,
+                            _distances=distances)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sample_overview(key: str, sample_key: tuple, _review: Review, _positions: np.ndarray,
+                     _distances: np.ndarray) -> list[str]:
+    quick = quick_suspicion(_review)
+    return ["; ".join(reason_label(quick, int(p), r) for r in noticed_reasons(quick, int(p), float(d)))
+            for p, d in zip(_positions, _distances)]
 
 
 def nearest_real(review: Review, positions: tuple[int, ...]) -> NearestReal:

@@ -76,20 +76,6 @@ def association_heatmaps(matrices: dict[str, pd.DataFrame]) -> go.Figure:
     return fig
 
 
-def scatter_pair(points: pd.DataFrame, x: str, y: str) -> go.Figure:
-    """Two numeric columns: real and synthetic scatter side by side on shared axes (a fixed-size sample)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("real", "synthetic"), shared_xaxes=True,
-                        shared_yaxes=True, horizontal_spacing=0.04)
-    for i, role in enumerate(("real", "synthetic"), start=1):
-        part = points[points["table"] == role]
-        fig.add_trace(go.Scattergl(x=part[x], y=part[y], mode="markers", name=role,
-                                   marker=dict(size=4, opacity=0.35, color=COLOURS[role])), 1, i)
-    fig.update_xaxes(title_text=x)
-    fig.update_yaxes(title_text=y, col=1)
-    fig.update_layout(height=440, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
-
-
 def contingency_heatmaps(joint: JointDistribution) -> go.Figure:
     """Two categorical columns: real and synthetic shares of each cell side by side on one colour scale."""
     x, y = joint.columns
@@ -109,18 +95,38 @@ def contingency_heatmaps(joint: JointDistribution) -> go.Figure:
 
 
 def box_pair(points: pd.DataFrame, category: str, number: str) -> go.Figure:
-    """A categorical and a numeric column: box plots of the number per category, real beside synthetic."""
+    """A categorical and a numeric column: box plots of the number per category, real beside synthetic.
+
+    The quartiles and whiskers (1.5 IQR, clipped to the data) are computed here, so the browser gets a few
+    numbers per box instead of every point (drawing raw points cost most of a rerun)."""
     counts = points[category].astype(str).value_counts()
-    keep = counts.index[:MAX_BOX_CATEGORIES]
-    part = points[points[category].astype(str).isin(keep)]
+    keep = list(counts.index[:MAX_BOX_CATEGORIES])
     fig = go.Figure()
     for role in ("real", "synthetic"):
-        sub = part[part["table"] == role]
-        fig.add_trace(go.Box(x=sub[category].astype(str), y=sub[number], name=role, marker_color=COLOURS[role],
-                             boxpoints=False))
+        sub = points[points["table"] == role]
+        stats = _box_stats(sub[category].astype(str), pd.to_numeric(sub[number], errors="coerce"), keep)
+        if not stats["x"]:
+            continue
+        fig.add_trace(go.Box(name=role, marker_color=COLOURS[role], boxpoints=False, **stats))
     fig.update_layout(boxmode="group", height=440, **LAYOUT)
-    fig.update_xaxes(title_text=category, type="category", categoryorder="array", categoryarray=list(keep),
+    fig.update_xaxes(title_text=category, type="category", categoryorder="array", categoryarray=keep,
                      tickangle=-30)
     fig.update_yaxes(title_text=number)
     return fig
 
+
+def _box_stats(categories: pd.Series, values: pd.Series, keep: list[str]) -> dict[str, list]:
+    """Per kept category: q1, median, q3 and the whiskers (furthest points within 1.5 IQR of the box)."""
+    out: dict[str, list] = {k: [] for k in ("x", "q1", "median", "q3", "lowerfence", "upperfence")}
+    frame = pd.DataFrame({"c": categories.to_numpy(), "v": values.to_numpy(dtype=float)}).dropna()
+    for name, group in frame.groupby("c", sort=False):
+        if name not in keep:
+            continue
+        v = np.sort(group["v"].to_numpy())
+        q1, median, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+        iqr = q3 - q1
+        inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+        for key, value in (("x", name), ("q1", q1), ("median", median), ("q3", q3),
+                           ("lowerfence", inside.min()), ("upperfence", inside.max())):
+            out[key].append(value if key == "x" else float(value))
+    return out

@@ -19,7 +19,7 @@ from components.store_access import (
     store_engine,
     write_permission,
 )
-from components.widgets import plain, text_frame
+from components.widgets import plain, sha256_column, text_frame
 from core.review import signoff
 from core.errors import InputError, ReviewError
 from core.review.export import evidence_report_html, export_bundle, report_for_viewer
@@ -240,7 +240,8 @@ def generation_detail_view(generation_id: int) -> None:
                                         "round": d["round"], "comment": d["comment"],
                                         "waivers": "; ".join(f"{w['gate']}: {w['reason']}" for w in d["waivers"]),
                                         "evidence sha256": d["evidence_sha256"]} for d in detail.decisions]),
-                         hide_index=True, width="stretch", key="gen_decisions")
+                         hide_index=True, width="stretch", key="gen_decisions",
+                         column_config={"evidence sha256": sha256_column("evidence sha256")})
     with tabs[3]:
         st.json(detail.manifest, expanded=2)
     with tabs[4]:
@@ -250,7 +251,8 @@ def generation_detail_view(generation_id: int) -> None:
         st.dataframe(pd.DataFrame([{"generation": f"#{a.id}", "method": a.method, "state": a.state,
                                     "dataset": a.dataset_name, "created by": a.created_by,
                                     "synthetic sha256": a.synthetic_sha256} for a in chain]),
-                     hide_index=True, width="stretch", key="gen_lineage")
+                     hide_index=True, width="stretch", key="gen_lineage",
+                     column_config={"synthetic sha256": sha256_column("synthetic sha256")})
     with tabs[5]:
         st.dataframe(audit_frame(events), hide_index=True, width="stretch", key="gen_audit")
     with tabs[6]:
@@ -437,10 +439,10 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     st.markdown("**The ten rules** (the approver confirms each one)")
     hints = _rule_hints(report)
     ticked = []
-    grid = st.columns(2)
+    # One rule a line across the page: in two columns the long rules (2, 5, 7) were cut off.
     for i, text in enumerate(TEN_RULES, start=1):
         label = f"{i}. {text}" + (f" ({hints[i]})" if i in hints else "")
-        ticked.append(grid[(i - 1) % 2].checkbox(label, key=f"signoff_rule_{i}"))
+        ticked.append(st.checkbox(label, key=f"signoff_rule_{i}", width="stretch"))
 
     _decide(generation_id, state, user, policy, sha, waivers, ticked)
 
@@ -527,7 +529,8 @@ def history_view() -> None:
                                 "created at": s.created_at, "synthetic sha256": s.synthetic_sha256} for s in shown],
                               columns=["generation", "state", "dataset", "method", "seed", "rows", "parent",
                                        "created by", "created at", "synthetic sha256"]),
-                 hide_index=True, width="stretch", key="history_generations")
+                 hide_index=True, width="stretch", key="history_generations",
+                 column_config={"synthetic sha256": sha256_column("synthetic sha256")})
     st.subheader(f"Audit log ({len(events)} events)")
     st.caption("Append-only: each event's hash covers the previous event's hash, so changing, removing or "
                "reordering any event breaks the chain from there on.")

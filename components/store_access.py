@@ -12,8 +12,8 @@ from typing import Any
 import streamlit as st
 from sqlalchemy import Engine, func, select
 
-from core.store import database_url, init_db, list_generations, read_session
-from core.store.models import User
+from core.store import database_url, init_db, read_session
+from core.store.models import Generation, User
 from core.store.roles import ROLE_RANK
 
 USER_KEY = "signed_in_user"
@@ -114,11 +114,12 @@ def write_permission(role: str) -> tuple[bool, str]:
 
 def generation_for_hash(synthetic_sha256: str) -> int | None:
     """The newest stored generation whose synthetic file hash is this one, or None."""
+    # One indexed query, not list_generations (which computes every generation's state): the Records page asks
+    # on every click until the table is registered.
     with read_session(store_engine()) as session:
-        for summary in list_generations(session):
-            if summary.synthetic_sha256 == synthetic_sha256:
-                return summary.id
-    return None
+        found = session.execute(select(Generation.id).where(Generation.synthetic_sha256 == synthetic_sha256)
+                                .order_by(Generation.id.desc()).limit(1)).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def current_generation_id(synthetic_sha256: str) -> int | None:

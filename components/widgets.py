@@ -20,6 +20,12 @@ MISSING_TEXT = "(missing)"
 DIFFERS_COLOUR = "background-color: #fff3cd"
 SUSPICIOUS_COLOUR = "background-color: #f8d7da"
 PAGE_DATA = "pages/data.py"
+SHA256_WIDTH = 540  # pixels a 64-digit hex digest needs in st.dataframe (measured on the Data page): shown whole
+
+
+def sha256_column(label: str) -> object:
+    """Column config of a sha256 column in st.dataframe: wide enough to show the whole digest."""
+    return st.column_config.TextColumn(label, width=SHA256_WIDTH)
 
 
 def review_or_stop(need_evaluation: bool = True) -> tuple[Review, PreparedInputs, Evaluation | None]:
@@ -81,6 +87,14 @@ def record_comparison(synthetic_row: pd.DataFrame, real_row: pd.DataFrame, metad
                       differs: pd.Series, cell_reasons: pd.Series, reason_text: dict[str, str]):
     """A Styler of one synthetic record (one-row frame) beside its nearest real record, as text, one line per
     column, with differing (yellow) and suspicious (red) cells coloured."""
+    return style_comparison(*comparison_table(synthetic_row, real_row, metadata, differs, cell_reasons, reason_text))
+
+
+def comparison_table(synthetic_row: pd.DataFrame, real_row: pd.DataFrame, metadata: dict[str, str],
+                     differs: pd.Series, cell_reasons: pd.Series, reason_text: dict[str, str]
+                     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(table, differing rows, suspicious rows): the record comparison as text, one line per column, and the
+    masks record_comparison colours (kept apart so the table can be cached and the Styler built cheaply)."""
     columns = list(synthetic_row.columns)
     syn_text = text_frame(synthetic_row)
     real_text = text_frame(real_row)
@@ -95,6 +109,11 @@ def record_comparison(synthetic_row: pd.DataFrame, real_row: pd.DataFrame, metad
     })
     suspicious = np.array([bool(cell_reasons.get(c, "")) for c in columns])
     different = np.array([bool(differs.get(c, False)) for c in columns])
+    return table, different, suspicious
+
+
+def style_comparison(table: pd.DataFrame, different: np.ndarray, suspicious: np.ndarray):
+    """The comparison table as a Styler: differing synthetic cells yellow, failed checks red."""
 
     def colour(frame: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=frame.index, columns=frame.columns)

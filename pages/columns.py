@@ -30,22 +30,22 @@ table = pd.DataFrame([{
 } for c in shapes])
 names = [c.column for c in shapes]
 
-left, right = st.columns([1, 1], gap="medium")
-with left:
-    st.markdown("**All columns, worst first** (select a row to show it)")
-    event = st.dataframe(
-        table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 560), key="columns_table",
-        on_select="rerun", selection_mode="single-row",
-        column_order=["column", "score", "real sample", "floor", "passes", "holdout", "type"],
-        column_config={
-            "score": st.column_config.NumberColumn("score", format="%.3f"),
-            "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
-            "real sample": st.column_config.NumberColumn("a real sample scores", format="%.3f",
-                                                         help="median of real-vs-real resamples of this size"),
-            "floor": st.column_config.NumberColumn("floor", format="%.3f"),
-        },
-    )
-    follow_table_selection(event, names, "columns_choice")
+# The table spans the page (every column of it readable at 1,440 px), the chosen column below it.
+st.markdown("**All columns, worst first** (select a row to show it)")
+event = st.dataframe(
+    table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 420), key="columns_table",
+    on_select="rerun", selection_mode="single-row",
+    column_order=["column", "score", "real sample", "floor", "passes", "holdout", "type"],
+    column_config={
+        "score": st.column_config.NumberColumn("score", format="%.3f"),
+        "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
+        "real sample": st.column_config.NumberColumn("a real sample scores", format="%.3f",
+                                                     help="median of real-vs-real resamples of this size"),
+        "floor": st.column_config.NumberColumn("floor", format="%.3f"),
+    },
+)
+follow_table_selection(event, names, "columns_choice")
+
 
 @st.fragment
 def _chosen_column() -> None:
@@ -54,8 +54,8 @@ def _chosen_column() -> None:
     shape = next(c for c in shapes if c.column == column)
     m1, m2, m3 = st.columns(3)
     m1.metric("Score", f"{shape.score:.3f}")
-    m2.metric("A real sample of this size scores", f"{shape.null_median:.3f}" if shape.null_median is not None
-              else "not resampled", help="median of real-vs-real resamples; holdout's own score: "
+    m2.metric("A real sample scores", f"{shape.null_median:.3f}" if shape.null_median is not None
+              else "not resampled", help="median of real-vs-real resamples of this size; holdout's own score: "
               + (f"{shape.expected:.3f}" if shape.expected is not None else "no holdout"))
     floor = floors.get(column)
     m3.metric("Floor", f"{floor:.3f}" if floor is not None else "-",
@@ -82,5 +82,4 @@ def _chosen_column() -> None:
                          hide_index=True, key="columns_missing_categories")
 
 
-with right:
-    _chosen_column()
+_chosen_column()

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from components.cache import PLOT_POINTS, associations, figure, joint, plot_sample
-from components.figures import association_heatmaps, box_pair, contingency_heatmaps, scatter_pair
+from components.figures import association_heatmaps, box_pair, contingency_heatmaps
 from components.state import require_app_entry
 from components.widgets import follow_table_selection, review_or_stop
 from core.data.metadata import CONTINUOUS_SDTYPES
@@ -57,28 +57,28 @@ table = pd.DataFrame([{
     "passes": "yes" if verdicts.get(label, True) else "NO",
 } for label, p in zip(labels, ordered)])
 
-left, right = st.columns([1, 1], gap="medium")
-with left:
-    st.markdown("**Pairs below their floor first** (furthest below first, as on the Summary), then the largest loss "
-                "of association (select a row to show it)")
-    event = st.dataframe(
-        table, hide_index=True, width="stretch", height=520, key="correlations_table",
-        on_select="rerun", selection_mode="single-row",
-        column_order=["pair", "real association", "synthetic association", "score", "real sample", "floor",
-                      "passes", "holdout"],
-        column_config={
-            "pair": st.column_config.TextColumn("pair", width="medium"),
-            "real association": st.column_config.NumberColumn("real", format="%.3f"),
-            "synthetic association": st.column_config.NumberColumn("synthetic", format="%.3f"),
-            "loss": st.column_config.NumberColumn("loss", format="%+.3f", help="|real| - |synthetic| association"),
-            "score": st.column_config.NumberColumn("score", format="%.3f"),
-            "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
-            "real sample": st.column_config.NumberColumn("a real sample scores", format="%.3f",
-                                                         help="median of real-vs-real resamples of this size"),
-            "floor": st.column_config.NumberColumn("floor", format="%.3f"),
-        },
-    )
-    follow_table_selection(event, labels, "correlations_pair")
+# The table spans the page (every column of it readable at 1,440 px), the chosen pair below it.
+st.markdown("**Pairs below their floor first** (furthest below first, as on the Summary), then the largest loss "
+            "of association (select a row to show it)")
+event = st.dataframe(
+    table, hide_index=True, width="stretch", height=420, key="correlations_table",
+    on_select="rerun", selection_mode="single-row",
+    column_order=["pair", "real association", "synthetic association", "score", "real sample", "floor",
+                  "passes", "holdout"],
+    column_config={
+        "pair": st.column_config.TextColumn("pair", width="large"),
+        "real association": st.column_config.NumberColumn("real", format="%.3f"),
+        "synthetic association": st.column_config.NumberColumn("synthetic", format="%.3f"),
+        "loss": st.column_config.NumberColumn("loss", format="%+.3f", help="|real| - |synthetic| association"),
+        "score": st.column_config.NumberColumn("score", format="%.3f"),
+        "holdout": st.column_config.NumberColumn("holdout", format="%.3f"),
+        "real sample": st.column_config.NumberColumn("a real sample scores", format="%.3f",
+                                                     help="median of real-vs-real resamples of this size"),
+        "floor": st.column_config.NumberColumn("floor", format="%.3f"),
+    },
+)
+follow_table_selection(event, labels, "correlations_pair")
+
 
 @st.fragment
 def _chosen_pair() -> None:
@@ -90,15 +90,18 @@ def _chosen_pair() -> None:
     m1.metric("Real association", f"{pair.real:.3f}" if pair.real is not None else "n/a")
     m2.metric("Synthetic association", f"{pair.synthetic:.3f}" if pair.synthetic is not None else "n/a")
     m3.metric(pair.metric, f"{pair.score:.3f}")
-    m4.metric("A real sample of this size scores", f"{pair.null_median:.3f}" if pair.null_median is not None
-              else "not resampled", help="median of real-vs-real resamples; floor "
+    m4.metric("A real sample scores", f"{pair.null_median:.3f}" if pair.null_median is not None
+              else "not resampled", help="median of real-vs-real resamples of this size; floor "
               + (f"{floors[label]:.3f}" if floors.get(label) is not None else "-") + "; holdout's own score: "
               + (f"{pair.expected:.3f}" if pair.expected is not None else "no holdout"))
     x_num, y_num = metadata[x] in CONTINUOUS_SDTYPES, metadata[y] in CONTINUOUS_SDTYPES
     if x_num and y_num:
-        chart = figure(("scatter", review.table_key(), x, y), lambda: scatter_pair(plot_sample(review, (x, y)), x, y))
+        # Shares on a grid of shared bins over every row: a few hundred cells for the browser to draw where a
+        # scatter drew thousands of points (and sampled them).
+        chart = figure(("joint", review.table_key(), x, y), lambda: contingency_heatmaps(joint(review, x, y)))
         st.plotly_chart(chart, key="correlations_pair_chart", config={"displaylogo": False})
-        st.caption(f"The plot draws a seeded sample of {PLOT_POINTS:,} rows per table; the scores use every row.")
+        st.caption("Share of rows in each cell of a grid of equal-width bins shared by both tables, "
+                   "over every row.")
     elif x_num != y_num:
         number, category = (x, y) if x_num else (y, x)
         chart = figure(("box", review.table_key(), category, number),
@@ -115,5 +118,4 @@ def _chosen_pair() -> None:
                    "the rest under '(other)'), over every row.")
 
 
-with right:
-    _chosen_pair()
+_chosen_pair()

@@ -8,7 +8,7 @@ from components.engine_views import engine_notice, open_files
 from components.loading import (GENERATOR_METHODS, generate_synthetic, load_upload, split_table, try_review,
                                 use_generated)
 from components.state import Review, demo_review, get_review, require_app_entry
-from components.widgets import inputs_table, plain
+from components.widgets import inputs_table, plain, sha256_column
 from core.errors import ReviewError
 from core.data.metadata import SDTYPES
 
@@ -23,7 +23,7 @@ st.caption(f"Under review: {SOURCES.get(review.source, review.source)}. The real
 # 64 hex digits need about 520 px: a fixed width keeps the whole hash readable (the "large" preset cut it).
 st.dataframe(inputs_table(review), hide_index=True, width="stretch", key="data_inputs",
              column_config={"file": st.column_config.TextColumn("file", width="medium"),
-                            "sha256": st.column_config.TextColumn("sha256", width=540)})
+                            "sha256": sha256_column("sha256")})
 split = review.notes.get("split")
 if split:
     st.caption(f"Holdout locked in the app: seed {split['seed']}, fraction {split['fraction']}, stratified by "

@@ -4,13 +4,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.cache import MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, record_sample, suspicion
+from components.cache import (MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, record_sample, record_scores,
+                              sample_overview)
+from components.records_view import record_comparison_cells, sample_hashes
 from components.state import (FLAG_REASONS, close_synthetic_row, opened_synthetic_row, record_flags, records_read,
                               require_app_entry)
 from components.store_access import PAGE_SIGNIN, write_permission
-from components.widgets import plain, record_comparison, review_or_stop, text_frame
+from components.widgets import plain, review_or_stop, style_comparison, text_frame
 from core.policy import parse_policy
-from core.review.records import REASON_TEXT, differing_cells, noticed_reasons, reason_label, row_hashes
+from core.review.records import noticed_reasons, reason_label, row_hashes
 
 METHOD_LABELS = {"random": "Random", "stratified": "Stratified by a column", "suspicious": "Most suspicious first"}
 
@@ -72,12 +74,11 @@ if method == "suspicious" and len(synthetic) > MAX_DISTANCE_ROWS:
              f"{len(synthetic):,} synthetic rows; the other checks on every row")
 st.caption(note + ".")
 
-flags, read = record_flags(), records_read()  # the signed-in user's own work (components.state)
-sample_rows = synthetic.iloc[positions]
-hashes = row_hashes(sample_rows)
+scores_key, scores = record_scores(review, method, seed)
+sample_key = (method, size, seed, stratify if method == "stratified" else None, scores_key)
+quick = quick_suspicion(review)
+minimum = int(parse_policy(review.policy_text, "policy").review.get("min_records_read", 0))
 n = len(positions)
-cursor = min(max(int(st.session_state.get(CURSOR_KEY, 0)), 0), max(n - 1, 0))
-st.session_state[CURSOR_KEY] = cursor
 
 
 def _step(delta: int) -> None:
@@ -90,128 +91,142 @@ def _jump() -> None:
     st.session_state[CURSOR_KEY] = min(max(int(st.session_state.get("records_goto", 1)) - 1, 0), max(n - 1, 0))
 
 
-index = cursor
-row_position = int(positions[index])
-real_position = int(nearest.positions[index])
-distance = float(nearest.distances[index])
-quick = quick_suspicion(review)
-reasons = noticed_reasons(quick, row_position, distance)
-row_hash = str(hashes[index])
+def _flag(row_position: int, row_hash: str) -> None:
+    record_flags()[row_position] = {"row_hash": row_hash, "reason": st.session_state.get("records_flag_reason"),
+                                    "note": st.session_state.get("records_flag_note", ""),
+                                    "synthetic_sha256": review.tables["synthetic"].sha256}
 
-# A row opened from another page (Privacy's near copies) is shown instead of the sample's current record.
-opened = opened_synthetic_row(review)
-if opened is not None and not 0 <= opened["synthetic"] < len(synthetic):
-    opened = None
-if opened is not None:
-    row_position = opened["synthetic"]
-    if opened["real"] is not None and 0 <= opened["real"] < len(real):
-        real_position = opened["real"]
-        distance = opened["distance"] if opened["distance"] is not None else float("nan")
-    else:
-        found = nearest_real(review, (row_position,))
-        real_position, distance = int(found.positions[0]), float(found.distances[0])
-    reasons = noticed_reasons(quick, row_position, distance)  # the same "Noticed" as in the sample
-    row_hash = str(row_hashes(synthetic.iloc[[row_position]])[0])
-read.add(row_position)  # before the counters, so they include the record on screen
 
-read_in_sample = sum(int(p) in read for p in positions)
-flagged_in_sample = sum(int(p) in flags for p in positions)
-minimum = int(parse_policy(review.policy_text, "policy").review.get("min_records_read", 0))
-m1, m2, m3 = st.columns(3)
-m1.metric("Records read (this sample)", f"{read_in_sample} / {n}",
-          help=f"The review policy asks for at least {minimum} records read before sign-off.")
-m2.metric("Flagged (this sample)", str(flagged_in_sample))
-m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
+def _unflag(row_position: int) -> None:
+    record_flags().pop(row_position, None)
 
-nav1, nav2, nav3, nav4 = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
-nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch",
-            shortcut="p", help="Key: P")
-nav2.markdown(f"**Record {index + 1} of {n}**")
-nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch",
-            shortcut="n", help="Key: N")
-st.session_state["records_goto"] = index + 1  # a form widget: the browser sends it only on Go
-with nav4.form("records_goto_form", border=False, enter_to_submit=True):
-    g1, g2 = st.columns([2, 1], vertical_alignment="bottom")
-    g1.number_input("Go to record", min_value=1, max_value=max(n, 1), step=1, key="records_goto")
-    g2.form_submit_button("Go", on_click=_jump, key="records_go")
 
-if opened is not None:
-    banner = st.columns([5, 1], vertical_alignment="center")
-    banner[0].info(f"Showing synthetic row {row_position:,} opened from the {opened['source'] or 'another'} page, "
-                   f"beside training row {real_position:,}. Previous / Next return to the sample.",
-                   icon=":material/open_in_new:")
-    banner[1].button("Back to the sample", key="records_close_opened", on_click=close_synthetic_row,
-                     width="stretch")
+# Everything below depends on the record shown and the reviewer's work: one fragment, so Next, Previous, Go and
+# Flag rerun only this part (the sample, its scores and the settings above are not touched by a click).
+@st.fragment
+def _record_view() -> None:
+    """The record on screen, its counters, navigation, flag form, the sample overview and the submission panel."""
+    flags, read = record_flags(), records_read()  # the signed-in user's own work (components.state)
+    hashes = sample_hashes(review, sample_key, positions)
+    cursor = min(max(int(st.session_state.get(CURSOR_KEY, 0)), 0), max(n - 1, 0))
+    st.session_state[CURSOR_KEY] = cursor
+    index = cursor
+    row_position = int(positions[index])
+    real_position = int(nearest.positions[index])
+    distance = float(nearest.distances[index])
+    reasons = noticed_reasons(quick, row_position, distance)
+    row_hash = str(hashes[index])
 
-st.subheader(f"Synthetic record {row_position:,}")
-info = st.columns([3, 1])
-with info[0]:
-    if reasons:
-        st.markdown("**Noticed:** " + " ".join(f":orange-badge[{plain(reason_label(quick, row_position, r))}]"
-                                               for r in reasons))
-    else:
-        st.markdown("**Noticed:** :green-badge[nothing]")
-    counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None
-                   else "Nearest real training record")
-    st.caption(f"{counterpart}: row {real_position:,} of {len(real):,}. "
-               "Yellow: the synthetic value differs from the real one; red: the value failed a check.")
-info[1].metric("Distance to nearest real" if not opened else "Distance to that real record", f"{distance:.4f}")
+    # A row opened from another page (Privacy's near copies) is shown instead of the sample's current record.
+    opened = opened_synthetic_row(review)
+    if opened is not None and not 0 <= opened["synthetic"] < len(synthetic):
+        opened = None
+    if opened is not None:
+        row_position = opened["synthetic"]
+        if opened["real"] is not None and 0 <= opened["real"] < len(real):
+            real_position = opened["real"]
+            distance = opened["distance"] if opened["distance"] is not None else float("nan")
+        else:
+            found = nearest_real(review, (row_position,))
+            real_position, distance = int(found.positions[0]), float(found.distances[0])
+        reasons = noticed_reasons(quick, row_position, distance)  # the same "Noticed" as in the sample
+        row_hash = str(row_hashes(synthetic.iloc[[row_position]])[0])
+    read.add(row_position)  # before the counters, so they include the record on screen
 
-syn_row = synthetic.iloc[[row_position]]
-real_row = real.iloc[[real_position]]
-differs = differing_cells(syn_row, real_row, metadata).iloc[0]
-scores = suspicion(review, seed) if method == "suspicious" else quick_suspicion(review)
-cell_reasons = scores.cells.iloc[row_position] if row_position < len(scores.cells) else pd.Series(dtype=object)
-st.dataframe(record_comparison(syn_row, real_row, metadata, differs, cell_reasons, REASON_TEXT),
-             hide_index=True, width="stretch", height=38 + 35 * syn_row.shape[1], key="records_comparison",
-             column_config={"synthetic": st.column_config.TextColumn("synthetic", width="large"),
-                            "nearest real": st.column_config.TextColumn("nearest real", width="large"),
-                            "check": st.column_config.TextColumn("check", width="large")})
+    read_in_sample = sum(int(p) in read for p in positions)
+    flagged_in_sample = sum(int(p) in flags for p in positions)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Records read (this sample)", f"{read_in_sample} / {n}",
+              help=f"The review policy asks for at least {minimum} records read before sign-off.")
+    m2.metric("Flagged (this sample)", str(flagged_in_sample))
+    m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
 
-current = flags.get(row_position)
-with st.form("records_flag_form", border=True, clear_on_submit=True):
-    st.markdown("**Flag this record**" + (f" (flagged: {current['reason']})" if current else ""))
-    f1, f2 = st.columns([1, 3])
-    reason = f1.selectbox("Reason", FLAG_REASONS, key="records_flag_reason")
-    text = f2.text_input("Note", key="records_flag_note", placeholder="what looks wrong")
-    b1, b2, _ = st.columns([1, 1, 4])
-    flag_clicked = b1.form_submit_button("Flag", type="primary", width="stretch", key="records_flag",
-                                         shortcut="f", help="Key: F")
-    unflag_clicked = b2.form_submit_button("Remove flag", width="stretch", disabled=current is None,
-                                          key="records_unflag")
-if flag_clicked:
-    flags[row_position] = {"row_hash": row_hash, "reason": reason, "note": text,
-                           "synthetic_sha256": review.tables["synthetic"].sha256}
-    st.rerun()
-if unflag_clicked and current is not None:
-    flags.pop(row_position, None)
-    st.rerun()
+    nav1, nav2, nav3, nav4 = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
+    nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch",
+                shortcut="p", help="Key: P")
+    nav2.markdown(f"**Record {index + 1} of {n}**")
+    nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch",
+                shortcut="n", help="Key: N")
+    st.session_state["records_goto"] = index + 1  # a form widget: the browser sends it only on Go
+    with nav4.form("records_goto_form", border=False, enter_to_submit=True):
+        g1, g2 = st.columns([2, 1], vertical_alignment="bottom")
+        g1.number_input("Go to record", min_value=1, max_value=max(n, 1), step=1, key="records_goto")
+        g2.form_submit_button("Go", on_click=_jump, key="records_go")
 
-st.subheader("The sample")
-overview = pd.DataFrame({
-    "#": range(1, n + 1),
-    "synthetic row": [str(int(p)) for p in positions],
-    "noticed": ["; ".join(reason_label(quick, int(p), r) for r in noticed_reasons(quick, int(p), float(d)))
-                for p, d in zip(positions, nearest.distances)],
-    "distance": nearest.distances,
-    "read": ["yes" if int(p) in read else "" for p in positions],
-    "flag": [flags[int(p)]["reason"] if int(p) in flags else "" for p in positions],
-})
-st.dataframe(overview, hide_index=True, width="stretch", height=300, key="records_overview",
-             column_config={"distance": st.column_config.NumberColumn("distance to nearest real", format="%.4f"),
-                            "noticed": st.column_config.TextColumn("noticed", width="large")})
-if flags:
-    with st.expander(f"Flagged records ({len(flags)})", expanded=False):
-        flagged = pd.DataFrame([{"synthetic row": str(p), "reason": f["reason"], "note": f["note"],
-                                 "row hash": f["row_hash"]} for p, f in sorted(flags.items())])
-        st.dataframe(flagged, hide_index=True, width="stretch", key="records_flagged")
-        st.dataframe(text_frame(synthetic.iloc[sorted(flags)]), width="stretch", key="records_flagged_rows")
+    if opened is not None:
+        banner = st.columns([5, 1], vertical_alignment="center")
+        banner[0].info(f"Showing synthetic row {row_position:,} opened from the {opened['source'] or 'another'} page, "
+                       f"beside training row {real_position:,}. Previous / Next return to the sample.",
+                       icon=":material/open_in_new:")
+        banner[1].button("Back to the sample", key="records_close_opened", on_click=close_synthetic_row,
+                         width="stretch")
 
-# Sign-off: persist this session's records read and flags as the signed-in reviewer's review of the generation.
+    st.subheader(f"Synthetic record {row_position:,}")
+    info = st.columns([3, 1])
+    with info[0]:
+        if reasons:
+            st.markdown("**Noticed:** " + " ".join(f":orange-badge[{plain(reason_label(quick, row_position, r))}]"
+                                                   for r in reasons))
+        else:
+            st.markdown("**Noticed:** :green-badge[nothing]")
+        counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None
+                       else "Nearest real training record")
+        st.caption(f"{counterpart}: row {real_position:,} of {len(real):,}. "
+                   "Yellow: the synthetic value differs from the real one; red: the value failed a check.")
+    info[1].metric("Distance to nearest real" if not opened else "Distance to that real record", f"{distance:.4f}")
+
+    comparison, different, suspicious = record_comparison_cells(review, scores_key, scores, row_position,
+                                                                real_position)
+    st.dataframe(style_comparison(comparison, different, suspicious),
+                 hide_index=True, width="stretch", height=38 + 35 * len(comparison), key="records_comparison",
+                 # Widths that fit 1,440 px: every column name and the check column visible without scrolling.
+                 column_config={"column": st.column_config.TextColumn("column", width=200),
+                                "type": st.column_config.TextColumn("type", width=85),
+                                "synthetic": st.column_config.TextColumn("synthetic", width=190),
+                                "nearest real": st.column_config.TextColumn("nearest real", width=190),
+                                "check": st.column_config.TextColumn("check")})
+
+    current = flags.get(row_position)
+    with st.form("records_flag_form", border=True, clear_on_submit=True):
+        st.markdown("**Flag this record**" + (f" (flagged: {current['reason']})" if current else ""))
+        f1, f2 = st.columns([1, 3])
+        f1.selectbox("Reason", FLAG_REASONS, key="records_flag_reason")
+        f2.text_input("Note", key="records_flag_note", placeholder="what looks wrong")
+        b1, b2, _ = st.columns([1, 1, 4])
+        # Callbacks, not a second run: the flag is set before this view draws, so one click is one rerun.
+        b1.form_submit_button("Flag", type="primary", width="stretch", key="records_flag", shortcut="f",
+                              help="Key: F", on_click=_flag, args=(row_position, row_hash))
+        b2.form_submit_button("Remove flag", width="stretch", disabled=current is None, key="records_unflag",
+                              on_click=_unflag, args=(row_position,))
+
+    st.subheader("The sample")
+    overview = pd.DataFrame({
+        "#": range(1, n + 1),
+        "synthetic row": [str(int(p)) for p in positions],
+        "noticed": sample_overview(review, sample_key, positions, nearest.distances),
+        "distance": nearest.distances,
+        "read": ["yes" if int(p) in read else "" for p in positions],
+        "flag": [flags[int(p)]["reason"] if int(p) in flags else "" for p in positions],
+    })
+    st.dataframe(overview, hide_index=True, width="stretch", height=300, key="records_overview",
+                 column_config={"distance": st.column_config.NumberColumn("distance to nearest real", format="%.4f"),
+                                "noticed": st.column_config.TextColumn("noticed", width="large")})
+    if flags:
+        with st.expander(f"Flagged records ({len(flags)})", expanded=False):
+            flagged = pd.DataFrame([{"synthetic row": str(p), "reason": f["reason"], "note": f["note"],
+                                     "row hash": f["row_hash"]} for p, f in sorted(flags.items())])
+            st.dataframe(flagged, hide_index=True, width="stretch", key="records_flagged")
+            st.dataframe(text_frame(synthetic.iloc[sorted(flags)]), width="stretch", key="records_flagged_rows")
+
+    # Sign-off: persist this session's records read and flags as the signed-in reviewer's review of the
+    # generation (inside the fragment: its counts follow every click).
+    st.divider()
+    review_submission_panel(review, synthetic)
+
+
 from components.signoff_views import review_submission_panel  # noqa: E402
 
-st.divider()
-review_submission_panel(review, synthetic)
+_record_view()
 
 # Relational data: a synthetic parent with its children beside the nearest real parent with its children.
 from components.relations_views import relational_records_section  # noqa: E402

@@ -144,14 +144,26 @@ def test_correlations_choose_a_pair(app, open_page):
 
     app.selectbox(key="correlations_pair").set_value("age / weeks_worked_in_year").run()
     assert not app.exception
-    assert {t["type"] for t in charts()[1]["data"]} == {"scattergl"}
-    assert "scores use every row" in " ".join(_texts(app.caption))
+    # Two numbers: shares on a grid of shared bins over every row (light to draw), each table's shares sum to 1.
+    joint = charts()[1]["data"]
+    assert [t["type"] for t in joint] == ["heatmap", "heatmap"] and joint[0]["x"] == joint[1]["x"]
+    assert "over every row" in " ".join(_texts(app.caption))
 
     app.selectbox(key="correlations_pair").set_value("education / marital_stat").run()
     assert {t["type"] for t in charts()[1]["data"]} == {"heatmap"}
 
     app.selectbox(key="correlations_pair").set_value("age / education").run()
-    assert {t["type"] for t in charts()[1]["data"]} == {"box"}
+    boxes = charts()[1]["data"]
+    assert {t["type"] for t in boxes} == {"box"}
+    # Box statistics are computed on the server: the median drawn is the plot sample's median per category.
+    from components.cache import plot_sample
+
+    sample = plot_sample(app.session_state["review"], ("education", "age"))
+    real = sample[sample["table"] == "real"]
+    first = boxes[0]
+    category = first["x"][0]
+    assert first["name"] == "real"
+    assert abs(first["median"][0] - real.loc[real["education"].astype(str) == category, "age"].median()) < 1e-9
 
 
 def test_summary_shows_verdict_gates_and_report(app, open_page):
