@@ -207,7 +207,8 @@ class RelationalEvaluation:
         report = dict(self.tables[largest].to_dict()) if largest else {"schema_version": 1, "tool_version": __version__}
         report["inputs"] = {side: self.inputs.get(side) for side in ("real", "synthetic", "holdout")}
         report["mode"] = "relational"
-        report["metadata"] = {t: {c: {"sdtype": s} for c, s in cols.items()} for t, cols in self.metadata.tables.items()}
+        # "metadata" keeps the contract's {column: {sdtype}} shape (the largest table's); every table's is added
+        report["relational_metadata"] = self.metadata.to_sdv_dict()
         report["tables"] = per_table
         report["relationships"] = [r.to_dict() for r in self.relationships]
         report["gates"] = [g.to_dict() for g in self.gates]
