@@ -20,7 +20,8 @@ from core.checks.relational.results import (CardinalityResult, IntegrityResult, 
                                             RelationalGate, RelationshipResult)
 from core.data.io import table_from_frame
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, coerce_to_metadata
-from core.data.relational import RelationalMetadata, Relationship, combined_sha256, key_codes, table_hashes
+from core.data.relational import (RelationalMetadata, Relationship, combined_sha256, entity_of_rows, key_codes,
+                                  split_root, table_hashes)
 from core.errors import InputError
 from core.gates import Gate, Judgement, judge
 from core.stats import null as nulls
@@ -36,6 +37,7 @@ class _Join:
 
     frame: pd.DataFrame  # child columns then parent columns, named "<table>.<column>"
     parent_index: np.ndarray  # position of each row's parent in the parent table
+    child_index: np.ndarray | None = None  # position of each row in the child table
 
 
 def _codes(tables: dict[str, pd.DataFrame], table: str, column: str) -> np.ndarray:
@@ -54,7 +56,11 @@ def ks_complement(a: np.ndarray, b: np.ndarray) -> float:
 
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    return float(1.0 - ks_2samp(np.asarray(a, float), np.asarray(b, float)).statistic)
+    import warnings
+
+    with warnings.catch_warnings():  # only the p-value's method warns; the statistic is exact either way
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(1.0 - ks_2samp(np.asarray(a, float), np.asarray(b, float)).statistic)
 
 
 def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | None = None,
@@ -85,9 +91,13 @@ def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | Non
         if orphan.any() and len(sizes) >= 2:
             m = m_rows if m_rows is not None else counts["synthetic"]["child_rows"]
             draws = max(1, int(round(len(sizes) * m / max(len(fk), 1))))
-            weights = nulls.row_weights(len(sizes), draws, resamples, rng)
-            rows = weights @ sizes.to_numpy(float)
-            null = (weights @ (sizes.to_numpy(float) * orphan)) / np.maximum(rows, 1)
+            groups = sizes.to_numpy(float)
+            share = lambda w: (w @ (groups * orphan)) / np.maximum(w @ groups, 1)
+            # the real rate is itself a sample's: the null moves the real share by (sample - reference)
+            reference = share(nulls.row_weights(len(sizes), len(sizes), resamples, rng))
+            sample = share(nulls.row_weights(len(sizes), draws, resamples, rng))
+            real_share = counts["real"]["orphans"] / max(counts["real"]["child_rows"], 1)
+            null = np.clip(real_share + sample - reference, 0.0, 1.0)
         else:
             null = np.zeros(resamples)
     return IntegrityResult(
@@ -103,9 +113,28 @@ def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | Non
         orphan_null=null)
 
 
+def child_units(tables: dict, metadata: RelationalMetadata, root: str, child: str) -> np.ndarray | None:
+    """Per row of `child`, a code for the root entity it descends from (a row without one is its own entity);
+    None when `child` lies outside `root`'s subtree. These are the units a split (and so a fresh real sample)
+    moves: lookup parents such as airports stay whole while planes move with their flights."""
+    if child not in metadata.subtree(root):
+        return None
+    entity = entity_of_rows(tables, metadata, root)[child]
+    keys = np.array([e if e is not None else f"\x00row{i}" for i, e in enumerate(entity)], dtype=object)
+    return pd.factorize(pd.Series(keys))[0]
+
+
+def _unit_counts(tables: dict, metadata: RelationalMetadata, root: str, child: str) -> int:
+    units = child_units(tables, metadata, root, child)
+    return int(units.max() + 1) if units is not None and units.size else 0
+
+
 def cardinality(real: dict, synthetic: dict, rel: Relationship, pooled: dict | None = None,
-                resamples: int = 200, rng: np.random.Generator | None = None) -> CardinalityResult:
-    """CardinalityShapeSimilarity of `rel` with its null over pooled real parents (n reference, m sample)."""
+                resamples: int = 200, rng: np.random.Generator | None = None,
+                metadata: RelationalMetadata | None = None, root: str | None = None) -> CardinalityResult:
+    """CardinalityShapeSimilarity of `rel` with its null over pooled real parents (n reference, m sample);
+    a lookup parent (outside the split root's subtree) stays whole and its children's root entities are
+    resampled instead."""
     real_counts = child_counts(_codes(real, rel.parent_table, rel.parent_primary_key),
                                _codes(real, rel.child_table, rel.child_foreign_key))
     synthetic_counts = child_counts(_codes(synthetic, rel.parent_table, rel.parent_primary_key),
@@ -115,10 +144,30 @@ def cardinality(real: dict, synthetic: dict, rel: Relationship, pooled: dict | N
     if pooled is not None and rng is not None:
         pooled_counts = child_counts(_codes(pooled, rel.parent_table, rel.parent_primary_key),
                                      _codes(pooled, rel.child_table, rel.child_foreign_key))
-        if len(pooled_counts) >= 2:
+        lookup = metadata is not None and root is not None and rel.parent_table not in metadata.subtree(root)
+        units = child_units(pooled, metadata, root, rel.child_table) if lookup else None
+        if units is not None and units.size:
+            null = _lookup_cardinality_null(pooled, rel, units, _unit_counts(real, metadata, root, rel.child_table),
+                                            _unit_counts(synthetic, metadata, root, rel.child_table), resamples, rng)
+        elif len(pooled_counts) >= 2:
             _, grid = nulls.value_grid(pooled_counts.astype(float))
             null = nulls.ks_null(grid, len(real_counts), len(synthetic_counts), resamples, rng)
     return CardinalityResult(score, real_counts, synthetic_counts, null)
+
+
+def _lookup_cardinality_null(pooled: dict, rel: Relationship, units: np.ndarray, n_units: int, m_units: int,
+                             resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """KS complement of children per (fixed) lookup parent when the children's root entities are resampled."""
+    from scipy import sparse
+
+    join = denormalise(pooled, rel)
+    parents = len(pooled[rel.parent_table])
+    u = units[join.child_index]
+    matrix = sparse.csr_matrix((np.ones(u.size), (u, join.parent_index)), shape=(int(units.max()) + 1, parents))
+    total = matrix.shape[0]
+    ref = np.asarray((matrix.T @ nulls.row_weights(total, n_units, resamples, rng).T.astype(float)).T)
+    sample = np.asarray((matrix.T @ nulls.row_weights(total, m_units, resamples, rng).T.astype(float)).T)
+    return np.array([ks_complement(a, b) for a, b in zip(ref, sample)])
 
 
 def denormalise(tables: dict, rel: Relationship) -> _Join:
@@ -133,7 +182,7 @@ def denormalise(tables: dict, rel: Relationship) -> _Join:
     parent_index = where[keep].to_numpy(dtype=np.int64)
     left = child.loc[keep].add_prefix(f"{rel.child_table}.").reset_index(drop=True)
     right = parent.iloc[parent_index].add_prefix(f"{rel.parent_table}.").reset_index(drop=True)
-    return _Join(pd.concat([left, right], axis=1), parent_index)
+    return _Join(pd.concat([left, right], axis=1), parent_index, np.flatnonzero(keep))
 
 
 def _numeric(series: pd.Series) -> np.ndarray:
@@ -157,25 +206,40 @@ def _discrete_codes(values: pd.Series, sdtype: str, edges: np.ndarray | None = N
     return labels, None
 
 
-def pair_score(real: pd.DataFrame, synthetic: pd.DataFrame, a: str, b: str, sdtype_a: str, sdtype_b: str
-               ) -> tuple[str, float, float | None, float | None]:
-    """(metric, score, real r, synthetic r) of one column pair, as sdmetrics' ColumnPairTrends scores it."""
+def pair_score(real: pd.DataFrame, synthetic: pd.DataFrame, a: str, b: str, sdtype_a: str, sdtype_b: str,
+               binning: str = "sdmetrics") -> tuple[str, float, float | None, float | None]:
+    """(metric, score, real r, synthetic r) of one column pair, as sdmetrics' ColumnPairTrends scores it.
+
+    binning "sdmetrics": a mixed pair's continuous column is binned on each table's own range (sdmetrics');
+    "shared": both on the real table's 10 bins (values beyond them in the open end bins), the gate's default,
+    since bins that move with a sample's extremes make the score jump where no resample can follow."""
     continuous_a, continuous_b = sdtype_a in CONTINUOUS_SDTYPES, sdtype_b in CONTINUOUS_SDTYPES
     if continuous_a and continuous_b:
         r_real, r_syn = _pearson(_numeric(real[a]), _numeric(real[b])), _pearson(_numeric(synthetic[a]), _numeric(synthetic[b]))
         return "CorrelationSimilarity", 1.0 - abs(r_real - r_syn) / 2.0, r_real, r_syn
-    real_cells = _cells(real, a, b, sdtype_a, sdtype_b, continuous_a != continuous_b)
-    syn_cells = _cells(synthetic, a, b, sdtype_a, sdtype_b, continuous_a != continuous_b)
+    mixed = continuous_a != continuous_b
+    edges = _real_edges(real, a, b, sdtype_a) if mixed and binning == "shared" else None
+    real_cells = _cells(real, a, b, sdtype_a, sdtype_b, mixed, edges)
+    syn_cells = _cells(synthetic, a, b, sdtype_a, sdtype_b, mixed, edges)
     p = pd.Series(real_cells).value_counts(normalize=True)
     q = pd.Series(syn_cells).value_counts(normalize=True)
     p, q = p.align(q, fill_value=0.0)
     return "ContingencySimilarity", float(1.0 - 0.5 * np.abs(p - q).sum()), None, None
 
 
-def _cells(frame: pd.DataFrame, a: str, b: str, sdtype_a: str, sdtype_b: str, mixed: bool) -> np.ndarray:
-    # sdmetrics bins a continuous column only in a mixed pair, each table with its own edges
-    ca, _ = _discrete_codes(frame[a], sdtype_a) if mixed else _discrete_codes(frame[a], "categorical")
-    cb, _ = _discrete_codes(frame[b], sdtype_b) if mixed else _discrete_codes(frame[b], "categorical")
+def _real_edges(frame: pd.DataFrame, a: str, b: str, sdtype_a: str) -> dict[str, np.ndarray]:
+    """The continuous column of a mixed pair and its 10 histogram edges on `frame` (the real join)."""
+    column = a if sdtype_a in CONTINUOUS_SDTYPES else b
+    _, edges = _discrete_codes(frame[column], "numerical")
+    return {column: edges}
+
+
+def _cells(frame: pd.DataFrame, a: str, b: str, sdtype_a: str, sdtype_b: str, mixed: bool,
+           edges: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    # sdmetrics bins a continuous column only in a mixed pair, each table with its own edges (unless given)
+    edges = edges or {}
+    ca, _ = _discrete_codes(frame[a], sdtype_a, edges.get(a)) if mixed else _discrete_codes(frame[a], "categorical")
+    cb, _ = _discrete_codes(frame[b], sdtype_b, edges.get(b)) if mixed else _discrete_codes(frame[b], "categorical")
     return np.array([f"{x}\x1f{y}" for x, y in zip(ca, cb)], dtype=object)
 
 
@@ -200,7 +264,8 @@ def _parent_sums(parent_index: np.ndarray, parents: int, features: np.ndarray):
 
 def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, sdtype_b: str,
                      weights_ref: np.ndarray, weights_sample: np.ndarray,
-                     row_weights: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                     row_weights: tuple[np.ndarray, np.ndarray] | None = None, binning: str = "sdmetrics",
+                     edges: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The pair's score between reference and sample parent resamples (given as parent weights)."""
     frame = join.frame
     continuous_a, continuous_b = sdtype_a in CONTINUOUS_SDTYPES, sdtype_b in CONTINUOUS_SDTYPES
@@ -225,11 +290,12 @@ def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, s
 
         return 1.0 - np.abs(r(weights_ref) - r(weights_sample)) / 2.0
     mixed = continuous_a != continuous_b
-    if mixed:
+    if mixed and binning != "shared":
         if row_weights is None:
             row_weights = (weights_ref[:, join.parent_index], weights_sample[:, join.parent_index])
         return _mixed_null(join, a, b, sdtype_a, sdtype_b, row_weights)
-    cells = pd.Series(_cells(frame, a, b, sdtype_a, sdtype_b, False))
+    # shared bins: fixed real edges, so every resample's cells are sums over parents like a discrete pair's
+    cells = pd.Series(_cells(frame, a, b, sdtype_a, sdtype_b, mixed, edges if mixed else None))
     codes, _ = pd.factorize(cells)
     from scipy import sparse
 
@@ -297,7 +363,8 @@ def comparable(metadata: RelationalMetadata, table: str) -> dict[str, str]:
 
 
 def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: Relationship,
-               pooled: dict | None, resamples: int, seed: int, item: int) -> list[IntertablePair]:
+               pooled: dict | None, resamples: int, seed: int, item: int, root: str | None = None,
+               binning: str = "shared") -> list[IntertablePair]:
     """Every parent column vs child column pair over the join, scored as sdmetrics' InterTableTrends, with nulls."""
     parent_cols, child_cols = comparable(metadata, rel.parent_table), comparable(metadata, rel.child_table)
     pairs = [(p, c) for p in parent_cols for c in child_cols]
@@ -310,9 +377,17 @@ def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: R
     pool_join = denormalise(pooled, rel) if pooled is not None else None
     n_parents, m_parents = len(real[rel.parent_table]), len(synthetic[rel.parent_table])
     weights = rows = None
-    if pool_join is not None and len(pooled[rel.parent_table]) >= 2:
-        rng = np.random.default_rng([seed, item, 11])
+    units = child_units(pooled, metadata, root, rel.child_table) if pool_join is not None and root else None
+    if units is not None and units.size:
+        # the resampled unit is the root entity each child descends from (a plane with its flights), so a
+        # lookup parent (an airport) keeps all its rows while its children vary as between two real samples
+        P = int(units.max()) + 1
+        n_parents, m_parents = (_unit_counts(t, metadata, root, rel.child_table) for t in (real, synthetic))
+        pool_join = _Join(pool_join.frame, units[pool_join.child_index], pool_join.child_index)
+    elif pool_join is not None:
         P = len(pooled[rel.parent_table])
+    if pool_join is not None and P >= 2:
+        rng = np.random.default_rng([seed, item, 11])
         weights = (nulls.row_weights(P, n_parents, resamples, rng).astype(float),
                    nulls.row_weights(P, m_parents, resamples, rng).astype(float))
         rows = (weights[0][:, pool_join.parent_index], weights[1][:, pool_join.parent_index])
@@ -320,10 +395,12 @@ def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: R
     for p, c in pairs:
         a, b = f"{rel.parent_table}.{p}", f"{rel.child_table}.{c}"
         sa, sb = parent_cols[p], child_cols[c]
-        metric, score, r_real, r_syn = pair_score(real_join.frame, syn_join.frame, a, b, sa, sb)
+        metric, score, r_real, r_syn = pair_score(real_join.frame, syn_join.frame, a, b, sa, sb, binning)
         null = None
         if weights is not None:
-            null = _intertable_null(pool_join, len(pooled[rel.parent_table]), a, b, sa, sb, *weights, rows)
+            mixed = (sa in CONTINUOUS_SDTYPES) != (sb in CONTINUOUS_SDTYPES)
+            edges = _real_edges(real_join.frame, a, b, sa) if mixed and binning == "shared" else None
+            null = _intertable_null(pool_join, P, a, b, sa, sb, *weights, rows, binning, edges)
         out.append(IntertablePair(p, c, metric, score, r_real, r_syn, null))
     return out
 
@@ -492,12 +569,15 @@ def _review_relationships(real, synthetic, metadata, holdout, policy, seed, repo
     alpha = float(policy.calibration("false_alarm_rate"))
     resamples = int(policy.calibration("resamples"))
     pooled = _pool(real, holdout)
+    root = split_root(pooled, metadata)
     results = []
     for i, rel in enumerate(metadata.relationships):
         report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
         integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 3]))
-        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]))
-        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i)
+        card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]),
+                           metadata=metadata, root=root)
+        pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i, root,
+                           str(policy.sections.get("fidelity", {}).get("pair_binning", "shared")))
         results.append(RelationshipResult(rel, integ, card, pairs))
     gates = relational_gates(results, alpha, resamples,
                              {n: policy.gate(n, "tolerance", 0.0) for n in ("cardinality", "intertable_trends")})
