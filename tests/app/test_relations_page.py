@@ -120,3 +120,26 @@ def test_relations_page_schema_gates_and_records(app, open_page, temp_store, rel
     expected = [f"flights.tailnum: {(synthetic['flights']['tailnum'] == syn_key).sum():,} child rows",
                 f"flights.tailnum: {(real['flights']['tailnum'] == real_key).sum():,} child rows"]
     assert [c for c in captions if c.startswith("flights.tailnum:")] == expected
+
+
+def test_uploaded_relational_files_give_one_message_naming_file_table_and_column(relational_files):
+    """The Data page's relational upload path (components.relations_views.from_uploads) on broken inputs."""
+    from components.relations_views import from_uploads
+    from core.data.relational import DataError
+
+    meta = relational_files.metadata.read_bytes()
+    files = {role: {f"{t}.csv": (folder / f"{t}.csv").read_bytes() for t in ("airlines", "airports", "planes",
+                                                                               "flights")}
+             for role, folder in (("real", relational_files.train), ("synthetic", relational_files.synthetic))}
+    loaded = from_uploads("metadata.json", meta, {**files, "holdout": None})
+    assert loaded.rows("real")["flights"] == len(read_table_folder(relational_files.train,
+                                                                   load_relational_metadata(relational_files.metadata))["flights"])
+    with pytest.raises(DataError, match=r"^file metadata\.json: metadata is not valid JSON"):
+        from_uploads("metadata.json", b"{not json", files)
+    broken = dict(files["synthetic"])
+    broken["planes.csv"] = b"tailnum,year\nN1,2000\nN2,2001\n"
+    with pytest.raises(DataError, match=r"^file planes\.csv, table 'planes', column 'type': column is in the metadata"):
+        from_uploads("metadata.json", meta, {"real": files["real"], "synthetic": broken})
+    missing = {k: v for k, v in files["synthetic"].items() if k != "airlines.csv"}
+    with pytest.raises(DataError, match="no file for table\\(s\\) 'airlines'"):
+        from_uploads("metadata.json", meta, {"real": files["real"], "synthetic": missing})
