@@ -49,6 +49,7 @@ Progress = Callable[[float, str], None] | None
 EXTRA_CANDIDATES = 6  # kept beyond k so that the proof above rarely needs the second pass
 BLOCK_BYTES = 64 * 2**20  # one float32 score block (query rows x reference rows)
 REFERENCE_BLOCK_ROWS = 16_384
+SKIP_ROWS = True  # select only in query rows a reference block can improve
 RECALL_SAMPLE = 1_000  # query rows re-searched exactly to measure an approximate search's recall
 DEFAULT_TIME_BUDGET_SECONDS = 600.0  # [privacy] nearest_time_budget_seconds
 _FLOAT32_LIMIT = 1e15  # coordinates beyond this (after centring) are searched in float64 instead
@@ -233,6 +234,20 @@ def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, referenc
         for r0 in range(0, n_ref, ref_rows):
             r_block = r_t[r0:r0 + ref_rows]
             score = torch.addmm(r_norm[r0:r0 + ref_rows], q, r_block.T, beta=1, alpha=-2)
+            if SKIP_ROWS and r0 > 0:
+                # A row whose block minimum is not below its m-th kept score gains nothing from the block:
+                # select only in the rows that can change (every row left out stays >= the m-th kept).
+                rows_t = torch.nonzero(score.amin(dim=1) < best_v.amax(dim=1)).squeeze(1)
+                if rows_t.numel() == 0:
+                    continue
+                if rows_t.numel() < 0.5 * len(q):
+                    v, i = torch.topk(score.index_select(0, rows_t), min(m, len(r_block)), dim=1, largest=False,
+                                      sorted=False)
+                    v = torch.cat([best_v.index_select(0, rows_t), v], dim=1)
+                    i = torch.cat([best_i.index_select(0, rows_t), i + r0], dim=1)
+                    kept_v, keep = torch.topk(v, m, dim=1, largest=False, sorted=False)
+                    best_v[rows_t], best_i[rows_t] = kept_v, torch.gather(i, 1, keep)
+                    continue
             v, i = torch.topk(score, min(m, len(r_block)), dim=1, largest=False, sorted=False)
             v, i = torch.cat([best_v, v], dim=1), torch.cat([best_i, i + r0], dim=1)
             best_v, keep = torch.topk(v, m, dim=1, largest=False, sorted=False)
