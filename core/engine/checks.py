@@ -148,22 +148,6 @@ def _expr(engine: Engine, p: ColumnProfile) -> str:
     return p.bin_expr(engine) if p.is_continuous else engine.quote(p.name)
 
 
-def pair_counts(engine: Engine, table: str, a: ColumnProfile, b: ColumnProfile) -> np.ndarray:
-    """fidelity.joint_counts of one table: every (code of a, code of b) cell, missing codes included."""
-    frame = agg.joint_counts(engine, table, _expr(engine, a), _expr(engine, b))
-    codes_a = frame["a"].to_numpy(dtype=np.int64) if a.is_continuous else _codes_of(a, frame["a"])
-    codes_b = frame["b"].to_numpy(dtype=np.int64) if b.is_continuous else _codes_of(b, frame["b"])
-    out = np.zeros((a.levels, b.levels), dtype=np.int64)
-    np.add.at(out, (codes_a, codes_b), frame["n"].to_numpy(dtype=np.int64))
-    return out
-
-
-def correlation_ratio(engine: Engine, table: str, cat: ColumnProfile, num: ColumnProfile) -> float:
-    """association.correlation_ratio of one mixed pair from per-category count, sum and sum of squares."""
-    frame = agg.category_sums(engine, table, engine.quote(cat.name), agg.value_expr(engine, num.name, num.sdtype))
-    return _ratio_from(frame.rename(columns={"n": "n_v", "s": "s_v", "ss": "ss_v"}), cat, "a", "v")
-
-
 def _counts_from(frame: pd.DataFrame, a: ColumnProfile, b: ColumnProfile, ka: str, kb: str) -> np.ndarray:
     """A (code of a, code of b) table of counts from a grouped frame of raw keys."""
     codes_a = frame[ka].to_numpy(dtype=np.int64) if a.is_continuous else _codes_of(a, frame[ka])
