@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.cli_dp import add_dp_parser, run_dp
 from core.cli_engine import add_engine_argument, chosen_engine, run_engine_evaluate
+from core.cli_spark import add_spark_arguments
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--target", help="column to predict for the utility check (train on synthetic, test on holdout)")
     ev.add_argument("--manifest", help="the generation's manifest (JSON): a DP generation's claimed epsilon is audited")
     add_engine_argument(ev)
+    add_spark_arguments(ev)
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)
