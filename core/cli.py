@@ -18,6 +18,7 @@ from pathlib import Path
 from core.cli_dp import add_dp_parser, run_dp
 from core import cli_relational
 from core.cli_engine import add_engine_argument, chosen_engine, run_engine_evaluate
+from core.cli_spark import add_spark_arguments
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
 from core.data.metadata import metadata_from_json
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--pair-binning", choices=PAIR_BINNINGS, help="how number x category pairs are binned, over "
                     "the policy's [fidelity] pair_binning: shared (the real bins, the default) or sdmetrics (each "
                     "table its own bins, as QualityReport does)")
+    add_spark_arguments(ev)
 
     sp = commands.add_parser("split", help="lock a holdout: seeded split of a real table into train and holdout")
     sp.add_argument("--real", required=True)

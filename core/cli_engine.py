@@ -53,7 +53,9 @@ def run_engine_evaluate(args: argparse.Namespace, policy):
     paths = {"real": args.real, "synthetic": args.synthetic}
     if args.holdout:
         paths["holdout"] = args.holdout
-    options = {"master": args.spark_master} if getattr(args, "spark_master", None) else {}
+    from core.cli_spark import spark_options
+
+    options = spark_options(args) if args.engine == "spark" else {}
     overrides = metadata_from_json(args.metadata) if args.metadata else None
     return evaluate_files(paths, policy, args.engine or "duckdb", seed=args.seed, overrides=overrides,
                           metadata_path=args.metadata, options=options)

@@ -119,7 +119,15 @@ class SparkEngine:
     def __init__(self, master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_DRIVER_MEMORY,
                  shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS, session: Any = None,
                  quick_start: bool = False, conf: dict[str, str] | None = None) -> None:
-        """An engine on `session` (kept open at close()) or on a new session on `master` (stopped at close())."""
+        """An engine on `session` (kept open at close()) or on a new session on `master` (stopped at close()).
+
+        A session already running in this process is reused and kept open (getOrCreate would hand it back,
+        and stopping it would break whoever started it).
+        """
+        if session is None and java_executable() is not None:
+            from pyspark.sql import SparkSession
+
+            session = SparkSession.getActiveSession()
         self._owns_session = session is None
         self.session = session if session is not None else spark_session(
             master, driver_memory=driver_memory, shuffle_partitions=shuffle_partitions, quick_start=quick_start,

@@ -63,7 +63,7 @@ def _both_paths(spark: SparkEngine, tables: dict[str, pd.DataFrame], metadata: d
     return (memory_f, memory_v, memory_gates), (engine_f, engine_v, engine_gates)
 
 
-def _real_differences(memory, engine) -> list[str]:
+def _real_differences(memory, engine, metadata: dict) -> list[str]:
     """engine_compare.differences, less a tie: two categories with the same largest gap, named apart.
 
     The engine codes categories in sorted order, the in-memory path by first appearance; when two categories
@@ -72,7 +72,7 @@ def _real_differences(memory, engine) -> list[str]:
     shapes_m = {c.column: c for c in memory[0].column_shapes}
     shapes_e = {c.column: c for c in engine[0].column_shapes}
     out = []
-    for line in compare.differences(memory, engine):
+    for line in compare.differences(memory, engine, metadata):
         name, _, key = line.partition(":")[0].removeprefix("shape ").rpartition(".")
         if line.startswith("shape ") and key in ("real", "synthetic") and name in shapes_m:
             m, e = shapes_m[name], shapes_e[name]
@@ -153,7 +153,7 @@ def test_penguins_scores_and_verdicts_equal_the_in_memory_path(spark, penguins, 
     tables, metadata = compare.prepared({"real": train, "synthetic": fresh, "holdout": holdout})
     memory, engine = _both_paths(spark, tables, metadata, tmp_path)
     assert memory[0].column_shapes and memory[0].pair_trends
-    assert _real_differences(memory, engine) == []
+    assert _real_differences(memory, engine, metadata) == []
 
 
 def test_census_planted_defect_fails_the_same_gates_on_spark(spark, census, tmp_path):
@@ -167,5 +167,5 @@ def test_census_planted_defect_fails_the_same_gates_on_spark(spark, census, tmp_
     memory, engine = _both_paths(spark, tables, metadata, tmp_path)
     failed = {g.name for g in memory[2] if not g.passed}
     assert failed, "the planted defect must fail a gate, or equal verdicts prove nothing"
-    assert _real_differences(memory, engine) == []
+    assert _real_differences(memory, engine, metadata) == []
     assert {g.name for g in engine[2] if not g.passed} == failed
