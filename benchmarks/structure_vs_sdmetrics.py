@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.checks.structure import evaluate_detection, evaluate_three_way  # noqa: E402
 from core.checks.structure.common import binned_columns  # noqa: E402
-from core.checks.structure.three_way import _index, select_triples  # noqa: E402
+from core.checks.structure.three_way import _index  # noqa: E402
 from core.data.metadata import coerce_to_metadata, detect_metadata  # noqa: E402
 from core.demo import DEMO_COLUMNS, census_income  # noqa: E402
 

@@ -22,8 +22,7 @@ from core.data.io import table_from_frame
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, coerce_to_metadata
 from core.data.relational import (RelationalMetadata, Relationship, combined_sha256, entity_of_rows, key_codes,
                                   split_root, table_hashes)
-from core.errors import InputError
-from core.gates import Gate, Judgement, judge
+from core.gates import Judgement, judge
 from core.stats import null as nulls
 
 SIDES = ("real", "synthetic", "holdout")

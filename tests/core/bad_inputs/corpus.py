@@ -7,7 +7,7 @@ never a traceback, never 1 for bad input (../shared/contract/report.md).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
