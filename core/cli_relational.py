@@ -27,7 +27,8 @@ def is_relational(args: argparse.Namespace) -> bool:
     if not real or not Path(real).is_dir():
         return False
     if not getattr(args, "metadata", None):
-        raise UsageError(f"file {real}: a folder of tables needs --metadata (SDV multi-table metadata JSON)")
+        raise UsageError(f"file {real}: is a folder, not a file; a folder of tables needs --metadata "
+                         "(SDV multi-table metadata JSON)")
     return True
 
 

@@ -101,8 +101,6 @@ def _judged(fragment: str | None = None, evaluate: tuple[int, ...] = (0, 1), dri
 
 
 SEMICOLON = "looks ';'-delimited"
-CRASH = ("evaluate crashes in stage encoding on a constant date column (core/data/encoding.py: 'Too many bins for "
-         "data range'); exits 3 until the constant-column fix lands")
 
 
 def _semicolon(seed: int) -> bytes:
@@ -272,7 +270,7 @@ def cases() -> list[Case]:
               "drift": Expect((0, 1), "missing share 0.000 -> 1.000"), "split": Expect((0,))},
              real=_parquet_file("null_then.parquet", _with("score", lambda n: np.arange(n) % 17))),
         Case("constant_date", _bytes_file("const_date.csv", lambda: _csv(_with("fixed", lambda n: ["2020-01-01"] * n)())),
-             _judged(None, evaluate=(0,)), xfail=CRASH),
+             _judged(None, evaluate=(0,))),
         Case("constant_huge_number", _parquet_file("const_huge.parquet", _with("big", lambda n: [3e15] * n)),
              _judged(None, evaluate=(0,))),
         Case("near_constant_huge_number", _parquet_file("near_const.parquet",

@@ -67,7 +67,8 @@ def test_corpus(name, command, folder, capsys):
 def test_a_folder_named_csv_is_refused(folder, capsys):
     path = folder_case(folder)
     assert main(["evaluate", "--real", str(path), "--synthetic", str(path)]) == 2
-    assert capsys.readouterr().err.strip() == f"error: file {path}: is a folder, not a file"
+    assert capsys.readouterr().err.strip() == (f"error: file {path}: is a folder, not a file; a folder of tables "
+                                               "needs --metadata (SDV multi-table metadata JSON)")
 
 
 def test_semicolon_files_through_the_real_entry_point(folder):
