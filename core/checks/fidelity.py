@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import dataclass, field
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -347,15 +347,7 @@ def evaluate_fidelity(
         shape.null, shape.sizes = _shape_null(column, index, roles, settings)
         shapes.append(shape)
 
-    pair_columns = []
-    for column in encoded.values():
-        if not column.is_continuous and column.levels - 1 > MAX_PAIR_CATEGORIES:
-            skipped.append(Skipped(column.name, f"left out of pair trends: {column.levels - 1} categories "
-                                                f"(more than {MAX_PAIR_CATEGORIES})"))
-        elif _constant(column, "real"):
-            skipped.append(Skipped(column.name, "left out of pair trends: constant or empty in the real data"))
-        else:
-            pair_columns.append(column)
+    pair_columns = select_pair_columns(list(encoded.values()), lambda column: _constant(column, "real"), skipped)
     continuous = [c for c in pair_columns if c.is_continuous]
     pearson = {role: pearson_matrix(continuous, role) for role in ["real"] + roles} if continuous else {}
     if continuous:
@@ -366,6 +358,22 @@ def evaluate_fidelity(
     with nulls.one_blas_thread():
         trends = _pair_trends(pair_columns, roles, pearson, stats, settings, row_memo, skipped, pairs)
     return FidelityResult(shapes, trends, skipped)
+
+
+def select_pair_columns(columns: list, constant_in_real: Callable[[object], bool], skipped: list[Skipped]) -> list:
+    """The columns pair trends compare (in order); the others are appended to `skipped` with the reason.
+
+    Works on anything with `name`, `is_continuous` and `levels` (encoded columns, or the engine's profiles)."""
+    kept = []
+    for column in columns:
+        if not column.is_continuous and column.levels - 1 > MAX_PAIR_CATEGORIES:
+            skipped.append(Skipped(column.name, f"left out of pair trends: {column.levels - 1} categories "
+                                                f"(more than {MAX_PAIR_CATEGORIES})"))
+        elif constant_in_real(column):
+            skipped.append(Skipped(column.name, "left out of pair trends: constant or empty in the real data"))
+        else:
+            kept.append(column)
+    return kept
 
 
 def _pair_trends(pair_columns: list[EncodedColumn], roles: list[str], pearson: dict, stats: ColumnStats,

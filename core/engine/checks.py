@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.checks.fidelity import (KS_DECIMALS, MAX_PAIR_CATEGORIES, ColumnShape, FidelityResult, PairTrend,
+from core.checks.fidelity import (KS_DECIMALS, ColumnShape, FidelityResult, PairTrend, select_pair_columns,
                                   Skipped, contingency_similarity)
 from core.checks.validity import TAIL_QUANTILE, ColumnValidity, ValidityResult
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
@@ -286,15 +286,7 @@ def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata
         shape.null, shape.sizes = _shape_null(profile, index, pool, settings)
         shapes.append(shape)
 
-    pair_columns = []
-    for profile in profiles.values():
-        if not profile.is_continuous and profile.levels - 1 > MAX_PAIR_CATEGORIES:
-            skipped.append(Skipped(profile.name, f"left out of pair trends: {profile.levels - 1} categories "
-                                                 f"(more than {MAX_PAIR_CATEGORIES})"))
-        elif profile.constant("real"):
-            skipped.append(Skipped(profile.name, "left out of pair trends: constant or empty in the real data"))
-        else:
-            pair_columns.append(profile)
+    pair_columns = select_pair_columns(list(profiles.values()), lambda profile: profile.constant("real"), skipped)
     continuous = [c for c in pair_columns if c.is_continuous]
     all_pairs = list(itertools.combinations(pair_columns, 2))
     numeric = [(a, b) for a, b in all_pairs if a.is_continuous and b.is_continuous
