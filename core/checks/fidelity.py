@@ -135,8 +135,14 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
 def tv_complement(real_codes: np.ndarray, synthetic_codes: np.ndarray, levels: int) -> tuple[float, int, float, float]:
     """1 - total variation distance of the non-missing category frequencies, and the worst category."""
     missing = levels - 1
-    p = np.bincount(real_codes[real_codes != missing], minlength=levels)[:missing].astype(float)
-    q = np.bincount(synthetic_codes[synthetic_codes != missing], minlength=levels)[:missing].astype(float)
+    p = np.bincount(real_codes[real_codes != missing], minlength=levels)[:missing]
+    q = np.bincount(synthetic_codes[synthetic_codes != missing], minlength=levels)[:missing]
+    return tv_complement_counts(p, q)
+
+
+def tv_complement_counts(p: np.ndarray, q: np.ndarray) -> tuple[float, int, float, float]:
+    """1 - total variation distance of two category count vectors (missing left out), and the worst category."""
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
     if p.sum() == 0 or q.sum() == 0:
         return float("nan"), -1, float("nan"), float("nan")
     p, q = p / p.sum(), q / q.sum()
@@ -149,14 +155,15 @@ def column_shape(column: EncodedColumn, other: str = "synthetic") -> ColumnShape
     """Score one column of `other` (synthetic or holdout) against the real column."""
     if column.is_continuous:
         score, real, synthetic, at = ks_complement(column.values["real"], column.values[other])
-        label = _format_point(at, column.sdtype)
+        label = format_point(at, column.sdtype)
         return ColumnShape(column.name, column.sdtype, "KSComplement", score, real, synthetic, label)
     score, worst, real, synthetic = tv_complement(column.codes["real"], column.codes[other], column.levels)
     label = str(column.labels[worst]) if worst >= 0 else None
     return ColumnShape(column.name, column.sdtype, "TVComplement", score, real, synthetic, label)
 
 
-def _format_point(value: float, sdtype: str) -> str | None:
+def format_point(value: float, sdtype: str) -> str | None:
+    """A value as the report shows it (datetimes as timestamps); None when not finite."""
     if not np.isfinite(value):
         return None
     if sdtype == "datetime":

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.checks.fidelity import (KS_DECIMALS, ColumnShape, FidelityResult, PairTrend, select_pair_columns,
+from core.checks.fidelity import (KS_DECIMALS, ColumnShape, FidelityResult, PairTrend, format_point,
+                                  select_pair_columns, tv_complement_counts,
                                   Skipped, contingency_similarity)
 from core.checks.validity import TAIL_QUANTILE, ColumnValidity, ValidityResult
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
@@ -77,21 +78,7 @@ def ks_from_counts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.nda
 
 def tv_from_counts(p: np.ndarray, q: np.ndarray) -> tuple[float, int, float, float]:
     """fidelity.tv_complement from counts per code (missing last)."""
-    p, q = p[:-1].astype(float), q[:-1].astype(float)
-    if p.sum() == 0 or q.sum() == 0:
-        return float("nan"), -1, float("nan"), float("nan")
-    p, q = p / p.sum(), q / q.sum()
-    diff = np.abs(p - q)
-    worst = int(np.argmax(diff))
-    return 1.0 - 0.5 * float(diff.sum()), worst, float(p[worst]), float(q[worst])
-
-
-def _format_point(value: float, sdtype: str) -> str | None:
-    if not np.isfinite(value):
-        return None
-    if sdtype == "datetime":
-        return str(pd.Timestamp(int(value)))
-    return f"{value:.6g}"
+    return tv_complement_counts(p[:-1], q[:-1])
 
 
 def column_shape(profile: ColumnProfile, other: str = "synthetic") -> ColumnShape:
@@ -99,7 +86,7 @@ def column_shape(profile: ColumnProfile, other: str = "synthetic") -> ColumnShap
     if profile.is_continuous:
         score, real, synthetic, at = ks_from_counts(_rounded(profile, "real"), _rounded(profile, other))
         return ColumnShape(profile.name, profile.sdtype, "KSComplement", score, real, synthetic,
-                           _format_point(at, profile.sdtype))
+                           format_point(at, profile.sdtype))
     score, worst, real, synthetic = tv_from_counts(profile.counts["real"], profile.counts[other])
     label = str(profile.labels[worst]) if worst >= 0 else None
     return ColumnShape(profile.name, profile.sdtype, "TVComplement", score, real, synthetic, label)
