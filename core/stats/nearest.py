@@ -38,7 +38,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -54,6 +57,8 @@ RECALL_SAMPLE = 1_000  # query rows re-searched exactly to measure an approximat
 DEFAULT_TIME_BUDGET_SECONDS = 600.0  # [privacy] nearest_time_budget_seconds
 _FLOAT32_LIMIT = 1e15  # coordinates beyond this (after centring) are searched in float64 instead
 _RELATIVE_SLACK = 1e-12  # float64 re-measure rounding (~d * 2^-53) kept out of the proof's comparison
+KERNEL_BLOCK_BYTES = 512 * 2**10  # reference panels scanned by one query tile before the next (stays in L2)
+KERNEL_CHUNK_ROWS = 1536  # query rows a thread takes at a time (their top-m state stays in L2)
 
 _THREADS_SET = False
 
@@ -94,6 +99,7 @@ class SearchStats:
     seconds: float = 0.0
     device: str = "cpu"
     second_pass_queries: int = 0
+    engine: str = ""  # "kernel" (fused C) or "torch" (block products)
 
     @property
     def pairs_per_second(self) -> float:
@@ -125,8 +131,12 @@ def _canonical(candidates: np.ndarray, exact: np.ndarray, k: int) -> tuple[np.nd
 
 def exact_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, block_bytes: int = BLOCK_BYTES,
                   reference_block_rows: int = REFERENCE_BLOCK_ROWS, progress: Progress = None,
-                  device: str | None = None, stats: SearchStats | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest rows of `ref` for each row of `qry`: (positions (-1 if none), float64 distances (inf))."""
+                  device: str | None = None, stats: SearchStats | None = None,
+                  engine: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows of `ref` for each row of `qry`: (positions (-1 if none), float64 distances (inf)).
+
+    `engine`: "kernel" (fused C kernel), "torch" (block products), or None: torch on a GPU, else the kernel
+    when it builds, else torch."""
     started = time.perf_counter()
     ref, qry = np.asarray(ref, dtype=np.float64), np.asarray(qry, dtype=np.float64)
     n_query, k_found = len(qry), min(k, len(ref))
@@ -145,7 +155,7 @@ def exact_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, block_bytes: int 
         if len(distinct) < 0.9 * n_query:
             found_pos, found_dist = exact_nearest(ref, distinct, k, block_bytes=block_bytes,
                                                   reference_block_rows=reference_block_rows, progress=progress,
-                                                  device=device, stats=stats)
+                                                  device=device, stats=stats, engine=engine)
             inverse = inverse.reshape(-1)
             return found_pos[inverse], found_dist[inverse]
     # Repeated reference rows: search distinct rows (ordered by first position, so ties still go to the lower
@@ -159,7 +169,7 @@ def exact_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, block_bytes: int 
         group = rank[inverse]  # distinct-row id of every reference row, ids in order of first position
         unique_ref = ref[np.sort(first)]
         found, found_dist = _search(unique_ref, qry, min(k, len(unique_ref)), block_bytes, reference_block_rows,
-                                    progress, device, stats)
+                                    progress, device, stats, engine)
         members = _first_members(group, len(unique_ref), k)  # (n_unique, k) positions, -1 padded
         cand = members[np.where(found < 0, 0, found)].reshape(n_query, -1)
         dist = np.repeat(found_dist, k, axis=1)
@@ -168,7 +178,7 @@ def exact_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, block_bytes: int 
         positions[:, :k_found] = np.where(np.isinf(dst), -1, pos)
         distances[:, :k_found] = dst
     else:
-        pos, dst = _search(ref, qry, k_found, block_bytes, reference_block_rows, progress, device, stats)
+        pos, dst = _search(ref, qry, k_found, block_bytes, reference_block_rows, progress, device, stats, engine)
         positions[:, :k_found], distances[:, :k_found] = pos, dst
     if stats is not None:
         stats.seconds += time.perf_counter() - started
@@ -189,7 +199,8 @@ def _first_members(group: np.ndarray, n_groups: int, k: int) -> np.ndarray:
 
 
 def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, reference_block_rows: int,
-            progress: Progress, device: str | None, stats: SearchStats | None) -> tuple[np.ndarray, np.ndarray]:
+            progress: Progress, device: str | None, stats: SearchStats | None,
+            engine: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Canonical exact k nearest (distinct) reference rows of every query row; see the module's proof."""
     n_ref, n_query, dims = len(ref), len(qry), ref.shape[1]
     m = min(k + EXTRA_CANDIDATES, n_ref)
@@ -207,26 +218,136 @@ def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, referenc
         if progress is not None:
             progress(1.0, "nearest records")
         return out_pos, out_dist
-    torch = _torch()
-    device = device or torch_device()
     centre = ref.mean(axis=0)
     centre_norm = float(np.linalg.norm(centre))
     ref_c, qry_c = ref - centre, qry - centre
     wide = max(np.abs(ref_c).max(), np.abs(qry_c).max()) > _FLOAT32_LIMIT
-    dtype, unit = (torch.float64, 2.0**-53) if wide else (torch.float32, 2.0**-24)
-    r_t = torch.from_numpy(ref_c).to(device=device, dtype=dtype)
-    r_norm = (r_t.double() ** 2).sum(dim=1)
+    unit = 2.0**-53 if wide else 2.0**-24
+    engine, device = _choose_engine(engine, device, wide)
+    # the coordinates the candidates are scored from (float32 unless wide) and their exact (float64) norms
+    r_low = ref_c if wide else ref_c.astype(np.float32)
+    q_low = qry_c if wide else qry_c.astype(np.float32)
+    r_norm = (r_low.astype(np.float64) ** 2).sum(axis=1)
+    q_norm_all = (q_low.astype(np.float64) ** 2).sum(axis=1)
     r_norm_max = float(r_norm.max())
-    r_norm = r_norm.to(dtype)
-    q_all = torch.from_numpy(qry_c).to(device=device, dtype=dtype)
-    q_norm_all = (q_all.double() ** 2).sum(dim=1).cpu().numpy()
     gamma = (dims + 2) * unit / (1 - (dims + 2) * unit)
     c_bound = 2.0 * (gamma + 3 * unit)
-    ref_rows = max(m, min(n_ref, reference_block_rows))
-    query_rows = max(1, min(n_query, block_bytes // (4 * ref_rows)))
+    if engine == "kernel":
+        blocks = _kernel_candidates(r_low, r_norm, q_low, m)
+    else:
+        blocks = _torch_candidates(r_low, r_norm, q_low, m, device, block_bytes, reference_block_rows)
     out_pos, out_dist = np.empty((n_query, k), dtype=np.int64), np.empty((n_query, k))
     retry: list[np.ndarray] = []
     thresholds: list[np.ndarray] = []
+    for start, cand, s_m in blocks:
+        rows = slice(start, start + len(cand))
+        pos, dist = _canonical(cand, remeasure(qry[rows], ref, cand), k)
+        out_pos[rows], out_dist[rows] = pos, dist
+        q_norm = q_norm_all[rows]
+        err = c_bound * (q_norm + r_norm_max)
+        # float32 rounding of the coordinates, plus the float64 rounding of the centring itself
+        eta = 2 * unit * (np.sqrt(q_norm) + math.sqrt(r_norm_max)) + 2.0**-50 * (
+            np.sqrt(q_norm) + math.sqrt(r_norm_max) + 2 * centre_norm)
+        lower = np.sqrt(np.maximum(0.0, s_m + q_norm - err)) - eta
+        kth = dist[:, -1] * (1 + _RELATIVE_SLACK)
+        unproven = np.flatnonzero(~(lower > kth))
+        if unproven.size:
+            retry.append(unproven + start)
+            thresholds.append((kth[unproven] + eta[unproven]) ** 2 - q_norm[unproven] + err[unproven])
+        if progress is not None:
+            progress(min(start + len(cand), n_query) / n_query, "nearest records")
+    if retry:
+        _second_pass(ref, qry, np.concatenate(retry), np.concatenate(thresholds), k, r_low, r_norm, q_low,
+                     out_pos, out_dist)
+    if stats is not None:
+        stats.pairs += n_ref * n_query
+        stats.device = device
+        stats.engine = engine
+        stats.second_pass_queries += sum(len(r) for r in retry)
+    return out_pos, out_dist
+
+
+def _gpu_present() -> bool:
+    """Whether torch may see a GPU, without importing torch (~1 s) on machines that have none."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].cuda.is_available()
+    if not (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/kfd")
+            or shutil.which("nvidia-smi")):
+        return False
+    return torch_device() == "cuda"
+
+
+def _choose_engine(engine: str | None, device: str | None, wide: bool) -> tuple[str, str]:
+    """('kernel' or 'torch', device): torch on CUDA or for float64 coordinates or when the kernel cannot be
+    built, else the fused C kernel; an explicit `engine` or `device` wins."""
+    from core.stats.nearest_kernel import load_kernel
+
+    if engine is None:
+        if device == "cuda" or (device is None and _gpu_present()):
+            engine = "torch"
+        else:
+            engine = "kernel"
+    if engine == "kernel" and (wide or load_kernel() is None):
+        engine = "torch"
+    if engine == "torch":
+        return engine, device or torch_device()
+    if engine != "kernel":
+        raise ValueError(f"engine must be 'kernel', 'torch' or None, not {engine!r}")
+    return engine, "cpu"
+
+
+def _kernel_candidates(r_low: np.ndarray, r_norm: np.ndarray, q_low: np.ndarray, m: int):
+    """(first row, m candidate positions, m-th kept score) per query chunk, from the fused C kernel on every
+    core: scores |r|^2 - 2 q.r accumulated in float32 registers, the running top-m kept in place."""
+    from core.stats.nearest_kernel import load_kernel
+
+    kernel = load_kernel()
+    n_ref, dims = r_low.shape
+    nr, mr = kernel.nr, kernel.mr
+    n_panels = -(-n_ref // nr)
+    padded = np.zeros((n_panels * nr, dims), dtype=np.float32)
+    padded[:n_ref] = r_low
+    norms = np.full(n_panels * nr, np.inf, dtype=np.float32)  # padding rows score +inf: never kept
+    norms[:n_ref] = r_norm
+    panels = np.ascontiguousarray(np.concatenate(
+        [norms.reshape(n_panels, 1, nr), padded.reshape(n_panels, nr, dims).transpose(0, 2, 1)], axis=1))
+    block_panels = max(1, KERNEL_BLOCK_BYTES // (4 * (dims + 1) * nr))
+    cores = machine_cores()
+    n_query = len(q_low)
+    chunk = mr * max(1, min(KERNEL_CHUNK_ROWS, -(-n_query // (4 * cores))) // mr)
+
+    def work(start: int) -> tuple[int, np.ndarray, np.ndarray]:
+        rows = min(chunk, n_query - start)
+        tiled = -(-rows // mr) * mr
+        query_m2 = np.zeros((tiled, dims), dtype=np.float32)
+        query_m2[:rows] = q_low[start:start + rows]
+        query_m2 *= -2  # exact: a power of two
+        value = np.full((tiled, m), np.inf, dtype=np.float32)
+        index = np.full((tiled, m), -1, dtype=np.int64)
+        threshold = np.full(tiled, np.inf, dtype=np.float32)
+        kernel.scan(panels, 0, n_panels, dims, query_m2, value, index, threshold, block_panels)
+        return start, index[:rows], value[:rows].max(axis=1).astype(np.float64)
+
+    starts = range(0, n_query, chunk)
+    if cores == 1 or len(starts) == 1:
+        yield from map(work, starts)
+        return
+    with ThreadPoolExecutor(cores) as pool:  # ctypes releases the GIL during the scan
+        yield from pool.map(work, starts)
+
+
+def _torch_candidates(r_low: np.ndarray, r_norm64: np.ndarray, q_low: np.ndarray, m: int, device: str,
+                      block_bytes: int, reference_block_rows: int):
+    """(first row, m candidate positions, m-th kept score) per query block, from torch matrix products (on
+    CUDA when present): score blocks |r|^2 - 2 q.r written out and reduced with torch.topk."""
+    torch = _torch()
+    n_ref, n_query = len(r_low), len(q_low)
+    r_t = torch.from_numpy(r_low).to(device=device)
+    dtype = r_t.dtype
+    r_norm = torch.from_numpy(r_norm64).to(device=device, dtype=dtype)
+    q_all = torch.from_numpy(q_low).to(device=device)
+    ref_rows = max(m, min(n_ref, reference_block_rows))
+    query_rows = max(1, min(n_query, block_bytes // (4 * ref_rows)))
     for start in range(0, n_query, query_rows):
         q = q_all[start:start + query_rows]
         best_v = torch.full((len(q), m), math.inf, device=device, dtype=dtype)
@@ -252,50 +373,24 @@ def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, referenc
             v, i = torch.cat([best_v, v], dim=1), torch.cat([best_i, i + r0], dim=1)
             best_v, keep = torch.topk(v, m, dim=1, largest=False, sorted=False)
             best_i = torch.gather(i, 1, keep)
-        cand = best_i.cpu().numpy()
-        s_m = best_v.max(dim=1).values.double().cpu().numpy()
-        rows = slice(start, start + len(q))
-        pos, dist = _canonical(cand, remeasure(qry[rows], ref, cand), k)
-        out_pos[rows], out_dist[rows] = pos, dist
-        q_norm = q_norm_all[rows]
-        err = c_bound * (q_norm + r_norm_max)
-        # float32 rounding of the coordinates, plus the float64 rounding of the centring itself
-        eta = 2 * unit * (np.sqrt(q_norm) + math.sqrt(r_norm_max)) + 2.0**-50 * (
-            np.sqrt(q_norm) + math.sqrt(r_norm_max) + 2 * centre_norm)
-        lower = np.sqrt(np.maximum(0.0, s_m + q_norm - err)) - eta
-        kth = dist[:, -1] * (1 + _RELATIVE_SLACK)
-        unproven = np.flatnonzero(~(lower > kth))
-        if unproven.size:
-            retry.append(unproven + start)
-            thresholds.append((kth[unproven] + eta[unproven]) ** 2 - q_norm[unproven] + err[unproven])
-        if progress is not None:
-            progress(min(start + len(q), n_query) / n_query, "nearest records")
-    if retry:
-        rows = np.concatenate(retry)
-        _second_pass(ref, qry, rows, np.concatenate(thresholds), k, q_all, r_t, r_norm, ref_rows, dtype,
-                     out_pos, out_dist)
-    if stats is not None:
-        stats.pairs += n_ref * n_query
-        stats.device = device
-        stats.second_pass_queries += sum(len(r) for r in retry)
-    return out_pos, out_dist
+        yield start, best_i.cpu().numpy(), best_v.max(dim=1).values.double().cpu().numpy()
 
 
-def _second_pass(ref, qry, rows, thresholds, k, q_all, r_t, r_norm, ref_rows, dtype, out_pos, out_dist) -> None:
-    """Re-measure, for the unproven query rows, every reference row whose score is within the bound."""
-    torch = _torch()
-    step = 256
+def _second_pass(ref, qry, rows, thresholds, k, r_low, r_norm, q_low, out_pos, out_dist) -> None:
+    """Re-measure, for the unproven query rows, every reference row whose score is within the bound (scores
+    here are float64 from the same low-precision coordinates: their error is far inside the bound)."""
+    step, ref_step = 256, 8192
+    r64 = r_low.astype(np.float64)
     for start in range(0, len(rows), step):
         chunk = rows[start:start + step]
-        index = torch.from_numpy(chunk).to(q_all.device)
-        q = q_all[index]
-        limit = torch.from_numpy(thresholds[start:start + step]).to(device=q_all.device, dtype=torch.float64)
+        q = q_low[chunk].astype(np.float64)
+        limit = thresholds[start:start + step, None]
         found_rows, found_refs = [], []
-        for r0 in range(0, len(ref), ref_rows):
-            score = torch.addmm(r_norm[r0:r0 + ref_rows], q, r_t[r0:r0 + ref_rows].T, beta=1, alpha=-2)
-            hit = torch.nonzero(score.double() <= limit[:, None])
-            found_rows.append(hit[:, 0].cpu().numpy())
-            found_refs.append(hit[:, 1].cpu().numpy() + r0)
+        for r0 in range(0, len(ref), ref_step):
+            score = r_norm[r0:r0 + ref_step] - 2.0 * (q @ r64[r0:r0 + ref_step].T)
+            hit_rows, hit_refs = np.nonzero(score <= limit)
+            found_rows.append(hit_rows)
+            found_refs.append(hit_refs + r0)
         hit_rows, hit_refs = np.concatenate(found_rows), np.concatenate(found_refs)
         exact = np.sqrt(((qry[chunk[hit_rows]] - ref[hit_refs]) ** 2).sum(axis=1))
         # per query: the current answer plus every hit, the k smallest (distance, position) pairs
