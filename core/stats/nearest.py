@@ -1,31 +1,60 @@
-"""Exact nearest records streamed in blocks with torch matrix products, and an approximate faiss index past a
+"""Exact nearest records: float32 candidates from a fused C kernel (torch matrix products on a GPU or where no
+C compiler is found) proven by an error bound and re-measured in float64; an approximate faiss index past a
 time budget.
 
 Exact search (`exact_nearest`)
 ------------------------------
-The distance is the Euclidean distance of the float64 encodings (core.stats.distances). Candidates come from
-float32 matrix products in blocks of (query rows x reference rows), on CUDA when present, else the CPU with
-one torch thread a core: for each query i and reference j the score s_ij = |r_j|^2 - 2 q_i.r_j ranks the
-references as the squared distance does (|q_i|^2 is the same for the whole row). A running top-m (m = k +
-EXTRA_CANDIDATES) per query is kept with torch.topk, so memory is bounded by the block, never by the tables.
-Both tables are centred on the reference mean first (distances do not change; the float32 norms and so the
-rounding error get smaller).
+The distance is the Euclidean distance of the float64 encodings (core.stats.distances). For each query i and
+reference j the score s_ij = |r_j|^2 - 2 q_i.r_j ranks the references as the squared distance does (|q_i|^2
+is the same for the whole row). Both tables are centred on the reference mean first (distances do not
+change; the norms and so the rounding error get smaller), then rounded to float32. A running top-m
+(m = k + EXTRA_CANDIDATES) per query is kept, so memory is bounded by a block, never by the tables. The
+float32 candidates come from one of two engines:
 
-Why the float32 candidates always hold the true neighbours (the proof the search is exact):
-with u = 2^-24 and d dimensions, the computed score differs from the exact one of the float32 coordinates by
-at most (gamma_{d+2} + 3u)(|q|^2 + |r|^2) (gamma_n = nu/(1-nu), Higham's bound for a dot product in any
-summation order, plus the rounding of the norm and of the addition); we use twice that, E_i with the largest
-reference norm. Rounding the float64 coordinates to float32 moves a distance by at most
-eta_i = u(|q_i| + max|r|) (we use 2 eta_i). Every reference left out has a computed score >= s_m, the m-th
-kept one, so its true distance is at least L_i = sqrt(max(0, s_m + |q_i|^2 - E_i)) - eta_i. All m candidates
-are re-measured in float64 from the float64 coordinates (the same expression as before, so distances are
-bit-for-bit those of the old path); if L_i is strictly above the k-th re-measured distance, no reference left
-out can come closer or tie, and the answer is proven. Otherwise (near-ties at the k-th place) the query gets a
-second pass that re-measures every reference whose score lies within the bound of the k-th.
+* the fused kernel (core/stats/nearest_kernel.c, compiled at first use with the machine's C compiler, AVX-512
+  where the CPU has it; core.stats.nearest_kernel): tiles of MR query rows x NR reference rows (12 x 32 on
+  AVX-512) whose scores are accumulated in registers from the float32 norm |r_j|^2, one fused multiply-add
+  a dimension (a_0 = fl(|r_j|^2), a_t = fl(a_{t-1} + (-2 q_it) r_jt)); a score enters the query's top-m,
+  replacing the kept maximum, only if it is strictly below that maximum, so most pairs cost one compare and
+  the score matrix is never written to memory. Query rows are split in chunks over every core; reference
+  panels are scanned in blocks that stay in L2.
+* torch (CUDA when present, and the fallback): float32 matrix products in blocks of (query rows x reference
+  rows) written out and reduced with torch.topk.
+
+The error bound of a computed score against the exact score of the float32 coordinates (u = 2^-24,
+d dimensions, gamma_n = nu/(1-nu)):
+- kernel: a recursive sum of d+1 terms with d roundings (the products are exact inside the fused
+  multiply-add), its first term the norm rounded once to float32, so |s^ - s| <= u|r|^2 + gamma_d ((1+u)|r|^2
+  + 2|q||r|) <= (u + 2 gamma_{d+1})(|q|^2 + |r|^2), by 2|q||r| <= |q|^2 + |r|^2; where the generic build runs
+  without fused multiply-add each product is rounded too and gamma_{d+1} becomes gamma_{d+2};
+- torch: Higham's bound for a dot product in any summation order, gamma_{d+2}(|r|^2 + 2|q||r|), plus the
+  rounding of the norm and of the addition, <= (2 gamma_{d+2} + 3u)(|q|^2 + |r|^2).
+Both are at most E_i = 2(gamma_{d+2} + 3u)(|q_i|^2 + max|r|^2), the bound the search uses.
+Before rounding, the centred coordinates are scaled by the power of two that brings the largest into [1, 2)
+(exact; distances scale alike), so float32 products cannot overflow; one that underflows (coordinates far
+smaller than the largest) loses at most 2^-150, which the bounds add: (2d + 4) 2^-149 to E_i and 2 sqrt(d)
+2^-149 to eta_i. Rounding the float64 coordinates to float32 moves a distance by at most eta_i = u(|q_i| +
+max|r|) (we use 2 eta_i, plus the float64 rounding of the centring). Every reference left out has a computed
+score >= s_m, the m-th kept one (the kernel rejects only scores >= the kept maximum, which never grows), so its
+true distance is at least L_i = sqrt(max(0, s_m + |q_i|^2 - E_i)) - eta_i. All m candidates are re-measured in
+float64 from the float64 coordinates (the same expression as before, so distances are bit-for-bit those of the
+old path); if L_i is strictly above the k-th re-measured distance (widened by the re-measure's own rounding:
+relative 1e-12, and sqrt(d 2^-1074) where its squares underflow), no reference left out can come closer or tie,
+and the answer is proven. Otherwise (near-ties at the k-th place) the query gets a second pass that re-measures
+every reference whose score lies within the bound of the k-th (scores computed there in float64 from the same
+float32 coordinates: their error, about 2d 2^-53 (|q|^2 + |r|^2), is far inside E_i). Coordinates beyond 1e15
+after centring are searched by torch in float64 (u = 2^-53) instead.
+
+Why not (q - r)^2 summed directly in float32: its bound is relative and tighter, |s^ - |q - r|^2| <=
+gamma_{d+2} |q - r|^2 (one rounding of each difference, then d of the sum), but it costs two operations a
+dimension (subtract, multiply-add) where the expansion costs one, and the expansion's bound already proves
+nearly every query on the first pass (second-pass queries: 0 on 100,000 normal rows, 214 of 62,415 distinct
+census rows, benchmarks/nearest.py).
 
 Ties are broken by the lower reference position, so the answer is unique: the k smallest (distance, position)
 pairs. Repeated reference rows are searched once (ordered by first position) and expanded afterwards; repeated
-query rows are searched once and handed back to every copy.
+query rows are searched once and handed back to every copy (rows grouped by a hash of their values, each
+checked equal to its group's first).
 
 Approximate search (`nearest_search`)
 ------------------------------------
@@ -36,6 +65,7 @@ recall = share of (query, rank) slots whose approximate neighbour is no farther 
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -148,41 +178,67 @@ def exact_nearest(ref: np.ndarray, qry: np.ndarray, k: int, *, block_bytes: int 
         positions[:, :k_found] = np.arange(k_found)
         distances[:, :k_found] = 0.0
         return positions, distances
+    search = functools.partial(_distinct_references, ref, k=k, k_found=k_found, block_bytes=block_bytes,
+                               reference_block_rows=reference_block_rows, progress=progress, device=device,
+                               stats=stats, engine=engine)
     if n_query > 1000:
         # Identical query rows have identical neighbours: search each distinct row once (a third of census
         # rows repeat), then hand the result back to every copy.
-        distinct, inverse = np.unique(qry, axis=0, return_inverse=True)
-        if len(distinct) < 0.9 * n_query:
-            found_pos, found_dist = exact_nearest(ref, distinct, k, block_bytes=block_bytes,
-                                                  reference_block_rows=reference_block_rows, progress=progress,
-                                                  device=device, stats=stats, engine=engine)
-            inverse = inverse.reshape(-1)
-            return found_pos[inverse], found_dist[inverse]
-    # Repeated reference rows: search distinct rows (ordered by first position, so ties still go to the lower
-    # position), then expand each found row into its first k positions.
-    _, first, inverse = np.unique(ref, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    if len(first) < len(ref):
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        group = rank[inverse]  # distinct-row id of every reference row, ids in order of first position
-        unique_ref = ref[np.sort(first)]
-        found, found_dist = _search(unique_ref, qry, min(k, len(unique_ref)), block_bytes, reference_block_rows,
-                                    progress, device, stats, engine)
-        members = _first_members(group, len(unique_ref), k)  # (n_unique, k) positions, -1 padded
-        cand = members[np.where(found < 0, 0, found)].reshape(n_query, -1)
-        dist = np.repeat(found_dist, k, axis=1)
-        dist = np.where(cand < 0, np.inf, dist)
-        pos, dst = _canonical(np.where(cand < 0, np.iinfo(np.int64).max, cand), dist, k_found)
-        positions[:, :k_found] = np.where(np.isinf(dst), -1, pos)
-        distances[:, :k_found] = dst
+        first, inverse = distinct_rows(qry)
+        if len(first) < 0.9 * n_query:
+            pos, dst = search(qry[first])
+            positions[:, :k_found], distances[:, :k_found] = pos[inverse], dst[inverse]
+        else:
+            positions[:, :k_found], distances[:, :k_found] = search(qry)
     else:
-        pos, dst = _search(ref, qry, k_found, block_bytes, reference_block_rows, progress, device, stats, engine)
-        positions[:, :k_found], distances[:, :k_found] = pos, dst
+        positions[:, :k_found], distances[:, :k_found] = search(qry)
     if stats is not None:
         stats.seconds += time.perf_counter() - started
     return positions, distances
+
+
+def _distinct_references(ref: np.ndarray, qry: np.ndarray, *, k: int, k_found: int, block_bytes: int,
+                         reference_block_rows: int, progress: Progress, device: str | None,
+                         stats: SearchStats | None, engine: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The k_found nearest (positions, distances) of every query row, repeated reference rows searched once."""
+    n_query = len(qry)
+    # Repeated reference rows: search distinct rows (ordered by first position, so ties still go to the lower
+    # position), then expand each found row into its first k positions.
+    first, inverse = distinct_rows(ref)
+    if len(first) == len(ref):
+        return _search(ref, qry, k_found, block_bytes, reference_block_rows, progress, device, stats, engine)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[inverse]  # distinct-row id of every reference row, ids in order of first position
+    unique_ref = ref[np.sort(first)]
+    found, found_dist = _search(unique_ref, qry, min(k, len(unique_ref)), block_bytes, reference_block_rows,
+                                progress, device, stats, engine)
+    members = _first_members(group, len(unique_ref), k)  # (n_unique, k) positions, -1 padded
+    cand = members[np.where(found < 0, 0, found)].reshape(n_query, -1)
+    dist = np.repeat(found_dist, k, axis=1)
+    dist = np.where(cand < 0, np.inf, dist)
+    pos, dst = _canonical(np.where(cand < 0, np.iinfo(np.int64).max, cand), dist, k_found)
+    return np.where(np.isinf(dst), -1, pos), dst
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first position of every distinct row, distinct-row id of every row): rows grouped by a 64-bit hash of
+    their values, every row then checked equal to its group's first (np.unique on rows, ~20x slower on wide
+    census rows, only if two distinct rows ever share a hash)."""
+    values = np.ascontiguousarray(rows + 0.0)  # + 0.0: -0.0 becomes 0.0, so equal values hash alike
+    words = np.ascontiguousarray(values.view(np.uint64).reshape(len(values), -1).T)  # a column at a time
+    digest = np.full(len(values), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in words:  # multiply-xorshift mixing, wrapping modulo 2^64
+            digest = (digest ^ column) * np.uint64(0xBF58476D1CE4E5B9)
+            digest ^= digest >> np.uint64(31)
+    _, first, inverse = np.unique(digest, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(values, values[first[inverse]]):  # a hash collision: group by value instead
+        _, first, inverse = np.unique(values, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    return first, inverse
 
 
 def _first_members(group: np.ndarray, n_groups: int, k: int) -> np.ndarray:
@@ -219,43 +275,39 @@ def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, referenc
             progress(1.0, "nearest records")
         return out_pos, out_dist
     centre = ref.mean(axis=0)
-    centre_norm = float(np.linalg.norm(centre))
     ref_c, qry_c = ref - centre, qry - centre
-    wide = max(np.abs(ref_c).max(), np.abs(qry_c).max()) > _FLOAT32_LIMIT
-    unit = 2.0**-53 if wide else 2.0**-24
+    magnitude = float(max(np.abs(ref_c).max(), np.abs(qry_c).max()))
+    wide = magnitude > _FLOAT32_LIMIT
+    unit, tiny = (2.0**-53, 2.0**-1074) if wide else (2.0**-24, 2.0**-149)
     engine, device = _choose_engine(engine, device, wide)
+    # A power of two scales exactly and brings the largest coordinate into [1, 2): float32 products then stay
+    # clear of underflow (which the relative error bound does not cover) and of overflow.
+    exponent = math.frexp(magnitude)[1] - 1 if 0 < magnitude < math.inf else 0
+    scale = math.ldexp(1.0, -min(1000, max(-1000, exponent)))
     # the coordinates the candidates are scored from (float32 unless wide) and their exact (float64) norms
-    r_low = ref_c if wide else ref_c.astype(np.float32)
-    q_low = qry_c if wide else qry_c.astype(np.float32)
+    r_low = ref_c * scale if wide else (ref_c * scale).astype(np.float32)
+    q_low = qry_c * scale if wide else (qry_c * scale).astype(np.float32)
     r_norm = (r_low.astype(np.float64) ** 2).sum(axis=1)
     q_norm_all = (q_low.astype(np.float64) ** 2).sum(axis=1)
-    r_norm_max = float(r_norm.max())
     gamma = (dims + 2) * unit / (1 - (dims + 2) * unit)
-    c_bound = 2.0 * (gamma + 3 * unit)
+    bound = _Bound(ref, qry, k, q_norm_all, float(r_norm.max()), 2.0 * (gamma + 3 * unit), unit, tiny,
+                   float(np.linalg.norm(centre)) * scale, scale, dims)
     if engine == "kernel":
-        blocks = _kernel_candidates(r_low, r_norm, q_low, m)
+        blocks = _kernel_candidates(r_low, r_norm, q_low, m, bound.prove)
     else:
-        blocks = _torch_candidates(r_low, r_norm, q_low, m, device, block_bytes, reference_block_rows)
+        blocks = (bound.prove(*found) for found in
+                  _torch_candidates(r_low, r_norm, q_low, m, device, block_bytes, reference_block_rows))
     out_pos, out_dist = np.empty((n_query, k), dtype=np.int64), np.empty((n_query, k))
     retry: list[np.ndarray] = []
     thresholds: list[np.ndarray] = []
-    for start, cand, s_m in blocks:
-        rows = slice(start, start + len(cand))
-        pos, dist = _canonical(cand, remeasure(qry[rows], ref, cand), k)
+    for start, pos, dist, unproven, threshold in blocks:
+        rows = slice(start, start + len(pos))
         out_pos[rows], out_dist[rows] = pos, dist
-        q_norm = q_norm_all[rows]
-        err = c_bound * (q_norm + r_norm_max)
-        # float32 rounding of the coordinates, plus the float64 rounding of the centring itself
-        eta = 2 * unit * (np.sqrt(q_norm) + math.sqrt(r_norm_max)) + 2.0**-50 * (
-            np.sqrt(q_norm) + math.sqrt(r_norm_max) + 2 * centre_norm)
-        lower = np.sqrt(np.maximum(0.0, s_m + q_norm - err)) - eta
-        kth = dist[:, -1] * (1 + _RELATIVE_SLACK)
-        unproven = np.flatnonzero(~(lower > kth))
         if unproven.size:
             retry.append(unproven + start)
-            thresholds.append((kth[unproven] + eta[unproven]) ** 2 - q_norm[unproven] + err[unproven])
+            thresholds.append(threshold)
         if progress is not None:
-            progress(min(start + len(cand), n_query) / n_query, "nearest records")
+            progress(min(start + len(pos), n_query) / n_query, "nearest records")
     if retry:
         _second_pass(ref, qry, np.concatenate(retry), np.concatenate(thresholds), k, r_low, r_norm, q_low,
                      out_pos, out_dist)
@@ -265,6 +317,45 @@ def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, referenc
         stats.engine = engine
         stats.second_pass_queries += sum(len(r) for r in retry)
     return out_pos, out_dist
+
+
+@dataclass
+class _Bound:
+    """The module's proof for a block of query rows: what it needs of the whole search. Scores, norms and
+    bounds are in the scaled units of the low-precision coordinates (original units times `scale`)."""
+
+    ref: np.ndarray
+    qry: np.ndarray
+    k: int
+    q_norm_all: np.ndarray  # |q|^2 of the low-precision query coordinates
+    r_norm_max: float
+    c_bound: float  # computed score error <= c_bound (|q|^2 + max |r|^2) + the underflow term
+    unit: float
+    tiny: float  # half the spacing of the low precision's subnormals, twice over: the most one underflow loses
+    centre_norm: float
+    scale: float
+    dims: int
+
+    def prove(self, start: int, cand: np.ndarray, s_m: np.ndarray):
+        """(start, positions, float64 distances, rows not proven, their second-pass score thresholds) of the
+        query rows from `start`, given their m candidates and m-th kept scores."""
+        rows = slice(start, start + len(cand))
+        pos, dist = _canonical(cand, remeasure(self.qry[rows], self.ref, cand), self.k)
+        q_norm = self.q_norm_all[rows]
+        r_max = math.sqrt(self.r_norm_max)
+        err = self.c_bound * (q_norm + self.r_norm_max) + (2 * self.dims + 4) * self.tiny
+        # rounding of the coordinates to low precision (relative, or absolute where it underflows), plus the
+        # float64 rounding of the centring itself
+        eta = (2 * self.unit * (np.sqrt(q_norm) + r_max) + 2 * math.sqrt(self.dims) * self.tiny
+               + 2.0**-50 * (np.sqrt(q_norm) + r_max + 2 * self.centre_norm))
+        lower = np.sqrt(np.maximum(0.0, s_m + q_norm - err)) - eta
+        # The k-th distance as the float64 re-measure rounds it, widened to a bound on the true distance of any
+        # row the re-measure could rank before it: relative rounding, and squares that underflow (< 2^-1074).
+        kth = np.hypot(dist[:, -1], math.sqrt(self.dims * 2.0**-1074)) * (1 + _RELATIVE_SLACK)
+        kth = kth * self.scale * (1 + 2.0**-50) + 2.0**-1070
+        unproven = np.flatnonzero(~(lower > kth))
+        threshold = (kth[unproven] + eta[unproven]) ** 2 - q_norm[unproven] + err[unproven]
+        return start, pos, dist, unproven, threshold
 
 
 def _gpu_present() -> bool:
@@ -296,9 +387,10 @@ def _choose_engine(engine: str | None, device: str | None, wide: bool) -> tuple[
     return engine, "cpu"
 
 
-def _kernel_candidates(r_low: np.ndarray, r_norm: np.ndarray, q_low: np.ndarray, m: int):
-    """(first row, m candidate positions, m-th kept score) per query chunk, from the fused C kernel on every
-    core: scores |r|^2 - 2 q.r accumulated in float32 registers, the running top-m kept in place."""
+def _kernel_candidates(r_low: np.ndarray, r_norm: np.ndarray, q_low: np.ndarray, m: int, finish: Callable):
+    """finish(first row, m candidate positions, m-th kept score) of every query chunk, in order, run on every
+    core: the fused C kernel's scores |r|^2 - 2 q.r accumulated in float32 registers, the running top-m kept
+    in place, then `finish` (the proof) in the same thread."""
     from core.stats.nearest_kernel import load_kernel
 
     kernel = load_kernel()
@@ -316,7 +408,7 @@ def _kernel_candidates(r_low: np.ndarray, r_norm: np.ndarray, q_low: np.ndarray,
     n_query = len(q_low)
     chunk = mr * max(1, min(KERNEL_CHUNK_ROWS, -(-n_query // (4 * cores))) // mr)
 
-    def work(start: int) -> tuple[int, np.ndarray, np.ndarray]:
+    def work(start: int):
         rows = min(chunk, n_query - start)
         tiled = -(-rows // mr) * mr
         query_m2 = np.zeros((tiled, dims), dtype=np.float32)
@@ -326,14 +418,17 @@ def _kernel_candidates(r_low: np.ndarray, r_norm: np.ndarray, q_low: np.ndarray,
         index = np.full((tiled, m), -1, dtype=np.int64)
         threshold = np.full(tiled, np.inf, dtype=np.float32)
         kernel.scan(panels, 0, n_panels, dims, query_m2, value, index, threshold, block_panels)
-        return start, index[:rows], value[:rows].max(axis=1).astype(np.float64)
+        return finish(start, index[:rows], value[:rows].max(axis=1).astype(np.float64))
 
     starts = range(0, n_query, chunk)
     if cores == 1 or len(starts) == 1:
         yield from map(work, starts)
         return
-    with ThreadPoolExecutor(cores) as pool:  # ctypes releases the GIL during the scan
+    pool = ThreadPoolExecutor(cores)  # ctypes releases the GIL during the scan
+    try:
         yield from pool.map(work, starts)
+    finally:  # a caller that stops early (an interrupted page) does not wait for the chunks not started
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _torch_candidates(r_low: np.ndarray, r_norm64: np.ndarray, q_low: np.ndarray, m: int, device: str,

@@ -77,7 +77,8 @@ def build(cc: str, flags: tuple[str, ...], source: Path = SOURCE, folder: Path |
     key = hashlib.sha256("\0".join([source.read_text(), cc, version, " ".join(flags), _cpu_signature()])
                          .encode()).hexdigest()[:20]
     suffix = ".dll" if os.name == "nt" else ".so"
-    for where in ([folder] if folder is not None else [_library_dir(), Path(tempfile.gettempdir()) / "review-desk"]):
+    folders = [folder] if folder is not None else [_library_dir(), Path(tempfile.gettempdir()) / "review-desk"]
+    for where in folders:
         try:
             where.mkdir(parents=True, exist_ok=True)
             target = where / f"nearest_kernel-{key}{suffix}"
