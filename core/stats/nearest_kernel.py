@@ -39,13 +39,24 @@ class Kernel:
     path: Path
     flags: tuple[str, ...]
 
-    def scan(self, panels: np.ndarray, first_panel: int, end_panel: int, dims: int, query_m2: np.ndarray,
-             value: np.ndarray, index: np.ndarray, threshold: np.ndarray, block_panels: int) -> None:
-        """Update the running top-m (value, index, threshold: the kept maximum) of every query row against the
-        reference panels [first_panel, end_panel). The arrays are C-contiguous; the query rows a multiple of MR."""
-        self.library.nearest_scan(panels.ctypes.data, first_panel, end_panel, dims, query_m2.ctypes.data,
-                                  len(query_m2), value.shape[1], value.ctypes.data, index.ctypes.data,
-                                  threshold.ctypes.data, block_panels)
+    def scan(self, panels: np.ndarray, dims: int, query_m2: np.ndarray, value: np.ndarray, index: np.ndarray,
+             threshold: np.ndarray, block_panels: int, box: np.ndarray | None = None,
+             tile_box: np.ndarray | None = None, offset: np.ndarray | None = None, n_valid: int | None = None,
+             seed_start: np.ndarray | None = None, seeds: int = 0, shrink: float = 1.0,
+             slack: float = 0.0) -> int:
+        """Update the running top-m (value, index, threshold: the kept maximum) of every query row against every
+        reference panel; with `box`, skip the panels proven unable to enter (nearest_kernel.c's nearest_scan).
+        Arrays are C-contiguous, the query rows a multiple of MR. Returns the (tile, panel) pairs scored."""
+        n_box = 0 if box is None else len(box) // 2
+        work = np.empty(block_panels)
+        pruned = box is not None
+        return int(self.library.nearest_scan(
+            panels.ctypes.data, len(panels), dims, query_m2.ctypes.data, len(query_m2), value.shape[1],
+            value.ctypes.data, index.ctypes.data, threshold.ctypes.data, block_panels,
+            box.ctypes.data if pruned else None, n_box, tile_box.ctypes.data if pruned else None,
+            offset.ctypes.data if pruned else None, len(query_m2) if n_valid is None else n_valid,
+            seed_start.ctypes.data if pruned and seeds else None, seeds if pruned else 0, shrink, slack,
+            work.ctypes.data))
 
 
 def compiler() -> str | None:
@@ -109,10 +120,11 @@ def open_kernel(path: Path, flags: tuple[str, ...]) -> Kernel:
     for name in ("nearest_nr", "nearest_mr", "nearest_avx512"):
         getattr(library, name).restype = ctypes.c_int64
         getattr(library, name).argtypes = []
-    pointer, integer = ctypes.c_void_p, ctypes.c_int64
-    library.nearest_scan.restype = None
-    library.nearest_scan.argtypes = [pointer, integer, integer, integer, pointer, integer, integer, pointer,
-                                     pointer, pointer, integer]
+    pointer, integer, real = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+    library.nearest_scan.restype = integer
+    library.nearest_scan.argtypes = [pointer, integer, integer, pointer, integer, integer, pointer, pointer, pointer,
+                                     integer, pointer, integer, pointer, pointer, integer, pointer, integer, real,
+                                     real, pointer]
     return Kernel(library, int(library.nearest_nr()), int(library.nearest_mr()), bool(library.nearest_avx512()),
                   path, flags)
 

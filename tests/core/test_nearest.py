@@ -168,6 +168,30 @@ def test_many_dimensions_and_rows_off_the_tile_sizes(engine):
     assert_same(ref, qry, 2, engine, **SMALL_BLOCKS)
 
 
+@pytest.mark.parametrize("prune", [True, False])
+def test_clustered_rows_skip_panels_their_boxes_rule_out_and_stay_exact(prune, monkeypatch):
+    """Tight clusters: most reference panels are provably out of reach of a query tile and are never scored."""
+    if kernel_module.load_kernel() is None:
+        pytest.skip("no C compiler on this machine: " + kernel_module.kernel_status())
+    monkeypatch.setattr(nearest_module, "PRUNE", prune)
+    rng = np.random.default_rng(13)
+    centres = rng.normal(size=(40, 6)) * 10
+    ref = centres[rng.integers(0, 40, 4000)] + rng.normal(size=(4000, 6)) * 0.3
+    qry = np.vstack([centres[rng.integers(0, 40, 500)] + rng.normal(size=(500, 6)) * 0.3, ref[:20]])
+    stats = assert_same(ref, qry, 3, "kernel")
+    if prune:
+        assert stats.scored_pairs < 0.5 * stats.pairs
+    else:
+        assert stats.scored_pairs >= stats.pairs
+
+
+def test_pruning_is_left_out_where_the_principal_axes_hold_little_variance():
+    rng = np.random.default_rng(14)
+    ref = rng.normal(size=(3000, 20))  # i.i.d.: the first 4 axes hold about 4/20 of the variance
+    stats = assert_same(ref, rng.normal(size=(300, 20)), 2, "kernel")
+    assert stats.engine != "kernel" or stats.scored_pairs >= stats.pairs
+
+
 def test_far_outside_values_fall_back_to_float64_and_stay_exact(engine):
     rng = np.random.default_rng(3)
     ref = rng.normal(size=(400, 3))
