@@ -45,6 +45,19 @@ every reference whose score lies within the bound of the k-th (scores computed t
 float32 coordinates: their error, about 2d 2^-53 (|q|^2 + |r|^2), is far inside E_i). Coordinates beyond 1e15
 after centring are searched by torch in float64 (u = 2^-53) instead.
 
+Pruning (kernel only, exact): when the reference's first P = 4 principal axes (of a sample; any orthonormal
+basis V would do) hold at least 40% of its variance, both tables' float32 rows are projected on them (y = V^T
+x, in float64) and ordered along a Z-order curve of y, so that reference panels and query tiles are compact
+boxes in y. Each tile first scores the few panels around its place in that order (tight thresholds early), then
+skips every panel whose box gap g to the tile's box satisfies max(0, g/(1+eps) - tau)^2 > thr_i + |q_i|^2 + E_i
+for every row i of the tile, thr_i its kept maximum. Why no row of a skipped panel could have entered: |V^T(q -
+r)| <= (1+eps)|q - r| (eps bounds V's distance from orthonormal, measured), the two float64 projections are off
+by at most tau together (tau = sqrt(P) gamma_d (1+eps)(max|q| + max|r|), u = 2^-53, plus a margin), and g <=
+|y_q - y_r|; so |q - r|^2 >= that left side, and the computed score, >= |q - r|^2 - |q_i|^2 - E_i, is >= thr_i,
+which the kernel would have rejected: every reference left out still has a computed score (had it been
+computed) >= s_m, and the proof above holds unchanged. Rounding in the test itself is covered by relative
+margins of 2^-40 and more.
+
 Why not (q - r)^2 summed directly in float32: its bound is relative and tighter, |s^ - |q - r|^2| <=
 gamma_{d+2} |q - r|^2 (one rounding of each difference, then d of the sum), but it costs two operations a
 dimension (subtract, multiply-add) where the expansion costs one, and the expansion's bound already proves
