@@ -115,8 +115,9 @@ def main() -> None:
     flops = 2 * dims * pairs
     print(f"exact search ({stats.engine}): {seconds:.2f} s, {pairs / seconds:.3g} pairs/s, {flops / seconds / 1e9:.1f} "
           f"GFLOP/s in scores = {flops / seconds / 1e9 / peak:.1%} of the measured peak; per CPU second "
-          f"{flops / cpu / 1e9:.1f} GFLOP = {flops / cpu / 1e9 / peak_cpu:.1%} of the matmul's; second-pass "
-          f"queries {stats.second_pass_queries}")
+          f"{flops / cpu / 1e9:.1f} GFLOP = {flops / cpu / 1e9 / peak_cpu:.1%} of the matmul's; pairs scored "
+          f"{stats.scored_pairs / pairs:.1%} (the rest pruned, or repeated rows); second-pass queries "
+          f"{stats.second_pass_queries}")
     if not args.skip_references:
         wanted = {name.strip() for name in args.references.split(",")}
         if "torch" in wanted:

@@ -24,9 +24,10 @@ with one term per column, each term at most 1 for values inside the real (traini
 * id and text columns are skipped (reported in `skipped` with the reason).
 
 Euclidean (not the L1/Gower mean that sdmetrics uses) was chosen because exact nearest neighbours
-can then be found with matrix products: core.stats.nearest streams torch float32 products in blocks, keeps
-candidates that provably hold the true neighbours (a float32 error bound, see its docstring) and re-measures
-them in float64, so exact copies have distance 0.0 exactly and ties go to the lower reference position.
+can then be found from dot products: core.stats.nearest scores float32 candidates (a fused C kernel, or torch
+products on a GPU), keeps candidates that provably hold the true neighbours (a float32 error bound, see its
+docstring) and re-measures them in float64, so exact copies have distance 0.0 exactly and ties go to the lower
+reference position.
 
 Row references in results are 0-based positions (use .iloc), not index labels.
 
@@ -224,7 +225,7 @@ def nearest_encoded(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest rows of `ref` for each row of `qry` (positions, float64 distances); ties to the lower position.
 
-    Streamed in blocks with torch float32 matrix products whose candidates provably hold the true neighbours,
+    Float32 candidates (core.stats.nearest's fused kernel or torch products) that provably hold the true neighbours,
     each re-measured in float64 from the float64 coordinates, so ties and near-zero distances are exact
     (core.stats.nearest). `chunk_rows` is kept for callers; the block size is core.stats.nearest's.
     """
