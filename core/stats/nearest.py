@@ -675,6 +675,9 @@ def _finite(value: float) -> float | None:
 
 def measured_pairs_per_second(ref: np.ndarray, qry: np.ndarray, k: int, sample_rows: int = 512) -> float:
     """Pairs a second of the exact search, timed on up to `sample_rows` query rows against all of `ref`."""
+    from core.stats.nearest_kernel import load_kernel
+
+    load_kernel()  # built (once a machine) before the clock starts
     stats = SearchStats()
     sample = np.asarray(qry[: min(sample_rows, len(qry))])
     reference = np.asarray(ref[: min(len(ref), 65_536)])
