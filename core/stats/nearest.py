@@ -106,9 +106,10 @@ PRUNE = True  # kernel: skip reference panels whose box proves they cannot enter
 PRUNE_AXES = 4  # principal axes the boxes and the Z-order use (at most 4: the Z-order's 16 bits an axis)
 PRUNE_SEEDS = 4  # panels nearest a tile's box scanned first, so that its thresholds are tight early
 PRUNE_MAX_DIMS = 2048  # beyond, the principal axes cost more than the pruning saves
-# Prune only when the axes hold this share of the reference's variance. Measured (benchmarks/nearest.py, 40,000
-# rows each, k=2): census 0.56 of the variance, 48% of the pairs skipped, 29% less CPU; normal data in 5 / 8 / 12 /
-# 20 dims: 0.81 / 0.52 / 0.35 / 0.22 of it, 35% less CPU / even / 15% more / 10% more.
+# Prune only when the axes hold this share of the reference's variance. Measured with pruning forced (40,000 rows
+# each, k=2, best of 3 CPU times, load 11): census 0.56 of the variance, 48% of the pairs skipped, 27% less CPU;
+# normal data in 5 / 8 / 12 / 20 dims: 0.81 / 0.52 / 0.35 / 0.22 of it, 35% less CPU / 2% less / 13% more / 17%
+# more.
 PRUNE_MIN_VARIANCE_SHARE = 0.4
 
 _THREADS_SET = False
@@ -293,6 +294,7 @@ def _search(ref: np.ndarray, qry: np.ndarray, k: int, block_bytes: int, referenc
                 np.ascontiguousarray(cand), remeasure(chunk, ref, cand), k)
         if stats is not None:
             stats.pairs += n_ref * n_query
+            stats.scored_pairs += n_ref * n_query
         if progress is not None:
             progress(1.0, "nearest records")
         return out_pos, out_dist
@@ -455,7 +457,8 @@ def _project(r_low: np.ndarray, q_low: np.ndarray, r_norm: np.ndarray, q_norm: n
     sample = r_low[:: max(1, len(r_low) // 4096)].astype(np.float64)
     variances, vectors = np.linalg.eigh(sample.T @ sample)
     axes = min(PRUNE_AXES, dims)
-    if not variances[-axes:].sum() >= PRUNE_MIN_VARIANCE_SHARE * variances.sum() > 0:
+    total = variances.sum()
+    if not (total > 0 and variances[-axes:].sum() >= PRUNE_MIN_VARIANCE_SHARE * total):
         return None
     basis = np.ascontiguousarray(vectors[:, ::-1][:, :axes])  # largest variance first
     r64, q64 = r_low.astype(np.float64), q_low.astype(np.float64)
