@@ -11,7 +11,9 @@
  * Queries are padded by the caller to a multiple of MR rows.
  *
  * A candidate enters the running top-m of its query only if its score is strictly below the m-th kept score
- * (the kept maximum), which it then replaces: every score left out is >= the final m-th kept score.
+ * (the kept maximum), which it then replaces: every score left out is >= the final m-th kept score. With boxes
+ * (pruning), a panel is skipped only when its box proves every one of its scores would be >= the kept maximum
+ * of every row of the tile, so the same holds for the panels never scored.
  */
 #include <stdint.h>
 #include <string.h>
