@@ -51,6 +51,7 @@ class IntegrityResult:
     real_parent_rows: int
     synthetic_parent_rows: int
     orphan_null: np.ndarray | None = None  # orphan share of real entity resamples at the synthetic size
+    null_foreign_key_null: np.ndarray | None = None  # the same for null foreign keys
 
     @staticmethod
     def _share(count: int, rows: int) -> float:
