@@ -86,6 +86,9 @@ def table_review(rel: RelationalReview, name: str, policy_text: str | None = Non
     tables = {role: rel.tables[role][name] for role in ROLES if role in rel.tables}
     notes = {"manifest": rel.notes.get("manifest"), "relational_table": name} if rel.notes.get("manifest") else \
         {"relational_table": name}
+    if rel.metadata.sequence_keys.get(name):  # SDV's sequential keys of this table: the Sequences page reads them
+        notes.update(sequence_key=rel.metadata.sequence_keys[name],
+                     sequence_index=rel.metadata.sequence_indexes.get(name))
     # The relational metadata settles every column's type (keys are ids: never compared as values).
     overrides = dict(rel.metadata.tables[name])
     overrides.update({key: "id" for key in rel.metadata.key_columns(name)})
