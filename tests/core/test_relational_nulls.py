@@ -120,3 +120,42 @@ def test_clean_controls_the_old_nulls_failed_now_pass(flights, seed):
     split = split_relational(tables, metadata, 0.5, seed=100 + seed)
     _, gates = relational_review(split.train, split.holdout, metadata, seed=seed)
     assert all(g.passed for g in gates), [g.detail for g in gates if not g.passed]
+
+
+def _clustered(rng, entities: int, rows: int, spread: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in entities of `rows` near copies each (a parent's columns repeated over its children)."""
+    centres = rng.normal(size=(entities, 4))
+    groups = np.repeat(np.arange(entities), rows)
+    return centres[groups] + spread * rng.normal(size=(groups.size, 4)), groups
+
+
+def test_membership_null_moves_whole_entities():
+    """Training, holdout and a fresh table posing as synthetic are entities with 8 near-copy rows each (no leak):
+    the null that keeps entities whole is centred on 0.5 and holds the attack's AUC, while a null splitting rows
+    puts non-members' siblings among the posing rows and sits far below (a false alarm on every clean join)."""
+    from core.checks.privacy.membership import membership_inference, membership_null
+
+    rng = np.random.default_rng(8)
+    train, _ = _clustered(rng, 150, 8)
+    holdout, groups = _clustered(rng, 150, 8)
+    fresh, _ = _clustered(rng, 150, 8)
+    attack = membership_inference(train, fresh, holdout, seed=1, holdout_groups=groups)
+    grouped = attack.null
+    by_rows = membership_null(train, holdout, attack.candidates_per_group, resamples=200, seed=1)
+    assert abs(np.median(grouped) - 0.5) < 0.05  # about 0.5: both sides condition on these training entities
+    assert np.quantile(grouped, 0.01) < attack.auc < np.quantile(grouped, 0.99)
+    assert np.median(by_rows) < 0.4 and attack.auc > np.quantile(by_rows, 0.99)
+
+
+def test_dcr_tail_null_draws_whole_entities():
+    from core.checks.privacy.distance import tail_share_null
+
+    rng = np.random.default_rng(9)
+    # entities whose 8 rows share one distance: drawn by rows the tail share barely moves, by entity it moves 8x
+    # as much in variance (a fresh sample brings whole entities)
+    values = np.repeat(rng.exponential(size=200), 8)
+    groups = np.repeat(np.arange(200), 8)
+    by_rows = tail_share_null(values, 1600, 400, 0)
+    by_entity = tail_share_null(values, 1600, 400, 0, groups=groups)
+    assert np.std(by_entity) > 2 * np.std(by_rows)
+    assert abs(np.mean(by_entity) - np.mean(by_rows)) < 0.01

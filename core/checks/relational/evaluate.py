@@ -556,8 +556,10 @@ def _coerced(tables: dict[str, pd.DataFrame], metadata: RelationalMetadata, side
 
 
 def _table_evaluation(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-                      metadata: RelationalMetadata, policy, seed: int, privacy: bool):
-    """The single-table review of one table, keys excluded (None and the reason when nothing is comparable)."""
+                      metadata: RelationalMetadata, policy, seed: int, privacy: bool,
+                      holdout_groups: np.ndarray | None = None):
+    """The single-table review of one table, keys excluded (None and the reason when nothing is comparable);
+    holdout_groups: its holdout rows' root entities, for the privacy nulls (see _privacy_groups)."""
     from core.data.io import Budget, PreparedInputs, comparable_columns, sample_pairs
     from core.report import evaluate  # the single-table review is the report's; relational builds on it
 
@@ -577,23 +579,36 @@ def _table_evaluation(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, ho
     budget = Budget()
     pairs, note = sample_pairs(compared, budget)
     inputs = PreparedInputs(loaded, frames, columns, [note] if note else [], pairs, budget)
-    return evaluate(inputs, policy, privacy=privacy, seed=seed, structure=False), None
+    return evaluate(inputs, policy, privacy=privacy, seed=seed, structure=False, holdout_groups=holdout_groups), None
+
+
+def _privacy_groups(holdout: dict | None, metadata: RelationalMetadata, root: str, table: str) -> np.ndarray | None:
+    """Per holdout row of `table`, the root entity it descends from, when it shares one with other rows (a
+    plane's flights: near copies that a split keeps together); None for the root itself or outside its subtree."""
+    if holdout is None or table == root:
+        return None
+    units = child_units(holdout, metadata, root, table)
+    return units if units is not None and units.size and np.bincount(units).max() > 1 else None
 
 
 def _join_privacy(real: dict, synthetic: dict, holdout: dict, metadata: RelationalMetadata, rel: Relationship,
-                  policy, seed: int) -> tuple[dict, list[RelationalGate]]:
-    """The privacy checks on the denormalised join (child rows with their parent's columns), gated."""
+                  policy, seed: int, root: str | None = None) -> tuple[dict, list[RelationalGate]]:
+    """The privacy checks on the denormalised join (child rows with their parent's columns), gated; the nulls
+    resample the holdout's root entities (`root`, the split's) with their rows, else its parents."""
     from core.checks.privacy import PRIVACY_GATES, evaluate_privacy, privacy_gate_values
 
     cols = {f"{rel.child_table}.{c}": s for c, s in comparable(metadata, rel.child_table).items()}
     cols.update({f"{rel.parent_table}.{c}": s for c, s in comparable(metadata, rel.parent_table).items()})
-    frames = {side: denormalise(t, rel).frame[list(cols)] for side, t in
-              (("real", real), ("synthetic", synthetic), ("holdout", holdout))}
+    joins = {side: denormalise(t, rel) for side, t in (("real", real), ("synthetic", synthetic), ("holdout", holdout))}
+    frames = {side: join.frame[list(cols)] for side, join in joins.items()}
     if min(len(f) for f in frames.values()) < 2 or not cols:
         return {"skipped": "join too small or without compared columns"}, []
+    # a join's rows of one root entity (a plane's flights) are near copies: the nulls move them together
+    units = child_units(holdout, metadata, root, rel.child_table) if root else None
+    groups = units[joins["holdout"].child_index] if units is not None else joins["holdout"].parent_index
     result = evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], cols, seed=seed,
                               resamples=int(policy.calibration("resamples")),
-                              min_real_rows=int(policy.calibration("min_real_rows")))
+                              min_real_rows=int(policy.calibration("min_real_rows")), holdout_groups=groups)
     judged = privacy_gate_values(result, {n: policy.gate(n) for n in PRIVACY_GATES},
                                  alpha=policy.calibration("false_alarm_rate"),
                                  tolerances={n: policy.gate(n, "tolerance", 0.0) for n in PRIVACY_GATES})
@@ -668,11 +683,16 @@ def _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, priva
     resamples = int(policy.calibration("resamples"))
     tables, skipped, gates = {}, {}, []
     names = list(metadata.tables)
+    root = split_root(_pool(real, holdout), metadata)
+    subtree = set(metadata.subtree(root))
     for i, name in enumerate(names):
         report(0.6 * i / max(len(names), 1), f"Checking table {name}")
+        # a table outside the split root's subtree (a lookup parent) is copied whole to both sides: its
+        # "holdout" is its training rows, so there is nothing to judge its privacy against
+        private = privacy and holdout is not None and name in subtree
         evaluation, why = _table_evaluation(name, real[name], synthetic[name],
                                             holdout[name] if holdout is not None else None, metadata, policy,
-                                            seed, privacy and holdout is not None)
+                                            seed, private, _privacy_groups(holdout, metadata, root, name))
         if evaluation is None:
             skipped[name] = why
             continue
@@ -686,7 +706,8 @@ def _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, priva
     if privacy and holdout is not None:
         for result in results:
             report(0.9, f"Privacy on the join {result.relationship.label}")
-            section, join_gates = _join_privacy(real, synthetic, holdout, metadata, result.relationship, policy, seed)
+            section, join_gates = _join_privacy(real, synthetic, holdout, metadata, result.relationship, policy, seed,
+                                                root)
             result.privacy = section
             gates += join_gates
     report(1.0, "Done")
