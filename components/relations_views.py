@@ -550,7 +550,8 @@ def relational_records_section() -> None:
     for column, side, label in ((left, pair.synthetic, "Synthetic"), (right, pair.real, "Nearest real")):
         with column:
             st.markdown(f"**{label} {plain(parent)}: key {plain(side.key)}**")
-            st.dataframe(text_frame(side.row.T.rename(columns={0: "value"})), width="stretch",
+            # each column formatted as its own type first (a transposed row mixes them: 2011 showed as 2011.0)
+            st.dataframe(text_frame(side.row).T.rename(columns={0: "value"}), width="stretch",
                          key=f"records_rel_{label.split()[0].lower()}_parent")
             for child, rows in side.children.items():
                 st.caption(f"{plain(child)}: {len(rows):,} child rows")
