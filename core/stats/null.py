@@ -274,8 +274,12 @@ def unit_tv_null(unit_cells, w_ref: np.ndarray, w_sample: np.ndarray, unseen: tu
     unit_cells: (units x cells) row counts (dense or scipy sparse); w_ref, w_sample: (resamples x units)
     draw counts.
     """
+    from scipy import sparse
+
     per_unit_rows = np.asarray(unit_cells.sum(axis=1)).ravel()
-    counts = [np.asarray((unit_cells.T @ w.T).T) for w in (w_ref, w_sample)]
+    by_cell = sparse.csr_matrix(unit_cells.T)  # cells x units, so each product streams contiguous weights
+    cells_of = lambda w: np.asarray(by_cell @ np.ascontiguousarray(w.T)).T
+    counts = [cells_of(w) for w in (w_ref, w_sample)]
     ref, sample = counts
     lacking = []
     for own, other in ((ref, sample), (sample, ref)):
@@ -288,7 +292,7 @@ def unit_tv_null(unit_cells, w_ref: np.ndarray, w_sample: np.ndarray, unseen: tu
             sides.append((cells, np.zeros(w.shape[0])))
             continue
         new = rng.binomial(np.round(w).astype(np.int64), min(marked, 1.0)).astype(float)
-        sides.append((cells - np.asarray((unit_cells.T @ new.T).T), new @ per_unit_rows))
+        sides.append((cells - cells_of(new), new @ per_unit_rows))
     (ref, ref_new), (sample, sample_new) = sides
     ref_total = ref.sum(axis=1) + ref_new
     sample_total = sample.sum(axis=1) + sample_new
