@@ -551,8 +551,9 @@ def relational_records_section() -> None:
         with column:
             st.markdown(f"**{label} {plain(parent)}: key {plain(side.key)}**")
             # each column formatted as its own type first (a transposed row mixes them: 2011 showed as 2011.0)
-            st.dataframe(text_frame(side.row).T.rename(columns={0: "value"}), width="stretch",
-                         key=f"records_rel_{label.split()[0].lower()}_parent")
+            # the column names as a column of their own: an index column was cut at 8 characters
+            values = text_frame(side.row).T.rename(columns={0: "value"}).rename_axis("column").reset_index()
+            st.dataframe(values, hide_index=True, width="stretch", key=f"records_rel_{label.split()[0].lower()}_parent")
             for child, rows in side.children.items():
                 st.caption(f"{plain(child)}: {len(rows):,} child rows")
                 st.dataframe(text_frame(rows), hide_index=True, width="stretch", height=220,
