@@ -179,8 +179,17 @@ def evaluation(review: Review) -> Evaluation:
 
         return store.get(key, lambda: _with_status("Scoring every row out-of-core...",
                                                    lambda p: engine_evaluation(review, policy)))
-    return store.get(key, lambda: _with_status("Scoring every row...",
-                                               lambda p: evaluate(inputs, policy, p, privacy=False)))
+    def compute(progress):
+        result = evaluate(inputs, policy, progress, privacy=False)
+        if review.sequence is not None:  # declared sequential: the sequences section and sequence_trends gate
+            from core.checks.sequence import attach_sequences
+            from core.report import null_settings
+
+            progress(0.95, "Scoring the sequences")
+            result = attach_sequences(result, review.sequence, null_settings(policy))
+        return result
+
+    return store.get(key, lambda: _with_status("Scoring every row...", compute))
 
 
 def suspicion(review: Review, seed: int) -> Suspicion:

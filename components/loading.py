@@ -7,7 +7,7 @@ from components.cache import prepared_inputs
 from components.state import Review, set_review
 from components.widgets import plain
 from core.demo import fit_and_sample
-from core.errors import ReviewError
+from core.errors import InputError, ReviewError
 from core.data.holdout import HoldoutSplit, split_holdout
 from core.data.io import LoadedTable, load_table, table_from_frame
 
@@ -20,9 +20,42 @@ def load_upload(name: str, data: bytes) -> LoadedTable:
     return load_table(name, data=data)
 
 
-def split_table(table: LoadedTable, fraction: float, seed: int, stratify: str | None) -> tuple[LoadedTable, LoadedTable, HoldoutSplit]:
-    """Lock a holdout from a real table: the training part and the holdout as loaded tables, with the split."""
-    split = split_holdout(table.frame, fraction, seed, stratify)
+def metadata_upload(name: str, data: bytes, real: LoadedTable) -> tuple[dict[str, str], dict]:
+    """An uploaded SDV single-table metadata JSON: its column sdtypes (as type overrides) and, when it declares
+    them, the sequence key and index as review notes (what the Sequences page and the Summary's sequence_trends
+    gate read). Raises InputError naming the file and column."""
+    from core.checks.sequence import check_sequence_columns, sequence_metadata_from_dict
+    from core.data.metadata import metadata_from_bytes
+
+    sdtypes, raw = metadata_from_bytes(data, name)
+    unknown = [c for c in sdtypes if c not in real.frame.columns]
+    if unknown:
+        raise InputError("metadata names a column the real table does not have", path=name, column=unknown[0])
+    notes = {"metadata_file": name}
+    sequence = sequence_metadata_from_dict(raw, name)
+    if sequence is not None:
+        check_sequence_columns(real.frame, sequence, name)
+        notes.update(sequence_notes(sequence.key, sequence.index))
+    return sdtypes, notes
+
+
+def sequence_notes(key: str | None, index: str | None) -> dict:
+    """Review notes declaring sequential data (SDV's sequence_key / sequence_index); {} for none."""
+    return {"sequence_key": key, "sequence_index": index} if key else {}
+
+
+def declare_sequences(review: Review, key: str | None, index: str | None) -> Review:
+    """The review with its sequence key and index declared (None: not sequential)."""
+    notes = {k: v for k, v in review.notes.items() if k not in ("sequence_key", "sequence_index")}
+    notes.update(sequence_notes(key, index))
+    return Review(review.tables, dict(review.overrides), review.source, notes, review.policy_text)
+
+
+def split_table(table: LoadedTable, fraction: float, seed: int, stratify: str | None,
+                group: str | None = None) -> tuple[LoadedTable, LoadedTable, HoldoutSplit]:
+    """Lock a holdout from a real table: the training part and the holdout as loaded tables, with the split
+    (whole sequences when `group`, a sequence key, is given)."""
+    split = split_holdout(table.frame, fraction, seed, stratify, group)
     train = table_from_frame(split.train, f"{table.path} (training part)")
     holdout = table_from_frame(split.holdout, f"{table.path} (holdout)")
     return train, holdout, split

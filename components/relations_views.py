@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ TABLE_KEY = "relational_table"  # the table the single-table pages show
 PICKER_KEY = "relational_table_picker"
 RELATIONAL_RUN_KEY = "relational_run"  # session: (seed, privacy) of the last Relations run
 ROLES = ("real", "synthetic", "holdout")
+FILE_HASHES = "file_sha256"  # notes key: role -> table -> sha256 of the table file's bytes
 SYNTHETIC = "#EF553B"
 REAL = "#636EFA"
 
@@ -86,6 +88,9 @@ def table_review(rel: RelationalReview, name: str, policy_text: str | None = Non
     tables = {role: rel.tables[role][name] for role in ROLES if role in rel.tables}
     notes = {"manifest": rel.notes.get("manifest"), "relational_table": name} if rel.notes.get("manifest") else \
         {"relational_table": name}
+    if rel.metadata.sequence_keys.get(name):  # SDV's sequential keys of this table: the Sequences page reads them
+        notes.update(sequence_key=rel.metadata.sequence_keys[name],
+                     sequence_index=rel.metadata.sequence_indexes.get(name))
     # The relational metadata settles every column's type (keys are ids: never compared as values).
     overrides = dict(rel.metadata.tables[name])
     overrides.update({key: "id" for key in rel.metadata.key_columns(name)})
@@ -165,12 +170,16 @@ def _demo_relational() -> RelationalReview:
     from core.data.relational import load_relational_metadata, read_table_folder
     from core.demo.relational import build_relational_demo
 
+    from core.data.relational import folder_file_hashes
+
     files = build_relational_demo()
     metadata = load_relational_metadata(files.metadata)
     frames = {"real": read_table_folder(files.train, metadata), "synthetic": read_table_folder(files.synthetic, metadata),
               "holdout": read_table_folder(files.holdout, metadata)}
     paths = {"real": str(files.train), "synthetic": str(files.synthetic), "holdout": str(files.holdout)}
-    return from_frames(metadata, frames, "relational demo", {"manifest": files.load_manifest()}, paths)
+    hashes = {role: folder_file_hashes(path) for role, path in paths.items()}
+    return from_frames(metadata, frames, "relational demo",
+                       {"manifest": files.load_manifest(), FILE_HASHES: hashes}, paths)
 
 
 def relational_demo() -> RelationalReview:
@@ -191,9 +200,35 @@ def from_uploads(metadata_name: str, metadata_bytes: bytes, uploads: dict[str, d
     frames = {role: read_uploaded_tables(files, metadata) if files else None for role, files in uploads.items()}
     if frames.get("real") is None or frames.get("synthetic") is None:
         raise DataError("give the real (training) and the synthetic table files", path=metadata_name)
+    from core.data.io import sha256_bytes
+
+    hashes = {role: {Path(name).stem: sha256_bytes(data) for name, data in files.items()}
+              for role, files in uploads.items() if files}
     return from_frames(metadata, frames, "uploaded relational files",
-                       {"metadata_file": metadata_name},
+                       {"metadata_file": metadata_name, FILE_HASHES: hashes},
                        {role: "upload" if role == "real" else f"upload-{role}" for role in uploads})
+
+
+def table_records(rel: RelationalReview) -> dict:
+    """Each role's tables as the store records a relational generation: the combined sha256 of the table files
+    (what `python -m core gate --synthetic folder/` recomputes), rows over every table, 'table.column' schema."""
+    from core.data.relational import tables_record, table_hashes
+
+    hashes = rel.notes.get(FILE_HASHES) or {}
+    out = {}
+    for role in rel.tables:
+        frames = rel.frames(role)
+        # tables built in memory have no files: their canonical CSV form is hashed instead
+        out[role] = tables_record(rel.source if role == "real" else f"{rel.source} ({role})", frames,
+                                  hashes.get(role) or table_hashes(frames))
+    return out
+
+
+def reviewed_synthetic_sha256(review: Review) -> str:
+    """The hash a generation of the data under review is registered and signed by: with relational data,
+    every synthetic table's (combined), else the synthetic table's."""
+    rel = relational_review()
+    return table_records(rel)["synthetic"].sha256 if rel is not None else review.tables["synthetic"].sha256
 
 
 def relational_data_panel() -> None:
@@ -515,8 +550,10 @@ def relational_records_section() -> None:
     for column, side, label in ((left, pair.synthetic, "Synthetic"), (right, pair.real, "Nearest real")):
         with column:
             st.markdown(f"**{label} {plain(parent)}: key {plain(side.key)}**")
-            st.dataframe(text_frame(side.row.T.rename(columns={0: "value"})), width="stretch",
-                         key=f"records_rel_{label.split()[0].lower()}_parent")
+            # each column formatted as its own type first (a transposed row mixes them: 2011 showed as 2011.0)
+            # the column names as a column of their own: an index column was cut at 8 characters
+            values = text_frame(side.row).T.rename(columns={0: "value"}).rename_axis("column").reset_index()
+            st.dataframe(values, hide_index=True, width="stretch", key=f"records_rel_{label.split()[0].lower()}_parent")
             for child, rows in side.children.items():
                 st.caption(f"{plain(child)}: {len(rows):,} child rows")
                 st.dataframe(text_frame(rows), hide_index=True, width="stretch", height=220,

@@ -12,6 +12,7 @@ import streamlit as st
 from components.analysis_cache import evaluation_with_results
 from components.state import Review, get_review, record_flags, records_read
 from components.changes_views import changes_view
+from components.relations_views import reviewed_synthetic_sha256
 from components.store_access import (
     current_generation_id,
     current_user,
@@ -24,6 +25,7 @@ from core.review import signoff
 from core.errors import InputError, ReviewError
 from core.review.export import evidence_report_html, export_bundle, report_for_viewer
 from core.review.records import save_review_work
+from core.gates import gate_label
 from core.policy import Policy, parse_policy
 from core.store import (
     audit_events,
@@ -63,7 +65,7 @@ def pick_generation(review: Review, key: str) -> int | None:
         summaries = list_generations(session)
     if not summaries:
         return None
-    current = current_generation_id(review.tables["synthetic"].sha256)
+    current = current_generation_id(reviewed_synthetic_sha256(review))
     labels = {s.id: f"#{s.id} · {s.method} · {s.dataset_name} · by {s.created_by}"
               + (" · under review here" if s.id == current else "") for s in summaries}
     ids = list(labels)
@@ -72,7 +74,7 @@ def pick_generation(review: Review, key: str) -> int | None:
 
 
 def _gates_frame(gates: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"gate": g.get("name"), "result": "pass" if g.get("passed") else "FAIL",
+    return pd.DataFrame([{"gate": gate_label(g), "result": "pass" if g.get("passed") else "FAIL",
                           "value": g.get("value"), "threshold": g.get("threshold"), "detail": g.get("detail", "")}
                          for g in gates])
 
@@ -119,7 +121,11 @@ def _json_object(text: str, what: str) -> dict:
 def register_panel(review: Review) -> int | None:
     """'Register this generation for review': dataset, holdout, manifest and the current evaluation report."""
     from components.cache import evaluation
+    from components.relations_views import relational_review
 
+    rel = relational_review()
+    if rel is not None:
+        return relational_register_panel(rel, review)
     sha = review.tables["synthetic"].sha256
     registered = current_generation_id(sha)
     if registered is not None:
@@ -169,6 +175,73 @@ def register_panel(review: Review) -> int | None:
                 session, real=review.tables["real"], synthetic=review.tables["synthetic"],
                 holdout=review.tables.get("holdout"), manifest=manifest, created_by=current_user()["name"],
                 report=report, dataset_name=dataset_name.strip() or default_name)
+    except ReviewError as exc:
+        st.error(f"Not registered: {plain(exc)}")
+        return None
+    remember_generation(generation_id, sha)
+    st.rerun()
+
+
+def relational_register_panel(rel, review: Review) -> int | None:
+    """'Register this relational generation': every table's file hash per side (their combined sha256 is the
+    generation's), the relational checks' report (from the Relations page) and the generation manifest."""
+    from components.relations_views import RELATIONAL_RUN_KEY, relational_job, table_records
+    from core.review.signoff import relational_manifest
+
+    records = table_records(rel)
+    sha = records["synthetic"].sha256
+    registered = current_generation_id(sha)
+    if registered is not None:
+        st.success(f"The {len(rel.metadata.tables)} synthetic tables under review (combined sha256 {sha[:12]}...) "
+                   f"are registered as generation #{registered}.", icon=":material/inventory:")
+        return registered
+    st.subheader("Register this relational generation for review")
+    st.caption(f"Records the {len(rel.metadata.tables)} real training tables, the holdout and the synthetic "
+               "tables with every table file's sha256 (a side's combined sha256 is what `python -m core gate "
+               "--synthetic folder/` recomputes), the generation manifest and the relational checks' report.")
+    seed, privacy = st.session_state.get(RELATIONAL_RUN_KEY, (0, False))
+    job = relational_job(rel, review.policy_text, seed, privacy)
+    if job is None or job.state != "done":
+        st.info("Run the relational checks on the Relations page first: their report (every table's gates and "
+                "the relational gates) is what the generation is registered with.", icon=":material/schema:")
+        st.page_link("pages/relations.py", label="Relations: run the relational checks", icon=":material/schema:")
+        return None
+    allowed, reason = write_permission("reviewer")
+    manifest = dict(rel.notes["manifest"]) if rel.notes.get("manifest") else None
+    with st.form("gen_register_relational_form", border=True):
+        dataset_name = st.text_input("Dataset name", value="nycflights13-relational-demo"
+                                     if rel.source == "relational demo" else "relational tables",
+                                     key="gen_register_rel_dataset")
+        upload = _upload_manifest(review) if manifest is None else None
+        if manifest is not None:
+            with st.expander("Generation manifest to record", expanded=False):
+                st.json(manifest)
+        st.dataframe(pd.DataFrame([{"side": side, "table": table, "file sha256": digest}
+                                   for side, record in records.items()
+                                   for table, digest in sorted((record.file_sha256 or {}).items())]),
+                     hide_index=True, width="stretch", key="gen_register_rel_hashes",
+                     column_config={"file sha256": sha256_column("file sha256")})
+        clicked = st.form_submit_button("Register this relational generation", type="primary", disabled=not allowed,
+                                        key="gen_register_relational", help=reason or None)
+    if not allowed:
+        st.caption(reason)
+    if not clicked:
+        return None
+    try:
+        if manifest is None:
+            if not upload["method"].strip():
+                raise InputError("give the method that made the synthetic tables")
+            manifest = {"method": upload["method"].strip(), "seed": upload["seed"],
+                        "parameters": _json_object(upload["parameters_text"], "parameters"),
+                        "library_versions": _json_object(upload["versions_text"], "library versions"),
+                        "training_mix": upload["training_mix"]}
+        manifest = dict(relational_manifest(manifest, records, rel.metadata), registered_from=rel.source)
+        report = job.value.to_json()
+        with session_scope(store_engine()) as session:
+            generation_id = signoff.register_reviewed_generation(
+                session, real=records["real"], synthetic=records["synthetic"], holdout=records.get("holdout"),
+                manifest=manifest, created_by=current_user()["name"], report=report,
+                dataset_name=dataset_name.strip() or "relational tables")
     except ReviewError as exc:
         st.error(f"Not registered: {plain(exc)}")
         return None
@@ -316,8 +389,8 @@ def review_submission_panel(review: Review, synthetic: pd.DataFrame) -> None:
         st.info("Sign in to save your review (records read and flags) for the generation under review.")
         st.page_link(PAGE_SIGNIN, label="Sign in", icon=":material/login:")
         return
-    sha = review.tables["synthetic"].sha256
-    generation_id = current_generation_id(sha)
+    sha = review.tables["synthetic"].sha256  # flags belong to this table; the generation may hold several
+    generation_id = current_generation_id(reviewed_synthetic_sha256(review))
     if generation_id is None:
         st.info("This synthetic table is not registered yet: register it on the Generation page, then save your "
                 "review here.")
@@ -378,13 +451,13 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     """Checklist, decision, comment, waivers and the Sign button for one generation."""
     user = current_user()
     policy = review_policy(review)
-    sha = review.tables["synthetic"].sha256
+    sha = reviewed_synthetic_sha256(review)
     with read_session(store_engine()) as session:
         detail = generation_detail(session, generation_id)
         gates = signoff.generation_gates(session, generation_id, policy)  # the report's, plus lineage
     state = detail.summary.state
     report = detail.evaluations[-1]["report"] if detail.evaluations else {}
-    failed = [g["name"] for g in gates if not g.get("passed")]
+    failed = [gate_label(g) for g in gates if not g.get("passed")]
 
     top = st.columns([3, 1])
     with top[0]:

@@ -45,8 +45,19 @@ class Review:
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
     def evaluation_key(self) -> str:
-        """Content key of the tables, the overrides and the policy text."""
-        return hashlib.sha256((self.table_key() + "\n" + self.policy_text).encode()).hexdigest()
+        """Content key of the tables, the overrides, the policy text and the declared sequence columns."""
+        text = self.table_key() + "\n" + self.policy_text
+        if self.sequence is not None:
+            text += f"\nsequence={self.sequence.key}|{self.sequence.index}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def sequence(self):
+        """The declared sequence key and index (core.checks.sequence.SequenceMetadata), or None."""
+        from core.checks.sequence import SequenceMetadata
+
+        key = self.notes.get("sequence_key") if isinstance(self.notes, dict) else None
+        return SequenceMetadata(key, self.notes.get("sequence_index")) if key else None
 
     @property
     def has_holdout(self) -> bool:

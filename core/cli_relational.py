@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.data.io import LoadedTable
-from core.data.relational import (DataError, combined_sha256, folder_file_hashes, load_relational_metadata,
-                                  read_table_folder, split_relational)
+from core.data.relational import (DataError, FolderTable, combined_sha256, folder_file_hashes,  # noqa: F401
+                                  folder_table, load_relational_metadata, read_table_folder, split_relational)
 from core.errors import UsageError
 
 EXIT_PASS, EXIT_FAIL = 0, 1
@@ -135,27 +134,6 @@ def run_split(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-@dataclass
-class FolderTable(LoadedTable):
-    """A folder of table files posing as one loaded table for the store: its hash is the combined file hash."""
-
-    total_rows: int = 0
-    file_sha256: dict | None = None
-
-    @property
-    def rows(self) -> int:
-        """Rows over every table."""
-        return self.total_rows
-
-
-def folder_table(path: str, tables: dict[str, pd.DataFrame]) -> FolderTable:
-    """The store's record of a folder: combined sha256 of its files, every table's columns as 'table.column'."""
-    hashes = folder_file_hashes(path)
-    schema = pd.DataFrame({f"{t}.{c}": pd.Series(dtype=f[c].dtype) for t, f in tables.items() for c in f.columns})
-    return FolderTable(path=str(path), frame=schema, sha256=combined_sha256(hashes),
-                       total_rows=int(sum(len(f) for f in tables.values())), file_sha256=hashes)
-
-
 def current_sha256(path: str) -> str | None:
     """For `signoff approve` / `gate`: a folder's combined file hash (None: not a folder, hash the file)."""
     return combined_sha256(folder_file_hashes(path)) if Path(path).is_dir() else None
@@ -166,7 +144,7 @@ def run_register(args: argparse.Namespace) -> int:
     from core.checks.relational import evaluate_relational
     from core.cli import _store
     from core.policy import load_policy
-    from core.review.signoff import register_reviewed_generation
+    from core.review.signoff import register_reviewed_generation, relational_manifest
     from core.store import session_scope
     from core.errors import InputError
 
@@ -180,9 +158,8 @@ def run_register(args: argparse.Namespace) -> int:
     sides = {"real": folder_table(args.real, real), "synthetic": folder_table(args.synthetic, synthetic)}
     if holdout is not None:
         sides["holdout"] = folder_table(args.holdout, holdout)
-    manifest = dict(manifest, table_file_sha256={side: t.file_sha256 for side, t in sides.items()},
-                    relational_metadata=metadata.to_sdv_dict())
-    report = json.loads(json.dumps(evaluation.to_dict(), default=_json_default))
+    manifest = relational_manifest(manifest, sides, metadata)
+    report = evaluation.to_json()
     with session_scope(_store(args)) as session:
         generation_id = register_reviewed_generation(
             session, real=sides["real"], synthetic=sides["synthetic"], holdout=sides.get("holdout"),

@@ -209,6 +209,13 @@ class Judgement:
     source: str  # "null" (measured) or "threshold" (fixed fallback) or "analytic"
 
 
+def gate_label(record) -> str:
+    """How a report's gate record is named where gates must be told apart: its name, prefixed by the table or
+    relationship it belongs to in a relational report ("planes: column_shapes"); waivers use this label."""
+    where = record.get("table") or record.get("relationship")
+    return f"{where}: {record['name']}" if where else str(record["name"])
+
+
 def judge(name: str, value: float, null: np.ndarray | None, *, alpha: float, tests: int = 1,
           tolerance: float = 0.0, fallback: float | None = None) -> Judgement:
     """Judge `value` of gate `name` against its measured `null`, at false-alarm rate alpha/tests (Bonferroni).

@@ -251,12 +251,14 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
              privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False,
-             manifest: dict | None = None) -> Evaluation:
+             manifest: dict | None = None, holdout_groups: np.ndarray | None = None) -> Evaluation:
     """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them.
 
     structure=True also runs the structure checks (detection, three-way, missing values, constraints, PII
     replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models.
-    `manifest` (the generation's) supplies the epsilon a DP generation claims for the empirical_epsilon gate."""
+    `manifest` (the generation's) supplies the epsilon a DP generation claims for the empirical_epsilon gate.
+    `holdout_groups` (per holdout row, its entity: a relational child table's rows of one root entity) makes
+    the privacy nulls move whole entities (core.checks.privacy.evaluate_privacy)."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
@@ -269,7 +271,8 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed
-    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m), policy=policy) if privacy else None
+    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m), policy=policy,
+                                 holdout_groups=holdout_groups) if privacy else None
     report(0.7, "Scoring utility on the holdout")
     utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m))
     evaluation = with_results(evaluation, privacy_result, utility_result, target)
@@ -283,7 +286,7 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
 
 
 def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None,
-                policy: Policy | None = None) -> PrivacyResult | None:
+                policy: Policy | None = None, holdout_groups: np.ndarray | None = None) -> PrivacyResult | None:
     """Privacy measured against the holdout, or None when there is no holdout (nearest-record time budget from
     the policy's [privacy] nearest_time_budget_seconds)."""
     frames = inputs.frames
@@ -291,7 +294,8 @@ def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None
         return None
     budget = policy.nearest_time_budget_seconds if policy is not None else None
     return evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata,
-                            seed=seed, progress=progress, nearest_time_budget_seconds=budget)
+                            seed=seed, progress=progress, nearest_time_budget_seconds=budget,
+                            holdout_groups=holdout_groups)
 
 
 def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed: int = 0,

@@ -5,9 +5,9 @@ import streamlit as st
 
 from components.cache import prepared_inputs
 from components.engine_views import engine_notice, open_files
-from components.loading import (GENERATOR_METHODS, generate_synthetic, load_upload, split_table, try_review,
-                                use_generated)
-from components.state import Review, demo_review, get_review, require_app_entry
+from components.loading import (GENERATOR_METHODS, declare_sequences, generate_synthetic, load_upload,
+                                metadata_upload, split_table, try_review, use_generated)
+from components.state import Review, demo_review, get_review, require_app_entry, set_review
 from components.widgets import inputs_table, plain, sha256_column
 from core.errors import ReviewError
 from core.data.metadata import SDTYPES
@@ -26,8 +26,9 @@ st.dataframe(inputs_table(review), hide_index=True, width="stretch", key="data_i
                             "sha256": sha256_column("sha256")})
 split = review.notes.get("split")
 if split:
-    st.caption(f"Holdout locked in the app: seed {split['seed']}, fraction {split['fraction']}, stratified by "
-               f"{split['stratify'] or '(none)'}; source sha256 {split['source_sha256']}; training part sha256 "
+    how = f"whole sequences by {split['group']}" if split.get("group") else \
+        f"stratified by {split['stratify'] or '(none)'}"
+    st.caption(f"Holdout locked in the app: seed {split['seed']}, fraction {split['fraction']}, {how}; source sha256 {split['source_sha256']}; training part sha256 "
                f"{split['train_sha256']}; holdout sha256 {split['holdout_sha256']}.")
 manifest = review.notes.get("manifest")
 engine_notice(review)
@@ -71,14 +72,47 @@ with types_tab:
                     st.rerun()
         if review.overrides:
             st.text("Overrides in force: " + ", ".join(f"{c} -> {t}" for c, t in review.overrides.items()))
+        st.subheader("Sequential data", anchor=False)
+        st.caption("When each sequence (a customer, a plane) has several rows: the column naming the sequence and "
+                   "the column ordering its rows (SDV's sequence_key and sequence_index). The Sequences page and "
+                   "the Summary's sequence_trends gate use them.")
+        columns = list(inputs.metadata)
+        declared_key = review.notes.get("sequence_key")
+        declared_index = review.notes.get("sequence_index")
+        with st.form(f"data_sequences_form_{salt}", border=False):
+            q1, q2 = st.columns(2)
+            key_options = ["(not sequential)"] + columns
+            seq_key = q1.selectbox("Sequence key", key_options,
+                                   index=key_options.index(declared_key) if declared_key in columns else 0,
+                                   key=f"data_sequence_key_{salt}")
+            index_options = ["(row order)"] + columns
+            seq_index = q2.selectbox("Sequence index", index_options,
+                                     index=index_options.index(declared_index) if declared_index in columns else 0,
+                                     key=f"data_sequence_index_{salt}")
+            declare = st.form_submit_button("Apply sequence columns", key="data_sequences_apply")
+        if declare:
+            new_key = None if seq_key == "(not sequential)" else seq_key
+            new_index = None if seq_index == "(row order)" or new_key is None else seq_index
+            if new_index is not None and new_index == new_key:
+                st.error("The sequence index must be another column than the sequence key.")
+            elif (new_key, new_index) != (declared_key, declared_index):
+                set_review(declare_sequences(review, new_key, new_index))
+                st.rerun()
+        if declared_key:
+            st.text(f"Sequential: sequences named by {declared_key}, ordered by "
+                    f"{declared_index or 'row order'}" + (f" (from {review.notes['metadata_file']})"
+                                                          if review.notes.get("metadata_file") else ""))
 
 with upload_tab:
     st.caption("CSV or Parquet. The real table must be the rows the generator was trained on; give the holdout "
                "if one was locked before training, or lock one here (then generate the synthetic table below).")
-    u1, u2, u3 = st.columns(3)
+    u1, u2, u3, u4 = st.columns(4)
     real_file = u1.file_uploader("Real (training) table", type=["csv", "parquet", "pq"], key="data_upload_real")
     synthetic_file = u2.file_uploader("Synthetic table", type=["csv", "parquet", "pq"], key="data_upload_synthetic")
     holdout_file = u3.file_uploader("Holdout (optional)", type=["csv", "parquet", "pq"], key="data_upload_holdout")
+    metadata_file = u4.file_uploader("SDV metadata (optional)", type=["json"], key="data_upload_metadata",
+                                     help="SDV single-table metadata JSON: its column sdtypes replace the detected "
+                                          "ones; its sequence_key / sequence_index declare sequential data.")
 
     def _checked(file, box):
         """The upload read by the core loader, its one-line error or warnings (e.g. the delimiter) shown below it."""
@@ -98,6 +132,19 @@ with upload_tab:
     real_table = _checked(real_file, u1)
     _checked(synthetic_file, u2)
     _checked(holdout_file, u3)
+    declared = None  # (sdtypes, notes) of the metadata file
+    if metadata_file is not None and real_table is not None:
+        try:
+            declared = metadata_upload(metadata_file.name, metadata_file.getvalue(), real_table)
+        except ReviewError as exc:
+            u4.error(plain(exc), icon=":material/error:")
+        else:
+            notes_declared = declared[1]
+            u4.caption(f"{len(declared[0])} column type(s)" + (
+                f"; sequences named by {plain(notes_declared['sequence_key'])}, ordered by "
+                f"{plain(notes_declared.get('sequence_index') or 'row order')}"
+                if notes_declared.get("sequence_key") else "; no sequence key"))
+    sequence_key = declared[1].get("sequence_key") if declared else None
     split_options = None
     if real_table is not None and holdout_file is None:
         lock = st.checkbox("Lock a holdout from the real table (recommended)", value=True, key="data_split_lock")
@@ -105,9 +152,14 @@ with upload_tab:
             s1, s2, s3 = st.columns(3)
             fraction = s1.number_input("Holdout fraction", 0.05, 0.5, 0.2, 0.05, key="data_split_fraction")
             split_seed = int(s2.number_input("Split seed", 0, 2**31 - 1, 0, key="data_split_seed"))
-            stratify = s3.selectbox("Stratify by", ["(none)"] + list(real_table.frame.columns),
-                                    key="data_split_stratify")
-            split_options = (float(fraction), split_seed, None if stratify == "(none)" else stratify)
+            if sequence_key:
+                s3.caption(f"Whole sequences go to the holdout (by {plain(sequence_key)}): the fraction counts "
+                           "sequences, and no sequence is split between the two sides.")
+                stratify = "(none)"
+            else:
+                stratify = s3.selectbox("Stratify by", ["(none)"] + list(real_table.frame.columns),
+                                        key="data_split_stratify")
+            split_options = (float(fraction), split_seed, None if stratify == "(none)" else stratify, sequence_key)
     synthetic_source = st.radio("Synthetic table", ["uploaded file", "generate with SDV"], horizontal=True,
                                 key="data_upload_synthetic_source")
     if synthetic_source == "generate with SDV":
@@ -121,6 +173,10 @@ with upload_tab:
             tables, notes = {"real": real_table}, {}
             if real_table is None:
                 raise ReviewError("the real table could not be read (see above)")
+            if metadata_file is not None and declared is None:
+                raise ReviewError(f"the metadata file {metadata_file.name} could not be used (see above)")
+            if declared is not None:
+                notes.update(declared[1])
             if holdout_file is not None:
                 tables["holdout"] = load_upload(holdout_file.name, holdout_file.getvalue())
             elif split_options is not None:
@@ -140,7 +196,7 @@ with upload_tab:
         except Exception as exc:  # a generator failing on odd data is reported, not raised
             st.error(f"Generation failed: {type(exc).__name__}: {plain(exc)}")
         else:
-            if try_review(Review(tables, {}, source, notes)):
+            if try_review(Review(tables, dict(declared[0]) if declared else {}, source, notes)):
                 st.rerun()
 
 with files_tab:

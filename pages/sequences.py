@@ -1,8 +1,6 @@
 """Sequences: lengths, lag-1 autocorrelation and transitions of sequential data, real vs synthetic, with the gate."""
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from components.privacy_views import show_gates
@@ -20,7 +18,6 @@ from components.sequence_views import (
 )
 from components.state import get_review, require_app_entry
 from components.widgets import plain
-from core.checks.sequence import sequence_metadata_from_dict
 from core.errors import ReviewError
 from core.policy import parse_policy
 
@@ -57,38 +54,33 @@ else:
     review, inputs, _ = review_or_stop(need_evaluation=False)
     frames, sdtypes = inputs.frames, inputs.metadata
     columns = list(frames["real"].columns)
-    uploaded = st.file_uploader("SDV metadata with sequence_key / sequence_index (optional)", type=["json"],
-                                key="sequences_metadata")
-    declared = None
-    if uploaded is not None:
-        try:
-            declared = sequence_metadata_from_dict(json.loads(uploaded.getvalue().decode("utf-8")), uploaded.name)
-        except (ValueError, ReviewError) as exc:
-            st.error(f"The metadata file cannot be used: {plain(exc)}")
-        if declared is not None and declared.key not in columns:
-            st.error(f"The metadata's sequence key {plain(declared.key)} is not a column of the tables under review.")
-            declared = None
-    noted = review.notes.get("sequence_key") if isinstance(review.notes, dict) else None
-    default_key = declared.key if declared else noted if noted in columns else None
-    # the choice belongs to these tables and their declared metadata: a new review starts from its own defaults
-    marker = f"{review.table_key()}|{default_key}|{declared}"
+    notes = review.notes if isinstance(review.notes, dict) else {}
+    declared_key = notes.get("sequence_key") if notes.get("sequence_key") in columns else None
+    declared_index = notes.get("sequence_index") if notes.get("sequence_index") in columns else None
+    if declared_key:
+        where = f"the metadata file {notes['metadata_file']}" if notes.get("metadata_file") else \
+            "the relational metadata" if notes.get("relational_table") else "the Data page"
+        st.caption(plain(f"Declared by {where}: sequences named by {declared_key}, ordered by "
+                         f"{declared_index or 'row order'}. Another choice here explores this page only; the "
+                         "Summary's sequence_trends gate follows the declaration (Data -> Column types)."))
+    # the choice belongs to these tables and their declaration: a new review starts from its own defaults
+    marker = f"{review.table_key()}|{declared_key}|{declared_index}"
     if st.session_state.get("_sequences_for") != marker:
         st.session_state["_sequences_for"] = marker
         for widget in ("sequences_key", "sequences_index"):
             st.session_state.pop(widget, None)
     left, right = st.columns(2)
     key = left.selectbox("Sequence key (the column naming each sequence)", columns,
-                         index=columns.index(default_key) if default_key in columns else None,
+                         index=columns.index(declared_key) if declared_key else None,
                          key="sequences_key", placeholder="choose a column")
     order_options = ["(row order)"] + [c for c in columns if c != key]
-    default_index = declared.index if declared and declared.index in order_options else \
-        review.notes.get("sequence_index") if isinstance(review.notes, dict) else None
     index = right.selectbox("Sequence index (the column ordering rows)", order_options,
-                            index=order_options.index(default_index) if default_index in order_options else 0,
+                            index=order_options.index(declared_index) if declared_index in order_options else 0,
                             key="sequences_index")
     index = None if index == "(row order)" else index
     if key is None:
-        st.info("Choose the column that names each sequence (or upload SDV metadata that declares it).",
+        st.info("Choose the column that names each sequence, or declare it on the Data page (upload SDV "
+                "metadata with sequence_key / sequence_index beside the tables, or pick it under Column types).",
                 icon=":material/timeline:")
         st.stop()
 

@@ -23,6 +23,7 @@ GATE_PAGES = {
     "distance_to_closest_record": ("pages/privacy.py", "Privacy: distance to the closest training record"),
     "membership_inference": ("pages/privacy.py", "Privacy: membership inference attack"),
     "utility": ("pages/utility.py", "Utility: trained on synthetic vs trained on real"),
+    "sequence_trends": ("pages/sequences.py", "Sequences: lengths, autocorrelation and transitions"),
 }
 
 require_app_entry()

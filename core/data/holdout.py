@@ -22,6 +22,7 @@ class HoldoutSplit:
     source_sha256: str
     train_sha256: str
     holdout_sha256: str
+    group: str | None = None  # sequential data: whole sequences (this column's values) go to one side
 
     def manifest(self) -> dict:
         """What to record about the split (no data)."""
@@ -29,13 +30,18 @@ class HoldoutSplit:
             "seed": self.seed, "fraction": self.fraction, "stratify": self.stratify,
             "source_sha256": self.source_sha256, "train_sha256": self.train_sha256,
             "holdout_sha256": self.holdout_sha256, "train_rows": len(self.train), "holdout_rows": len(self.holdout),
+            **({"group": self.group} if self.group else {}),
         }
 
 
-def split_holdout(frame: pd.DataFrame, fraction: float = 0.2, seed: int = 0, stratify: str | None = None) -> HoldoutSplit:
-    """Split a real table into train and holdout rows; stratified on a column when asked."""
+def split_holdout(frame: pd.DataFrame, fraction: float = 0.2, seed: int = 0, stratify: str | None = None,
+                  group: str | None = None) -> HoldoutSplit:
+    """Split a real table into train and holdout rows; stratified on a column when asked; with `group` (a
+    sequence key) whole groups are dealt, the fraction counting groups, so no sequence straddles the split."""
     if not 0.0 < fraction < 1.0:
         raise UsageError(f"holdout fraction must be between 0 and 1, not {fraction}")
+    if group is not None:
+        return _group_split(frame, fraction, seed, group)
     n_holdout = int(round(len(frame) * fraction))
     if n_holdout < 1 or n_holdout >= len(frame):
         raise UsageError(f"a holdout fraction of {fraction} of {len(frame)} rows leaves one side empty")
@@ -69,3 +75,21 @@ def _stratified_positions(labels: pd.Series, fraction: float, rng: np.random.Gen
     sizes = np.bincount(codes)
     take = rank < np.round(sizes * fraction)[grouped_codes]
     return order[sort][take]
+
+
+def _group_split(frame: pd.DataFrame, fraction: float, seed: int, group: str) -> HoldoutSplit:
+    if group not in frame.columns:
+        raise UsageError(f"column '{group}': cannot split by sequences on a column the table does not have")
+    codes, keys = pd.factorize(frame[group], use_na_sentinel=False)
+    # keys in sorted text order first, so the split does not depend on the order rows arrive in
+    rank = np.argsort(np.argsort(keys.astype(str), kind="stable"), kind="stable")
+    n_holdout = int(round(len(keys) * fraction))
+    if n_holdout < 1 or n_holdout >= len(keys):
+        raise UsageError(f"column '{group}': a holdout fraction of {fraction} of {len(keys)} sequences leaves one "
+                         "side empty")
+    chosen = np.zeros(len(keys), dtype=bool)
+    chosen[np.random.default_rng(seed).permutation(len(keys))[:n_holdout]] = True
+    mask = chosen[rank][codes]
+    train, holdout = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+    return HoldoutSplit(train, holdout, seed, fraction, None, sha256_frame(frame), sha256_frame(train),
+                        sha256_frame(holdout), group=group)

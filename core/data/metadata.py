@@ -77,22 +77,36 @@ def metadata_from_json(path: str | Path) -> Metadata:
         raise InputError("metadata file not found", path=str(path)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"metadata is not valid JSON ({exc})", path=str(path)) from None
+    return metadata_from_dict(raw, str(path))
+
+
+def metadata_from_bytes(data: bytes, source: str) -> tuple[Metadata, dict]:
+    """Column sdtypes of an uploaded metadata JSON file, and the parsed JSON (for its sequence keys)."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"metadata is not valid JSON ({exc})", path=source) from None
+    return metadata_from_dict(raw, source), raw
+
+
+def metadata_from_dict(raw, source: str) -> Metadata:
+    """Column sdtypes from parsed SDV metadata (single table, or multi table with one table) or {column: sdtype}."""
     if isinstance(raw, dict) and "tables" in raw:
         tables = raw["tables"]
-        if len(tables) != 1:
-            raise InputError("metadata describes several tables; give one", path=str(path))
+        if not isinstance(tables, dict) or len(tables) != 1:
+            raise InputError("metadata describes several tables; give one", path=source)
         raw = next(iter(tables.values()))
     if isinstance(raw, dict) and isinstance(raw.get("columns"), dict):
         raw = raw["columns"]
     if not isinstance(raw, dict):
-        raise InputError("metadata must map column names to sdtypes", path=str(path))
+        raise InputError("metadata must map column names to sdtypes", path=source)
     metadata: Metadata = {}
     for column, spec in raw.items():
         sdtype = spec.get("sdtype") if isinstance(spec, dict) else spec
         sdtype = _SDV_TO_SDTYPE.get(sdtype, sdtype) if sdtype != "text" else "text"
         if sdtype not in SDTYPES:
             raise InputError(
-                f"sdtype '{sdtype}' is not one of {', '.join(SDTYPES)}", path=str(path), column=column
+                f"sdtype '{sdtype}' is not one of {', '.join(SDTYPES)}", path=source, column=column
             )
         metadata[str(column)] = sdtype
     return metadata

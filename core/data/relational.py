@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.io import Budget, load_table, sha256_frame
+from core.data.io import Budget, LoadedTable, load_table, sha256_frame
 from core.data.metadata import SDTYPES, _SDV_TO_SDTYPE
 from core.errors import InputError, UsageError
 
@@ -464,3 +464,29 @@ def combined_sha256(hashes: dict[str, str]) -> str:
     from core.data.io import sha256_bytes
 
     return sha256_bytes("\n".join(f"{t}:{h}" for t, h in sorted(hashes.items())).encode("utf-8"))
+
+
+@dataclass
+class FolderTable(LoadedTable):
+    """A folder of table files posing as one loaded table for the store: its hash is the combined file hash."""
+
+    total_rows: int = 0
+    file_sha256: dict | None = None
+
+    @property
+    def rows(self) -> int:
+        """Rows over every table."""
+        return self.total_rows
+
+
+def tables_record(path: str, tables: dict[str, pd.DataFrame], file_sha256: dict[str, str]) -> FolderTable:
+    """The store's record of a set of tables: the combined sha256 of their files' hashes, every table's
+    columns as 'table.column', rows over all tables."""
+    schema = pd.DataFrame({f"{t}.{c}": pd.Series(dtype=f[c].dtype) for t, f in tables.items() for c in f.columns})
+    return FolderTable(path=str(path), frame=schema, sha256=combined_sha256(file_sha256),
+                       total_rows=int(sum(len(f) for f in tables.values())), file_sha256=dict(file_sha256))
+
+
+def folder_table(path: str | Path, tables: dict[str, pd.DataFrame]) -> FolderTable:
+    """tables_record of a folder, hashing its files' bytes."""
+    return tables_record(str(path), tables, folder_file_hashes(path))

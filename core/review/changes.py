@@ -100,12 +100,15 @@ def documented_fields(detail: dict) -> dict[str, Any]:
 
 
 def latest_gates(detail: dict) -> dict[str, dict]:
-    """Gate records by name from the generation's latest evaluation (empty without one)."""
+    """Gate records by label (core.gates.gate_label: the name, with its table or relationship in a relational
+    report) from the generation's latest evaluation (empty without one)."""
+    from core.gates import gate_label
+
     evaluations = detail.get("evaluations") or []
     if not evaluations:
         return {}
     report = evaluations[-1].get("report") or {}
-    return {g["name"]: g for g in report.get("gates", [])}
+    return {gate_label(g): g for g in report.get("gates", [])}
 
 
 def diff_generations(before: dict | None, after: dict) -> GenerationChanges:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import PolicyError, ReviewError
+from core.gates import gate_label
 from core.data.io import LoadedTable
 from core.policy import Policy, load_policy, parse_policy
 from core.store.audit import lock_chain
@@ -163,8 +164,8 @@ def approval_checklist(
         return checks
     gates = generation_gates(session, generation_id, policy)
     by_gate = {w["gate"]: w for w in given}
-    failed = [g["name"] for g in gates if not g["passed"]]
-    names = {g["name"] for g in gates}
+    failed = [gate_label(g) for g in gates if not g["passed"]]  # relational: "planes: column_shapes"
+    names = {gate_label(g) for g in gates}
     for gate in failed:
         waiver = by_gate.get(gate)
         if waiver is None:
@@ -368,6 +369,23 @@ def register_reviewed_generation(
     if report is not None:
         add_evaluation(session, generation.id, dict(report), tool_version=__version__, created_by=created_by)
     return generation.id
+
+
+def relational_manifest(manifest: Mapping[str, Any], sides: Mapping[str, Any], metadata) -> dict[str, Any]:
+    """A relational generation's manifest: every side's table file hashes (table_file_sha256) and the SDV
+    multi-table metadata added; a training mix given per table ({table: rows}, as the relational demo
+    records it) becomes its total, the per-table counts kept beside it (real_rows_by_table)."""
+    out = dict(manifest, table_file_sha256={side: dict(t.file_sha256 or {}) for side, t in sides.items()},
+               relational_metadata=metadata.to_sdv_dict())
+    mix = out.get("training_mix")
+    if isinstance(mix, Mapping):
+        mix = dict(mix)
+        for key in ("real_rows", "synthetic_rows"):
+            if isinstance(mix.get(key), Mapping):
+                mix[f"{key}_by_table"] = dict(mix[key])
+                mix[key] = int(sum(int(v) for v in mix[key].values()))
+        out["training_mix"] = mix
+    return out
 
 
 def register_dataset_from_table(session: Session, table: LoadedTable, name: str, created_by: str):

@@ -229,6 +229,120 @@ def _pearson_from_sums(total, sx, sy, sxx, syy, sxy) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
+def good_turing_unseen_mass(seen_once: float, total: float) -> float:
+    """Good-Turing's estimate of the share of a fresh draw that falls outside everything seen so far:
+    (what was seen once + 1) / (total + 1); the + 1 keeps it above 0 when nothing was seen once."""
+    return float((seen_once + 1.0) / (total + 1.0))
+
+
+def unseen_cell_share(cell_rows: np.ndarray, cell_units: np.ndarray, units: int, size: int) -> float:
+    """Expected share of a fresh real sample's rows in cells that another real sample of `size` units lacks.
+
+    The pool holds `units` units (a row's unit: the entity it was drawn with); cell c holds cell_rows[c] rows
+    of cell_units[c] distinct units. Two parts: Good-Turing's mass of cells the pool never had (by leaving
+    one unit out: the rows in cells only one unit holds, + 1, over the rows + 1), and, for a sample smaller
+    than the pool, the pool cells such a sample misses (rarefaction: a cell of k units is missing from `size`
+    of `units` units drawn without replacement with probability C(units - k, size) / C(units, size)).
+    """
+    from scipy.special import gammaln
+
+    cell_rows = np.asarray(cell_rows, dtype=float)
+    cell_units = np.asarray(cell_units, dtype=float)
+    total = cell_rows.sum()
+    if total <= 0 or units < 1 or size < 1:
+        return 0.0
+    new = good_turing_unseen_mass(cell_rows[cell_units == 1].sum(), total)
+    if size >= units:  # a sample as large as the pool or larger: the missing mass shrinks about as 1 / size
+        return min(new * units / size, 1.0)
+    rest = units - cell_units
+    with np.errstate(invalid="ignore"):
+        log_missing = (gammaln(rest + 1) - gammaln(np.maximum(rest - size, 0) + 1)
+                       - gammaln(units + 1) + gammaln(units - size + 1))
+    missing = np.where(rest >= size, np.exp(log_missing), 0.0)
+    return float(min(new + (1.0 - new) * (cell_rows / total * missing).sum(), 1.0))
+
+
+def unit_tv_null(unit_cells, w_ref: np.ndarray, w_sample: np.ndarray, unseen: tuple[float, float],
+                 rng: np.random.Generator) -> np.ndarray:
+    """1 - TV between reference and sample resamples of units, each unit bringing its rows' cells, with the
+    unseen term: resamples of a pool can only draw cells the pool has, and they share its rare cells (a
+    unit drawn on both sides), while two real samples bring cells of their own. So the drawn units are
+    marked new at random, their rows then in cells of their own, so that each side's expected share of
+    rows in cells the other side lacks reaches `unseen` = (reference's, sample's) target, the
+    unseen_cell_share of a real sample of the other side's size (the resamples' own share counts toward it).
+
+    unit_cells: (units x cells) row counts (dense or scipy sparse); w_ref, w_sample: (resamples x units)
+    draw counts.
+    """
+    from scipy import sparse
+
+    per_unit_rows = np.asarray(unit_cells.sum(axis=1)).ravel()
+    by_cell = sparse.csr_matrix(unit_cells.T)  # cells x units, so each product streams contiguous weights
+    cells_of = lambda w: np.asarray(by_cell @ np.ascontiguousarray(w.T)).T
+    counts = [cells_of(w) for w in (w_ref, w_sample)]
+    ref, sample = counts
+    lacking = []
+    for own, other in ((ref, sample), (sample, ref)):
+        totals = np.maximum(own.sum(axis=1), 1e-300)
+        lacking.append(float(np.mean(np.where(other == 0, own, 0).sum(axis=1) / totals)))
+    sides = []
+    for w, cells, present, target in zip((w_ref, w_sample), counts, lacking, unseen):
+        marked = (target - present) / (1.0 - present) if present < 1.0 else 0.0
+        if marked <= 0.0:
+            sides.append((cells, np.zeros(w.shape[0])))
+            continue
+        new = rng.binomial(np.round(w).astype(np.int64), min(marked, 1.0)).astype(float)
+        sides.append((cells - cells_of(new), new @ per_unit_rows))
+    (ref, ref_new), (sample, sample_new) = sides
+    ref_total = ref.sum(axis=1) + ref_new
+    sample_total = sample.sum(axis=1) + sample_new
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = (np.abs(ref / ref_total[:, None] - sample / sample_total[:, None]).sum(axis=1)
+               + ref_new / ref_total + sample_new / sample_total)
+    return 1.0 - 0.5 * gap
+
+
+# Fewer units than this carrying a column's spread, and resamples of the pool cannot move a correlation as a
+# fresh sample moves it (see carrying_units).
+MIN_CARRYING_UNITS = 10
+
+
+def carrying_units(values: np.ndarray, units: np.ndarray) -> float:
+    """How many units carry a column's spread: (sum of a) ^ 2 / sum of a ^ 2 over units, a being a unit's sum
+    of squared deviations (missing values left out). All units alike give their count; one unit holding the
+    only rare value gives about 1. A correlation resampled from such a pool repeats those few units' values."""
+    keep = ~np.isnan(values)
+    if keep.sum() < 2:
+        return 0.0
+    deviation = (values[keep] - values[keep].mean()) ** 2
+    per_unit = np.bincount(units[keep], weights=deviation)
+    total = per_unit.sum()
+    return float(total * total / np.sum(per_unit * per_unit)) if total > 0 else 0.0
+
+
+def fisher_correlation_null(r: float, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """CorrelationSimilarity, 1 - |r_ref - r_sample| / 2, of two independent samples of n and m rows with
+    correlation r, each r drawn by Fisher's z (atanh r ~ normal, variance 1 / (rows - 3))."""
+    if not np.isfinite(r) or min(n, m) <= 3:
+        return np.full(resamples, np.nan)
+    z = np.arctanh(np.clip(r, -0.999999, 0.999999))
+    ref = np.tanh(z + rng.standard_normal(resamples) / np.sqrt(n - 3))
+    sample = np.tanh(z + rng.standard_normal(resamples) / np.sqrt(m - 3))
+    return 1.0 - np.abs(ref - sample) / 2.0
+
+
+def lenient_envelope(*nulls_: np.ndarray) -> np.ndarray:
+    """At every quantile the lowest of the given nulls (higher-is-better scores): the null of a statistic
+    whose spread each resampling scheme underestimates in its own regime. NaNs dropped; sorted."""
+    finite = [np.sort(n[np.isfinite(n)]) for n in nulls_ if n is not None]
+    finite = [n for n in finite if n.size]
+    if not finite:
+        return np.full(1, np.nan)
+    size = max(n.size for n in finite)
+    grid = (np.arange(size) + 0.5) / size
+    return np.min([np.quantile(n, grid, method="inverted_cdf") for n in finite], axis=0)
+
+
 def unseen_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Share of a sample resample in categories its reference resample never had.
 
@@ -241,7 +355,7 @@ def unseen_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.rand
     if counts.size == 0:
         return np.zeros(resamples)
     total = counts.sum()
-    new_mass = (np.count_nonzero(counts == 1) + 1) / (total + 1)
+    new_mass = good_turing_unseen_mass(np.count_nonzero(counts == 1), total)
     counts = np.append(counts, new_mass * total / (1.0 - new_mass))
     ref, sample = draw(counts, n, m, resamples, rng)
     ref[:, -1] = 0  # each draw from the new cell is a category of its own, never in the reference

@@ -100,3 +100,126 @@ def test_shared_length_bins_and_transition_rows_sum_to_one():
     assert categories == ["x", "y"]
     np.testing.assert_allclose(real, [[0.75, 0.25], [0.0, 0.0]])
     np.testing.assert_allclose(synthetic, [[0.5, 0.5], [0.5, 0.5]])
+
+
+# --- sequences declared with an uploaded single table (Data page) ---------------------------------------------
+
+WEATHER_METADATA = {
+    "METADATA_SPEC_VERSION": "SINGLE_TABLE_V1", "sequence_key": "station_day", "sequence_index": "time_hour",
+    "columns": {"station_day": {"sdtype": "id"}, "time_hour": {"sdtype": "datetime"},
+                **{c: {"sdtype": "numerical"} for c in ("temp", "dewp", "humid", "wind_speed", "pressure", "visib")}},
+}
+
+
+@pytest.fixture(scope="module")
+def weather_parts():
+    """JFK's hourly weather per station-day: whole days dealt to training, holdout and a fresh third."""
+    from core.demo.sequence import split_by_sequence, weather_per_station_day
+
+    table = weather_per_station_day()
+    one = table.frame[table.frame["origin"] == "JFK"].drop(columns=["origin"])
+    return split_by_sequence(one, "station_day", (1, 1, 1), seed=2)
+
+
+def _tables(parts):
+    from core.data.io import table_from_frame
+
+    train, holdout, fresh = parts
+    return {"real": table_from_frame(train, "train.csv"), "synthetic": table_from_frame(fresh, "synthetic.csv"),
+            "holdout": table_from_frame(holdout, "holdout.csv")}
+
+
+def test_uploaded_metadata_declares_types_and_sequences(weather_parts):
+    import json
+
+    from components.loading import metadata_upload
+    from core.errors import InputError
+
+    real = _tables(weather_parts)["real"]
+    sdtypes, notes = metadata_upload("weather.json", json.dumps(WEATHER_METADATA).encode(), real)
+    assert sdtypes["station_day"] == "id" and sdtypes["temp"] == "numerical"
+    assert notes == {"metadata_file": "weather.json", "sequence_key": "station_day", "sequence_index": "time_hour"}
+    # without sequence keys: types only
+    plain_meta = {k: v for k, v in WEATHER_METADATA.items() if not k.startswith("sequence")}
+    assert "sequence_key" not in metadata_upload("types.json", json.dumps(plain_meta).encode(), real)[1]
+    # broken: one line naming the file and the column
+    wrong_key = {**WEATHER_METADATA, "sequence_key": "plane"}
+    with pytest.raises(InputError, match=r"weather\.json.*plane"):
+        metadata_upload("weather.json", json.dumps(wrong_key).encode(), real)
+    extra = {**WEATHER_METADATA, "columns": {**WEATHER_METADATA["columns"], "altitude": {"sdtype": "numerical"}}}
+    with pytest.raises(InputError, match=r"weather\.json.*altitude"):
+        metadata_upload("weather.json", json.dumps(extra).encode(), real)
+    with pytest.raises(InputError, match=r"weather\.json.*not valid JSON"):
+        metadata_upload("weather.json", b"{sequence_key:", real)
+
+
+def test_locked_holdout_of_a_sequential_table_takes_whole_sequences(weather_parts):
+    from components.loading import split_table
+
+    real = _tables(weather_parts)["real"]
+    train, holdout, split = split_table(real, 0.25, 3, None, group="station_day")
+    assert not set(train.frame["station_day"]) & set(holdout.frame["station_day"])
+    days = real.frame["station_day"].nunique()
+    assert holdout.frame["station_day"].nunique() == round(days * 0.25)
+    assert split.manifest()["group"] == "station_day"
+
+
+def _expected(parts):
+    from core.checks.sequence import SequenceMetadata
+
+    train, holdout, fresh = parts
+    sdtypes = {c: WEATHER_METADATA["columns"][c]["sdtype"] for c in train.columns}
+    return evaluate_sequences(train, fresh, sdtypes, SequenceMetadata("station_day", "time_hour"), holdout)
+
+
+def test_sequences_from_uploaded_metadata_reach_the_sequences_page_and_summary(app, open_page, weather_parts):
+    """What "Load these files" makes of a table uploaded with its SDV metadata: the Sequences page opens on the
+    declared key and index with the lengths, autocorrelation and gate; the Summary has the sequence_trends gate."""
+    import json
+
+    from components.loading import metadata_upload
+    from components.state import Review
+
+    tables = _tables(weather_parts)
+    sdtypes, notes = metadata_upload("weather.json", json.dumps(WEATHER_METADATA).encode(), tables["real"])
+    app.session_state["review"] = Review(tables, sdtypes, "upload", notes)
+    at = open_page(app, "sequences")
+    assert at.selectbox(key="sequences_key").value == "station_day"
+    assert at.selectbox(key="sequences_index").value == "time_hour"
+    assert any("weather.json" in c.value.replace("\\", "") for c in at.caption)  # captions escape punctuation
+    expected = _expected(weather_parts)
+    assert _metric(at, "Real sequences") == f"{expected.real_sequences:,}"
+    assert _metric(at, "Mean sequence score") == f"{expected.score:.4f}"
+    assert _gate_rows(at)["result"].iloc[0] == ("pass" if expected.gate.passed else "FAIL")
+    assert len(at.get("plotly_chart")) == 4  # lengths and autocorrelation with their nulls (no category column)
+    at = open_page(at, "summary")
+    summary = _gate_rows(at)
+    row = summary[summary["gate"] == "sequence_trends"]
+    assert len(row) == 1 and row["result"].iloc[0] == ("pass" if expected.gate.passed else "FAIL")
+
+
+def test_sequence_columns_picked_on_the_data_page(app, open_page, weather_parts):
+    from components.state import Review
+
+    tables = _tables(weather_parts)
+    app.session_state["review"] = Review(tables, source="upload")
+    at = open_page(app, "data")
+    salt = tables["real"].sha256[:10]
+    at.selectbox(key=f"data_sequence_key_{salt}").set_value("station_day")
+    at.selectbox(key=f"data_sequence_index_{salt}").set_value("time_hour")
+    at.button(key="data_sequences_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    review = at.session_state["review"]
+    assert (review.notes["sequence_key"], review.notes["sequence_index"]) == ("station_day", "time_hour")
+    assert any("Sequential: sequences named by station_day, ordered by time_hour" in t.value for t in at.text)
+    at = open_page(at, "sequences")
+    assert at.selectbox(key="sequences_key").value == "station_day"
+    assert any("Declared by the Data page" in c.value for c in at.caption)
+    assert _metric(at, "Real sequences") == f"{_expected(weather_parts).real_sequences:,}"
+    # and undeclared again: the page asks for the key
+    at = open_page(at, "data")
+    at.selectbox(key=f"data_sequence_key_{salt}").set_value("(not sequential)")
+    at.button(key="data_sequences_apply").click().run()
+    assert "sequence_key" not in at.session_state["review"].notes
+    at = open_page(at, "sequences")
+    assert at.info and "Data page" in at.info[0].value

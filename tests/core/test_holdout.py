@@ -43,3 +43,20 @@ def test_stratifying_on_a_unique_column_is_refused(census):
     frame = census.head(50).assign(row=range(50))
     with pytest.raises(UsageError, match="column 'row': stratifying 50 rows on 50 value"):
         split_holdout(frame, 0.2, stratify="row")
+
+
+def test_group_split_deals_whole_sequences_whatever_the_row_order():
+    import numpy as np
+    import pandas as pd
+
+    from core.data.holdout import split_holdout
+
+    frame = pd.DataFrame({"plane": np.repeat([f"N{i}" for i in range(40)], 5), "t": np.tile(range(5), 40)})
+    split = split_holdout(frame, 0.25, seed=3, group="plane")
+    assert not set(split.train["plane"]) & set(split.holdout["plane"])
+    assert split.holdout["plane"].nunique() == 10 and len(split.holdout) == 50
+    assert split.manifest()["group"] == "plane" and split.manifest()["stratify"] is None
+    shuffled = split_holdout(frame.sample(frac=1, random_state=1), 0.25, seed=3, group="plane")
+    assert set(shuffled.holdout["plane"]) == set(split.holdout["plane"])
+    with pytest.raises(UsageError, match="'tail'"):
+        split_holdout(frame, 0.25, seed=3, group="tail")

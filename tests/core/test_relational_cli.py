@@ -168,8 +168,11 @@ def test_register_stores_every_table_hash_and_approve_checks_the_folder(folders,
     url = sqlite_url(folders / "store.sqlite3")
     monkeypatch.setenv("REVIEW_DESK_PASSWORD", "pw-maker-123")
     assert _run(["users", "add", "maker", "--role", "reviewer", "--database", url], capsys)[0] == 0
+    # the training mix per table, as the relational demo's manifest records it
     (folders / "manifest.json").write_text(json.dumps({"method": "HMASynthesizer", "seed": 0, "parameters": {},
-                                                       "library_versions": {"sdv": "2.0.0"}}))
+                                                       "library_versions": {"sdv": "2.0.0"},
+                                                       "training_mix": {"real_rows": {"individuals": 3, "modes": 12},
+                                                                        "synthetic_rows": 0}}))
     code, out = _run(["register", "--metadata", folders / "metadata.json", "--real", sides["real"],
                       "--synthetic", sides["synthetic"], "--holdout", sides["holdout"], "--manifest",
                       folders / "manifest.json", "--user", "maker", "--database", url, "--policy",
@@ -186,6 +189,9 @@ def test_register_stores_every_table_hash_and_approve_checks_the_folder(folders,
         assert manifest["table_file_sha256"]["synthetic"] == files
         assert set(manifest["table_file_sha256"]["real"]) == {"individuals", "modes"}
         assert generation.synthetic_sha256 == combined_sha256(files)
+        assert manifest["training_mix"] == {"real_rows": 15, "real_rows_by_table": {"individuals": 3, "modes": 12},
+                                            "synthetic_rows": 0}
+        assert generation.real_rows_seen == 15
     code, out = _run(["gate", "--generation", generation_id, "--synthetic", sides["synthetic"], "--database", url],
                      capsys)
     assert code == 1 and "not approved" in out.err  # the folder's hash matched; approval is what is missing

@@ -104,3 +104,53 @@ def test_children_dealt_to_wrong_parents_fail_intertable_trends(dataset, request
     passed, gates = _gates(real, _with(synthetic, child, frame), metadata, f"{child}.{fk}")
     assert not passed["intertable_trends"]
     assert passed["cardinality"] or dataset == "flights"  # flights: orphan rows move too, so counts shift a little
+
+
+PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")
+
+
+@pytest.fixture(scope="module")
+def january_planes():
+    """The relational demo's shape (January flights of planes, about 8 a plane, with their airlines and
+    destination airports), its planes dealt to training (60%), holdout and a fresh part (20% each)."""
+    from core.demo.relational import demo_metadata, nycflights_subset
+
+    tables, metadata = nycflights_subset(planes=300, month=1, seed=11), demo_metadata()
+    # one fixed control: 15 privacy gates at 1% each fail some control in about 1 of 7 (split seeds 3/4 are one)
+    first = split_relational(tables, metadata, 0.4, seed=13)
+    second = split_relational(first.holdout, metadata, 0.5, seed=14)
+    return first.train, second.holdout, second.train, metadata
+
+
+def _privacy_failures(real, synthetic, holdout, metadata):
+    from core.checks.relational import evaluate_relational
+
+    evaluation = evaluate_relational(real, synthetic, metadata, holdout, privacy=True)
+    return [(g.table or g.relationship, g.name, g.detail) for g in evaluation.gates
+            if g.name in PRIVACY_GATES and not g.passed], evaluation
+
+
+def test_privacy_on_joins_passes_fresh_planes_and_catches_copied_ones(january_planes):
+    """A plane's flights are near copies of each other on a join (they repeat the plane's columns): the nulls
+    move whole planes, so fresh real planes pass (nulls splitting rows failed membership inference on the joins
+    in 4 of 4 controls of 600 planes), and a synthetic side that copies training planes with their flights fails."""
+    real, holdout, fresh, metadata = january_planes
+    failures, evaluation = _privacy_failures(real, fresh, holdout, metadata)
+    assert not failures, failures
+    joins = [r for r in evaluation.relationships if r.privacy and "membership_inference" in r.privacy]
+    assert len(joins) == len(metadata.relationships)
+    # lookup parents copied whole to both sides have no holdout to judge their privacy against
+    assert evaluation.tables["airlines"].privacy is None and evaluation.tables["airports"].privacy is None
+    assert evaluation.tables["flights"].privacy is not None
+    # half the synthetic planes are training planes with their flights (keys renamed): memorised entities
+    copied = {name: frame.copy() for name, frame in fresh.items()}
+    taken = real["planes"].sample(frac=0.5, random_state=0)
+    renamed = {t: f"copy-{t}" for t in taken["tailnum"]}
+    flights = real["flights"][real["flights"]["tailnum"].isin(renamed)].assign(
+        tailnum=lambda f: f["tailnum"].map(renamed), flight_id=lambda f: f["flight_id"] + 10**6)
+    copied["planes"] = pd.concat([fresh["planes"], taken.assign(tailnum=taken["tailnum"].map(renamed))])
+    copied["flights"] = pd.concat([fresh["flights"], flights])
+    failures, _ = _privacy_failures(real, copied, holdout, metadata)
+    failed = {(where, name) for where, name, _ in failures}
+    assert ("planes.tailnum -> flights.tailnum", "exact_copies") in failed, failures
+    assert ("planes.tailnum -> flights.tailnum", "membership_inference") in failed, failures

@@ -42,7 +42,9 @@ def test_relational_demo_relations_and_records(page, server_url, server_env, rel
     charts_drawn(page)
     schema = page.locator('[data-testid="stPlotlyChart"] text', has_text=f"real {len(real['flights']):,} rows")
     assert schema.count() >= 1  # the flights box of the schema figure
-    page.get_by_role("button", name="Run", exact=True).click()
+    run = page.get_by_role("button", name="Run", exact=True)
+    if run.is_enabled():  # disabled when this cache folder already holds the result (a second run of the test)
+        run.click()
     wait_idle(page, 2000)
     page.get_by_text("Relational gates failed").first.wait_for(timeout=600_000)
     wait_idle(page)

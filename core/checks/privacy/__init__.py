@@ -229,9 +229,12 @@ def evaluate_privacy(
     min_real_rows: int = int(CALIBRATION_DEFAULTS["min_real_rows"]),
     progress: Progress = None,
     nearest_time_budget_seconds: float | None = None,
+    holdout_groups: np.ndarray | None = None,
 ) -> PrivacyResult:
     """Run every privacy check on coerced tables (training, synthetic, holdout) and return the result; the
-    gates' nulls take `resamples` draws (none when the holdout has fewer than `min_real_rows` rows)."""
+    gates' nulls take `resamples` draws (none when the holdout has fewer than `min_real_rows` rows).
+    holdout_groups: per holdout row the entity it belongs to (a parent-child join's rows of one parent
+    entity), so the DCR and membership nulls move whole entities; None when rows are independent."""
     if holdout is None:
         raise UsageError("privacy checks need a holdout table (real rows not used for training) as baseline")
     for role, frame in (("training", train), ("synthetic", synthetic), ("holdout", holdout)):
@@ -250,6 +253,7 @@ def evaluate_privacy(
     dcr = distance_to_closest_record(
         train_enc, syn_enc, hold_enc, unique_train=unique_training_rows(train_hash, hold_hash),
         holdout_hits=holdout_hits_unique(train_hash, hold_hash), resamples=draws, seed=seed,
+        holdout_groups=holdout_groups,
         progress=_sub_progress(report, 0.05, 0.55, "distance to closest record"),
         **({} if nearest_time_budget_seconds is None else {"time_budget_seconds": nearest_time_budget_seconds}),
     )
@@ -266,7 +270,7 @@ def evaluate_privacy(
 
     report(0.55, "membership inference")
     mia = membership_inference(train_enc, syn_enc, hold_enc, seed=seed, max_candidates=max_membership_candidates,
-                               resamples=draws)
+                               resamples=draws, holdout_groups=holdout_groups)
 
     report(0.65, "singling out")
     numeric = np.array([encoding.sdtypes[c] in ("numerical", "datetime") for c in columns])

@@ -69,18 +69,30 @@ def tail_share(synthetic: np.ndarray, baseline: np.ndarray, quantile: float) -> 
 
 
 def tail_share_null(holdout_gate: np.ndarray, n_synthetic: int, resamples: int, seed: int,
-                    quantile: float = DCR_TAIL_QUANTILE) -> np.ndarray:
+                    quantile: float = DCR_TAIL_QUANTILE, groups: np.ndarray | None = None) -> np.ndarray:
     """Tail shares of real rows: per resample a bootstrap of the holdout (its size) is the reference and an
     independent draw of n_synthetic holdout rows poses as the synthetic table, so the spread holds both the
-    reference quantile's noise at the holdout's size and the binomial noise at the synthetic size."""
+    reference quantile's noise at the holdout's size and the binomial noise at the synthetic size. With
+    `groups` (one code per holdout row: a join's parent entities) whole groups are drawn, as many as give
+    those sizes on average, since rows of one entity are near copies that a fresh sample brings together."""
     rng = np.random.default_rng(seed)
     n = len(holdout_gate)
     if n < 2:
         return np.zeros(0)
     out = np.empty(resamples)
+    if groups is None:
+        for r in range(resamples):
+            reference = holdout_gate[rng.integers(0, n, n)]
+            out[r] = tail_share(holdout_gate[rng.integers(0, n, n_synthetic)], reference, quantile)
+        return out
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+    members = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
+    g = len(members)
+    m = max(1, int(round(n_synthetic * g / n)))
+    pick = lambda size: holdout_gate[np.concatenate([members[i] for i in rng.integers(0, g, size)])]
     for r in range(resamples):
-        reference = holdout_gate[rng.integers(0, n, n)]
-        out[r] = tail_share(holdout_gate[rng.integers(0, n, n_synthetic)], reference, quantile)
+        reference = pick(g)
+        out[r] = tail_share(pick(m), reference, quantile)
     return out
 
 
@@ -108,11 +120,13 @@ def distance_to_closest_record(
     seed: int = 0,
     progress: Progress = None,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
+    holdout_groups: np.ndarray | None = None,
 ) -> DistanceToClosestRecord:
     """DCR of synthetic and holdout rows to training rows (encoded matrices), with NNDR, comparisons and the
     gate's DCR to the unique training rows and its null (`unique_train`/`holdout_hits` from copies.py). The two
     searches to the training rows are exact unless their estimated time exceeds `time_budget_seconds`; then a
-    faiss index finds them and `search` says "approximate" with the recall measured on a seeded sample."""
+    faiss index finds them and `search` says "approximate" with the recall measured on a seeded sample.
+    holdout_groups: the holdout rows' entities for the null (see tail_share_null), None: every row alone."""
     step = _sub_progress(progress, 0.0, 0.45)
     found = [nearest_search(train_enc, synthetic_enc, 2, time_budget_seconds=time_budget_seconds, seed=seed,
                             progress=step),
@@ -166,7 +180,7 @@ def distance_to_closest_record(
         synthetic_to_unique=syn_gate,
         holdout_to_unique=hold_gate,
         unique_train_rows=int(unique_train.sum()),
-        null=tail_share_null(hold_gate, len(synthetic_enc), resamples, seed) if judged else None,
+        null=tail_share_null(hold_gate, len(synthetic_enc), resamples, seed, groups=holdout_groups) if judged else None,
         search=search,
     )
 

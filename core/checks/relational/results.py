@@ -51,6 +51,7 @@ class IntegrityResult:
     real_parent_rows: int
     synthetic_parent_rows: int
     orphan_null: np.ndarray | None = None  # orphan share of real entity resamples at the synthetic size
+    null_foreign_key_null: np.ndarray | None = None  # the same for null foreign keys
 
     @staticmethod
     def _share(count: int, rows: int) -> float:
@@ -214,3 +215,16 @@ class RelationalEvaluation:
         report["gates"] = [g.to_dict() for g in self.gates]
         report["verdict"] = self.verdict
         return report
+
+    def to_json(self) -> dict:
+        """to_dict as plain JSON values (numpy scalars and arrays as numbers and lists), as the store keeps it."""
+        import json
+
+        def plain(value):
+            if isinstance(value, np.generic):
+                return value.item()
+            if isinstance(value, np.ndarray):
+                return value.tolist()
+            raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+        return json.loads(json.dumps(self.to_dict(), default=plain))
