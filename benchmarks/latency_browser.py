@@ -89,8 +89,16 @@ WATCHER = """(FIELDS) => {
     }
   }
   window.WebSocket = Watched;
-  new MutationObserver(() => { window.__lastMutation = performance.now(); })
-    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  // Changes of the page's content only: not a tooltip popping up under the resting mouse pointer (a portal
+  // outside the main area and sidebar), nor a data grid's hidden accessibility mirror (inside its canvas),
+  // which is refreshed lazily after the grid is drawn.
+  const counts = (node) => {
+    const el = node.nodeType === 1 ? node : node.parentElement;
+    return !!el && !!el.closest('[data-testid=stMain], [data-testid=stSidebar]') && !el.closest('canvas');
+  };
+  new MutationObserver((records) => {
+    if (records.some(r => counts(r.target))) window.__lastMutation = performance.now();
+  }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 }"""
 # Settled: after the click's rerun request, a run finished, no run started since, and neither a message nor a DOM
 # change for quietMs; every Plotly chart drawn and no skeleton left. Returns the click's timings, else null.
