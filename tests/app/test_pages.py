@@ -65,18 +65,18 @@ def test_records_needs_a_signed_in_reviewer(app, open_page, temp_store):
     assert "needs 'reviewer'" in " ".join(_texts(app.info)) and not app.subheader
 
 
-def test_records_sample_next_and_flag(app, open_page, temp_store):
+def test_records_sample_next_and_flag(app, open_page, temp_store, click):
     open_page(_as_reviewer(app, temp_store), "records")
     assert not app.error
     heading = app.subheader[0].value
     assert heading.startswith("Synthetic record")
     # The record on screen is counted at once (the counter does not lag by one).
     assert app.metric[0].value == "1 / 200"
-    app.button(key="records_next").click().run()
+    click(app, "records_nav", "next")
     assert app.session_state["_records_cursor"] == 1 and app.metric[0].value == "2 / 200"
     assert app.subheader[0].value != heading
-    app.button(key="records_next").click().run()
-    app.button(key="records_previous").click().run()
+    click(app, "records_nav", "next")
+    click(app, "records_nav", "previous")
     assert app.session_state["_records_cursor"] == 1
 
     app.radio(key="records_method").set_value("suspicious").run()
@@ -99,10 +99,10 @@ def test_records_sample_next_and_flag(app, open_page, temp_store):
     assert app.radio(key="records_method").value == "suspicious"
     assert "method 'suspicious', seed 0" in " ".join(_texts(app.caption))
 
-    app.button(key="records_next").click().run()
+    click(app, "records_nav", "next")
     app.text_input(key="records_flag_note").input("too young for a doctorate")
     app.selectbox(key="records_flag_reason").set_value("privacy risk")
-    app.button(key="records_flag").click().run()
+    click(app, "records_flag_buttons", "flag")
     assert not app.exception
     flags = app.session_state["review_work"]["rita"][app.session_state["review"].tables["synthetic"].sha256]["flags"]
     assert len(flags) == 1

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.review import auth
 from core.store import read_session, session_scope, verify_chain
 
-from tests.app.conftest import APP, TIMEOUT
+from tests.app.conftest import APP, TIMEOUT, _click
 
 PASSWORD = "password123"
 POLICY = "[review]\nmin_records_read = 1\nrequired_reviewers = 1\nallow_waivers = true\n"
@@ -154,8 +154,7 @@ def test_register_review_approve_and_four_eyes(store):
     _open(at, "records")
     at.text_input(key="records_flag_note").input("age 90 with a child's job")
     at.selectbox(key="records_flag_reason").set_value("implausible")
-    at.button(key="records_flag").click()
-    _ok(at.run())
+    _ok(_click(at, "records_flag_buttons", "flag"))
     at.text_area(key="records_review_comment").input("read the first record")
     at.button(key="records_review_submit").click()
     _ok(at.run())
