@@ -139,10 +139,10 @@ def unapplied_clicks(state: Any, ack: dict | None) -> tuple[list[Click], dict]:
         return [], ack
     last = ack["seq"] if ack.get("nonce") == clicks["nonce"] else 0
     found = []
-    for event in sorted((e for e in clicks.get("events", []) if isinstance(e, list) and len(e) == 3),
-                        key=lambda e: e[0]):
-        seq, name, context = event
-        if isinstance(seq, int) and seq > last:
+    events = [e for e in clicks.get("events") or [] if isinstance(e, list) and len(e) == 3
+              and isinstance(e[0], int) and not isinstance(e[0], bool)]
+    for seq, name, context in sorted(events, key=lambda e: e[0]):
+        if seq > last:
             found.append(Click(str(name), context if isinstance(context, dict) else {}))
             last = seq
     return found, {"nonce": clicks["nonce"], "seq": last}
