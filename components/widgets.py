@@ -23,6 +23,28 @@ PAGE_DATA = "pages/data.py"
 SHA256_WIDTH = 540  # pixels a 64-digit hex digest needs in st.dataframe (measured on the Data page): shown whole
 
 
+SHORT_DIGEST = 12  # hex digits of a digest shown in a table that must fit the page; the full one in its details
+
+
+def short_digest(digest: str | None) -> str:
+    """The first SHORT_DIGEST hex digits of a digest and an ellipsis ('' for none)."""
+    return f"{digest[:SHORT_DIGEST]}…" if digest else ""
+
+
+def short_time(value: object, seconds: bool = True) -> str:
+    """A time from the store (ISO text or datetime) as 'YYYY-MM-DD HH:MM:SS' (or to the minute), in its own zone
+    (UTC in the store); other text as it is."""
+    from datetime import datetime
+
+    if not value:
+        return ""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
 def sha256_column(label: str) -> object:
     """Column config of a sha256 column in st.dataframe: wide enough to show the whole digest."""
     return st.column_config.TextColumn(label, width=SHA256_WIDTH)

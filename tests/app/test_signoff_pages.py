@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.review import auth
-from core.store import read_session, session_scope, verify_chain
+from core.store import audit_events, read_session, session_scope, verify_chain
 
 from tests.app.conftest import APP, TIMEOUT, _click
 
@@ -189,3 +189,18 @@ def test_register_review_approve_and_four_eyes(store):
     at.button(key="history_verify").click()
     _ok(at.run())
     assert "Chain OK" in _texts(at.success)
+    # The History tables fit the page (short digests and times); a selected row shows its values whole.
+    generations = next(d.value for d in at.dataframe if "synthetic sha256" in d.value.columns)
+    sha = at.session_state["review"].tables["synthetic"].sha256
+    assert generations["synthetic sha256"].iloc[0] == sha[:12] + "…"
+    assert len(generations["created (UTC)"].iloc[0]) == len("2026-01-01 00:00")
+    audit = next(d.value for d in at.dataframe if "payload" in d.value.columns)
+    assert list(audit.columns)[-1] == "payload" and audit["hash"].str.len().max() == 13
+    at.session_state["history_generations"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.session_state["history_audit"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    _ok(at.run())
+    codes = [c.value for c in at.code]
+    assert sha in codes
+    with read_session(store) as s:
+        newest = audit_events(s)[-1]
+    assert newest["hash"] in codes and newest["prev_hash"] in codes

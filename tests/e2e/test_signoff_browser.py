@@ -126,6 +126,14 @@ def test_register_review_refuse_creator_approve_and_verify(browser, signoff_url)
         wait_idle(page)
         page.get_by_text("Chain OK").wait_for()
         assert_no_error(page, "history")
+        # Both tables fit 1,440 px (no sideways scrolling); selecting a row shows its full digest.
+        for key in ("history_generations", "history_audit"):
+            scroller = page.locator(f".st-key-{key} [data-testid=stDataFrameResizable] .dvn-scroller")
+            assert scroller.evaluate("s => s.scrollWidth <= s.clientWidth"), f"{key} scrolls sideways"
+        box = page.locator(".st-key-history_generations [data-testid=stDataFrameResizable]").bounding_box()
+        page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)  # the first row's selection box
+        wait_idle(page)
+        page.locator(".st-key-history_generation_details").get_by_text("Synthetic table sha256").wait_for()
         _shot(page, "10-history")
     finally:
         context.close()
