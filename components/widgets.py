@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -92,7 +93,7 @@ def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def inputs_table(review: Review) -> pd.DataFrame:
-    """One line per table under review: role, file, rows, columns, sha256."""
+    """One line per table under review: role, file name, rows, columns, sha256 (folders: input_folders)."""
     rows = []
     for role in ("real", "synthetic", "holdout"):
         table = review.tables.get(role)
@@ -100,9 +101,15 @@ def inputs_table(review: Review) -> pd.DataFrame:
             rows.append({"table": role, "file": "(none)", "rows": "", "columns": "", "sha256": ""})
             continue
         label = "real (training part)" if role == "real" else role
-        rows.append({"table": label, "file": table.path, "rows": f"{table.rows:,}",
+        rows.append({"table": label, "file": Path(table.path).name, "rows": f"{table.rows:,}",
                      "columns": str(table.columns), "sha256": table.sha256})
     return pd.DataFrame(rows)
+
+
+def input_folders(review: Review) -> list[str]:
+    """The folders of the files under review, in role order, each once (none for uploads: a bare file name)."""
+    folders = [str(Path(t.path).parent) for t in (review.tables.get(r) for r in ("real", "synthetic", "holdout")) if t]
+    return [f for f in dict.fromkeys(folders) if f != "."]
 
 
 def record_comparison(synthetic_row: pd.DataFrame, real_row: pd.DataFrame, metadata: dict[str, str],
