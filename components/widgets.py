@@ -46,6 +46,15 @@ def short_time(value: object, seconds: bool = True) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+def gate_details(details: list[tuple[str, str]], key: str) -> None:
+    """Each gate's detail in full, in an expander under its table (the table's detail column is cut to fit
+    1,440 px); `details` are (gate name, detail) pairs."""
+    with st.expander("Each gate's detail in full", key=f"{key}_details"):
+        for name, detail in details:
+            st.markdown(f"**{plain(name)}**")
+            st.text(detail)
+
+
 def sha256_column(label: str) -> object:
     """Column config of a sha256 column in st.dataframe: wide enough to show the whole digest."""
     return st.column_config.TextColumn(label, width=SHA256_WIDTH)

@@ -67,3 +67,28 @@ def test_a_titled_figure_keeps_title_legend_and_toolbar_apart():
     assert layout.title.xanchor == "left" and layout.legend.xanchor == "left"
     assert layout.legend.yanchor == "bottom" and layout.legend.y >= 1  # above the plot area, below the title
     assert layout.margin.t == TITLE_MARGIN
+
+
+def test_summary_gate_details_are_readable_in_full(app, open_page):
+    """The gates table shows the detail's start (to fit 1,440 px); every gate's detail is below it in full."""
+    from components.cache import evaluation
+
+    result = evaluation(app.session_state["review"])
+    open_page(app, "summary")
+    assert any(e.label == "Each gate's detail in full" for e in app.expander)
+    texts = [t.value for t in app.text]
+    for gate in result.gates:
+        assert gate.detail in texts, gate.name
+
+
+def test_membership_figure_draws_the_bound_the_gate_applied():
+    """The membership chart's gate line is the gate's own bound (its measured null), not the policy's fallback."""
+    from types import SimpleNamespace
+
+    from components.privacy_views import membership_figure
+
+    mia = SimpleNamespace(auc=0.513, ci_low=0.495, ci_high=0.531)
+    fig = membership_figure(SimpleNamespace(membership_inference=mia), 0.5208)
+    lines = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert [s.x0 for s in lines] == [0.5208]
+    assert any(a.text == "gate bound 0.521" for a in fig.layout.annotations)
