@@ -19,7 +19,7 @@ from components.store_access import (
     store_engine,
     write_permission,
 )
-from components.widgets import plain, sha256_column, short_digest, short_time, text_frame
+from components.widgets import gate_details, plain, sha256_column, short_digest, short_time, text_frame
 from core.review import signoff
 from core.errors import InputError, ReviewError
 from core.review.export import evidence_report_html, export_bundle, report_for_viewer
@@ -212,6 +212,8 @@ def generation_detail_view(generation_id: int) -> None:
             st.caption(f"Evaluation #{latest['id']} · report sha256 {latest['sha256']} · tool {latest['tool_version']}"
                        f" · {len(detail.evaluations)} evaluation(s) recorded")
             st.dataframe(_gates_frame(report.get("gates", [])), hide_index=True, width="stretch",
+                         key="gen_gates")
+            gate_details([(str(g.get("name")), str(g.get("detail", ""))) for g in report.get("gates", [])],
                          key="gen_gates")
             if redacted:
                 st.caption(f"Real values are redacted in {redacted} field(s): sign in as a reviewer to see them.")
@@ -464,6 +466,7 @@ def signoff_panel(generation_id: int, review: Review) -> None:
         st.markdown(f":{colour}[{icon} **{_rule_label(check)}**] {plain(check.message)}")
     if gates:
         st.dataframe(_gates_frame(gates), hide_index=True, width="stretch", key="signoff_gates")
+        gate_details([(str(g.get("name")), str(g.get("detail", ""))) for g in gates], key="signoff_gates")
 
     st.markdown("**The ten rules** (the approver confirms each one)")
     hints = _rule_hints(report)

@@ -115,6 +115,7 @@ def test_register_review_refuse_creator_approve_and_verify(browser, signoff_url)
         _sign_in(page, "alex")
         go(page, signoff_url, "Sign-off")
         _tick_rules_and_waive(page)
+        _shot(page, "9a-signoff-checklist")  # the ten rules in full and the waived gates, before signing
         page.get_by_role("button", name="Sign", exact=True).click()
         wait_idle(page)
         page.get_by_text("Frozen evidence sha256").wait_for()
