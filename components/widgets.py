@@ -91,9 +91,9 @@ def format_values(series: pd.Series) -> pd.Series:
         out = series.dt.strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False)
     else:
         out = series.astype(str)
-    out = out.astype(object)
-    out[missing] = MISSING_TEXT
-    return out
+    text = out.to_numpy(dtype=object, copy=True)
+    text[missing] = MISSING_TEXT  # on the array: a masked Series assignment costs ~0.5 ms a column, per click
+    return pd.Series(text, index=series.index)
 
 
 def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
