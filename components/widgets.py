@@ -84,7 +84,7 @@ def format_values(series: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(series):
         values = series.to_numpy(dtype=float, na_value=np.nan)
         whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 1e15)
-        text = np.where(whole, np.char.mod("%d", np.nan_to_num(values).astype(np.int64)),
+        text = np.where(whole, np.char.mod("%d", np.where(whole, values, 0).astype(np.int64)),
                         np.char.mod("%.6g", np.nan_to_num(values)))
         out = pd.Series(text.astype(object), index=series.index)
     elif pd.api.types.is_datetime64_any_dtype(series):
