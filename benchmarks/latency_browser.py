@@ -237,7 +237,7 @@ def measure(page, repeats: int, server: ServerTimes) -> dict[str, list[dict]]:
     times: dict[str, list[dict]] = {k: [] for k in INTERACTIONS}
     for _ in range(repeats):
         for title in ("Columns", "Correlations", "Records", "Summary"):
-            times["page change"].append(timed(page, nav(page, title), server))
+            times["page change"].append({**timed(page, nav(page, title), server), "page": title})
         times["reference (Sign in page)"].append(timed(page, nav(page, "Sign in"), server))
     open_page(page, "Columns")
     columns = options(page, "Column")
@@ -274,6 +274,10 @@ def summary(times: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
                      **{f"median_{field}": _median(rows, field)
                         for field in ("server_ms", "browser_ms", "kb_received", "runs", "server_cpu_ms",
                                       "server_run_wall_ms")}}
+        pages = sorted({r["page"] for r in rows if "page" in r})
+        if pages:
+            out[name]["median_ms_by_page"] = {p: round(statistics.median(r["total_ms"] for r in rows if r.get("page") == p))
+                                              for p in pages}
     return out
 
 
@@ -349,6 +353,8 @@ def main() -> None:
             print(f"{key:<26}{row['median_ms']:>8}{row['p90_ms']:>8}{row['ratio_to_reference']:>7}"
                   f"{row['median_server_ms']:>8.0f}{row['median_browser_ms']:>8.0f}{row['median_kb_received']:>7.0f}"
                   f"{row['median_runs']:>5.0f}{'' if cpu is None else f'{cpu:.0f}':>8}{row['n']:>4}")
+            if "median_ms_by_page" in row:
+                print(f"{'':<4}by page: " + ", ".join(f"{p} {ms}" for p, ms in row["median_ms_by_page"].items()))
 
 
 if __name__ == "__main__":
