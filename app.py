@@ -46,6 +46,7 @@ from components.state import get_review, mark_app_entry  # noqa: E402  (imported
 from components.widgets import sidebar_summary  # noqa: E402
 from components.auth_views import sidebar_user  # noqa: E402
 from components.store_access import setup_token_sha256  # noqa: E402
+from components.process import freeze_long_lived_objects  # noqa: E402
 
 get_review()  # a fresh session starts on the bundled demo
 if not st.session_state.get("_setup_token_checked"):
@@ -58,4 +59,5 @@ relational_sidebar()  # the table picker when relational data is loaded
 sidebar_user()  # signed-in user and sign-out (components/auth_views.py)
 mark_app_entry()
 loading.empty()
+freeze_long_lived_objects()  # the libraries a page imported last run stay out of later garbage collections
 page.run()

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.cache import manager
-from components.figures import LAYOUT
+from components.figures import titled_layout
 from core import __version__
 from core.jobs import Job, content_key
 from core.checks.drift import ColumnDrift, DriftPolicy, DriftResult, detect_drift
@@ -21,6 +21,8 @@ from core.data.metadata import check_schemas, coerce_to_metadata, resolve_metada
 
 THEN_COLOUR = "#1f77b4"
 NOW_COLOUR = "#d62728"
+EFFECT_HELP = ("Wasserstein distance normed by the reference range for numbers, Jensen-Shannon distance for "
+               "categories, whichever test judged the column")
 TEST_NAMES = {"ks": "Kolmogorov-Smirnov", "wasserstein_normed": "Wasserstein (normed)",
               "chi_squared": "chi-squared", "jensenshannon": "Jensen-Shannon", "none": "none (no values)"}
 
@@ -87,7 +89,8 @@ def _num(value) -> float:
 
 
 def columns_table(result: DriftResult) -> pd.DataFrame:
-    """One row per column: test, statistic, threshold, p-value, drifted, effect size and reasons; worst first."""
+    """One row per column: test, statistic, threshold, p-value, drifted, effect size (named in EFFECT_HELP) and
+    reasons; worst first."""
     rows = []
     for c in result.columns.values():
         cut = {"jensenshannon": result.policy.jensenshannon_threshold,
@@ -96,8 +99,8 @@ def columns_table(result: DriftResult) -> pd.DataFrame:
             "column": c.column, "type": c.sdtype, "test": TEST_NAMES.get(c.test, c.test),
             "statistic": _num(c.statistic), "threshold": _num(c.threshold),
             "p-value": "n/a (distance test)" if c.p_value is None else f"{c.p_value:.3g}",
-            "drifted": "DRIFTED" if c.drifted else "no", "effect": c.distance_name.replace("_", " "),
-            "effect size": _num(c.distance), "reasons": "; ".join(c.reasons),
+            "drifted": "DRIFTED" if c.drifted else "no", "effect size": _num(c.distance),
+            "reasons": "; ".join(c.reasons),
             "_order": (0 if c.drifted else 1, -(_num(c.distance) / cut if c.distance is not None else 0.0)),
         })
     frame = pd.DataFrame(rows)
@@ -171,7 +174,7 @@ def column_figure(column: ColumnDrift) -> go.Figure:
     stat = f"{column.distance_name.replace('_', ' ')} {column.distance:.3f}" if column.distance is not None else ""
     fig.update_yaxes(title_text="share of rows", tickformat=".0%")
     fig.update_xaxes(title_text=column.column)
-    fig.update_layout(title=dict(text=f"{column.column}: {stat}", font=dict(size=14)), height=360, **LAYOUT)
+    fig.update_layout(height=380, **titled_layout(f"{column.column}: {stat}"))
     return fig
 
 

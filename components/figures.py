@@ -14,6 +14,18 @@ COLOURS = {"real": REAL_COLOUR, "synthetic": SYNTHETIC_COLOUR}
 # Legends sit top-left: Plotly's toolbar (modebar) is drawn top-right and used to cover them.
 LEGEND = dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")
 LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=LEGEND)
+TITLE_MARGIN = 80  # top margin of a titled figure: the title on top, the legend on its own line below it
+
+
+def titled_layout(title: str) -> dict:
+    """LAYOUT for a figure with a title: the title top-left, the legend below it, neither over the other."""
+    if not title:
+        return LAYOUT
+    return dict(LAYOUT, margin=dict(LAYOUT["margin"], t=TITLE_MARGIN),
+                title=dict(text=title, font=dict(size=14), x=0, xanchor="left", y=1, yanchor="top",
+                           yref="container", pad=dict(t=10)))
+
+
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 MAX_BOX_CATEGORIES = 15
 
@@ -55,7 +67,7 @@ def marginal_figure(marginal: Marginal, title: str = "") -> go.Figure:
         fig.update_xaxes(type="category", tickangle=-30)
     fig.update_yaxes(title_text="share of rows", tickformat=".0%")
     fig.update_xaxes(title_text=marginal.column)
-    fig.update_layout(title=title, height=420, **LAYOUT)
+    fig.update_layout(height=420, **titled_layout(title))
     return fig
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from components.figures import REAL_COLOUR, SYNTHETIC_COLOUR
+from components.widgets import gate_details
 from core.gates import rule_text
 from core.checks.privacy import DCR_TAIL_QUANTILE, PrivacyResult
 
@@ -53,9 +54,11 @@ def gate_frame(gates: list[dict]):
 
 
 def show_gates(gates: list[dict], key: str) -> None:
-    """Draw a gate table (value, rule, pass/FAIL/not judgeable, the null's median and floor, detail)."""
+    """Draw a gate table (value, rule, pass/FAIL/not judgeable, the null's median and floor, the detail's start)
+    and each gate's detail in full below it."""
     st.dataframe(gate_frame(gates), hide_index=True, width="stretch", key=key,
                  column_config={"detail": st.column_config.TextColumn("detail", width="large")})
+    gate_details([(g["name"], str(g["detail"])) for g in gates], key=key)
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -186,7 +189,8 @@ def risk_figure(risks: pd.DataFrame) -> go.Figure:
 
 
 def membership_figure(result: PrivacyResult, threshold: float) -> go.Figure:
-    """The membership-inference AUC with its 95% CI on the 0.5 (no leak) to 1 scale, with the gate threshold."""
+    """The membership-inference AUC with its 95% CI on the 0.5 (no leak) to 1 scale, with the bound the gate
+    applied (`threshold`: the measured null's, as in the gate table, not the policy's fallback)."""
     mia = result.membership_inference
     fig = go.Figure(go.Scatter(
         x=[mia.auc], y=["AUC"], mode="markers", marker=dict(size=14, color=SYNTHETIC_COLOUR, symbol="diamond"),
@@ -195,10 +199,10 @@ def membership_figure(result: PrivacyResult, threshold: float) -> go.Figure:
         hovertemplate="AUC %{x:.3f}<extra></extra>", name="attack AUC"))
     fig.add_vline(x=0.5, line=dict(color=HOLDOUT_COLOUR, dash="dot"), annotation_text="0.5 no leak",
                   annotation_position="top")
-    fig.add_vline(x=threshold, line=dict(color="#d62728", dash="dash"), annotation_text=f"gate {threshold:.2f}",
+    fig.add_vline(x=threshold, line=dict(color="#d62728", dash="dash"), annotation_text=f"gate bound {threshold:.3f}",
                   annotation_position="top")
     low = min(0.4, mia.ci_low - 0.02)
-    high = max(threshold + 0.05, mia.ci_high + 0.02)
+    high = max(threshold + 0.02, mia.ci_high + 0.02, 0.55)
     fig.update_layout(height=150, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
     fig.update_xaxes(range=[low, high], title_text="ROC-AUC of telling training rows from holdout rows")
     fig.update_yaxes(visible=False)

@@ -20,7 +20,7 @@ from components.store_access import (
     store_engine,
     write_permission,
 )
-from components.widgets import plain, sha256_column, text_frame
+from components.widgets import gate_details, plain, sha256_column, short_digest, short_time, text_frame
 from core.review import signoff
 from core.errors import InputError, ReviewError
 from core.review.export import evidence_report_html, export_bundle, report_for_viewer
@@ -286,6 +286,8 @@ def generation_detail_view(generation_id: int) -> None:
                        f" · {len(detail.evaluations)} evaluation(s) recorded")
             st.dataframe(_gates_frame(report.get("gates", [])), hide_index=True, width="stretch",
                          key="gen_gates")
+            gate_details([(str(g.get("name")), str(g.get("detail", ""))) for g in report.get("gates", [])],
+                         key="gen_gates")
             if redacted:
                 st.caption(f"Real values are redacted in {redacted} field(s): sign in as a reviewer to see them.")
     with tabs[1]:
@@ -327,19 +329,48 @@ def generation_detail_view(generation_id: int) -> None:
                      hide_index=True, width="stretch", key="gen_lineage",
                      column_config={"synthetic sha256": sha256_column("synthetic sha256")})
     with tabs[5]:
-        st.dataframe(audit_frame(events), hide_index=True, width="stretch", key="gen_audit")
+        audit_table(events, key="gen_audit")
     with tabs[6]:
         changes_view(generation_id, key="gen_changes")
 
 
 def audit_frame(events: list[dict]) -> pd.DataFrame:
-    """Audit events as a table (payload as JSON text, hashes shortened)."""
-    return pd.DataFrame([{"event": e["id"], "at": e["at"], "actor": e["actor"], "action": e["action"],
+    """Audit events as a table that fits the page: times to the second (UTC), the hash shortened, and the
+    payload's start last (a row's details show the whole event: audit_details)."""
+    return pd.DataFrame([{"event": e["id"], "at (UTC)": short_time(e["at"]), "actor": e["actor"], "action": e["action"],
                           "entity": f"{e['entity']} {e['entity_id']}",
                           "generation": "" if e["generation_id"] is None else f"#{e['generation_id']}",
-                          "payload": json.dumps(e["payload"], ensure_ascii=False)[:300], "hash": e["hash"][:16]}
-                         for e in events], columns=["event", "at", "actor", "action", "entity", "generation",
-                                                    "payload", "hash"])
+                          "hash": short_digest(e["hash"]),
+                          "payload": json.dumps(e["payload"], ensure_ascii=False)[:300]}
+                         for e in events], columns=["event", "at (UTC)", "actor", "action", "entity", "generation",
+                                                    "hash", "payload"])
+
+
+def selected_row(selection: Any) -> int | None:
+    """The position of the row selected in an st.dataframe with single-row selection, or None."""
+    rows = getattr(getattr(selection, "selection", None), "rows", None) or []
+    return int(rows[0]) if rows else None
+
+
+def audit_table(events: list[dict], key: str, height: int | str = "auto") -> None:
+    """The audit events as a table; selecting a row shows that event whole (time, hashes, payload)."""
+    # The payload's start takes the width left at 1,440 px: the table never scrolls sideways.
+    chosen = selected_row(st.dataframe(audit_frame(events), hide_index=True, width="stretch", key=key,
+                                       height=height, on_select="rerun", selection_mode="single-row",
+                                       column_config={"payload": st.column_config.TextColumn("payload", width=250)}))
+    if chosen is None:
+        st.caption("Select a row to see its event whole: the full hashes and payload.")
+        return
+    event = events[chosen]
+    with st.container(border=True, key=f"{key}_details"):
+        st.markdown(f"**Event {event['id']}**: {plain(event['action'])} by {plain(event['actor'])} at "
+                    f"{plain(event['at'])}")
+        st.caption("Hash (sha256, covering the previous event's hash)")
+        st.code(event["hash"], language=None)
+        if event.get("prev_hash"):
+            st.caption("Previous event's hash")
+            st.code(event["prev_hash"], language=None)
+        st.json(event["payload"], expanded=True)
 
 
 def export_panel(generation_id: int) -> None:
@@ -508,6 +539,7 @@ def signoff_panel(generation_id: int, review: Review) -> None:
         st.markdown(f":{colour}[{icon} **{_rule_label(check)}**] {plain(check.message)}")
     if gates:
         st.dataframe(_gates_frame(gates), hide_index=True, width="stretch", key="signoff_gates")
+        gate_details([(str(g.get("name")), str(g.get("detail", ""))) for g in gates], key="signoff_gates")
 
     st.markdown("**The ten rules** (the approver confirms each one)")
     hints = _rule_hints(report)
@@ -596,14 +628,26 @@ def history_view() -> None:
     shown = [s for s in summaries if (chosen == "(all)" or s.dataset_name == chosen)
              and (not states or s.state in states)]
     st.subheader(f"Generations ({len(shown)} of {len(summaries)})")
-    st.dataframe(pd.DataFrame([{"generation": f"#{s.id}", "state": s.state, "dataset": s.dataset_name,
-                                "method": s.method, "seed": s.seed, "rows": s.rows,
-                                "parent": f"#{s.parent_id}" if s.parent_id else "", "created by": s.created_by,
-                                "created at": s.created_at, "synthetic sha256": s.synthetic_sha256} for s in shown],
-                              columns=["generation", "state", "dataset", "method", "seed", "rows", "parent",
-                                       "created by", "created at", "synthetic sha256"]),
-                 hide_index=True, width="stretch", key="history_generations",
-                 column_config={"synthetic sha256": sha256_column("synthetic sha256")})
+    # Fits 1,440 px: the time to the minute and the digest shortened; selecting a row shows them whole.
+    chosen = selected_row(st.dataframe(
+        pd.DataFrame([{"#": f"#{s.id}", "state": s.state, "dataset": s.dataset_name, "method": s.method,
+                       "seed": s.seed, "rows": s.rows, "parent": f"#{s.parent_id}" if s.parent_id else "",
+                       "created by": s.created_by, "created (UTC)": short_time(s.created_at, seconds=False),
+                       "synthetic sha256": short_digest(s.synthetic_sha256)} for s in shown],
+                     columns=["#", "state", "dataset", "method", "seed", "rows", "parent", "created by",
+                              "created (UTC)", "synthetic sha256"]),
+        hide_index=True, width="stretch", key="history_generations", on_select="rerun",
+        selection_mode="single-row"))
+    if chosen is None:
+        st.caption("Select a row to see the generation's full sha256.")
+    else:
+        picked = shown[chosen]
+        with st.container(border=True, key="history_generation_details"):
+            st.markdown(f"**Generation #{picked.id}** ({plain(picked.state)}): {plain(picked.method)}, seed "
+                        f"{picked.seed}, {picked.rows:,} rows of {plain(picked.dataset_name)}, created by "
+                        f"{plain(picked.created_by)} at {plain(picked.created_at)}")
+            st.caption("Synthetic table sha256")
+            st.code(picked.synthetic_sha256, language=None)
     st.subheader(f"Audit log ({len(events)} events)")
     st.caption("Append-only: each event's hash covers the previous event's hash, so changing, removing or "
                "reordering any event breaks the chain from there on.")
@@ -614,4 +658,4 @@ def history_view() -> None:
             st.success(f"Chain OK: {result.reason}.", icon=":material/verified:")
         else:
             st.error(f"Chain broken at event {result.first_bad_event_id}: {plain(result.reason)}")
-    st.dataframe(audit_frame(events[::-1]), hide_index=True, width="stretch", key="history_audit", height=420)
+    audit_table(events[::-1], key="history_audit", height=420)

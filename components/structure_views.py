@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.figures import REAL_COLOUR, SYNTHETIC_COLOUR
+from components.figures import REAL_COLOUR, SYNTHETIC_COLOUR, titled_layout
 from core.checks.structure import StructureResult
 
 def contributions_figure(contributions: pd.Series, top: int = 15) -> go.Figure:
@@ -57,7 +57,7 @@ def explained_figure(explained: pd.DataFrame) -> go.Figure:
     colours = {"real": REAL_COLOUR, "synthetic": SYNTHETIC_COLOUR, "holdout": "#999999"}
     fig = go.Figure([go.Bar(name=t, x=list(explained.index), y=explained[t].to_numpy(), marker_color=colours.get(t))
                      for t in explained.columns])
-    fig.update_layout(title="Explained variance ratio", barmode="group", height=320)
+    fig.update_layout(barmode="group", height=320, **titled_layout("Explained variance ratio"))
     return fig
 
 

@@ -6,6 +6,7 @@ import json
 import streamlit as st
 
 from components.drift_views import (
+    EFFECT_HELP,
     categories_table,
     column_figure,
     columns_table,
@@ -131,14 +132,15 @@ st.dataframe(table, hide_index=True, width="stretch", key="drift_columns",
                  "threshold": st.column_config.NumberColumn("threshold", format="%.3g"),
                  "p-value": st.column_config.TextColumn("p-value", help="Only the p-value tests (small reference) "
                                                         "give one; the distance tests judge a distance instead."),
-                 "effect size": st.column_config.NumberColumn("effect size", format="%.3f"),
-                 "reasons": st.column_config.TextColumn("reasons", width="large"),
+                 "effect size": st.column_config.NumberColumn("effect size", format="%.3f", help=EFFECT_HELP),
              })
 
 drifted = [c for c in sorted(result.columns.values(), key=lambda c: -(c.distance or 0.0)) if c.drifted]
 if drifted:
     st.subheader("Drifted columns: real then vs real now")
     st.caption("Shares of rows on the bins (or categories) both tables share; missing values left out.")
+    for column in drifted:  # the table's reasons column is cut at 1,440 px: here in full
+        st.markdown(f"- **{plain(column.column)}**: {plain('; '.join(column.reasons))}")
     grid = st.columns(2)
     for i, column in enumerate(drifted[:MAX_PLOTS]):
         grid[i % 2].plotly_chart(column_figure(column), key=f"drift_plot_{column.column}",
@@ -147,22 +149,20 @@ if drifted:
         st.caption(f"{len(drifted) - MAX_PLOTS} more drifted columns are listed in the table above.")
 
 cats, missing = categories_table(result), missing_table(result)
-c1, c2 = st.columns(2, gap="large")
-with c1:
-    st.subheader("New and vanished categories")
-    if cats.empty:
-        st.caption("Every category of each table is in the other.")
-    else:
-        st.dataframe(cats, hide_index=True, width="stretch", key="drift_categories", column_config={
-            "share of current rows": st.column_config.NumberColumn(format="percent"),
-            "share of reference rows": st.column_config.NumberColumn(format="percent")})
-with c2:
-    st.subheader("Missing values")
-    if missing.empty:
-        st.caption("No column's share of missing values changed.")
-    else:
-        st.dataframe(missing, hide_index=True, width="stretch", key="drift_missing", column_config={
-            c: st.column_config.NumberColumn(format="percent") for c in ("missing then", "missing now", "change")})
+# One under the other, page-wide: side by side, the category table's headers were cut at 1,440 px.
+st.subheader("New and vanished categories")
+if cats.empty:
+    st.caption("Every category of each table is in the other.")
+else:
+    st.dataframe(cats, hide_index=True, width="stretch", key="drift_categories", column_config={
+        "share of current rows": st.column_config.NumberColumn(format="percent"),
+        "share of reference rows": st.column_config.NumberColumn(format="percent")})
+st.subheader("Missing values")
+if missing.empty:
+    st.caption("No column's share of missing values changed.")
+else:
+    st.dataframe(missing, hide_index=True, width="stretch", key="drift_missing", column_config={
+        c: st.column_config.NumberColumn(format="percent") for c in ("missing then", "missing now", "change")})
 
 st.subheader("Pairs whose association moved")
 moved = pairs_table(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.click_log import Button, Click, click_buttons, new_clicks
 from components.cache import (MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, record_sample, record_scores,
                               sample_overview)
 from components.records_view import record_comparison_cells, sample_hashes
@@ -91,14 +92,28 @@ def _jump() -> None:
     st.session_state[CURSOR_KEY] = min(max(int(st.session_state.get("records_goto", 1)) - 1, 0), max(n - 1, 0))
 
 
-def _flag(row_position: int, row_hash: str) -> None:
-    record_flags()[row_position] = {"row_hash": row_hash, "reason": st.session_state.get("records_flag_reason"),
-                                    "note": st.session_state.get("records_flag_note", ""),
-                                    "synthetic_sha256": review.tables["synthetic"].sha256}
+def _row_hash(row_position: int, hashes) -> str:
+    """The row hash of synthetic row `row_position` (from the sample's hashes when it is sampled)."""
+    found = (positions == row_position).nonzero()[0]
+    return str(hashes[found[0]]) if len(found) else str(row_hashes(synthetic.iloc[[row_position]])[0])
 
 
-def _unflag(row_position: int) -> None:
-    record_flags().pop(row_position, None)
+def _apply_flag_click(click: Click, hashes) -> None:
+    """Flag or unflag the row that was on screen when the button was clicked (its context), whatever the
+    cursor says now: a Next clicked just before is applied first but does not move the flag."""
+    row = click.context.get("row")
+    if not isinstance(row, int) or not 0 <= row < len(synthetic):
+        return
+    if click.name == "unflag":
+        record_flags().pop(row, None)
+        return
+    record_flags()[row] = {"row_hash": _row_hash(row, hashes), "reason": st.session_state.get("records_flag_reason"),
+                           "note": st.session_state.get("records_flag_note", ""),
+                           "synthetic_sha256": review.tables["synthetic"].sha256}
+    st.session_state["records_flag_note"] = ""  # the note belonged to that flag
+
+
+NAV_KEY, FLAG_KEY = "records_nav", "records_flag_buttons"  # components.click_log: every click counts, in order
 
 
 # Everything below depends on the record shown and the reviewer's work: one fragment, so Next, Previous, Go and
@@ -106,8 +121,12 @@ def _unflag(row_position: int) -> None:
 @st.fragment
 def _record_view() -> None:
     """The record on screen, its counters, navigation, flag form, the sample overview and the submission panel."""
-    flags, read = record_flags(), records_read()  # the signed-in user's own work (components.state)
     hashes = sample_hashes(review, sample_key, positions)
+    for click in new_clicks(NAV_KEY):  # quick clicks merged into one rerun still move one record each
+        _step(1 if click.name == "next" else -1)
+    for click in new_clicks(FLAG_KEY):
+        _apply_flag_click(click, hashes)
+    flags, read = record_flags(), records_read()  # the signed-in user's own work (components.state)
     cursor = min(max(int(st.session_state.get(CURSOR_KEY, 0)), 0), max(n - 1, 0))
     st.session_state[CURSOR_KEY] = cursor
     index = cursor
@@ -115,7 +134,6 @@ def _record_view() -> None:
     real_position = int(nearest.positions[index])
     distance = float(nearest.distances[index])
     reasons = noticed_reasons(quick, row_position, distance)
-    row_hash = str(hashes[index])
 
     # A row opened from another page (Privacy's near copies) is shown instead of the sample's current record.
     opened = opened_synthetic_row(review)
@@ -130,7 +148,6 @@ def _record_view() -> None:
             found = nearest_real(review, (row_position,))
             real_position, distance = int(found.positions[0]), float(found.distances[0])
         reasons = noticed_reasons(quick, row_position, distance)  # the same "Noticed" as in the sample
-        row_hash = str(row_hashes(synthetic.iloc[[row_position]])[0])
     read.add(row_position)  # before the counters, so they include the record on screen
 
     read_in_sample = sum(int(p) in read for p in positions)
@@ -141,14 +158,13 @@ def _record_view() -> None:
     m2.metric("Flagged (this sample)", str(flagged_in_sample))
     m3.metric("Read / flagged (all samples)", f"{len(read)} / {len(flags)}")
 
-    nav1, nav2, nav3, nav4 = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
-    nav1.button("Previous", key="records_previous", on_click=_step, args=(-1,), disabled=n == 0, width="stretch",
-                shortcut="p", help="Key: P")
-    nav2.markdown(f"**Record {index + 1} of {n}**")
-    nav3.button("Next", key="records_next", on_click=_step, args=(1,), disabled=n == 0, width="stretch",
-                shortcut="n", help="Key: N")
+    nav, goto = st.columns([4, 4], vertical_alignment="bottom")
+    with nav:
+        click_buttons(NAV_KEY, [Button("previous", "Previous", shortcut="p", help="Key: P", disabled=n == 0),
+                                f"Record {index + 1} of {n}",
+                                Button("next", "Next", shortcut="n", help="Key: N", disabled=n == 0)])
     st.session_state["records_goto"] = index + 1  # a form widget: the browser sends it only on Go
-    with nav4.form("records_goto_form", border=False, enter_to_submit=True):
+    with goto.form("records_goto_form", border=False, enter_to_submit=True):
         g1, g2 = st.columns([2, 1], vertical_alignment="bottom")
         g1.number_input("Go to record", min_value=1, max_value=max(n, 1), step=1, key="records_goto")
         g2.form_submit_button("Go", on_click=_jump, key="records_go")
@@ -187,17 +203,16 @@ def _record_view() -> None:
                                 "check": st.column_config.TextColumn("check")})
 
     current = flags.get(row_position)
-    with st.form("records_flag_form", border=True, clear_on_submit=True):
+    with st.container(border=True, key="records_flag_box"):
         st.markdown("**Flag this record**" + (f" (flagged: {current['reason']})" if current else ""))
         f1, f2 = st.columns([1, 3])
         f1.selectbox("Reason", FLAG_REASONS, key="records_flag_reason")
         f2.text_input("Note", key="records_flag_note", placeholder="what looks wrong")
-        b1, b2, _ = st.columns([1, 1, 4])
-        # Callbacks, not a second run: the flag is set before this view draws, so one click is one rerun.
-        b1.form_submit_button("Flag", type="primary", width="stretch", key="records_flag", shortcut="f",
-                              help="Key: F", on_click=_flag, args=(row_position, row_hash))
-        b2.form_submit_button("Remove flag", width="stretch", disabled=current is None, key="records_unflag",
-                              on_click=_unflag, args=(row_position,))
+        buttons, _ = st.columns([2, 4])
+        with buttons:  # a click carries the row on screen, and is applied at the top of the next run
+            click_buttons(FLAG_KEY, [Button("flag", "Flag", shortcut="f", help="Key: F", primary=True),
+                                     Button("unflag", "Remove flag", disabled=current is None)],
+                          context={"row": row_position})
 
     st.subheader("The sample")
     overview = pd.DataFrame({

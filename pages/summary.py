@@ -10,7 +10,7 @@ import streamlit as st
 from components.analysis_cache import computed_privacy, computed_utility, evaluation_with_results
 from components.engine_views import engine_notice
 from components.state import require_app_entry
-from components.widgets import plain, review_or_stop, verdict_badge
+from components.widgets import gate_details, plain, review_or_stop, verdict_badge
 from core.gates import rule_text
 
 # Which page explains a failing gate.
@@ -61,8 +61,10 @@ def _colour(frame: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
+# The detail's start only, so the table fits 1,440 px; in full in the expander below.
 st.dataframe(gates.style.apply(_colour, axis=None), hide_index=True, width="stretch", key="summary_gates",
-             column_config={"detail": st.column_config.TextColumn("detail", width="large")})
+             column_config={"detail": st.column_config.TextColumn("detail", width="medium")})
+gate_details([(g.name, g.detail) for g in result.gates], key="summary_gates")
 st.caption("Each gate is judged against the same statistic on real-vs-real resamples of the synthetic table's "
            "size: 'a real sample scores' is that null's median for the item closest to failing, its rule the null's "
            "quantile at the policy's false-alarm rate (Bonferroni over the items judged), and the tail probability "

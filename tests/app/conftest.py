@@ -73,3 +73,23 @@ def temp_store(tmp_path, monkeypatch):
     clear_store_cache()
     st.cache_data.clear()
     dispose_engines()
+
+
+def _click(at, key: str, name: str):
+    """Click button `name` of the click log mounted under `key` (components.click_log) as the browser does: append
+    a click, with the context the page shows now, to the log the component sends as its state. Then run."""
+    import json
+
+    element = next(e for e in at.get("bidi_component") if e.proto.id.endswith(f"-{key}"))
+    context = json.loads(element.proto.json)["context"]
+    current = at.session_state[key] if key in at.session_state else None
+    log = (current or {}).get("clicks") or {"nonce": "apptest", "events": []}
+    seq = max((event[0] for event in log["events"]), default=0) + 1
+    at.session_state[key] = {"clicks": {"nonce": log["nonce"], "events": [*log["events"], [seq, name, context]]}}
+    return at.run()
+
+
+@pytest.fixture
+def click():
+    """click(at, "records_nav", "next"): a click on a components.click_log button, then a run."""
+    return _click

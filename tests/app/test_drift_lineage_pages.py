@@ -66,6 +66,13 @@ def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):
     assert {"age", "class_of_worker", "wage_per_hour"} <= drifted
     assert table["column"].iloc[0] in drifted  # worst first
     assert any("Gig economy" in str(d.value.to_dict()) for d in at.dataframe)  # the new category is listed
+    # The table fits 1,440 px (the effect's name is in its header's help); each drifted column's reasons, cut in
+    # the table, are listed in full above the plots.
+    assert "effect" not in table.columns
+    bullets = [m.value.replace("\\", "") for m in at.markdown]  # plain() escapes punctuation
+    for column in drifted:
+        reasons = table.loc[table["column"] == column, "reasons"].iloc[0]
+        assert f"- **{column}**: {reasons}" in bullets, column
     # the demo review's synthetic table is not registered: the page says how to keep the recommendation
     assert "not a registered generation" in _text(at)
 

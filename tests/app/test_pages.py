@@ -65,18 +65,18 @@ def test_records_needs_a_signed_in_reviewer(app, open_page, temp_store):
     assert "needs 'reviewer'" in " ".join(_texts(app.info)) and not app.subheader
 
 
-def test_records_sample_next_and_flag(app, open_page, temp_store):
+def test_records_sample_next_and_flag(app, open_page, temp_store, click):
     open_page(_as_reviewer(app, temp_store), "records")
     assert not app.error
     heading = app.subheader[0].value
     assert heading.startswith("Synthetic record")
     # The record on screen is counted at once (the counter does not lag by one).
     assert app.metric[0].value == "1 / 200"
-    app.button(key="records_next").click().run()
+    click(app, "records_nav", "next")
     assert app.session_state["_records_cursor"] == 1 and app.metric[0].value == "2 / 200"
     assert app.subheader[0].value != heading
-    app.button(key="records_next").click().run()
-    app.button(key="records_previous").click().run()
+    click(app, "records_nav", "next")
+    click(app, "records_nav", "previous")
     assert app.session_state["_records_cursor"] == 1
 
     app.radio(key="records_method").set_value("suspicious").run()
@@ -99,10 +99,10 @@ def test_records_sample_next_and_flag(app, open_page, temp_store):
     assert app.radio(key="records_method").value == "suspicious"
     assert "method 'suspicious', seed 0" in " ".join(_texts(app.caption))
 
-    app.button(key="records_next").click().run()
+    click(app, "records_nav", "next")
     app.text_input(key="records_flag_note").input("too young for a doctorate")
     app.selectbox(key="records_flag_reason").set_value("privacy risk")
-    app.button(key="records_flag").click().run()
+    click(app, "records_flag_buttons", "flag")
     assert not app.exception
     flags = app.session_state["review_work"]["rita"][app.session_state["review"].tables["synthetic"].sha256]["flags"]
     assert len(flags) == 1
@@ -110,6 +110,29 @@ def test_records_sample_next_and_flag(app, open_page, temp_store):
     assert flag["reason"] == "privacy risk" and flag["note"] == "too young for a doctorate"
     assert len(flag["row_hash"]) == 16
     assert "1" in app.metric[1].value  # flagged in this sample
+
+
+def test_records_merged_clicks_each_count_and_flags_follow_the_row_on_screen(app, open_page, temp_store):
+    """Three Next clicks that reached the server as one rerun move three records; a flag clicked while record 2
+    was on screen flags record 2, although Next clicks merged with it moved on."""
+    import json
+
+    open_page(_as_reviewer(app, temp_store), "records")
+    nav = lambda: json.loads(next(e for e in app.get("bidi_component") if e.proto.id.endswith("-records_nav")).proto.json)
+    assert nav()["items"][1]["label"] == "Record 1 of 200"
+    app.session_state["records_nav"] = {"clicks": {"nonce": "t", "events": [[1, "next", {}]]}}
+    app.run()
+    second = int(app.subheader[0].value.split()[-1].replace(",", ""))
+    app.session_state["records_nav"] = {"clicks": {"nonce": "t", "events": [[2, "next", {}], [3, "next", {}],
+                                                                            [4, "next", {}]]}}
+    app.session_state["records_flag_buttons"] = {"clicks": {"nonce": "u", "events": [[1, "flag", {"row": second}]]}}
+    app.run()
+    assert not app.exception
+    assert app.session_state["_records_cursor"] == 4 and nav()["items"][1]["label"] == "Record 5 of 200"
+    flags = app.session_state["review_work"]["rita"][app.session_state["review"].tables["synthetic"].sha256]["flags"]
+    assert list(flags) == [second] and len(flags[second]["row_hash"]) == 16
+    app.run()  # a rerun for another reason applies nothing twice
+    assert app.session_state["_records_cursor"] == 4 and len(flags) == 1
 
 
 def test_records_stratified_sample(app, open_page, temp_store):

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.review import auth
-from core.store import read_session, session_scope, verify_chain
+from core.store import audit_events, read_session, session_scope, verify_chain
 
-from tests.app.conftest import APP, TIMEOUT
+from tests.app.conftest import APP, TIMEOUT, _click
 
 PASSWORD = "password123"
 POLICY = "[review]\nmin_records_read = 1\nrequired_reviewers = 1\nallow_waivers = true\n"
@@ -154,8 +154,7 @@ def test_register_review_approve_and_four_eyes(store):
     _open(at, "records")
     at.text_input(key="records_flag_note").input("age 90 with a child's job")
     at.selectbox(key="records_flag_reason").set_value("implausible")
-    at.button(key="records_flag").click()
-    _ok(at.run())
+    _ok(_click(at, "records_flag_buttons", "flag"))
     at.text_area(key="records_review_comment").input("read the first record")
     at.button(key="records_review_submit").click()
     _ok(at.run())
@@ -190,3 +189,18 @@ def test_register_review_approve_and_four_eyes(store):
     at.button(key="history_verify").click()
     _ok(at.run())
     assert "Chain OK" in _texts(at.success)
+    # The History tables fit the page (short digests and times); a selected row shows its values whole.
+    generations = next(d.value for d in at.dataframe if "synthetic sha256" in d.value.columns)
+    sha = at.session_state["review"].tables["synthetic"].sha256
+    assert generations["synthetic sha256"].iloc[0] == sha[:12] + "…"
+    assert len(generations["created (UTC)"].iloc[0]) == len("2026-01-01 00:00")
+    audit = next(d.value for d in at.dataframe if "payload" in d.value.columns)
+    assert list(audit.columns)[-1] == "payload" and audit["hash"].str.len().max() == 13
+    at.session_state["history_generations"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.session_state["history_audit"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    _ok(at.run())
+    codes = [c.value for c in at.code]
+    assert sha in codes
+    with read_session(store) as s:
+        newest = audit_events(s)[-1]
+    assert newest["hash"] in codes and newest["prev_hash"] in codes

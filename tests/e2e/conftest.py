@@ -36,8 +36,12 @@ def server_env(tmp_path_factory) -> dict[str, str]:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log"):
-    """`streamlit run app.py` on a free port with extra environment; yields its URL, stops it by PID."""
+def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log", root: Path = ROOT,
+                     launcher: tuple[str, ...] = ("-m", "streamlit")):
+    """`streamlit run app.py` (in `root`) on a free port with extra environment; yields its URL, stops it by PID.
+
+    `launcher` is what follows the interpreter in place of `-m streamlit` (the latency benchmark passes a script
+    that times every script run)."""
     from core.demo import build_demo
 
     build_demo()  # build the demo files before the server needs them
@@ -45,10 +49,10 @@ def streamlit_server(env: dict[str, str], log_name: str = "streamlit-server.log"
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / log_name, "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, *launcher, "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],  # no watching of the venv: the test does not edit files
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env},
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env},
     )
     url = f"http://127.0.0.1:{port}"
     try:

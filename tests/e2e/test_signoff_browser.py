@@ -115,6 +115,7 @@ def test_register_review_refuse_creator_approve_and_verify(browser, signoff_url)
         _sign_in(page, "alex")
         go(page, signoff_url, "Sign-off")
         _tick_rules_and_waive(page)
+        _shot(page, "9a-signoff-checklist")  # the ten rules in full and the waived gates, before signing
         page.get_by_role("button", name="Sign", exact=True).click()
         wait_idle(page)
         page.get_by_text("Frozen evidence sha256").wait_for()
@@ -126,6 +127,14 @@ def test_register_review_refuse_creator_approve_and_verify(browser, signoff_url)
         wait_idle(page)
         page.get_by_text("Chain OK").wait_for()
         assert_no_error(page, "history")
+        # Both tables fit 1,440 px (no sideways scrolling); selecting a row shows its full digest.
+        for key in ("history_generations", "history_audit"):
+            scroller = page.locator(f".st-key-{key} [data-testid=stDataFrameResizable] .dvn-scroller")
+            assert scroller.evaluate("s => s.scrollWidth <= s.clientWidth"), f"{key} scrolls sideways"
+        box = page.locator(".st-key-history_generations [data-testid=stDataFrameResizable]").bounding_box()
+        page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)  # the first row's selection box
+        wait_idle(page)
+        page.locator(".st-key-history_generation_details").get_by_text("Synthetic table sha256").wait_for()
         _shot(page, "10-history")
     finally:
         context.close()
