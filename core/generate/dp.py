@@ -41,11 +41,11 @@ class DPSettings:
     bounds_epsilon_share: float = DEFAULT_BOUNDS_SHARE
     public_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     public_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    iters: int = 1000  # MST's final estimate (post-processing: no privacy cost); smartnoise's default is 5,000
-    # AIM re-estimates its model once per round, and each estimate costs one JAX compilation (10-20 s here,
-    # whatever the iteration count: benchmarks/aim_speed.py), so rounds set its time. Any count keeps the
-    # guarantee (the zCDP budget is split over the rounds); None is AIM's default of 16 x the columns.
+    iters: int = 1000  # the final estimate (post-processing: no privacy cost); smartnoise's MST uses 5,000
+    # AIM's planned rounds: any count keeps the guarantee (the zCDP budget is split over them, and AIM ends
+    # early once it is spent); None is AIM's default of 16 x the columns.
     aim_rounds: int | None = None
+    aim_round_iters: int = 250  # each round's estimate, warm-started from the last (smartnoise: 1,000 from zero)
 
     def check(self, metadata: Metadata) -> None:
         """Raise UsageError naming the setting that cannot work."""
@@ -57,6 +57,8 @@ class DPSettings:
             raise UsageError(f"delta must be in [0, 1), not {self.delta!r}")
         if self.aim_rounds is not None and self.aim_rounds < 1:
             raise UsageError(f"AIM's rounds must be a positive number, not {self.aim_rounds!r}")
+        if self.iters < 1 or self.aim_round_iters < 1:
+            raise UsageError("estimation iterations must be positive numbers")
         if not 2 <= self.bins <= 256:
             raise UsageError(f"bins must be between 2 and 256, not {self.bins!r}")
         if not 0 < self.bounds_epsilon_share < 1:
@@ -148,12 +150,12 @@ def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata) -> 
                     numbers = numbers.round()
                 out[column] = numbers
             else:
+                # categories were modelled as their text (_prepare): back to the training values they came from
+                original = train[column].dropna().unique()
+                text = pd.Series(original, dtype=object).astype("string")
+                lookup = dict(zip(text, original))
                 restored = values.astype(object).where(pd.notna(values), None)
-                if pd.api.types.is_bool_dtype(train[column]):
-                    restored = restored.map({"True": True, "False": False, None: None})
-                elif pd.api.types.is_numeric_dtype(train[column]):
-                    restored = pd.to_numeric(restored, errors="coerce")
-                out[column] = restored
+                out[column] = restored.map(lambda v: None if v is None else lookup.get(str(v), v))
         elif sdtype == "id":
             out[column] = [f"dp-{i:07d}" for i in range(1, rows + 1)]
         else:
@@ -196,10 +198,11 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
 
             synthesizer = FastMSTSynthesizer(epsilon=float(settings.epsilon), delta=float(delta), iters=settings.iters)
         else:
-            from snsynth.aim.aim import AIMSynthesizer
+            from core.generate.aim import FastAIMSynthesizer
 
-            synthesizer = AIMSynthesizer(epsilon=float(settings.epsilon), delta=float(delta),
-                                         rounds=settings.aim_rounds, verbose=False)
+            synthesizer = FastAIMSynthesizer(epsilon=float(settings.epsilon), delta=float(delta),
+                                             rounds=settings.aim_rounds, round_iters=settings.aim_round_iters,
+                                             final_iters=settings.iters)
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # smartnoise prints its budget split
                 synthesizer.fit(data, transformer=transformers, preprocessor_eps=bounds_epsilon)
@@ -227,8 +230,8 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         "method": f"{settings.method}Synthesizer (smartnoise-synth)",
         "parameters": {"epsilon": settings.epsilon, "delta": delta, "bins": settings.bins,
                        "bounds_epsilon_share": settings.bounds_epsilon_share,
-                       **({"estimation_iterations": settings.iters} if settings.method == "MST" else
-                          {"rounds": settings.aim_rounds or 16 * len(modelled)})},
+                       "estimation_iterations": settings.iters,
+                       **({} if settings.method == "MST" else _aim_parameters(synthesizer, settings, modelled))},
         "differential_privacy": {
             "epsilon": settings.epsilon, "delta": delta,
             "epsilon_for_bounds": bounds_epsilon, "epsilon_for_training": settings.epsilon - bounds_epsilon,
@@ -249,6 +252,15 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
     }
     report(1.0, "Done")
     return synthetic, manifest
+
+
+def _aim_parameters(synthesizer, settings: DPSettings, modelled: list[str]) -> dict:
+    """AIM's rounds as planned and as run, its per-round iterations and the zCDP budget its ledger adds up to."""
+    from core.generate.aim import ledger_rho
+
+    return {"rounds": settings.aim_rounds or 16 * len(modelled), "rounds_run": synthesizer.rounds_run,
+            "round_estimation_iterations": settings.aim_round_iters,
+            "zcdp_rho": float(synthesizer.rho), "zcdp_rho_spent": ledger_rho(synthesizer.privacy_ledger)}
 
 
 def _finite(value) -> float | None:
