@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -137,13 +137,18 @@ def sweep_epsilon(train: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata
                   epsilons: Sequence[float] = DEFAULT_EPSILONS, seeds: Sequence[int] = DEFAULT_SEEDS,
                   method: str = "MST", target: str | None = None, rows: int | None = None,
                   public_bounds: dict[str, tuple[float, float]] | None = None, baseline: bool = True,
-                  policy: Policy | None = None, progress: Progress | None = None) -> EpsilonSweep:
-    """Generate and evaluate at every epsilon x seed (plus the non-private baseline per seed)."""
+                  policy: Policy | None = None, progress: Progress | None = None,
+                  settings: DPSettings | None = None) -> EpsilonSweep:
+    """Generate and evaluate at every epsilon x seed (plus the non-private baseline per seed); `settings` (its
+    epsilon replaced at each point) overrides `method` and `public_bounds`."""
     from core.demo import fit_and_sample
 
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     rows = int(rows or len(train))
+    template = settings or DPSettings(method=method, public_bounds=dict(public_bounds or {}))
+    template.check(metadata)  # a bad setting is named before the first generation, not after
+    method = template.method
     sweep = EpsilonSweep(method, [float(e) for e in epsilons], [int(s) for s in seeds], rows, target,
                          floors={name: policy.gate(name) for name in JOB_GATES + ("membership_inference",)})
     plan = [(float(e), int(s)) for e in epsilons for s in seeds] + ([(None, int(s)) for s in seeds] if baseline else [])
@@ -157,8 +162,7 @@ def sweep_epsilon(train: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata
         if epsilon is None:
             synthetic, manifest = fit_and_sample(train, rows, seed)
         else:
-            settings = DPSettings(method=method, epsilon=epsilon, public_bounds=dict(public_bounds or {}))
-            synthetic, manifest = fit_and_sample_dp(train, metadata, rows, seed, settings)
+            synthetic, manifest = fit_and_sample_dp(train, metadata, rows, seed, replace(template, epsilon=epsilon))
         measured = measure_point(train, holdout, synthetic, manifest, metadata, policy, target, seed)
         sweep.points.append(SweepPoint(epsilon, seed, seconds=time.perf_counter() - point_started, **measured))
     sweep.seconds = time.perf_counter() - started
