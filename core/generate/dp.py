@@ -137,8 +137,10 @@ def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings)
                                                     "(spends privacy budget)"})
             modelled.append(column)
         elif sdtype in ("categorical", "boolean"):
-            transformers[column] = (ChainTransformer([LabelTransformer(nullable=True), OneHotEncoder()])
-                                    if settings.method in GAN_METHODS else LabelTransformer(nullable=True))
+            # Missing as a value only where training has it (as for numbers): noise cannot invent gaps then.
+            nullable = bool(train[column].isna().any())
+            transformers[column] = (ChainTransformer([LabelTransformer(nullable=nullable), OneHotEncoder()])
+                                    if settings.method in GAN_METHODS else LabelTransformer(nullable=nullable))
             source = ("declared public" if column in settings.public_categories else
                       "read from the private training data (not covered by epsilon)")
             domain[column] = {"kind": "categories" + (", one-hot" if settings.method in GAN_METHODS else ""),
@@ -265,7 +267,8 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
             "covered_by_epsilon": "the model fitted to the training rows and the bounds it estimated"
                                   + ("; the category frequencies its sampler uses" if settings.method in GAN_METHODS
                                      else "")
-                                  + ("; not the category sets read from the data" if private_categories else ""),
+                                  + ("; not the category sets read from the data" if private_categories else "")
+                                  + "; not which columns have missing values (read from the training data)",
         },
         "seed": seed, "rows": int(rows),
         "seed_note": "the seed fixes selection and sampling; the measurement noise comes from OpenDP's secure "
@@ -282,10 +285,11 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
 
 
 PREPROCESSING = {
-    "cube": "numeric and datetime columns binned into equal-width bins between bounds; categories label-encoded "
-            "with missing as its own value",
+    "cube": "numeric and datetime columns binned into equal-width bins between bounds; categories label-encoded, "
+            "missing as its own value where the training column has missing values",
     "gan": "numeric and datetime columns clipped to their bounds and scaled to [-1, 1] (with a missing flag where "
-           "values are missing); categories label-encoded with missing as its own value, then one-hot",
+           "values are missing); categories label-encoded (missing as its own value where the training column has "
+           "missing values), then one-hot",
 }
 
 
