@@ -28,6 +28,7 @@ def add_dp_parser(commands) -> None:
     gen.add_argument("--delta", type=float, help="default 1 / (n sqrt(n))")
     gen.add_argument("--rows", type=int, help="rows to sample (default: as many as the training rows)")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--policy", help="TOML policy ([privacy] dpctgan_max_rows limits DP-CTGAN's training rows)")
 
     sw = actions.add_parser("sweep", help="fidelity, utility and attack success at each epsilon, over seeds")
     sw.add_argument("--real", required=True)
@@ -105,9 +106,12 @@ def _frame(path: str, metadata_path: str | None):
 
 
 def _method_options(args) -> dict:
-    """The DPSettings fields the method options of `dp generate` and `dp sweep` set."""
+    """The DPSettings fields the method options (and the policy) of `dp generate` and `dp sweep` set."""
+    from core.policy import load_policy
+
     return {"bins": args.bins, "public_bounds": _bounds(args.bounds), "aim_rounds": args.aim_rounds,
-            "epochs": args.epochs, "batch_size": args.batch_size, "sigma": args.sigma}
+            "epochs": args.epochs, "batch_size": args.batch_size, "sigma": args.sigma,
+            "gan_max_rows": load_policy(args.policy).dpctgan_max_rows}
 
 
 def _generate(args) -> int:

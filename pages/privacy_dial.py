@@ -80,7 +80,8 @@ with generate_tab:
     bounds = public_bounds_editor("dp_gen_bounds")
     if st.button("Generate with DP", type="primary", key="dp_gen_run"):
         try:
-            settings = DPSettings(method=method, epsilon=float(epsilon), bins=bins, public_bounds=bounds, **gan)
+            settings = DPSettings(method=method, epsilon=float(epsilon), bins=bins, public_bounds=bounds,
+                                  gan_max_rows=parse_policy(review.policy_text).dpctgan_max_rows, **gan)
             table, manifest = generate_dp(train, metadata, rows, seed, settings)
         except ReviewError as exc:
             st.error(plain(exc))
@@ -132,9 +133,10 @@ with sweep_tab:
     frames, policy = inputs.frames, parse_policy(review.policy_text)
 
     def run_sweep(progress):
+        settings = DPSettings(method=sweep_method, public_bounds=sweep_bounds, gan_max_rows=policy.dpctgan_max_rows)
         return sweep_epsilon(frames["real"], frames["holdout"], metadata, epsilons=sorted(epsilons),
-                             seeds=range(seeds), method=sweep_method, target=target_column, rows=sweep_rows,
-                             public_bounds=sweep_bounds, policy=policy, progress=progress)
+                             seeds=range(seeds), target=target_column, rows=sweep_rows, settings=settings,
+                             policy=policy, progress=progress)
 
     if st.button(f"Run the sweep ({total} generations)", type="primary", key="dp_sweep_run", disabled=not epsilons):
         manager().submit(sweep_key, "Epsilon sweep", run_sweep, kind="dp_sweep", size=total)

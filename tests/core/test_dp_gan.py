@@ -93,3 +93,15 @@ def test_cli_generates_with_dpctgan(tmp_path, penguins, capsys):
     assert code == 0 and "DPCTGANSynthesizer" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "dp.json").read_text())
     assert manifest["parameters"]["epochs_run"] == 2 and manifest["differential_privacy"]["epsilon"] == 3.0
+
+
+def test_dpctgan_refuses_tables_over_the_policy_limit(penguins):
+    from core.errors import PolicyError
+    from core.policy import parse_policy
+
+    limit = parse_policy("[privacy]\ndpctgan_max_rows = 100\n").dpctgan_max_rows
+    with pytest.raises(UsageError, match=r"limited to 100 training rows \(\[privacy\] dpctgan_max_rows"):
+        fit_and_sample_dp(penguins, detect_metadata(penguins), 10, 0,
+                          DPSettings(method="DPCTGAN", public_bounds=BOUNDS, gan_max_rows=limit))
+    with pytest.raises(PolicyError, match="dpctgan_max_rows must be a whole number"):
+        parse_policy("[privacy]\ndpctgan_max_rows = 0\n")
