@@ -116,7 +116,8 @@ with sweep_tab:
     require_holdout(review, "The sweep evaluates every generation against a locked real holdout")
     st.caption("For each epsilon and seed: generate on the training part, evaluate against the holdout, and measure "
                "fidelity, utility and attack success. The chosen point is the smallest epsilon at which every seed "
-               "passes the fidelity and utility gates. Each generation takes a minute or more.")
+               "passes the fidelity and utility gates. With MST a generation and its evaluation take about half a "
+               "minute on 16,000 rows (the real tables' own work is done once per sweep); DP-CTGAN takes minutes.")
     s1, s2, s3, s4 = st.columns([3, 1, 1, 2])
     epsilons = s1.multiselect("Epsilons", EPSILON_CHOICES, default=list(DEFAULT_EPSILONS), key="dp_sweep_epsilons")
     seeds = int(s2.number_input("Seeds", 1, 5, 3, key="dp_sweep_seeds"))
