@@ -37,6 +37,7 @@ class FastAIMSynthesizer(AIMSynthesizer):
         self.rounds_run = 0
 
     def _measure(self, data, clique, sigma, log):
+        """One noisy marginal (Gaussian, OpenDP's sampler) appended to `log`, its zCDP cost to the ledger."""
         x = np.asarray(data.project(clique).datavector())
         y = x + np.asarray(gaussian_noise(sigma, x.size))
         log.append((clique, y, sigma))
