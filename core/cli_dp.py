@@ -28,6 +28,7 @@ def add_dp_parser(commands) -> None:
     gen.add_argument("--delta", type=float, help="default 1 / (n sqrt(n))")
     gen.add_argument("--rows", type=int, help="rows to sample (default: as many as the training rows)")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--policy", help="TOML policy ([privacy] dpctgan_max_rows limits DP-CTGAN's training rows)")
 
     sw = actions.add_parser("sweep", help="fidelity, utility and attack success at each epsilon, over seeds")
     sw.add_argument("--real", required=True)
@@ -53,11 +54,16 @@ def add_dp_parser(commands) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", choices=["MST", "AIM"], default="MST")
+    parser.add_argument("--method", choices=["MST", "AIM", "DPCTGAN", "PATECTGAN"], default="MST",
+                        help="PATECTGAN is refused with the reason (its privacy bound does not hold)")
     parser.add_argument("--bounds", help="JSON {column: [lower, upper]}: public bounds (no privacy spent on them)")
     parser.add_argument("--bins", type=int, default=16)
     parser.add_argument("--aim-rounds", type=int, help="AIM only: rounds (default 16 x columns); fewer is faster, "
                         "the guarantee is the same")
+    parser.add_argument("--epochs", type=int, default=30, help="DPCTGAN only: at most this many epochs (fewer when "
+                        "the training epsilon is spent sooner; the manifest records both)")
+    parser.add_argument("--batch-size", type=int, default=500, help="DPCTGAN only: batch size (even)")
+    parser.add_argument("--sigma", type=float, default=5.0, help="DPCTGAN only: DP-SGD noise multiplier")
     parser.add_argument("--metadata", help="JSON with column sdtypes (SDV metadata or {column: sdtype})")
 
 
@@ -99,12 +105,20 @@ def _frame(path: str, metadata_path: str | None):
     return coerce_to_metadata(table.frame, metadata, path), metadata, table
 
 
+def _method_options(args) -> dict:
+    """The DPSettings fields the method options (and the policy) of `dp generate` and `dp sweep` set."""
+    from core.policy import load_policy
+
+    return {"bins": args.bins, "public_bounds": _bounds(args.bounds), "aim_rounds": args.aim_rounds,
+            "epochs": args.epochs, "batch_size": args.batch_size, "sigma": args.sigma,
+            "gan_max_rows": load_policy(args.policy).dpctgan_max_rows}
+
+
 def _generate(args) -> int:
     from core.generate.dp import DPSettings, fit_and_sample_dp
 
     train, metadata, table = _frame(args.real, args.metadata)
-    settings = DPSettings(method=args.method, epsilon=args.epsilon, delta=args.delta, bins=args.bins,
-                          public_bounds=_bounds(args.bounds), aim_rounds=args.aim_rounds)
+    settings = DPSettings(method=args.method, epsilon=args.epsilon, delta=args.delta, **_method_options(args))
     synthetic, manifest = fit_and_sample_dp(train, metadata, args.rows or len(train), args.seed, settings,
                                             progress=lambda f, m: sys.stderr.write(f"[{f:4.0%}] {m}\n"))
     out = Path(args.out)
@@ -134,9 +148,12 @@ def _sweep(args) -> int:
     holdout, _, _ = _frame(args.holdout, args.metadata)
     if args.target is not None and args.target not in train.columns:
         raise UsageError(f"--target {args.target!r} is not a column of {args.real}")
+    from core.generate.dp import DPSettings
+
     sweep = sweep_epsilon(train, holdout, metadata, epsilons=_numbers(args.epsilons, "epsilons"),
-                          seeds=_numbers(args.seeds, "seeds", int), method=args.method, target=args.target,
-                          rows=args.rows, public_bounds=_bounds(args.bounds), baseline=not args.no_baseline,
+                          seeds=_numbers(args.seeds, "seeds", int), target=args.target, rows=args.rows,
+                          settings=DPSettings(method=args.method, **_method_options(args)),
+                          baseline=not args.no_baseline,
                           policy=load_policy(args.policy),
                           progress=lambda f, m: sys.stderr.write(f"[{f:4.0%}] {m}\n"))
     table = summary_table(sweep)

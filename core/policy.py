@@ -103,6 +103,13 @@ class Policy:
 
         return float(self.sections.get("privacy", {}).get("nearest_time_budget_seconds", DEFAULT_TIME_BUDGET_SECONDS))
 
+    @property
+    def dpctgan_max_rows(self) -> int:
+        """[privacy] dpctgan_max_rows: DP-CTGAN refuses larger training tables (its time grows with the rows)."""
+        from core.generate.dp import DEFAULT_GAN_MAX_ROWS
+
+        return int(self.sections.get("privacy", {}).get("dpctgan_max_rows", DEFAULT_GAN_MAX_ROWS))
+
     def calibration(self, key: str) -> float:
         """A [calibration] setting (false_alarm_rate, resamples, seed, min_real_rows) over the registry's defaults."""
         return self.sections.get("calibration", {}).get(key, CALIBRATION_DEFAULTS[key])
@@ -139,6 +146,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
         raise PolicyError(f"{source}: [privacy] nearest_time_budget_seconds must be a number of seconds > 0, "
                           f"not {budget!r}")
+    gan_rows = merged.get("privacy", {}).get("dpctgan_max_rows", 1)
+    if isinstance(gan_rows, bool) or not isinstance(gan_rows, int) or gan_rows < 1:
+        raise PolicyError(f"{source}: [privacy] dpctgan_max_rows must be a whole number of rows >= 1, not {gan_rows!r}")
     review = merged.get("review", {})
     for key in ("min_records_read", "required_reviewers"):
         value = review.get(key)

@@ -251,14 +251,16 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
              privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False,
-             manifest: dict | None = None, holdout_groups: np.ndarray | None = None) -> Evaluation:
+             manifest: dict | None = None, holdout_groups: np.ndarray | None = None,
+             utility_extras: bool = True) -> Evaluation:
     """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them.
 
     structure=True also runs the structure checks (detection, three-way, missing values, constraints, PII
     replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models.
     `manifest` (the generation's) supplies the epsilon a DP generation claims for the empirical_epsilon gate.
     `holdout_groups` (per holdout row, its entity: a relational child table's rows of one root entity) makes
-    the privacy nulls move whole entities (core.checks.privacy.evaluate_privacy)."""
+    the privacy nulls move whole entities (core.checks.privacy.evaluate_privacy).
+    utility_extras=False leaves out the blend sweep and importance agreement (the utility gate needs neither)."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
@@ -274,7 +276,8 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m), policy=policy,
                                  holdout_groups=holdout_groups) if privacy else None
     report(0.7, "Scoring utility on the holdout")
-    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m))
+    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m),
+                                 extras=utility_extras)
     evaluation = with_results(evaluation, privacy_result, utility_result, target)
     if privacy_result is not None:
         evaluation = with_epsilon_audit(evaluation, run_epsilon_audit(inputs, manifest, seed))
@@ -299,13 +302,16 @@ def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None
 
 
 def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed: int = 0,
-                progress: Progress | None = None) -> UtilityResult | None:
-    """TSTR vs TRTR on the holdout for `target`, or None without a target or a holdout."""
+                progress: Progress | None = None, extras: bool = True) -> UtilityResult | None:
+    """TSTR vs TRTR on the holdout for `target` (with the blend sweep and importance agreement unless
+    extras=False), or None without a target or a holdout."""
     frames = inputs.frames
     if target is None or "holdout" not in frames:
         return None
+    more = {} if extras else {"design": None, "importance": False}
     return evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, target,
-                            seeds=(seed, seed + 1, seed + 2), threshold=policy.gate("utility"), progress=progress)
+                            seeds=(seed, seed + 1, seed + 2), threshold=policy.gate("utility"), progress=progress,
+                            **more)
 
 
 def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, utility: UtilityResult | None = None,

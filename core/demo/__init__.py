@@ -68,6 +68,9 @@ def fit_and_sample(train: pd.DataFrame, rows: int, seed: int, method: str = "Gau
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # Frames coerced to the desk's metadata hold categories as objects (a categorical count column as Python
+    # ints), which SDV's detection cannot read: give it the inferred dtypes.
+    train = train.infer_objects()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         metadata = Metadata.detect_from_dataframes({"table": train})

@@ -25,9 +25,19 @@ import pandas as pd
 from core.data.metadata import Metadata
 from core.errors import UsageError
 
-DP_METHODS = ("MST", "AIM")
+DP_METHODS = ("MST", "AIM", "DPCTGAN")
+GAN_METHODS = ("DPCTGAN",)
+REFUSED_METHODS = {  # asked for by name, refused with the reason (details: core/generate/dpgan.py)
+    "PATECTGAN": "PATECTGAN is not offered: smartnoise-synth 1.0.8 trains all its teachers and its student as one "
+                 "shared discriminator (snsynth/pytorch/nn/patectgan.py lines 252-255), so its PATE privacy bound, "
+                 "which assumes one teacher per disjoint partition, does not hold; use DPCTGAN, MST or AIM",
+}
 DEFAULT_BINS = 16
 DEFAULT_BOUNDS_SHARE = 0.1  # of epsilon, spent estimating bounds not declared public
+DEFAULT_CATEGORY_SHARE = 0.1  # of epsilon, DP-CTGAN only: its sampler's category frequencies
+# DP-CTGAN's time grows with the rows (batches an epoch) and, at a fixed epsilon, with the epochs it affords:
+# 16,000 rows at epsilon 1 train 14 epochs in about 3 minutes here; 20,000 rows at the 30-epoch cap, 7.
+DEFAULT_GAN_MAX_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -41,14 +51,22 @@ class DPSettings:
     bounds_epsilon_share: float = DEFAULT_BOUNDS_SHARE
     public_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     public_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    iters: int = 1000  # MST's final estimate (post-processing: no privacy cost); smartnoise's default is 5,000
-    # AIM re-estimates its model once per round, and each estimate costs one JAX compilation (10-20 s here,
-    # whatever the iteration count: benchmarks/aim_speed.py), so rounds set its time. Any count keeps the
-    # guarantee (the zCDP budget is split over the rounds); None is AIM's default of 16 x the columns.
+    iters: int = 1000  # the final estimate (post-processing: no privacy cost); smartnoise's MST uses 5,000
+    # AIM's planned rounds: any count keeps the guarantee (the zCDP budget is split over them, and AIM ends
+    # early once it is spent); None is AIM's default of 16 x the columns.
     aim_rounds: int | None = None
+    aim_round_iters: int = 250  # each round's estimate, warm-started from the last (smartnoise: 1,000 from zero)
+    # DP-CTGAN (smartnoise's defaults but epochs): epochs are capped to what the training epsilon affords
+    epochs: int = 30
+    batch_size: int = 500
+    sigma: float = 5.0  # DP-SGD noise multiplier
+    category_epsilon_share: float = DEFAULT_CATEGORY_SHARE
+    gan_max_rows: int = DEFAULT_GAN_MAX_ROWS  # the policy's [privacy] dpctgan_max_rows
 
     def check(self, metadata: Metadata) -> None:
         """Raise UsageError naming the setting that cannot work."""
+        if self.method in REFUSED_METHODS:
+            raise UsageError(REFUSED_METHODS[self.method])
         if self.method not in DP_METHODS:
             raise UsageError(f"DP method {self.method!r} is not one of {', '.join(DP_METHODS)}")
         if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
@@ -57,6 +75,15 @@ class DPSettings:
             raise UsageError(f"delta must be in [0, 1), not {self.delta!r}")
         if self.aim_rounds is not None and self.aim_rounds < 1:
             raise UsageError(f"AIM's rounds must be a positive number, not {self.aim_rounds!r}")
+        if self.iters < 1 or self.aim_round_iters < 1:
+            raise UsageError("estimation iterations must be positive numbers")
+        if self.epochs < 1 or self.batch_size < 2 or self.batch_size % 2:
+            raise UsageError(f"DP-CTGAN needs epochs >= 1 and an even batch size >= 2, not {self.epochs!r} and "
+                             f"{self.batch_size!r}")
+        if not (self.sigma > 0 and math.isfinite(self.sigma)):
+            raise UsageError(f"DP-CTGAN's noise multiplier sigma must be a positive number, not {self.sigma!r}")
+        if not 0 < self.category_epsilon_share < 1:
+            raise UsageError(f"category_epsilon_share must be in (0, 1), not {self.category_epsilon_share!r}")
         if not 2 <= self.bins <= 256:
             raise UsageError(f"bins must be between 2 and 256, not {self.bins!r}")
         if not 0 < self.bounds_epsilon_share < 1:
@@ -83,9 +110,20 @@ def _as_numbers(values: pd.Series, sdtype: str) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype(float)
 
 
+def _numeric_transformer(settings: DPSettings, bounds: tuple[float, float] | None, nullable: bool):
+    """A numeric column's transformer: binned for MST/AIM, scaled to [-1, 1] for DP-CTGAN; bounds public or not."""
+    from snsynth.transform import BinTransformer, MinMaxTransformer
+
+    low, high = bounds if bounds is not None else (None, None)
+    if settings.method in GAN_METHODS:
+        return MinMaxTransformer(lower=low, upper=high, nullable=nullable), {"kind": "scaled to [-1, 1]"}
+    return (BinTransformer(bins=settings.bins, lower=low, upper=high, nullable=nullable),
+            {"kind": "binned", "bins": settings.bins})
+
+
 def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings):
     """smartnoise column transformers and the manifest's account of where each column's domain came from."""
-    from snsynth.transform import BinTransformer, LabelTransformer
+    from snsynth.transform import ChainTransformer, LabelTransformer, OneHotEncoder
 
     transformers, domain, modelled = {}, {}, []
     for column, sdtype in metadata.items():
@@ -93,22 +131,24 @@ def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings)
             continue
         if sdtype in ("numerical", "datetime"):
             nullable = bool(train[column].isna().any())
-            if column in settings.public_bounds:
-                low, high = (float(v) for v in settings.public_bounds[column])
-                transformers[column] = BinTransformer(bins=settings.bins, lower=low, upper=high, nullable=nullable)
-                domain[column] = {"kind": "binned", "bins": settings.bins, "bounds": [low, high],
-                                  "bounds_source": "declared public (no privacy spent)"}
-            else:
-                transformers[column] = BinTransformer(bins=settings.bins, nullable=nullable)
-                domain[column] = {"kind": "binned", "bins": settings.bins,
-                                  "bounds_source": "estimated from the private data with a DP mechanism "
-                                                   "(spends privacy budget)"}
+            bounds = settings.public_bounds.get(column)
+            if bounds is not None:
+                bounds = tuple(float(v) for v in bounds)
+            transformers[column], domain[column] = _numeric_transformer(settings, bounds, nullable)
+            domain[column].update({"bounds": list(bounds), "bounds_source": "declared public (no privacy spent)"}
+                                  if bounds is not None else
+                                  {"bounds_source": "estimated from the private data with a DP mechanism "
+                                                    "(spends privacy budget)"})
             modelled.append(column)
         elif sdtype in ("categorical", "boolean"):
-            transformers[column] = LabelTransformer(nullable=True)
+            # Missing as a value only where training has it (as for numbers): noise cannot invent gaps then.
+            nullable = bool(train[column].isna().any())
+            transformers[column] = (ChainTransformer([LabelTransformer(nullable=nullable), OneHotEncoder()])
+                                    if settings.method in GAN_METHODS else LabelTransformer(nullable=nullable))
             source = ("declared public" if column in settings.public_categories else
                       "read from the private training data (not covered by epsilon)")
-            domain[column] = {"kind": "categories", "categories_source": source}
+            domain[column] = {"kind": "categories" + (", one-hot" if settings.method in GAN_METHODS else ""),
+                              "categories_source": source}
             modelled.append(column)
         else:
             domain[column] = {"kind": "not modelled",
@@ -139,21 +179,21 @@ def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata) -> 
         if column in sampled.columns:
             values = sampled[column]
             if sdtype == "datetime":
-                numbers = pd.to_numeric(values, errors="coerce")
+                numbers = pd.to_numeric(values, errors="coerce").astype(float)
                 out[column] = pd.to_datetime(numbers, unit="ns", errors="coerce")
             elif sdtype == "numerical":
-                numbers = pd.to_numeric(values, errors="coerce")
+                numbers = pd.to_numeric(values, errors="coerce").astype(float)
                 if pd.api.types.is_integer_dtype(train[column].dropna()) or (
                         train[column].dropna() % 1 == 0).all():
                     numbers = numbers.round()
                 out[column] = numbers
             else:
+                # categories were modelled as their text (_prepare): back to the training values they came from
+                original = train[column].dropna().unique()
+                text = pd.Series(original, dtype=object).astype("string")
+                lookup = dict(zip(text, original))
                 restored = values.astype(object).where(pd.notna(values), None)
-                if pd.api.types.is_bool_dtype(train[column]):
-                    restored = restored.map({"True": True, "False": False, None: None})
-                elif pd.api.types.is_numeric_dtype(train[column]):
-                    restored = pd.to_numeric(restored, errors="coerce")
-                out[column] = restored
+                out[column] = restored.map(lambda v: None if v is None else lookup.get(str(v), v))
         elif sdtype == "id":
             out[column] = [f"dp-{i:07d}" for i in range(1, rows + 1)]
         else:
@@ -168,7 +208,8 @@ def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata) -> 
 def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: int,
                       settings: DPSettings | None = None,
                       progress: Callable[[float, str], None] | None = None) -> tuple[pd.DataFrame, dict]:
-    """Fit MST or AIM on the training rows with (epsilon, delta)-DP and sample `rows`; returns table and manifest."""
+    """Fit MST, AIM or DP-CTGAN on the training rows with (epsilon, delta)-DP and sample `rows`; returns the
+    table and its manifest (the DP account: what each part of epsilon was spent on)."""
 
     settings = settings or DPSettings()
     settings.check(metadata)
@@ -180,6 +221,10 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         # Each one-way measurement takes one round's share of the budget before the rounds start.
         raise UsageError(f"AIM's rounds must be at least twice the {len(modelled)} modelled columns, "
                          f"not {settings.aim_rounds}")
+    if settings.method in GAN_METHODS and len(train) > settings.gan_max_rows:
+        raise UsageError(f"DP-CTGAN is limited to {settings.gan_max_rows:,} training rows ([privacy] dpctgan_max_rows "
+                         f"in the policy; its time grows with the rows), not {len(train):,}: use MST or AIM, sample "
+                         f"the training rows, or raise the limit")
     data = _prepare(train, metadata, modelled)
     delta = default_delta(len(train)) if settings.delta is None else settings.delta
     needs_bounds = [c for c in modelled if metadata[c] in ("numerical", "datetime")
@@ -191,15 +236,7 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if settings.method == "MST":
-            from core.generate.mst import FastMSTSynthesizer
-
-            synthesizer = FastMSTSynthesizer(epsilon=float(settings.epsilon), delta=float(delta), iters=settings.iters)
-        else:
-            from snsynth.aim.aim import AIMSynthesizer
-
-            synthesizer = AIMSynthesizer(epsilon=float(settings.epsilon), delta=float(delta),
-                                         rounds=settings.aim_rounds, verbose=False)
+        synthesizer, account = _synthesizer(settings, metadata, modelled, len(train), delta, bounds_epsilon, seed)
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # smartnoise prints its budget split
                 synthesizer.fit(data, transformer=transformers, preprocessor_eps=bounds_epsilon)
@@ -223,32 +260,104 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         domain[column].update({"bounds": [_finite(transformer.fit_lower), _finite(transformer.fit_upper)],
                                "epsilon_spent": bounds_epsilon / len(needs_bounds)})
     private_categories = any(d.get("categories_source", "").startswith("read") for d in domain.values())
+    parameters, account = account(synthesizer)
+    training_epsilon = settings.epsilon - bounds_epsilon - account.get("epsilon_for_category_frequencies", 0.0)
     manifest = {
         "method": f"{settings.method}Synthesizer (smartnoise-synth)",
-        "parameters": {"epsilon": settings.epsilon, "delta": delta, "bins": settings.bins,
-                       "bounds_epsilon_share": settings.bounds_epsilon_share,
-                       **({"estimation_iterations": settings.iters} if settings.method == "MST" else
-                          {"rounds": settings.aim_rounds or 16 * len(modelled)})},
+        "parameters": {"epsilon": settings.epsilon, "delta": delta, "bounds_epsilon_share": settings.bounds_epsilon_share,
+                       **parameters},
         "differential_privacy": {
             "epsilon": settings.epsilon, "delta": delta,
-            "epsilon_for_bounds": bounds_epsilon, "epsilon_for_training": settings.epsilon - bounds_epsilon,
-            "preprocessing": "numeric and datetime columns binned into equal-width bins between bounds; "
-                             "categories label-encoded with missing as its own value",
+            "epsilon_for_bounds": bounds_epsilon, **account, "epsilon_for_training": training_epsilon,
+            "preprocessing": PREPROCESSING["gan" if settings.method in GAN_METHODS else "cube"],
             "columns": domain,
             "bounds_from_private_data": needs_bounds,
             "covered_by_epsilon": "the model fitted to the training rows and the bounds it estimated"
-                                  + ("; not the category sets read from the data" if private_categories else ""),
+                                  + ("; the category frequencies its sampler uses" if settings.method in GAN_METHODS
+                                     else "")
+                                  + ("; not the category sets read from the data" if private_categories else "")
+                                  + "; not which columns have missing values (read from the training data)",
         },
         "seed": seed, "rows": int(rows),
         "seed_note": "the seed fixes selection and sampling; the measurement noise comes from OpenDP's secure "
                      "sampler and is not reproducible from it (by design)",
         "library_versions": {"smartnoise-synth": _version("smartnoise-synth"), "pandas": pd.__version__,
-                             "numpy": np.__version__},
+                             "numpy": np.__version__,
+                             **({"opacus": _version("opacus"), "torch": _version("torch")}
+                                if settings.method in GAN_METHODS else {})},
         "training_mix": {"real_rows": len(train), "synthetic_rows": 0},
         "seconds": {"fit": round(fitted - started, 2), "total": round(time.perf_counter() - started, 2)},
     }
     report(1.0, "Done")
     return synthetic, manifest
+
+
+PREPROCESSING = {
+    "cube": "numeric and datetime columns binned into equal-width bins between bounds; categories label-encoded, "
+            "missing as its own value where the training column has missing values",
+    "gan": "numeric and datetime columns clipped to their bounds and scaled to [-1, 1] (with a missing flag where "
+           "values are missing); categories label-encoded (missing as its own value where the training column has "
+           "missing values), then one-hot",
+}
+
+
+def _synthesizer(settings: DPSettings, metadata: Metadata, modelled: list[str], rows: int, delta: float,
+                 bounds_epsilon: float, seed: int):
+    """The smartnoise synthesizer for the method, and a function of the fitted synthesizer returning its
+    manifest parameters and DP account (what each part of epsilon was spent on)."""
+    if settings.method == "MST":
+        from core.generate.mst import FastMSTSynthesizer
+
+        return (FastMSTSynthesizer(epsilon=float(settings.epsilon), delta=float(delta), iters=settings.iters),
+                lambda fitted: ({"bins": settings.bins, "estimation_iterations": settings.iters}, {}))
+    if settings.method == "AIM":
+        from core.generate.aim import FastAIMSynthesizer, ledger_rho
+
+        def aim_account(fitted):
+            return ({"bins": settings.bins, "estimation_iterations": settings.iters,
+                     "rounds": settings.aim_rounds or 16 * len(modelled), "rounds_run": fitted.rounds_run,
+                     "round_estimation_iterations": settings.aim_round_iters,
+                     "zcdp_rho": float(fitted.rho), "zcdp_rho_spent": ledger_rho(fitted.privacy_ledger)}, {})
+
+        return (FastAIMSynthesizer(epsilon=float(settings.epsilon), delta=float(delta), rounds=settings.aim_rounds,
+                                   round_iters=settings.aim_round_iters, final_iters=settings.iters), aim_account)
+    return _dpctgan(settings, metadata, modelled, rows, delta, bounds_epsilon, seed)
+
+
+def _dpctgan(settings: DPSettings, metadata: Metadata, modelled: list[str], rows: int, delta: float,
+             bounds_epsilon: float, seed: int):
+    """DP-CTGAN with noised category frequencies and its epochs capped to the training epsilon."""
+    import torch
+
+    from core.generate.dpgan import PrivateFrequencyDPCTGAN, dpsgd_epsilon, epochs_within
+
+    has_categories = any(metadata[c] in ("categorical", "boolean") for c in modelled)
+    category_epsilon = settings.epsilon * settings.category_epsilon_share if has_categories else 0.0
+    training_epsilon = settings.epsilon - bounds_epsilon - category_epsilon
+    epochs = epochs_within(training_epsilon, rows, settings.batch_size, settings.sigma, delta, settings.epochs)
+    if epochs == 0:
+        raise UsageError(
+            f"DP-CTGAN cannot train one epoch within its training epsilon {training_epsilon:.3g} on {rows:,} rows "
+            f"(batch {settings.batch_size}, noise multiplier {settings.sigma:g}): one epoch costs "
+            f"{dpsgd_epsilon(rows, settings.batch_size, settings.sigma, 1, delta):.3g}; raise epsilon or sigma, or "
+            f"lower the batch size")
+    torch.manual_seed(seed)
+    synthesizer = PrivateFrequencyDPCTGAN(
+        category_epsilon=category_epsilon, epsilon=settings.epsilon - category_epsilon,
+        delta=delta, epochs=epochs, batch_size=settings.batch_size, sigma=settings.sigma, verbose=False, cuda=False)
+
+    def account(fitted):
+        spent = dpsgd_epsilon(rows, settings.batch_size, settings.sigma, epochs, delta)
+        return ({"epochs": settings.epochs, "epochs_run": epochs, "batch_size": settings.batch_size,
+                 "noise_multiplier": settings.sigma, "max_grad_norm": fitted.max_per_sample_grad_norm,
+                 "category_epsilon_share": settings.category_epsilon_share},
+                {"epsilon_for_category_frequencies": fitted.category_epsilon_spent,
+                 "epsilon_spent_by_training": spent,
+                 "training_accountant": "opacus 0.14 RDP accountant as smartnoise's DPCTGAN uses it (sample rate "
+                                        "batch/rows, two discriminator steps a batch); epochs capped in advance so "
+                                        "it stays within the training epsilon"})
+
+    return synthesizer, account
 
 
 def _finite(value) -> float | None:

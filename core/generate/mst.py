@@ -6,7 +6,8 @@ iterations. That estimate has a closed form: each one-way marginal is the Euclid
 measurement onto {p >= 0, sum p = n}, the optimum mirror descent converges to, and the model is their
 product. Selection and the final estimate are post-processing of the noisy measurements, so the privacy
 guarantee (the same measurements, the same exponential mechanism, the same zCDP budget split) is unchanged.
-The final estimate's iteration count is a parameter (smartnoise uses 5,000) recorded in the manifest.
+The final estimate is mbi's mirror descent in NumPy (`core/generate/estimate.py`: no XLA compilation, the
+same iterations); its iteration count is a parameter (smartnoise uses 5,000) recorded in the manifest.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import itertools
 import numpy as np
 from snsynth.mst.mst import MSTSynthesizer
 from snsynth.utils import cdp_rho
+
+from core.generate.estimate import Measurements, mirror_descent
 
 
 def simplex_projection(y: np.ndarray, total: float) -> np.ndarray:
@@ -73,9 +76,7 @@ class FastMSTSynthesizer(MSTSynthesizer):
         return _spanning_tree(candidates, weights, epsilon, self.exponential_mechanism)
 
     def MST(self, data, epsilon, delta):  # noqa: N802 - smartnoise's hook name
-        """smartnoise's MST with `self.iters` iterations in the final estimate."""
-        from mbi import estimation, marginal_oracles
-
+        """smartnoise's MST with `self.iters` iterations of the final estimate, in NumPy."""
         rho = cdp_rho(epsilon, delta)
         sigma = np.sqrt(3 / (2 * rho))
         total = len(data.df)
@@ -83,6 +84,5 @@ class FastMSTSynthesizer(MSTSynthesizer):
         data, log1, self.undo_compress_fn = self.compress_domain(data, log1)
         cliques = self.select(data, rho / 3.0, log1, total)
         log2 = self.measure(data, cliques, sigma)
-        self.synthesizer = estimation.mirror_descent(data.domain, log1 + log2, known_total=float(total),
-                                                     iters=self.iters,
-                                                     marginal_oracle=marginal_oracles.message_passing_stable)
+        self.synthesizer = mirror_descent(data.domain, Measurements.from_log(data.domain, log1 + log2, float(total)),
+                                          iters=self.iters)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from core.checks.dp import audit_membership, claimed_privacy
 from core.data.io import prepare_inputs, table_from_frame
 from core.data.metadata import Metadata
 from core.generate.dp import DPSettings, fit_and_sample_dp
 from core.policy import Policy, load_policy
+from core.stats.memo import shared_real_side
 
 DEFAULT_EPSILONS = (0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_SEEDS = (0, 1, 2)
@@ -91,6 +91,7 @@ class EpsilonSweep:
             return None if isinstance(value, float) and not math.isfinite(value) else value
 
         return {"method": self.method, "epsilons": self.epsilons, "seeds": self.seeds, "rows": self.rows,
+                "evaluation_seed": self.seeds[0] if self.seeds else None,
                 "target": self.target, "chosen_epsilon": self.chosen_epsilon, "floors": self.floors,
                 "seconds": round(self.seconds, 1),
                 "points": [{k: clean(v) for k, v in asdict(p).items()} | {"does_its_job": p.does_its_job}
@@ -108,19 +109,27 @@ def _get(report: dict, *keys, default=None):
     return value
 
 
+def _bound(audit: dict | None) -> float | None:
+    """The audit's epsilon lower bound (the report writes an infinite bound as null)."""
+    if not audit:
+        return None
+    value = audit.get("epsilon_lower_bound")
+    return math.inf if value is None else float(value)
+
+
 def measure_point(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, manifest: dict,
                   metadata: Metadata, policy: Policy, target: str | None, seed: int) -> dict:
-    """Evaluate one generated table against the holdout; the sweep's measures and gate verdicts."""
+    """Evaluate one generated table against the holdout; the sweep's measures and gate verdicts (the
+    evaluation's own empirical epsilon audit against the manifest's claim; the utility gate without the
+    blend sweep and importance agreement, which the sweep does not show)."""
     from core.report import evaluate
 
     inputs = prepare_inputs(table_from_frame(train, "train"), table_from_frame(synthetic, "synthetic"),
                             table_from_frame(holdout, "holdout"), overrides=dict(metadata))
-    report = evaluate(inputs, policy, privacy=True, seed=seed, target=target).to_dict()
+    report = evaluate(inputs, policy, privacy=True, seed=seed, target=target, manifest=manifest,
+                      utility_extras=False).to_dict()
     gates = {g["name"]: bool(g["passed"]) for g in report.get("gates", [])}
     utility = next((g for g in report.get("gates", []) if g["name"] == "utility"), None)
-    epsilon, delta = claimed_privacy(manifest)
-    audit = audit_membership(inputs.frames["real"], inputs.frames["synthetic"], inputs.frames["holdout"],
-                             inputs.metadata, epsilon, delta, seed=seed)
     return {
         "fidelity_score": _get(report, "fidelity", "score"),
         "utility_value": utility["value"] if utility else None,
@@ -128,7 +137,7 @@ def measure_point(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Data
         "singling_out_risk": _get(report, "privacy", "singling_out", "risk"),
         "linkability_risk": _get(report, "privacy", "linkability", "risk"),
         "inference_risk": _get(report, "privacy", "attribute_inference", "max_risk"),
-        "empirical_epsilon": audit.audit.epsilon_lower_bound,
+        "empirical_epsilon": _bound(_get(report, "privacy", "empirical_epsilon")),
         "gates": gates,
     }
 
@@ -137,17 +146,35 @@ def sweep_epsilon(train: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata
                   epsilons: Sequence[float] = DEFAULT_EPSILONS, seeds: Sequence[int] = DEFAULT_SEEDS,
                   method: str = "MST", target: str | None = None, rows: int | None = None,
                   public_bounds: dict[str, tuple[float, float]] | None = None, baseline: bool = True,
-                  policy: Policy | None = None, progress: Progress | None = None) -> EpsilonSweep:
-    """Generate and evaluate at every epsilon x seed (plus the non-private baseline per seed)."""
-    from core.demo import fit_and_sample
-
+                  policy: Policy | None = None, progress: Progress | None = None,
+                  settings: DPSettings | None = None) -> EpsilonSweep:
+    """Generate and evaluate at every epsilon x seed (plus the non-private baseline per seed); `settings` (its
+    epsilon replaced at each point) overrides `method` and `public_bounds`. Every generation is evaluated with
+    the first seed, so all points face the same nulls, attack samples and real-trained models: the spread over
+    seeds is the generations' own, and the real tables' work is done once (shared_real_side)."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     rows = int(rows or len(train))
+    template = settings or DPSettings(method=method, public_bounds=dict(public_bounds or {}))
+    template.check(metadata)  # a bad setting is named before the first generation, not after
+    method = template.method
     sweep = EpsilonSweep(method, [float(e) for e in epsilons], [int(s) for s in seeds], rows, target,
                          floors={name: policy.gate(name) for name in JOB_GATES + ("membership_inference",)})
     plan = [(float(e), int(s)) for e in epsilons for s in seeds] + ([(None, int(s)) for s in seeds] if baseline else [])
     started = time.perf_counter()
+    with shared_real_side():  # the real tables' own work (nulls, holdout searches, real-trained models): once
+        _run_plan(sweep, plan, train, holdout, metadata, template, rows, policy, target, report, started,
+                  evaluation_seed=sweep.seeds[0] if sweep.seeds else 0)
+    sweep.seconds = time.perf_counter() - started
+    report(1.0, "Done")
+    return sweep
+
+
+def _run_plan(sweep: EpsilonSweep, plan, train, holdout, metadata, template: DPSettings, rows: int, policy: Policy,
+              target: str | None, report: Progress, started: float, evaluation_seed: int) -> None:
+    """Generate and measure every (epsilon, seed) of the plan into the sweep's points."""
+    from core.demo import fit_and_sample
+
     for index, (epsilon, seed) in enumerate(plan):
         label = "non-private baseline" if epsilon is None else f"epsilon {epsilon:g}"
         elapsed = time.perf_counter() - started
@@ -157,13 +184,9 @@ def sweep_epsilon(train: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata
         if epsilon is None:
             synthetic, manifest = fit_and_sample(train, rows, seed)
         else:
-            settings = DPSettings(method=method, epsilon=epsilon, public_bounds=dict(public_bounds or {}))
-            synthetic, manifest = fit_and_sample_dp(train, metadata, rows, seed, settings)
-        measured = measure_point(train, holdout, synthetic, manifest, metadata, policy, target, seed)
+            synthetic, manifest = fit_and_sample_dp(train, metadata, rows, seed, replace(template, epsilon=epsilon))
+        measured = measure_point(train, holdout, synthetic, manifest, metadata, policy, target, evaluation_seed)
         sweep.points.append(SweepPoint(epsilon, seed, seconds=time.perf_counter() - point_started, **measured))
-    sweep.seconds = time.perf_counter() - started
-    report(1.0, "Done")
-    return sweep
 
 
 def summary_table(sweep: EpsilonSweep) -> pd.DataFrame:

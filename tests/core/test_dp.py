@@ -121,3 +121,18 @@ def test_sweep_measures_every_point_and_marks_the_choice(split):
     assert list(table["epsilon"]) == ["3", "non-private"]
     document = sweep.to_dict()
     assert document["curves"]["fidelity_score"][0]["epsilon"] == 3.0 and len(document["points"]) == 2
+
+
+def test_non_private_baseline_fits_a_frame_coerced_to_metadata(census):
+    """The sweep's GaussianCopula baseline gets frames coerced to the desk's metadata (a categorical count column
+    held as Python ints in an object column), which SDV's detection cannot read without inferred dtypes."""
+    from core.data.metadata import coerce_to_metadata, resolve_metadata
+    from core.demo import fit_and_sample
+
+    frame = census.head(600)
+    metadata = resolve_metadata(frame)
+    train = coerce_to_metadata(frame, metadata, "census")
+    assert train["num_persons_worked_for_employer"].dtype == object
+    synthetic, manifest = fit_and_sample(train, 50, seed=0)
+    assert list(synthetic.columns) == list(train.columns) and len(synthetic) == 50
+    assert manifest["method"] == "GaussianCopulaSynthesizer"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.stats.distances import NearestRecords, Progress, nearest_encoded
+from core.stats.memo import fingerprint, real_side, remember
 from core.stats.nearest import DEFAULT_TIME_BUDGET_SECONDS, nearest_search
 
 DCR_TAIL_QUANTILE = 0.05
@@ -68,6 +69,7 @@ def tail_share(synthetic: np.ndarray, baseline: np.ndarray, quantile: float) -> 
     return float(np.mean(percentile < quantile))
 
 
+@real_side
 def tail_share_null(holdout_gate: np.ndarray, n_synthetic: int, resamples: int, seed: int,
                     quantile: float = DCR_TAIL_QUANTILE, groups: np.ndarray | None = None) -> np.ndarray:
     """Tail shares of real rows: per resample a bootstrap of the holdout (its size) is the reference and an
@@ -96,6 +98,7 @@ def tail_share_null(holdout_gate: np.ndarray, n_synthetic: int, resamples: int, 
     return out
 
 
+@real_side
 def _to_unique(train_enc: np.ndarray, query_enc: np.ndarray, unique: np.ndarray, nearest: np.ndarray,
                distance: np.ndarray) -> np.ndarray:
     """Distance of each query row to the nearest unique training row (reusing the full search where it hit one)."""
@@ -130,8 +133,10 @@ def distance_to_closest_record(
     step = _sub_progress(progress, 0.0, 0.45)
     found = [nearest_search(train_enc, synthetic_enc, 2, time_budget_seconds=time_budget_seconds, seed=seed,
                             progress=step),
-             nearest_search(train_enc, holdout_enc, 2, time_budget_seconds=time_budget_seconds, seed=seed,
-                            progress=_sub_progress(progress, 0.45, 0.6))]
+             remember(("holdout nearest training rows", fingerprint(train_enc), fingerprint(holdout_enc),
+                       time_budget_seconds, seed),  # real rows only: once per sweep (core/stats/memo.py)
+                      lambda: nearest_search(train_enc, holdout_enc, 2, time_budget_seconds=time_budget_seconds,
+                                             seed=seed, progress=_sub_progress(progress, 0.45, 0.6)))]
     (syn_pos, syn_dist), (hold_pos, hold_dist) = ((f.positions, f.distances) for f in found)
     approximate = [f for f in found if f.method == "approximate"]
     search = {"method": "approximate" if approximate else "exact",

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.stats import norm, rankdata
 
 from core.stats.distances import nearest_encoded
+from core.stats.memo import real_side
 
 CONFIDENCE_LEVEL = 0.95
 # Holdout rows used for the null (split into a posing half and a non-member half, so at most half of them
@@ -75,6 +76,7 @@ def _nearest_lists(rows: np.ndarray, columns: np.ndarray, k: int, chunk: int = 1
     return positions, distances
 
 
+@real_side
 def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, resamples: int, seed: int,
                     groups: np.ndarray | None = None) -> np.ndarray:
     """AUCs of the distance attack when half the holdout poses as the synthetic table (n candidates a group).

@@ -51,6 +51,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from core.errors import UsageError
 from core.data.metadata import Metadata
 from core.gates import CALIBRATION_DEFAULTS, Judgement, judge, rule_text, spec
+from core.stats.memo import fingerprint, remember
 
 GATE_NAME = "utility"
 # Default gate threshold on `skill_retained_score`: the synthetic-trained model must keep at least 90% of
@@ -865,6 +866,7 @@ class _Data:
     rows: dict[str, int]
     runs: dict = field(default_factory=dict)  # (model, seed, n_real, n_synthetic) -> (pipeline, metrics)
     permutations: dict = field(default_factory=dict)  # seed -> (real order, synthetic order)
+    real_side_fingerprint: object = None  # real_side_key(), computed once
 
     def rows_for(self, seed: int, n_real: int, n_synthetic: int) -> tuple[np.ndarray, np.ndarray]:
         """Row positions of a mix: prefixes of the seed's permutations, in table order."""
@@ -875,16 +877,22 @@ class _Data:
         return np.sort(real_order[:n_real]), np.sort(synthetic_order[:n_synthetic])
 
     def run(self, model: str, seed: int, n_real: int, n_synthetic: int) -> tuple[Pipeline, dict[str, float]]:
-        """Fit the pipeline on a mix and score it on the holdout (memoized)."""
+        """Fit the pipeline on a mix and score it on the holdout (memoized; real-only runs also across the
+        synthetic tables of a shared_real_side() block)."""
         key = (model, seed, n_real, n_synthetic)
         if key not in self.runs:
-            real_rows, synthetic_rows = self.rows_for(seed, n_real, n_synthetic)
-            parts = [(self.X_real, self.y_real, real_rows), (self.X_synthetic, self.y_synthetic, synthetic_rows)]
-            parts = [(X.iloc[rows], y[rows]) for X, y, rows in parts if len(rows)]
-            X = parts[0][0] if len(parts) == 1 else pd.concat([p[0] for p in parts], ignore_index=True)
-            y = np.concatenate([p[1] for p in parts])
-            pipeline = self._fit(model, seed, X, y)
-            self.runs[key] = (pipeline, score_predictions(pipeline, self.task, self.X_holdout, self.y_holdout))
+            def fit_and_score():
+                real_rows, synthetic_rows = self.rows_for(seed, n_real, n_synthetic)
+                parts = [(self.X_real, self.y_real, real_rows), (self.X_synthetic, self.y_synthetic, synthetic_rows)]
+                parts = [(X.iloc[rows], y[rows]) for X, y, rows in parts if len(rows)]
+                X = parts[0][0] if len(parts) == 1 else pd.concat([p[0] for p in parts], ignore_index=True)
+                y = np.concatenate([p[1] for p in parts])
+                pipeline = self._fit(model, seed, X, y)
+                return pipeline, score_predictions(pipeline, self.task, self.X_holdout, self.y_holdout)
+
+            # the real rows' order for a seed does not depend on the synthetic table (rows_for)
+            self.runs[key] = remember(("utility run", self.real_side_key(), key), fit_and_score) \
+                if n_synthetic == 0 else fit_and_score()
         return self.runs[key]
 
     def run_subsample(self, model: str, seed: int, resample: int, n_rows: int, half: int) -> dict[str, float]:
@@ -892,11 +900,22 @@ class _Data:
         `seed`, drawn without replacement) and score it on the holdout."""
         key = ("subsample", model, seed, resample, n_rows, half)
         if key not in self.runs:
-            order = np.random.default_rng([seed, resample, 7919]).permutation(len(self.X_real))
-            rows = np.sort(order[half * n_rows : (half + 1) * n_rows])
-            pipeline = self._fit(model, seed + 2 * resample + half, self.X_real.iloc[rows], self.y_real[rows])
-            self.runs[key] = (None, score_predictions(pipeline, self.task, self.X_holdout, self.y_holdout))
+            def fit_and_score():
+                order = np.random.default_rng([seed, resample, 7919]).permutation(len(self.X_real))
+                rows = np.sort(order[half * n_rows : (half + 1) * n_rows])
+                pipeline = self._fit(model, seed + 2 * resample + half, self.X_real.iloc[rows], self.y_real[rows])
+                return None, score_predictions(pipeline, self.task, self.X_holdout, self.y_holdout)
+
+            self.runs[key] = remember(("utility run", self.real_side_key(), key), fit_and_score)
         return self.runs[key][1]
+
+    def real_side_key(self):
+        """What a real-only run depends on: the task and the real and holdout rows as prepared (categories
+        included, as they shape the features)."""
+        if self.real_side_fingerprint is None:
+            self.real_side_fingerprint = fingerprint(
+                (repr(self.task), self.X_real, self.y_real, self.X_holdout, self.y_holdout))
+        return self.real_side_fingerprint
 
     def _fit(self, model: str, seed: int, X: pd.DataFrame, y: np.ndarray):
         if self.task.kind == "classification" and len(np.unique(y)) < 2:
