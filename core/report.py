@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from core import __version__
-from core.data.encoding import encode_columns
+from core.data.encoding import EncodedTables, encode_tables
 from core.checks.fidelity import FidelityResult, evaluate_fidelity
 from core.data.io import PreparedInputs
 from core.gates import Gate, Judgement, judge
@@ -251,16 +251,19 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
              privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False,
-             manifest: dict | None = None) -> Evaluation:
+             manifest: dict | None = None, encoded: EncodedTables | None = None) -> Evaluation:
     """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them.
 
+    The tables are encoded once (core.data.encoding.encode_tables; `encoded` when the caller holds the bundle
+    of these inputs already) and every family reads that encoding.
     structure=True also runs the structure checks (detection, three-way, missing values, constraints, PII
     replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models.
     `manifest` (the generation's) supplies the epsilon a DP generation claims for the empirical_epsilon gate."""
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
-    encoded = encode_columns(inputs.frames, inputs.metadata)
+    encoded = encoded_inputs(inputs, encoded)
+    encoded.columns  # noqa: B018 - encoded here, so an encoding failure is reported in this stage
     report(0.1, "Scoring column shapes and pair trends")
     settings = null_settings(policy)
     fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded, pairs=inputs.pairs, settings=settings)
@@ -269,39 +272,54 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed
-    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m), policy=policy) if privacy else None
+    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.3 * f, m), policy=policy,
+                                 encoded=encoded) if privacy else None
+    audit = None
+    if privacy_result is not None:  # a privacy check: run in the privacy stage, attached after utility
+        report(0.65, "Auditing the empirical epsilon")
+        audit = run_epsilon_audit(inputs, manifest, seed, encoded=encoded)
     report(0.7, "Scoring utility on the holdout")
-    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m))
+    utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m), encoded=encoded)
     evaluation = with_results(evaluation, privacy_result, utility_result, target)
     if privacy_result is not None:
-        evaluation = with_epsilon_audit(evaluation, run_epsilon_audit(inputs, manifest, seed))
+        evaluation = with_epsilon_audit(evaluation, audit)
     if structure:
         report(0.9, "Checking structure beyond pairs")
-        evaluation = with_structure(evaluation, run_structure(inputs, policy, seed, lambda f, m: report(0.9 + 0.1 * f, m)))
+        evaluation = with_structure(evaluation, run_structure(inputs, policy, seed, lambda f, m: report(0.9 + 0.1 * f, m),
+                                                              encoded=encoded))
     report(1.0, "Done")
     return evaluation
 
 
+def encoded_inputs(inputs: PreparedInputs, encoded: EncodedTables | None = None) -> EncodedTables:
+    """The inputs' tables encoded once for every family: `encoded` when it was built from these frames."""
+    from core.data.encoding import encoded_for
+
+    return encoded_for(inputs.frames, inputs.metadata, encoded)
+
+
 def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None,
-                policy: Policy | None = None) -> PrivacyResult | None:
+                policy: Policy | None = None, encoded: EncodedTables | None = None) -> PrivacyResult | None:
     """Privacy measured against the holdout, or None when there is no holdout (nearest-record time budget from
-    the policy's [privacy] nearest_time_budget_seconds)."""
+    the policy's [privacy] nearest_time_budget_seconds); `encoded`: the inputs' encoded tables."""
     frames = inputs.frames
     if "holdout" not in frames:
         return None
     budget = policy.nearest_time_budget_seconds if policy is not None else None
     return evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata,
-                            seed=seed, progress=progress, nearest_time_budget_seconds=budget)
+                            seed=seed, progress=progress, nearest_time_budget_seconds=budget,
+                            encoded=encoded_inputs(inputs, encoded))
 
 
 def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed: int = 0,
-                progress: Progress | None = None) -> UtilityResult | None:
+                progress: Progress | None = None, encoded: EncodedTables | None = None) -> UtilityResult | None:
     """TSTR vs TRTR on the holdout for `target`, or None without a target or a holdout."""
     frames = inputs.frames
     if target is None or "holdout" not in frames:
         return None
     return evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, target,
-                            seeds=(seed, seed + 1, seed + 2), threshold=policy.gate("utility"), progress=progress)
+                            seeds=(seed, seed + 1, seed + 2), threshold=policy.gate("utility"), progress=progress,
+                            encoded=encoded_inputs(inputs, encoded))
 
 
 def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, utility: UtilityResult | None = None,
@@ -333,16 +351,17 @@ def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, u
 
 
 def run_structure(inputs: PreparedInputs, policy: Policy, seed: int = 0,
-                  progress: Progress | None = None) -> StructureResult:
+                  progress: Progress | None = None, encoded: EncodedTables | None = None) -> StructureResult:
     """The structure checks at the policy's false-alarm rate, with rules declared in [structure] constraints."""
     frames = inputs.frames
     declared = list(policy.sections.get("structure", {}).get("constraints", []))
     return evaluate_structure(frames["real"], frames["synthetic"], frames.get("holdout"), inputs.metadata,
                               alpha=float(policy.calibration("false_alarm_rate")), seed=seed, declared=declared,
-                              progress=progress)
+                              progress=progress, encoded=encoded_inputs(inputs, encoded))
 
 
-def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int = 0):
+def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int = 0,
+                      encoded: EncodedTables | None = None):
     """The empirical epsilon audit against the manifest's claimed epsilon (None without a holdout)."""
     from core.checks.dp import audit_membership, claimed_privacy
 
@@ -351,7 +370,7 @@ def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int =
         return None
     epsilon, delta = claimed_privacy(manifest)
     return audit_membership(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, epsilon, delta,
-                            seed=seed)
+                            seed=seed, encoded=encoded_inputs(inputs, encoded))
 
 
 def with_epsilon_audit(evaluation: Evaluation, audit) -> Evaluation:

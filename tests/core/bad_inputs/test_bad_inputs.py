@@ -114,7 +114,7 @@ def test_bad_budget_is_a_policy_error(folder, capsys):
 
 STAGES = {  # stage -> (module attribute that runs in it, needs holdout and target)
     "loading": ("core.data.io.resolve_metadata", False),
-    "encoding": ("core.report.encode_columns", False),
+    "encoding": ("core.report.encoded_inputs", False),
     "fidelity": ("core.report.evaluate_fidelity", False),
     "validity": ("core.report.evaluate_validity", False),
     "privacy": ("core.report.evaluate_privacy", True),
