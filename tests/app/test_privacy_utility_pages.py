@@ -249,3 +249,36 @@ def test_above_the_policy_size_privacy_waits_for_run_then_never_blocks_and_is_sh
     assert _frame_with(second, "gate")["gate"].tolist()[0] == "exact_copies"
     _settle(open_page(first, "privacy"))
     assert _frame_with(first, "gate")["gate"].tolist()[0] == "exact_copies"
+
+
+def test_the_pages_share_one_encoding_of_the_review(small_app, open_page, temp_store, monkeypatch):
+    """Summary's evaluation, the Privacy job and Records' most-suspicious sample read one encoding of the tables."""
+    import core.data.encoding as encoding_module
+    from core.stats.distances import DistanceEncoding
+
+    counts: dict = {}
+    for name in ("_encode_discrete", "_encode_continuous"):
+        original = getattr(encoding_module, name)
+
+        def counted(column, sdtype, tables, _original=original):
+            counts[column] = counts.get(column, 0) + 1
+            return _original(column, sdtype, tables)
+
+        monkeypatch.setattr(encoding_module, name, counted)
+    fit = DistanceEncoding.fit.__func__
+    fits = []
+    monkeypatch.setattr(DistanceEncoding, "fit", classmethod(lambda cls, *a, **k: fits.append(1) or fit(cls, *a, **k)))
+    import components.cache as cache
+
+    searches = []
+    nearest = cache.nearest_real_rows
+    monkeypatch.setattr(cache, "nearest_real_rows", lambda *a: searches.append(len(a[1])) or nearest(*a))
+    _open(_signed_in(small_app), open_page, "summary")
+    _open(small_app, open_page, "privacy")
+    small_app.session_state["_records_settings"] = {"records_method": "suspicious", "records_stratify": None,
+                                                    "records_size": 20, "records_seed": 0}
+    open_page(small_app, "records")
+    assert not small_app.error
+    assert SYNTHETIC_ROWS in searches and 20 in searches  # every row for the ranking, then the sample shown
+    assert len(fits) == 1  # one record-distance encoding for the privacy checks and the Records page
+    assert counts and set(counts.values()) == {1}  # each column encoded once for every page
