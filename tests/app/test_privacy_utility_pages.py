@@ -221,11 +221,11 @@ def test_above_the_policy_size_privacy_waits_for_run_then_never_blocks_and_is_sh
     release, calls = threading.Event(), []
     real_run = analysis_cache.run_privacy
 
-    def held_run(inputs, seed, progress):
+    def held_run(inputs, seed, progress, **kwargs):
         calls.append(seed)
         progress(0.25, "Measuring distances")
         assert release.wait(60)
-        return real_run(inputs, seed, progress)
+        return real_run(inputs, seed, progress, **kwargs)
 
     monkeypatch.setattr(analysis_cache, "run_privacy", held_run)
     policy = default_policy_text() + "\n[jobs]\nauto_run_max_rows = 1000\n"  # the slice has 4,600 rows
