@@ -333,21 +333,30 @@ def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, u
                                "no holdout given: privacy is judged against a real holdout"}
     else:
         sections["privacy"] = privacy.to_dict()
-        policy = evaluation.policy
-        judged = privacy_gate_values(privacy, {name: policy.gate(name) for name in PRIVACY_GATES},
-                                     alpha=policy.calibration("false_alarm_rate"),
-                                     tolerances={name: policy.gate(name, "tolerance", 0.0) for name in PRIVACY_GATES})
-        gates += [Gate(**g) for g in judged.values()]
+        gates += privacy_gates(privacy, evaluation.policy)
     if utility is None:
         sections["utility"] = {"skipped": "no holdout given: utility is scored on a real holdout" if not has_holdout
                                else "no target column chosen" if target is None else "not run"}
     else:
-        policy = evaluation.policy
-        gate = utility_gate_record(utility, policy.gate("utility"), alpha=policy.calibration("false_alarm_rate"),
-                                   tolerance=policy.gate("utility", "tolerance", 0.0))
         sections["utility"] = utility.to_dict()
-        gates.append(Gate(**gate))  # a not-judgeable target is kept: passed, judgeable False, detail says why
+        gates.append(utility_gate(utility, evaluation.policy))  # a not-judgeable target is kept: passed, judgeable False
     return replace(evaluation, gates=gates, sections=sections, privacy=privacy, utility=utility)
+
+
+def privacy_gates(privacy: PrivacyResult, policy: Policy) -> list[Gate]:
+    """The three privacy gates under the policy (fixed thresholds, false-alarm rate, tolerances): the report's
+    and the Privacy page's one judgement."""
+    judged = privacy_gate_values(privacy, {name: policy.gate(name) for name in PRIVACY_GATES},
+                                 alpha=policy.calibration("false_alarm_rate"),
+                                 tolerances={name: policy.gate(name, "tolerance", 0.0) for name in PRIVACY_GATES})
+    return [Gate(**g) for g in judged.values()]
+
+
+def utility_gate(utility: UtilityResult, policy: Policy) -> Gate:
+    """The utility gate under the policy (fixed threshold, false-alarm rate, tolerance): the report's and the
+    Utility page's one judgement; a target with no real skill above chance is a not-judgeable gate."""
+    return Gate(**utility_gate_record(utility, policy.gate("utility"), alpha=policy.calibration("false_alarm_rate"),
+                                      tolerance=policy.gate("utility", "tolerance", 0.0)))
 
 
 def run_structure(inputs: PreparedInputs, policy: Policy, seed: int = 0,
