@@ -50,18 +50,20 @@ class Evaluation:
     def to_dict(self) -> dict:
         """The JSON report of ../shared/contract/report.md."""
         fidelity = self.fidelity
+        verdicts = self._item_verdicts()
         columns = {
             c.column: {"metric": c.metric, "score": _num(c.score), "expected": _num(c.expected),
                        "floor": _num(self.floors.get(c.column)), "real": _num(c.real),
                        "synthetic": _num(c.synthetic), "at": c.at, "null_median": _num(c.null_median),
-                       "tail_probability": _num(c.tail_probability)}
+                       "tail_probability": _num(c.tail_probability), **verdicts.get(("column_shapes", c.column), {})}
             for c in fidelity.column_shapes
         }
         pairs = [
             {"columns": list(p.columns), "metric": p.metric, "score": _num(p.score), "real": _num(p.real),
              "synthetic": _num(p.synthetic), "expected": _num(p.expected),
              "floor": _num(self.floors.get(" / ".join(p.columns))), "null_median": _num(p.null_median),
-             "tail_probability": _num(p.tail_probability)}
+             "tail_probability": _num(p.tail_probability),
+             **verdicts.get(("column_pair_trends", " / ".join(p.columns)), {})}
             for p in fidelity.pair_trends
         ]
         report = {
@@ -77,7 +79,8 @@ class Evaluation:
                 "skipped": [{"item": s.item, "reason": s.reason} for s in fidelity.skipped],
             },
             "validity": {
-                "columns": {name: _clean(v.to_dict()) for name, v in self.validity.columns.items()},
+                "columns": {name: {**_clean(v.to_dict()), **verdicts.get(("validity", name), {})}
+                            for name, v in self.validity.columns.items()},
                 "baseline": {name: _clean(v.to_dict()) for name, v in self.validity.baseline.items()} or None,
                 "duplicate_rows_share_synthetic": self.validity.duplicate_rows_share_synthetic,
                 "duplicate_rows_share_real": self.validity.duplicate_rows_share_real,
@@ -89,6 +92,13 @@ class Evaluation:
         report["gates"] = [g.to_dict() for g in self.gates]
         report["verdict"] = self.verdict
         return report
+
+
+    def _item_verdicts(self) -> dict[tuple[str, str], dict]:
+        """(gate, item) -> {"passed", "judged_by"}: each column's and pair's own verdict in its gate (additions;
+        a pair below its floor may pass on its Spearman null, which "judged_by" says)."""
+        return {(gate.name, item["item"]): {"passed": bool(item["passed"]), "judged_by": item.get("source")}
+                for gate in self.gates for item in gate.items if "item" in item and "passed" in item}
 
 
 def _num(value: float | None) -> float | None:
