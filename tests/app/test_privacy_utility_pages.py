@@ -282,3 +282,45 @@ def test_the_pages_share_one_encoding_of_the_review(small_app, open_page, temp_s
     assert SYNTHETIC_ROWS in searches and 20 in searches  # every row for the ranking, then the sample shown
     assert len(fits) == 1  # one record-distance encoding for the privacy checks and the Records page
     assert counts and set(counts.values()) == {1}  # each column encoded once for every page
+
+
+def test_privacy_and_utility_pages_judge_under_the_review_policy_as_the_summary_does(small_review_tables, open_page):
+    """A policy's false-alarm rate reaches the Privacy and Utility pages' gate tables (they once judged at the
+    registry's default rate, so a page could show a verdict the Summary and the report did not)."""
+    from streamlit.testing.v1 import AppTest
+
+    from components.state import Review, default_policy_text
+    from core.checks.privacy import privacy_gate_values
+    from core.policy import parse_policy
+    from core.report import privacy_gates, utility_gate
+    from tests.app.conftest import APP, TIMEOUT
+
+    policy_text = default_policy_text().replace("false_alarm_rate = 0.01", "false_alarm_rate = 0.2")
+    assert "false_alarm_rate = 0.2" in policy_text
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at.session_state["review"] = Review(dict(small_review_tables), source="upload", policy_text=policy_text)
+    policy = parse_policy(policy_text, "policy")
+    _open(at, open_page, "privacy")
+    result = _cached("privacy")
+    shown = _frame_with(at, "gate").set_index("gate")
+    for gate in privacy_gates(result, policy):
+        assert shown.loc[gate.name, "floor"] == f"{gate.floor:.4f}"
+        assert shown.loc[gate.name, "a real sample scores"] == f"{gate.null_median:.4f}"
+    default = privacy_gate_values(result)["membership_inference"]["floor"]
+    assert shown.loc["membership_inference", "floor"] != f"{default:.4f}"  # not the default rate's bound
+    _open(at, open_page, "utility")
+    gate = utility_gate(_cached("utility"), policy)
+    if gate.judgeable:
+        shown = _frame_with(at, "gate").set_index("gate")
+        assert shown.loc["utility", "floor"] == (f"{gate.floor:.4f}" if gate.floor is not None else "")
+    _open(at, open_page, "summary")
+    summary = _frame_with(at, "gate").set_index("gate")
+    assert summary.loc["membership_inference", "result"] == shown_result(result, policy, "membership_inference")
+
+
+def shown_result(result, policy, name: str) -> str:
+    """The Summary's result cell for one privacy gate under `policy`."""
+    from core.report import privacy_gates
+
+    gate = next(g for g in privacy_gates(result, policy) if g.name == name)
+    return "pass" if gate.passed else "FAIL"
