@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components.cache import manager, prepared_inputs
+from components.cache import encoded_tables, manager, prepared_inputs
 from components.state import Review
 from core import __version__
 from core.checks.privacy import PrivacyResult
@@ -65,10 +65,11 @@ def preload(module: str) -> None:
 def start_privacy(review: Review, seed: int) -> Job:
     """The privacy job of this review and seed: running, finished, read from disk, or started now."""
     inputs = prepared_inputs(review)  # prepared here (cached) so a bad table is an error on the page
+    encoded = encoded_tables(review)  # the review's one encoding, shared with the other checks
     preload("sklearn.neighbors")
     st.session_state[PRIVACY_RUN_KEY] = int(seed)
     return manager().submit(privacy_key(review, seed), "Privacy checks",
-                            lambda progress: run_privacy(inputs, int(seed), progress),
+                            lambda progress: run_privacy(inputs, int(seed), progress, encoded=encoded),
                             kind="privacy", size=total_rows(review))
 
 
@@ -80,6 +81,7 @@ def privacy_job(review: Review, seed: int) -> Job | None:
 def start_utility(review: Review, target: str, seeds: tuple[int, ...]) -> Job:
     """The utility job of this review, target and seeds: running, finished, read from disk, or started now."""
     inputs = prepared_inputs(review)
+    encoded = encoded_tables(review)
     threshold = parse_policy(review.policy_text, "policy").gate("utility")
     seeds = tuple(int(s) for s in seeds)
 
@@ -88,7 +90,7 @@ def start_utility(review: Review, target: str, seeds: tuple[int, ...]) -> Job:
         if "holdout" not in frames:
             return None
         return evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, target,
-                                seeds=seeds, threshold=threshold, progress=progress)
+                                seeds=seeds, threshold=threshold, progress=progress, encoded=encoded)
 
     st.session_state[UTILITY_RUN_KEY] = (target, seeds)
     return manager().submit(utility_key(review, target, seeds), f"Utility checks predicting {target}", compute,
@@ -114,11 +116,12 @@ def start_structure(review: Review, seed: int) -> Job:
     from core.report import run_structure
 
     inputs = prepared_inputs(review)
+    encoded = encoded_tables(review)
     policy = parse_policy(review.policy_text, "policy")
     preload("sklearn.ensemble")
     st.session_state[STRUCTURE_RUN_KEY] = int(seed)
     return manager().submit(structure_key(review, seed), "Structure checks",
-                            lambda progress: run_structure(inputs, policy, int(seed), progress),
+                            lambda progress: run_structure(inputs, policy, int(seed), progress, encoded=encoded),
                             kind="structure", size=total_rows(review))
 
 

@@ -24,7 +24,8 @@ from core.jobs import JobManager, content_key, job_manager
 from core.checks.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
 from core.data.io import LoadedTable, PreparedInputs, load_table, prepare_inputs
 from core.policy import parse_policy
-from core.review.records import (NearestReal, RecordSample, Suspicion, nearest_real_records, noticed_reasons,
+from core.data.encoding import EncodedTables, encode_tables
+from core.review.records import (NearestReal, RecordSample, Suspicion, nearest_real_rows, noticed_reasons,
                                  reason_label, sample_records, suspicion_scores)
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class _Store:
 
 @st.cache_resource(show_spinner=False)
 def _stores() -> dict[str, _Store]:
-    return {"prepared": _Store(STORE_ENTRIES), "evaluation": _Store(STORE_ENTRIES),
+    return {"prepared": _Store(STORE_ENTRIES), "encoded": _Store(STORE_ENTRIES), "evaluation": _Store(STORE_ENTRIES),
             "suspicion": _Store(STORE_ENTRIES)}
 
 
@@ -163,6 +164,15 @@ def prepared_inputs(review: Review) -> PreparedInputs:
     return store.get(key, cached_or_compute)
 
 
+def encoded_tables(review: Review) -> EncodedTables:
+    """The review's tables encoded once (core.data.encoding.encode_tables) for the evaluation, the background
+    checks and the Records page; each part is computed when first read, then shared."""
+    inputs = prepared_inputs(review)
+    key = f"{review.table_key()}:{id(inputs)}"  # the bundle holds these very frames
+    bundle = _stores()["encoded"].get(key, lambda: encode_tables(inputs.frames, inputs.metadata))
+    return bundle if bundle.covers(inputs.frames, inputs.metadata) else encode_tables(inputs.frames, inputs.metadata)
+
+
 def evaluation(review: Review) -> Evaluation:
     """Fidelity, validity and gates of the review under its policy text, over every row.
 
@@ -180,7 +190,7 @@ def evaluation(review: Review) -> Evaluation:
         return store.get(key, lambda: _with_status("Scoring every row out-of-core...",
                                                    lambda p: engine_evaluation(review, policy)))
     def compute(progress):
-        result = evaluate(inputs, policy, progress, privacy=False)
+        result = evaluate(inputs, policy, progress, privacy=False, encoded=encoded_tables(review))
         if review.sequence is not None:  # declared sequential: the sequences section and sequence_trends gate
             from core.checks.sequence import attach_sequences
             from core.report import null_settings
@@ -208,12 +218,13 @@ def suspicion(review: Review, seed: int) -> Suspicion:
         measured = np.arange(len(synthetic))
         if len(synthetic) > MAX_DISTANCE_ROWS:
             measured = np.sort(np.random.default_rng(seed).choice(len(synthetic), MAX_DISTANCE_ROWS, replace=False))
-        nearest = nearest_real_records(real, synthetic.iloc[measured], inputs.metadata, others=(synthetic,))
+        encoded = encoded_tables(review)
+        nearest = nearest_real_rows(encoded, measured)
         distance = np.full(len(synthetic), np.nan)
         distance[measured] = nearest.distances
         progress(0.9, "Checking ranges, categories and combinations")
         scores = record_scores(structure, len(synthetic)) if structure is not None else None
-        return suspicion_scores(real, synthetic, inputs.metadata, distance, structure_scores=scores)
+        return suspicion_scores(real, synthetic, inputs.metadata, distance, encoded=encoded, structure_scores=scores)
     return store.get(key, lambda: _with_status("Scoring every synthetic record...", compute))
 
 
@@ -222,7 +233,7 @@ def quick_suspicion(review: Review) -> Suspicion:
     store = _stores()["suspicion"]
     inputs = prepared_inputs(review)
     return store.get(f"{review.table_key()}:quick", lambda: suspicion_scores(
-        inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata))
+        inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, encoded=encoded_tables(review)))
 
 
 def record_sample(review: Review, method: str, n: int, seed: int, stratify: str | None) -> RecordSample:
@@ -273,10 +284,7 @@ def nearest_real(review: Review, positions: tuple[int, ...]) -> NearestReal:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _nearest_real(key: str, positions: tuple[int, ...], _review: Review) -> NearestReal:
-    inputs = prepared_inputs(_review)
-    synthetic = inputs.frames["synthetic"]
-    return nearest_real_records(inputs.frames["real"], synthetic.iloc[list(positions)], inputs.metadata,
-                                others=(synthetic,))
+    return nearest_real_rows(encoded_tables(_review), np.asarray(positions, dtype=np.int64))
 
 
 def marginal(review: Review, column: str) -> Marginal:

@@ -39,9 +39,9 @@ def gate_frame(gates: list[dict]):
     frame = pd.DataFrame([{
         "gate": g["name"], "result": result(g), "value": _cell(g["value"]),
         "rule": "" if g.get("judgeable", True) is False else rule_text(g["name"], g["threshold"]),
-        "null median": _cell(g.get("null_median")), "floor": _cell(g.get("floor")),
+        "a real sample scores": _cell(g.get("null_median")), "floor": _cell(g.get("floor")),
         "detail": str(g["detail"]),
-    } for g in gates], columns=["gate", "result", "value", "rule", "null median", "floor", "detail"])
+    } for g in gates], columns=["gate", "result", "value", "a real sample scores", "rule", "floor", "detail"])
 
     def colour(table: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=table.index, columns=table.columns)

@@ -502,7 +502,7 @@ def pairs_table(result) -> pd.DataFrame:
     """Every parent/child column pair of a relationship: metric, score, bound, real-sample null, real and
     synthetic association."""
     return pd.DataFrame([{"parent column": p.parent_column, "child column": p.child_column, "metric": p.metric,
-                          "score": _fmt(p.score), "bound": _fmt(p.floor), "null median": _fmt(p.null_median),
+                          "score": _fmt(p.score), "bound": _fmt(p.floor), "a real sample scores": _fmt(p.null_median),
                           "real r": _fmt(p.real), "synthetic r": _fmt(p.synthetic)} for p in result.intertable])
 
 

@@ -79,9 +79,9 @@ def items_frame(result: SequenceResult) -> pd.DataFrame:
         return "" if value is None or not np.isfinite(value) else f"{value:.4f}"
 
     return pd.DataFrame([{"statistic": i.item, "metric": i.metric, "score": cell(i.score),
-                          "null median": cell(i.null_median), "floor": cell(i.floor),
+                          "a real sample scores": cell(i.null_median), "floor": cell(i.floor),
                           "result": "pass" if i.passed else "FAIL" if i.passed is False else ""}
-                         for i in result.items], columns=["statistic", "metric", "score", "null median", "floor",
+                         for i in result.items], columns=["statistic", "metric", "score", "a real sample scores", "floor",
                                                           "result"])
 
 

@@ -88,7 +88,8 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
     GateSpec("missing_values", "structure",
              "missing shares or missingness patterns (which columns are missing together, and when) differ",
              "min", 0.90, "core.checks.structure:evaluate_missing_values",
-             "per column and pair: missingness similarity of real resamples of the synthetic size"),
+             "per column, pair and column-by-bin: missingness similarity of a reference of the training size and a "
+             "sample of the synthetic size, both drawn from the pooled real rows (train + holdout) cell counts"),
     GateSpec("constraints", "structure",
              "synthetic rows break rules every real row keeps (inferred or declared)", "max", 0.01,
              "core.checks.structure:evaluate_constraints",

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from core import __version__
-from core.data.encoding import encode_columns
+from core.data.encoding import EncodedTables, encode_tables
 from core.checks.fidelity import FidelityResult, evaluate_fidelity
 from core.data.io import PreparedInputs
 from core.gates import Gate, Judgement, judge
@@ -50,18 +50,20 @@ class Evaluation:
     def to_dict(self) -> dict:
         """The JSON report of ../shared/contract/report.md."""
         fidelity = self.fidelity
+        verdicts = self._item_verdicts()
         columns = {
             c.column: {"metric": c.metric, "score": _num(c.score), "expected": _num(c.expected),
                        "floor": _num(self.floors.get(c.column)), "real": _num(c.real),
                        "synthetic": _num(c.synthetic), "at": c.at, "null_median": _num(c.null_median),
-                       "tail_probability": _num(c.tail_probability)}
+                       "tail_probability": _num(c.tail_probability), **verdicts.get(("column_shapes", c.column), {})}
             for c in fidelity.column_shapes
         }
         pairs = [
             {"columns": list(p.columns), "metric": p.metric, "score": _num(p.score), "real": _num(p.real),
              "synthetic": _num(p.synthetic), "expected": _num(p.expected),
              "floor": _num(self.floors.get(" / ".join(p.columns))), "null_median": _num(p.null_median),
-             "tail_probability": _num(p.tail_probability)}
+             "tail_probability": _num(p.tail_probability),
+             **verdicts.get(("column_pair_trends", " / ".join(p.columns)), {})}
             for p in fidelity.pair_trends
         ]
         report = {
@@ -77,7 +79,8 @@ class Evaluation:
                 "skipped": [{"item": s.item, "reason": s.reason} for s in fidelity.skipped],
             },
             "validity": {
-                "columns": {name: _clean(v.to_dict()) for name, v in self.validity.columns.items()},
+                "columns": {name: {**_clean(v.to_dict()), **verdicts.get(("validity", name), {})}
+                            for name, v in self.validity.columns.items()},
                 "baseline": {name: _clean(v.to_dict()) for name, v in self.validity.baseline.items()} or None,
                 "duplicate_rows_share_synthetic": self.validity.duplicate_rows_share_synthetic,
                 "duplicate_rows_share_real": self.validity.duplicate_rows_share_real,
@@ -89,6 +92,13 @@ class Evaluation:
         report["gates"] = [g.to_dict() for g in self.gates]
         report["verdict"] = self.verdict
         return report
+
+
+    def _item_verdicts(self) -> dict[tuple[str, str], dict]:
+        """(gate, item) -> {"passed", "judged_by"}: each column's and pair's own verdict in its gate (additions;
+        a pair below its floor may pass on its Spearman null, which "judged_by" says)."""
+        return {(gate.name, item["item"]): {"passed": bool(item["passed"]), "judged_by": item.get("source")}
+                for gate in self.gates for item in gate.items if "item" in item and "passed" in item}
 
 
 def _num(value: float | None) -> float | None:
@@ -252,9 +262,11 @@ def _coverage_gate(validity: ValidityResult, policy: Policy) -> Gate | None:
 def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Progress | None = None,
              privacy: bool = True, seed: int = 0, target: str | None = None, structure: bool = False,
              manifest: dict | None = None, holdout_groups: np.ndarray | None = None,
-             utility_extras: bool = True) -> Evaluation:
+             utility_extras: bool = True, encoded: EncodedTables | None = None) -> Evaluation:
     """Run fidelity and validity, privacy (with a holdout) and utility (with a holdout and a target); gate them.
 
+    The tables are encoded once (core.data.encoding.encode_tables; `encoded` when the caller holds the bundle
+    of these inputs already) and every family reads that encoding.
     structure=True also runs the structure checks (detection, three-way, missing values, constraints, PII
     replay, PCA; see run_structure): the CLI's default, off here because detection fits 18 models.
     `manifest` (the generation's) supplies the epsilon a DP generation claims for the empirical_epsilon gate.
@@ -264,7 +276,8 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     policy = policy or load_policy()
     report = progress or (lambda fraction, message: None)
     report(0.02, "Encoding columns")
-    encoded = encode_columns(inputs.frames, inputs.metadata)
+    encoded = encoded_inputs(inputs, encoded)
+    encoded.columns  # noqa: B018 - encoded here, so an encoding failure is reported in this stage
     report(0.1, "Scoring column shapes and pair trends")
     settings = null_settings(policy)
     fidelity = evaluate_fidelity(inputs.frames, inputs.metadata, encoded, pairs=inputs.pairs, settings=settings)
@@ -273,36 +286,50 @@ def evaluate(inputs: PreparedInputs, policy: Policy | None = None, progress: Pro
     gates, floors = apply_gates(fidelity, validity, inputs, policy)
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     report(0.35, "Checking privacy against the holdout")  # stage marks: the CLI names the stage that failed
-    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.35 * f, m), policy=policy,
-                                 holdout_groups=holdout_groups) if privacy else None
+    privacy_result = run_privacy(inputs, seed, lambda f, m: report(0.35 + 0.3 * f, m), policy=policy,
+                                 holdout_groups=holdout_groups, encoded=encoded) if privacy else None
+    audit = None
+    if privacy_result is not None:  # a privacy check: run in the privacy stage, attached after utility
+        report(0.65, "Auditing the empirical epsilon")
+        audit = run_epsilon_audit(inputs, manifest, seed, encoded=encoded)
     report(0.7, "Scoring utility on the holdout")
     utility_result = run_utility(inputs, policy, target, seed, lambda f, m: report(0.7 + 0.2 * f, m),
-                                 extras=utility_extras)
+                                 extras=utility_extras, encoded=encoded)
     evaluation = with_results(evaluation, privacy_result, utility_result, target)
     if privacy_result is not None:
-        evaluation = with_epsilon_audit(evaluation, run_epsilon_audit(inputs, manifest, seed))
+        evaluation = with_epsilon_audit(evaluation, audit)
     if structure:
         report(0.9, "Checking structure beyond pairs")
-        evaluation = with_structure(evaluation, run_structure(inputs, policy, seed, lambda f, m: report(0.9 + 0.1 * f, m)))
+        evaluation = with_structure(evaluation, run_structure(inputs, policy, seed, lambda f, m: report(0.9 + 0.1 * f, m),
+                                                              encoded=encoded))
     report(1.0, "Done")
     return evaluation
 
 
+def encoded_inputs(inputs: PreparedInputs, encoded: EncodedTables | None = None) -> EncodedTables:
+    """The inputs' tables encoded once for every family: `encoded` when it was built from these frames."""
+    from core.data.encoding import encoded_for
+
+    return encoded_for(inputs.frames, inputs.metadata, encoded)
+
+
 def run_privacy(inputs: PreparedInputs, seed: int = 0, progress: Progress | None = None,
-                policy: Policy | None = None, holdout_groups: np.ndarray | None = None) -> PrivacyResult | None:
+                policy: Policy | None = None, holdout_groups: np.ndarray | None = None,
+                encoded: EncodedTables | None = None) -> PrivacyResult | None:
     """Privacy measured against the holdout, or None when there is no holdout (nearest-record time budget from
-    the policy's [privacy] nearest_time_budget_seconds)."""
+    the policy's [privacy] nearest_time_budget_seconds); `encoded`: the inputs' encoded tables."""
     frames = inputs.frames
     if "holdout" not in frames:
         return None
     budget = policy.nearest_time_budget_seconds if policy is not None else None
     return evaluate_privacy(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata,
                             seed=seed, progress=progress, nearest_time_budget_seconds=budget,
-                            holdout_groups=holdout_groups)
+                            holdout_groups=holdout_groups, encoded=encoded_inputs(inputs, encoded))
 
 
 def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed: int = 0,
-                progress: Progress | None = None, extras: bool = True) -> UtilityResult | None:
+                progress: Progress | None = None, extras: bool = True,
+                encoded: EncodedTables | None = None) -> UtilityResult | None:
     """TSTR vs TRTR on the holdout for `target` (with the blend sweep and importance agreement unless
     extras=False), or None without a target or a holdout."""
     frames = inputs.frames
@@ -311,7 +338,7 @@ def run_utility(inputs: PreparedInputs, policy: Policy, target: str | None, seed
     more = {} if extras else {"design": None, "importance": False}
     return evaluate_utility(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, target,
                             seeds=(seed, seed + 1, seed + 2), threshold=policy.gate("utility"), progress=progress,
-                            **more)
+                            encoded=encoded_inputs(inputs, encoded), **more)
 
 
 def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, utility: UtilityResult | None = None,
@@ -325,34 +352,44 @@ def with_results(evaluation: Evaluation, privacy: PrivacyResult | None = None, u
                                "no holdout given: privacy is judged against a real holdout"}
     else:
         sections["privacy"] = privacy.to_dict()
-        policy = evaluation.policy
-        judged = privacy_gate_values(privacy, {name: policy.gate(name) for name in PRIVACY_GATES},
-                                     alpha=policy.calibration("false_alarm_rate"),
-                                     tolerances={name: policy.gate(name, "tolerance", 0.0) for name in PRIVACY_GATES})
-        gates += [Gate(**g) for g in judged.values()]
+        gates += privacy_gates(privacy, evaluation.policy)
     if utility is None:
         sections["utility"] = {"skipped": "no holdout given: utility is scored on a real holdout" if not has_holdout
                                else "no target column chosen" if target is None else "not run"}
     else:
-        policy = evaluation.policy
-        gate = utility_gate_record(utility, policy.gate("utility"), alpha=policy.calibration("false_alarm_rate"),
-                                   tolerance=policy.gate("utility", "tolerance", 0.0))
         sections["utility"] = utility.to_dict()
-        gates.append(Gate(**gate))  # a not-judgeable target is kept: passed, judgeable False, detail says why
+        gates.append(utility_gate(utility, evaluation.policy))  # a not-judgeable target is kept: passed, judgeable False
     return replace(evaluation, gates=gates, sections=sections, privacy=privacy, utility=utility)
 
 
+def privacy_gates(privacy: PrivacyResult, policy: Policy) -> list[Gate]:
+    """The three privacy gates under the policy (fixed thresholds, false-alarm rate, tolerances): the report's
+    and the Privacy page's one judgement."""
+    judged = privacy_gate_values(privacy, {name: policy.gate(name) for name in PRIVACY_GATES},
+                                 alpha=policy.calibration("false_alarm_rate"),
+                                 tolerances={name: policy.gate(name, "tolerance", 0.0) for name in PRIVACY_GATES})
+    return [Gate(**g) for g in judged.values()]
+
+
+def utility_gate(utility: UtilityResult, policy: Policy) -> Gate:
+    """The utility gate under the policy (fixed threshold, false-alarm rate, tolerance): the report's and the
+    Utility page's one judgement; a target with no real skill above chance is a not-judgeable gate."""
+    return Gate(**utility_gate_record(utility, policy.gate("utility"), alpha=policy.calibration("false_alarm_rate"),
+                                      tolerance=policy.gate("utility", "tolerance", 0.0)))
+
+
 def run_structure(inputs: PreparedInputs, policy: Policy, seed: int = 0,
-                  progress: Progress | None = None) -> StructureResult:
+                  progress: Progress | None = None, encoded: EncodedTables | None = None) -> StructureResult:
     """The structure checks at the policy's false-alarm rate, with rules declared in [structure] constraints."""
     frames = inputs.frames
     declared = list(policy.sections.get("structure", {}).get("constraints", []))
     return evaluate_structure(frames["real"], frames["synthetic"], frames.get("holdout"), inputs.metadata,
                               alpha=float(policy.calibration("false_alarm_rate")), seed=seed, declared=declared,
-                              progress=progress)
+                              progress=progress, encoded=encoded_inputs(inputs, encoded))
 
 
-def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int = 0):
+def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int = 0,
+                      encoded: EncodedTables | None = None):
     """The empirical epsilon audit against the manifest's claimed epsilon (None without a holdout)."""
     from core.checks.dp import audit_membership, claimed_privacy
 
@@ -361,7 +398,7 @@ def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int =
         return None
     epsilon, delta = claimed_privacy(manifest)
     return audit_membership(frames["real"], frames["synthetic"], frames["holdout"], inputs.metadata, epsilon, delta,
-                            seed=seed)
+                            seed=seed, encoded=encoded_inputs(inputs, encoded))
 
 
 def with_epsilon_audit(evaluation: Evaluation, audit) -> Evaluation:

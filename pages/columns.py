@@ -15,6 +15,9 @@ review, inputs, result = review_or_stop()
 shapes = sorted(result.fidelity.column_shapes, key=lambda c: c.score)
 floors = result.floors
 validity = result.validity.columns
+# Pass or fail is the column_shapes gate's verdict per column (core.report judges; the page only shows it).
+verdicts = {item["item"]: item["passed"] for gate in result.gates if gate.name == "column_shapes"
+            for item in gate.items}
 st.caption(f"Scores use every row ({len(inputs.frames['real']):,} real, {len(inputs.frames['synthetic']):,} "
            "synthetic). KSComplement for numbers and dates, TVComplement for categories; 1 is identical. "
            "'A real sample scores' is the median score of real-vs-real resamples of the synthetic table's size; "
@@ -24,7 +27,7 @@ st.caption(f"Scores use every row ({len(inputs.frames['real']):,} real, {len(inp
 table = pd.DataFrame([{
     "column": c.column, "type": c.sdtype, "metric": c.metric, "score": c.score,
     "holdout": c.expected, "floor": floors.get(c.column), "real sample": c.null_median,
-    "passes": "yes" if floors.get(c.column) is None or c.score >= floors[c.column] else "NO",
+    "passes": "NO" if verdicts.get(c.column) is False else "yes",
     "largest gap at": c.at or "",
     "missing categories": ", ".join(validity[c.column].missing_categories) if c.column in validity else "",
 } for c in shapes])
@@ -58,9 +61,9 @@ def _chosen_column() -> None:
               else "not resampled", help="median of real-vs-real resamples of this size; holdout's own score: "
               + (f"{shape.expected:.3f}" if shape.expected is not None else "no holdout"))
     floor = floors.get(column)
-    m3.metric("Floor", f"{floor:.3f}" if floor is not None else "-",
-              delta=("passes" if floor is None or shape.score >= floor else "below floor"),
-              delta_color="normal" if floor is None or shape.score >= floor else "inverse", delta_arrow="off")
+    passes = verdicts.get(column) is not False
+    m3.metric("Floor", f"{floor:.3f}" if floor is not None else "-", delta="passes" if passes else "below floor",
+              delta_color="normal" if passes else "inverse", delta_arrow="off")
     chart = figure(("marginal", review.table_key(), column), lambda: marginal_figure(marginal(review, column)))
     st.plotly_chart(chart, key="columns_chart",
                     config={"displaylogo": False})
@@ -71,6 +74,9 @@ def _chosen_column() -> None:
             notes.append(f"{v.out_of_range_share:.2%} of synthetic values outside the real range")
         if v.unseen_category_share:
             notes.append(f"{v.unseen_category_share:.2%} synthetic values in categories the real data never had")
+        if v.null_median is not None:
+            bound = f", at most {v.floor:.2%}" if v.floor is not None else ""
+            notes.append(f"invalid values: {v.invalid_share:.2%}; a real sample of this size: {v.null_median:.2%}{bound}")
         if v.missing_categories:
             notes.append(f"{len(v.missing_categories)} real categories missing from the synthetic data")
         if v.collapsed_tails:

@@ -12,8 +12,7 @@ from components.state import open_synthetic_row, require_app_entry
 from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
 from core.policy import parse_policy
-from core.checks.privacy import privacy_gate_values
-from core.report import PRIVACY_GATES
+from core.report import privacy_gates
 
 NEAR_COPY_ROWS_SHOWN = 500
 
@@ -51,14 +50,14 @@ if job is None:
 result = job_value(job, jobs.poll_seconds, "The privacy checks")
 section = result.to_dict()
 policy = parse_policy(review.policy_text, "policy")
-gates = privacy_gate_values(result, {name: policy.gate(name) for name in PRIVACY_GATES})
+gates = {g.name: g for g in privacy_gates(result, policy)}  # judged as the report judges them
 rows = result.rows
 skipped = f" Skipped columns: {', '.join(f'{c} ({r})' for c, r in result.skipped.items())}." if result.skipped else ""
 st.caption(f"{rows['train']:,} training, {rows['synthetic']:,} synthetic and {rows['holdout']:,} holdout rows, seed "
            f"{result.seed}. Distance between two records: {section['distance']['definition']}.{skipped}")
 
 st.subheader("Gates")
-show_gates(list(gates.values()), key="privacy_gates")
+show_gates([g.to_dict() for g in gates.values()], key="privacy_gates")
 
 # --- Distance to closest record ----------------------------------------------------------------------------
 st.subheader("Distance to the closest training record")
@@ -126,7 +125,7 @@ else:
 # --- Attacks -----------------------------------------------------------------------------------------------
 st.subheader("Attacks")
 mia = section["membership_inference"]
-threshold = gates["membership_inference"]["threshold"]  # the bound the gate applied (its null), as in the table
+threshold = gates["membership_inference"].threshold  # the bound the gate judged against
 a1, a2 = st.columns([1, 3], vertical_alignment="center")
 a1.metric("Membership AUC", f"{mia['auc']:.3f}",
           delta=f"95% CI {mia['auc_ci95'][0]:.3f}-{mia['auc_ci95'][1]:.3f}", delta_color="off", delta_arrow="off",

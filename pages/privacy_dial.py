@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from components.analysis_cache import settings as analysis_settings, show_progress
-from components.cache import manager
+from components.cache import encoded_tables, manager
 from components.dp_views import domain_frame, generate_dp, sweep_figure
 from components.loading import use_generated
 from components.privacy_views import show_gates
@@ -169,7 +169,7 @@ with audit_tab:
     if st.button("Run the audit", key="dp_audit_run"):
         with st.spinner("Attacking membership..."):
             result = audit_membership(inputs.frames["real"], inputs.frames["synthetic"], inputs.frames["holdout"],
-                                      metadata, claimed, delta, seed=0)
+                                      metadata, claimed, delta, seed=0, encoded=encoded_tables(review))
         st.session_state[AUDIT_KEY] = (review.table_key(), result)
     stored = st.session_state.get(AUDIT_KEY)
     if stored and stored[0] == review.table_key():

@@ -76,7 +76,8 @@ with tabs[1]:
         st.caption(three.to_dict()["selection"] + "; each judged against its own real-vs-real null.")
         for label, table in three.tables.items():
             item = next(i for i in three.items if i.label == label)
-            st.markdown(f"**{plain(label)}**: 1 - TV {item.value:.4f}, bound {item.bound:.4f}, "
+            sample = "" if item.null_median is None else f", a real sample scores {item.null_median:.4f}"
+            st.markdown(f"**{plain(label)}**: 1 - TV {item.value:.4f}{sample}, bound {item.bound:.4f}, "
                         f"{'pass' if item.passed else 'FAIL'}")
             st.dataframe(triple_frame(table), hide_index=True, key=f"structure_triple_{label}")
 with tabs[2]:
@@ -86,7 +87,9 @@ with tabs[2]:
     failing = [i for i in missing.items if not i.passed]
     if failing:
         st.markdown("**Missingness items beyond their bound**")
-        st.dataframe([{"item": i.label, "value": f"{i.value:.4f}", "bound": f"{i.bound:.4f}"} for i in failing[:50]],
+        st.dataframe([{"item": i.label, "value": f"{i.value:.4f}", "a real sample scores":
+                       "" if i.null_median is None else f"{i.null_median:.4f}", "bound": f"{i.bound:.4f}"}
+                      for i in failing[:50]],
                      hide_index=True, key="structure_missing_failing")
 with tabs[3]:
     constraints = result.constraints

@@ -13,7 +13,8 @@ from components.utility_views import (MODEL_LABELS, comparison_figure, compariso
 from components.widgets import plain, require_holdout, review_or_stop
 from core.errors import ReviewError
 from core.policy import parse_policy
-from core.checks.utility import CHANCE_LEVEL, METRIC_LABELS, utility_gate
+from core.checks.utility import CHANCE_LEVEL, METRIC_LABELS
+from core.report import utility_gate
 
 MAX_SEEDS = 5
 
@@ -71,7 +72,6 @@ if result is None:
 score = result.score
 task = score.task
 policy = parse_policy(review.policy_text, "policy")
-threshold = policy.gate("utility")
 primary = METRIC_LABELS[task.primary_metric]
 rows = score.rows
 dropped = rows.get("train_dropped_missing_target", 0) + rows.get("synthetic_dropped_missing_target", 0)
@@ -84,21 +84,23 @@ st.caption(f"{task.kind.capitalize()} of {target}"
               if task.skipped else ""))
 
 st.subheader("Gate")
-gate = utility_gate(result, threshold)
+gate = utility_gate(result, policy)  # judged as the report judges it
 m1, m2, m3 = st.columns(3)
 m1.metric(f"TSTR {primary} ({MODEL_LABELS.get(score.reference_model, score.reference_model)})",
           f"{score.primary.tstr.mean:.4f}", delta=f"± {score.primary.tstr.std:.4f} over seeds", delta_color="off",
           delta_arrow="off")
 m2.metric(f"TRTR {primary} (reference)", f"{score.primary.trtr.mean:.4f}",
           delta=f"± {score.primary.trtr.std:.4f} over seeds", delta_color="off", delta_arrow="off")
-m3.metric("Skill kept (utility gate)", "n/a" if gate is None else f"{gate['value']:.1%}",
-          delta=None if gate is None else f"threshold {threshold:.0%}", delta_color="off", delta_arrow="off",
+m3.metric("Skill kept (utility gate)", "n/a" if not gate.judgeable else f"{gate.value:.1%}",
+          delta=None if not gate.judgeable else (f"a real sample keeps {gate.null_median:.0%}, at least {gate.threshold:.0%}"
+                                                 if gate.null_median is not None else f"threshold {gate.threshold:.0%}"),
+          delta_color="off", delta_arrow="off",
           help=f"(TSTR - chance) / (TRTR - chance) on {primary}, chance = {CHANCE_LEVEL[task.primary_metric]}: the "
           "share of the real-trained model's skill above chance that the synthetic-trained model keeps.")
-if gate is None:
-    st.info(f"The utility gate does not apply: {score.not_applicable}.", icon=":material/info:")
+if not gate.judgeable:
+    st.info(f"The utility gate does not apply: {plain(gate.detail)}.", icon=":material/info:")
 else:
-    show_gates([gate], key="utility_gates")
+    show_gates([gate.to_dict()], key="utility_gates")
 
 st.subheader("Trained on synthetic vs trained on real")
 st.plotly_chart(comparison_figure(score), width="stretch", key="utility_comparison_chart", config=PLOT_CONFIG)

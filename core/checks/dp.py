@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.checks.privacy import DistanceEncoding, nearest_records
+from core.data.encoding import EncodedTables, encoded_for
 from core.data.metadata import Metadata
+from core.stats.distances import nearest_encoded
 from core.gates import Gate, spec
 from core.stats.epsilon import EpsilonAudit, empirical_epsilon
 
@@ -41,24 +42,26 @@ class MembershipAudit:
 
 
 def attack_scores(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
-                  seed: int = 0, max_candidates: int = MAX_CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
-    """Member (training) and non-member (holdout) scores: minus the distance to the nearest synthetic row."""
+                  seed: int = 0, max_candidates: int = MAX_CANDIDATES, encoded: EncodedTables | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Member (training) and non-member (holdout) scores: minus the distance to the nearest synthetic row
+    (on the record distance of `encoded`, the evaluation's encoded tables, else encoded here)."""
     rng = np.random.default_rng(seed)
     n = min(len(train), len(holdout), max_candidates)
-    members = train.iloc[rng.choice(len(train), n, replace=False)]
-    others = holdout.iloc[rng.choice(len(holdout), n, replace=False)]
-    encoding = DistanceEncoding.fit(train, metadata, others=[synthetic, holdout])
-    found = nearest_records(synthetic, pd.concat([members, others], ignore_index=True), metadata,
-                            encoding=encoding, n_neighbors=1)
-    score = -found.distance
+    members = rng.choice(len(train), n, replace=False)
+    others = rng.choice(len(holdout), n, replace=False)
+    encoded = encoded_for({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata, encoded)
+    candidates = np.vstack([encoded.coordinates("real")[members], encoded.coordinates("holdout")[others]])
+    _, distances = nearest_encoded(encoded.coordinates("synthetic"), candidates, 1)
+    score = -distances[:, 0]
     return score[:n], score[n:]
 
 
 def audit_membership(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
                      claimed_epsilon: float | None = None, claimed_delta: float | None = None, seed: int = 0,
-                     confidence: float = 0.95) -> MembershipAudit:
+                     confidence: float = 0.95, encoded: EncodedTables | None = None) -> MembershipAudit:
     """The empirical epsilon lower bound of this synthetic table against its claim."""
-    members, non_members = attack_scores(train, synthetic, holdout, metadata, seed)
+    members, non_members = attack_scores(train, synthetic, holdout, metadata, seed, encoded=encoded)
     audit = empirical_epsilon(members, non_members, delta=claimed_delta or 0.0, confidence=confidence, seed=seed)
     return MembershipAudit(audit, claimed_epsilon, claimed_delta)
 

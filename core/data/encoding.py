@@ -1,5 +1,10 @@
 """Shared integer and float encodings of real, synthetic and holdout columns, so every metric is vectorized.
 
+The tables of one evaluation are encoded once (`encode_tables`) and the bundle, `EncodedTables`, is handed to
+every family: fidelity, validity, privacy, utility, structure and the Records page read the tables through it.
+It maps each column to its `EncodedColumn` and carries the record distance's encoding (core.stats.distances),
+fitted once and applied once per table when a family first needs it.
+
 A discrete column (categorical, boolean) becomes integer codes over the union of the values seen in any
 table, with missing values as one more code. A continuous column (numerical, datetime) keeps its float
 values (datetimes as int64 nanoseconds) and also gets bin codes: sdmetrics' discretization, ten
@@ -7,13 +12,19 @@ equal-width bins from the real values with the outer edges opened to infinity, m
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from core.stats.binning import safe_edges
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
+
+if TYPE_CHECKING:
+    from core.stats.distances import DistanceEncoding
 
 NUM_BINS = 10
 ROLES = ("real", "synthetic", "holdout")
@@ -113,3 +124,97 @@ def _encode_continuous(name: str, sdtype: str, tables: dict[str, pd.DataFrame]) 
         codes[role] = (np.digitize(vals, edges) - 1).astype(code_dtype(NUM_BINS + 1))
     labels = [f"[{shown[i]:.4g}, {shown[i + 1]:.4g})" for i in range(NUM_BINS)] + [None]
     return EncodedColumn(name, sdtype, codes, NUM_BINS + 1, labels, values=values, edges=edges)
+
+
+class EncodedTables(Mapping):
+    """The tables of one evaluation, encoded once: column name -> EncodedColumn, plus the record distance.
+
+    Built by `encode_tables` from role -> frame (real, synthetic, optional holdout) and the metadata. Each part
+    is computed on first use and kept (thread-safe: the app's background jobs share one bundle), so a family
+    pays only for what it reads: `columns` (`encode_columns`), `distance_encoding()` (ranges from the real table, category levels and missing-value flags from
+    every table), `level_codes(role)` (each used discrete column as positions in those levels) and
+    `coordinates(role)` (the float64 matrix whose Euclidean distances are the record distances).
+    """
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame], metadata: Metadata):
+        self.frames = dict(frames)
+        self.metadata = dict(metadata)
+        self._memo: dict[tuple, object] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def columns(self) -> dict[str, EncodedColumn]:
+        """Every scored column's codes (and values) in every table (`encode_columns`), encoded on first use."""
+        return self._once(("columns",), lambda: encode_columns(self.frames, self.metadata))
+
+    def __getitem__(self, name: str) -> EncodedColumn:
+        return self.columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    __eq__ = object.__eq__  # one bundle per evaluation: equal only to itself (Mapping's would compare arrays)
+    __hash__ = object.__hash__
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles encoded, in order (real first)."""
+        return tuple(self.frames)
+
+    def covers(self, frames: Mapping[str, pd.DataFrame | None], metadata: Metadata) -> bool:
+        """True when this bundle was built from these very frames (by identity) and this metadata."""
+        given = {role: frame for role, frame in frames.items() if frame is not None}
+        return (dict(metadata) == self.metadata and all(role in self.frames and self.frames[role] is frame
+                                                         for role, frame in given.items()))
+
+    def _once(self, key: tuple, compute: Callable[[], object]) -> object:
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    def distance_encoding(self) -> "DistanceEncoding":
+        """The record distance's encoding (core.stats.distances), fitted once on every table of the bundle."""
+        from core.stats.distances import DistanceEncoding
+
+        others = [frame for role, frame in self.frames.items() if role != "real"]
+        return self._once(("distance",), lambda: DistanceEncoding.fit(self.frames["real"], self.metadata, others))
+
+    def level_codes(self, role: str) -> dict[str, np.ndarray]:
+        """Each used discrete column of one table as int positions in the distance encoding's levels."""
+        return self._once(("levels", role), lambda: self.distance_encoding().level_codes(self.frames[role]))
+
+    def coordinates(self, role: str) -> np.ndarray:
+        """One table's float64 coordinates: their Euclidean distances are the record distances (read-only)."""
+        def compute() -> np.ndarray:
+            matrix = self.distance_encoding().transform(self.frames[role], codes=self.level_codes(role))
+            matrix.flags.writeable = False  # shared by every family: nobody may change it in place
+            return matrix
+
+        return self._once(("coordinates", role), compute)
+
+
+def encode_tables(frames: Mapping[str, pd.DataFrame], metadata: Metadata) -> EncodedTables:
+    """Encode every table of one evaluation once (role -> frame; 'real' first): the bundle every family reads."""
+    frames = {role: frames[role] for role in ROLES if role in frames and frames[role] is not None}
+    return EncodedTables(frames, metadata)
+
+
+def encoded_for(frames: Mapping[str, pd.DataFrame | None], metadata: Metadata,
+                encoded: EncodedTables | None = None) -> EncodedTables:
+    """`encoded` when it was built from these frames, else a bundle built now (a family called on its own)."""
+    if encoded is not None and encoded.covers(frames, metadata):
+        return encoded
+    return encode_tables({role: frame for role, frame in frames.items() if frame is not None}, metadata)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.data.encoding import EncodedColumn, encode_columns
+from core.data.encoding import EncodedColumn, EncodedTables, encode_columns
 from core.errors import UsageError
 from core.data.metadata import Metadata
 
@@ -61,12 +61,26 @@ class NearestReal:
 
 def nearest_real_records(real: pd.DataFrame, query: pd.DataFrame, metadata: Metadata,
                          others: tuple[pd.DataFrame, ...] = ()) -> NearestReal:
-    """Exact nearest real row of every query row (core.checks.privacy's mixed-type distance); `others` fix the levels."""
+    """Exact nearest real row of every query row (core.checks.privacy's mixed-type distance); `others` fix the levels.
+
+    For rows of an evaluation's synthetic table use `nearest_real_rows`, which reads the shared encoding."""
     from core.stats.distances import DistanceEncoding, nearest_records
 
     encoding = DistanceEncoding.fit(real, metadata, others=[real, query, *others])
     found = nearest_records(real, query, metadata, encoding=encoding, n_neighbors=1)
     return NearestReal(found.nearest_position.astype(np.int64), found.distance.astype(np.float64))
+
+
+def nearest_real_rows(encoded: EncodedTables, positions: np.ndarray | None = None) -> NearestReal:
+    """Exact nearest real row of the synthetic rows at `positions` (every row when None), on the evaluation's
+    encoded tables: the same record distance, fitted on the same tables, as the privacy checks'."""
+    from core.stats.distances import nearest_encoded
+
+    query = encoded.coordinates("synthetic")
+    if positions is not None:
+        query = query[np.asarray(positions, dtype=np.int64)]
+    found, distances = nearest_encoded(encoded.coordinates("real"), query, 1)
+    return NearestReal(found[:, 0].astype(np.int64), distances[:, 0].astype(np.float64))
 
 
 @dataclass
@@ -88,10 +102,11 @@ class Suspicion:
 
 def suspicion_scores(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Metadata,
                      nearest_distance: np.ndarray | None = None,
-                     encoded: dict[str, EncodedColumn] | None = None,
+                     encoded: EncodedTables | dict[str, EncodedColumn] | None = None,
                      structure_scores: pd.DataFrame | None = None) -> Suspicion:
     """Flag every synthetic row and cell for the checks above; `nearest_distance` (NaN = unknown) adds copies,
-    `structure_scores` (core.checks.structure.record_scores) adds rule breaks and detection probability."""
+    `structure_scores` (core.checks.structure.record_scores) adds rule breaks and detection probability.
+    `encoded`: the tables' encoded columns (a holdout among them is ignored), else encoded here."""
     encoded = encoded if encoded is not None else encode_columns({"real": real, "synthetic": synthetic}, metadata)
     n = len(synthetic)
     cells = {}
@@ -120,7 +135,9 @@ def suspicion_scores(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Meta
             unseen = (codes != missing) & (real_counts[codes] == 0)
             cell[unseen] = "unseen_category"
             flags["unseen_category"] |= unseen
-            if column.levels - 1 <= MAX_COMBINATION_LEVELS:
+            # Levels seen in the real or synthetic table (the encoding may also hold the holdout's).
+            seen_levels = np.count_nonzero((real_counts + np.bincount(codes, minlength=column.levels))[:missing])
+            if seen_levels <= MAX_COMBINATION_LEVELS:
                 discrete.append(column)
         cells[name] = cell
     for a, b in itertools.combinations(discrete, 2):

@@ -102,20 +102,26 @@ class DistanceEncoding:
             raise UsageError("no numerical, datetime, categorical or boolean column to measure distances on")
         return cls(tuple(columns), skipped, sdtypes, minimum, span, circular, levels, blocks, start)
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Return the float64 matrix (rows x n_dims) whose Euclidean distances are the record distances."""
+    def level_codes(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each used categorical or boolean column as int positions in its levels (-1: not seen in the fit)."""
+        return {column: pd.Index(self.levels[column]).get_indexer(category_keys(frame[column]))
+                for column in self.columns if column in self.levels}
+
+    def transform(self, frame: pd.DataFrame, codes: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Return the float64 matrix (rows x n_dims) whose Euclidean distances are the record distances.
+
+        `codes` are the frame's `level_codes` when already computed (core.data.encoding.EncodedTables)."""
+        codes = self.level_codes(frame) if codes is None else codes
         out = np.zeros((len(frame), self.n_dims), dtype=np.float64)
         for column in self.columns:
             block = self.blocks[column]
             if self.sdtypes[column] in ("numerical", "datetime"):
                 out[:, block] = self._numeric_block(column, numeric_values(frame[column]))
             elif block.stop > block.start:
-                keys = category_keys(frame[column])
-                codes = pd.Index(self.levels[column]).get_indexer(keys)
-                if (codes < 0).any():
-                    unseen = keys[codes < 0][0]
+                if (codes[column] < 0).any():
+                    unseen = category_keys(frame[column])[codes[column] < 0][0]
                     raise UsageError(f"column '{column}': value {unseen!r} was not seen when the encoding was fitted")
-                out[:, block] = _simplex(len(self.levels[column]))[codes]
+                out[:, block] = _simplex(len(self.levels[column]))[codes[column]]
         return out
 
     def _numeric_block(self, column: str, values: np.ndarray) -> np.ndarray:

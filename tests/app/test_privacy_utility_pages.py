@@ -221,11 +221,11 @@ def test_above_the_policy_size_privacy_waits_for_run_then_never_blocks_and_is_sh
     release, calls = threading.Event(), []
     real_run = analysis_cache.run_privacy
 
-    def held_run(inputs, seed, progress):
+    def held_run(inputs, seed, progress, **kwargs):
         calls.append(seed)
         progress(0.25, "Measuring distances")
         assert release.wait(60)
-        return real_run(inputs, seed, progress)
+        return real_run(inputs, seed, progress, **kwargs)
 
     monkeypatch.setattr(analysis_cache, "run_privacy", held_run)
     policy = default_policy_text() + "\n[jobs]\nauto_run_max_rows = 1000\n"  # the slice has 4,600 rows
@@ -249,3 +249,78 @@ def test_above_the_policy_size_privacy_waits_for_run_then_never_blocks_and_is_sh
     assert _frame_with(second, "gate")["gate"].tolist()[0] == "exact_copies"
     _settle(open_page(first, "privacy"))
     assert _frame_with(first, "gate")["gate"].tolist()[0] == "exact_copies"
+
+
+def test_the_pages_share_one_encoding_of_the_review(small_app, open_page, temp_store, monkeypatch):
+    """Summary's evaluation, the Privacy job and Records' most-suspicious sample read one encoding of the tables."""
+    import core.data.encoding as encoding_module
+    from core.stats.distances import DistanceEncoding
+
+    counts: dict = {}
+    for name in ("_encode_discrete", "_encode_continuous"):
+        original = getattr(encoding_module, name)
+
+        def counted(column, sdtype, tables, _original=original):
+            counts[column] = counts.get(column, 0) + 1
+            return _original(column, sdtype, tables)
+
+        monkeypatch.setattr(encoding_module, name, counted)
+    fit = DistanceEncoding.fit.__func__
+    fits = []
+    monkeypatch.setattr(DistanceEncoding, "fit", classmethod(lambda cls, *a, **k: fits.append(1) or fit(cls, *a, **k)))
+    import components.cache as cache
+
+    searches = []
+    nearest = cache.nearest_real_rows
+    monkeypatch.setattr(cache, "nearest_real_rows", lambda *a: searches.append(len(a[1])) or nearest(*a))
+    _open(_signed_in(small_app), open_page, "summary")
+    _open(small_app, open_page, "privacy")
+    small_app.session_state["_records_settings"] = {"records_method": "suspicious", "records_stratify": None,
+                                                    "records_size": 20, "records_seed": 0}
+    open_page(small_app, "records")
+    assert not small_app.error
+    assert SYNTHETIC_ROWS in searches and 20 in searches  # every row for the ranking, then the sample shown
+    assert len(fits) == 1  # one record-distance encoding for the privacy checks and the Records page
+    assert counts and set(counts.values()) == {1}  # each column encoded once for every page
+
+
+def test_privacy_and_utility_pages_judge_under_the_review_policy_as_the_summary_does(small_review_tables, open_page):
+    """A policy's false-alarm rate reaches the Privacy and Utility pages' gate tables (they once judged at the
+    registry's default rate, so a page could show a verdict the Summary and the report did not)."""
+    from streamlit.testing.v1 import AppTest
+
+    from components.state import Review, default_policy_text
+    from core.checks.privacy import privacy_gate_values
+    from core.policy import parse_policy
+    from core.report import privacy_gates, utility_gate
+    from tests.app.conftest import APP, TIMEOUT
+
+    policy_text = default_policy_text().replace("false_alarm_rate = 0.01", "false_alarm_rate = 0.2")
+    assert "false_alarm_rate = 0.2" in policy_text
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at.session_state["review"] = Review(dict(small_review_tables), source="upload", policy_text=policy_text)
+    policy = parse_policy(policy_text, "policy")
+    _open(at, open_page, "privacy")
+    result = _cached("privacy")
+    shown = _frame_with(at, "gate").set_index("gate")
+    for gate in privacy_gates(result, policy):
+        assert shown.loc[gate.name, "floor"] == f"{gate.floor:.4f}"
+        assert shown.loc[gate.name, "a real sample scores"] == f"{gate.null_median:.4f}"
+    default = privacy_gate_values(result)["membership_inference"]["floor"]
+    assert shown.loc["membership_inference", "floor"] != f"{default:.4f}"  # not the default rate's bound
+    _open(at, open_page, "utility")
+    gate = utility_gate(_cached("utility"), policy)
+    if gate.judgeable:
+        shown = _frame_with(at, "gate").set_index("gate")
+        assert shown.loc["utility", "floor"] == (f"{gate.floor:.4f}" if gate.floor is not None else "")
+    _open(at, open_page, "summary")
+    summary = _frame_with(at, "gate").set_index("gate")
+    assert summary.loc["membership_inference", "result"] == shown_result(result, policy, "membership_inference")
+
+
+def shown_result(result, policy, name: str) -> str:
+    """The Summary's result cell for one privacy gate under `policy`."""
+    from core.report import privacy_gates
+
+    gate = next(g for g in privacy_gates(result, policy) if g.name == name)
+    return "pass" if gate.passed else "FAIL"

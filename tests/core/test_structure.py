@@ -188,6 +188,31 @@ def test_missingness_that_depends_on_a_value_is_caught_though_the_share_matches(
     assert f"depends {target} | {driver}" in {i.label for i in bad.items if not i.passed}
 
 
+def test_one_missing_value_in_a_small_clean_sample_passes_when_the_holdout_has_none(penguins):
+    """Penguins miss a few measurements; a 180-row training part holding one, a holdout holding none and a clean
+    84-row sample holding one must pass (the holdout-only null was degenerate there: every resample 0 missing,
+    so one missing value failed 22 items)."""
+    from core.data.metadata import coerce_to_metadata, detect_metadata
+
+    frame = penguins.drop(columns=["sex"])
+    holed = frame[frame["bill_length_mm"].isna()]
+    full = frame[frame["bill_length_mm"].notna()].sample(frac=1.0, random_state=0)
+    train = pd.concat([full.iloc[:179], holed.iloc[:1]], ignore_index=True)
+    holdout = full.iloc[179:259].reset_index(drop=True)
+    synthetic = pd.concat([full.iloc[259:342], holed.iloc[1:2]], ignore_index=True)
+    metadata = detect_metadata(train)
+    train, holdout, synthetic = (coerce_to_metadata(f, metadata, n) for f, n in
+                                 ((train, "t"), (holdout, "h"), (synthetic, "s")))
+    assert holdout.isna().sum().sum() == 0 and synthetic["bill_length_mm"].isna().sum() == 1
+    result = evaluate_missing_values(train, synthetic, holdout, metadata)
+    assert result.gate.passed, result.gate.detail
+    item = next(i for i in result.items if i.label == "share bill_length_mm")
+    assert item.null_median is not None and item.bound < item.value
+    many = synthetic.copy()
+    many.loc[:20, "bill_length_mm"] = np.nan  # a quarter of the sample missing a measurement: a real defect
+    assert not evaluate_missing_values(train, many, holdout, metadata).gate.passed
+
+
 def weakest_associated(frame: pd.DataFrame, metadata: dict) -> str:
     """The numeric column whose strongest absolute Spearman correlation with another column is the median one."""
     numeric = frame[[c for c, t in metadata.items() if t == "numerical"]]

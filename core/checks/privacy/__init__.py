@@ -31,6 +31,7 @@ from core.checks.privacy.membership import (MembershipInference, auc_score, hanl
                                             membership_inference)
 from core.checks.privacy.risks import (NUMERIC_GUESS_MARGIN, AttackRisk, attack_matrix, attack_risk,
                                        attribute_inference_risk, linkability_risk, singling_out_risk, wilson_rate)
+from core.data.encoding import EncodedTables, encoded_for
 from core.data.metadata import Metadata
 from core.errors import UsageError
 from core.gates import CALIBRATION_DEFAULTS, judge, rule_text, spec
@@ -230,25 +231,30 @@ def evaluate_privacy(
     progress: Progress = None,
     nearest_time_budget_seconds: float | None = None,
     holdout_groups: np.ndarray | None = None,
+    encoded: EncodedTables | None = None,
 ) -> PrivacyResult:
     """Run every privacy check on coerced tables (training, synthetic, holdout) and return the result; the
     gates' nulls take `resamples` draws (none when the holdout has fewer than `min_real_rows` rows).
     holdout_groups: per holdout row the entity it belongs to (a parent-child join's rows of one parent
-    entity), so the DCR and membership nulls move whole entities; None when rows are independent."""
+    entity), so the DCR and membership nulls move whole entities; None when rows are independent.
+    `encoded`: the evaluation's encoded tables (core.data.encoding.encode_tables), else encoded here."""
     if holdout is None:
         raise UsageError("privacy checks need a holdout table (real rows not used for training) as baseline")
     for role, frame in (("training", train), ("synthetic", synthetic), ("holdout", holdout)):
         if len(frame) < 2:
             raise UsageError(f"privacy checks need at least 2 rows in the {role} table, got {len(frame)}")
     report = progress or (lambda fraction, message: None)
-    encoding = DistanceEncoding.fit(train, metadata, others=[synthetic, holdout])
-    train_enc, syn_enc, hold_enc = (encoding.transform(f) for f in (train, synthetic, holdout))
+    encoded = encoded_for({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata, encoded)
+    encoding = encoded.distance_encoding()
+    roles = ("real", "synthetic", "holdout")
+    train_enc, syn_enc, hold_enc = (encoded.coordinates(role) for role in roles)
 
     report(0.0, "exact copies")
     columns = list(encoding.columns)
     draws = resamples if len(holdout) >= min_real_rows else 0
-    copies = exact_copies(train, synthetic, holdout, columns, resamples=draws, seed=seed)
-    train_hash, hold_hash = row_hashes(train, columns), row_hashes(holdout, columns)
+    hashes = tuple(row_hashes(f, columns, encoded.level_codes(role)) for f, role in zip((train, synthetic, holdout), roles))
+    copies = exact_copies(train, synthetic, holdout, columns, resamples=draws, seed=seed, hashes=hashes)
+    train_hash, hold_hash = hashes[0], hashes[2]
 
     dcr = distance_to_closest_record(
         train_enc, syn_enc, hold_enc, unique_train=unique_training_rows(train_hash, hold_hash),
@@ -274,7 +280,7 @@ def evaluate_privacy(
 
     report(0.65, "singling out")
     numeric = np.array([encoding.sdtypes[c] in ("numerical", "datetime") for c in columns])
-    matrices = [attack_matrix(f, encoding) for f in (train, synthetic, holdout)]
+    matrices = [attack_matrix(f, encoding, encoded.level_codes(role)) for f, role in zip((train, synthetic, holdout), roles)]
     singling = singling_out_risk(*matrices, numeric, n_attacks=n_attacks, seed=seed)
 
     report(0.75, "linkability")

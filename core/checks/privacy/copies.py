@@ -52,12 +52,18 @@ class ExactCopies:
         return max(0.0, self.memorised_rate - self.holdout_memorised_rate)
 
 
-def row_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One 64-bit hash per row over `columns`: numbers as float64 (signed zeros normalised), the rest as text."""
+def row_hashes(frame: pd.DataFrame, columns: Sequence[str], codes: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One 64-bit hash per row over `columns`: numbers as float64 (signed zeros normalised), the rest as text.
+
+    `codes` (the distance encoding's level codes of `frame`, core.data.encoding.EncodedTables.level_codes) stand
+    for the text of the columns they cover: equal text, equal code. Hashes of tables compared with each other
+    must all be made with codes of one encoding, or all without."""
     parts = {}
     for column in columns:
         series = frame[column]
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        if codes is not None and column in codes:
+            parts[column] = pd.Series(codes[column])
+        elif pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
             parts[column] = pd.Series(numeric_values(series))
         else:  # discrete: compare as text so 1 and "1" agree; missing is its own value
             parts[column] = pd.Series(category_keys(series))
@@ -94,9 +100,11 @@ def copy_rate_null(hits: int, n_holdout: int, n_synthetic: int, resamples: int, 
 
 
 def exact_copies(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, columns: Sequence[str], *,
-                 resamples: int, seed: int) -> ExactCopies:
-    """Copies of training rows in the synthetic table and in the holdout, memorised vs natural, with the null."""
-    train_hash, syn_hash, hold_hash = (row_hashes(f, columns) for f in (train, synthetic, holdout))
+                 resamples: int, seed: int, hashes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                 ) -> ExactCopies:
+    """Copies of training rows in the synthetic table and in the holdout, memorised vs natural, with the null;
+    `hashes` are the three tables' row_hashes when already made."""
+    train_hash, syn_hash, hold_hash = hashes or tuple(row_hashes(f, columns) for f in (train, synthetic, holdout))
     syn_copies = np.flatnonzero(np.isin(syn_hash, train_hash))
     hold_copies = np.flatnonzero(np.isin(hold_hash, train_hash))
     unique = unique_training_rows(train_hash, hold_hash)

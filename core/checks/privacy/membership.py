@@ -2,9 +2,10 @@
 
 The attack scores a candidate by minus its distance to the nearest synthetic row; its AUC on training
 (member) vs holdout (non-member) candidates is 0.5 when the synthetic table leaks nothing. The gate's null is
-the same attack with real rows posing as the synthetic table: per resample a random half of the holdout is the
-'synthetic' table and the other half supplies the non-members, with the same number of candidates per group
-as the real attack, so holdout rows never trip the gate.
+the same attack with real rows posing as the synthetic table: per resample as many holdout rows as the
+synthetic table has (at most half the holdout) pose as the 'synthetic' table, other holdout rows supply the
+non-members and training rows the members, as many per group as the real attack has, so a clean sample of
+any size, and holdout rows, never trip the gate beyond the false-alarm rate.
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ CONFIDENCE_LEVEL = 0.95
 # are candidates per group in the real attack as well).
 NULL_HOLDOUT_ROWS = 4000
 NULL_NEIGHBOURS = 24  # nearest holdout rows kept per candidate for the null's resamples
+# Training rows the null's members are drawn from, per candidate: the members vary between resamples as
+# the real attack's random members would (a pool of 2n left the null too narrow: 3 of 30 clean 300-row
+# samples of census failed at the 1% rate).
+NULL_MEMBER_POOL = 4
 NULL_RESAMPLES = 200
 
 
@@ -78,14 +83,18 @@ def _nearest_lists(rows: np.ndarray, columns: np.ndarray, k: int, chunk: int = 1
 
 @real_side
 def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, resamples: int, seed: int,
-                    groups: np.ndarray | None = None) -> np.ndarray:
-    """AUCs of the distance attack when half the holdout poses as the synthetic table (n candidates a group).
+                    posing_rows: int | None = None, groups: np.ndarray | None = None) -> np.ndarray:
+    """AUCs of the distance attack when real rows pose as the synthetic table (n candidates a group).
 
-    Each candidate's NULL_NEIGHBOURS nearest holdout rows are found once; a resample's nearest posing row is
-    the first of them in the posing half (all of them fall outside it with chance 2^-24: then exactly).
+    Each resample draws what the real attack draws: `posing_rows` holdout rows (the synthetic table's size, at
+    most half the null's holdout rows) pose as the synthetic table, n other holdout rows are the non-members and
+    n training rows (from a pool of up to NULL_MEMBER_POOL x n) the members. Each candidate's NULL_NEIGHBOURS
+    nearest holdout rows are found once; a resample's nearest posing row is the first of them that poses
+    (when none does, it is measured exactly).
     `groups` (one code per holdout row) keeps rows that belong together on one side: a parent-child join's
     rows of one parent entity are near copies of each other, so a row split would put a non-member's
     siblings among the posing rows, which no synthetic table does (the null's AUC would sit far below 0.5).
+    Then whole groups pose, as many as first cover `posing_rows` rows (at most half the groups).
     """
     rng = np.random.default_rng(seed + 1)
     if groups is None:
@@ -101,21 +110,26 @@ def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, r
         hold = holdout_enc[rows]
         hold_groups = np.unique(codes[rows], return_inverse=True)[1].reshape(-1)
     half = len(hold) // 2
-    n = min(n, len(hold) - half, len(train_enc))
+    posing_size = half if posing_rows is None else max(1, min(int(posing_rows), half))
+    n = min(n, len(hold) - posing_size, len(train_enc))
     if half < 2 or n < 2 or (hold_groups is not None and hold_groups.max() < 3):
         return np.zeros(0)
-    pool = train_enc[rng.choice(len(train_enc), min(len(train_enc), 2 * n), replace=False)]
+    pool = train_enc[rng.choice(len(train_enc), min(len(train_enc), NULL_MEMBER_POOL * n), replace=False)]
     candidates = np.vstack([pool, hold])
     positions, distances = _nearest_lists(candidates, hold, NULL_NEIGHBOURS)
     out = np.empty(resamples)
     for r in range(resamples):
         if hold_groups is None:
+            order = rng.permutation(len(hold))
             posing = np.zeros(len(hold), dtype=bool)
-            posing[rng.permutation(len(hold))[:half]] = True
+            posing[order[:posing_size]] = True
+            others = order[posing_size:]
         else:
-            groups_posing = rng.permutation(int(hold_groups.max()) + 1)[: (int(hold_groups.max()) + 1) // 2]
-            posing = np.isin(hold_groups, groups_posing)
-        others = np.flatnonzero(~posing)
+            group_order = rng.permutation(int(hold_groups.max()) + 1)
+            covered = np.cumsum(np.bincount(hold_groups)[group_order])
+            count = min(int(np.searchsorted(covered, posing_size)) + 1, len(group_order) // 2)
+            posing = np.isin(hold_groups, group_order[:count])
+            others = np.flatnonzero(~posing)
         k = min(n, others.size)
         chosen = np.concatenate([rng.choice(len(pool), k, replace=False),
                                  len(pool) + rng.choice(others, k, replace=False)])
@@ -124,8 +138,8 @@ def membership_null(train_enc: np.ndarray, holdout_enc: np.ndarray, n: int, *, r
         nearest = distances[chosen, first]
         missed = np.flatnonzero(~inside.any(axis=1))
         if missed.size:
-            nearest[missed] = np.sqrt(((candidates[chosen[missed], None, :] - hold[posing][None]) ** 2)
-                                      .sum(axis=2)).min(axis=1)
+            _, exact = nearest_encoded(hold[posing], candidates[chosen[missed]], 1)
+            nearest[missed] = exact[:, 0]
         out[r] = auc_score(-nearest[:k], -nearest[k:])
     return out
 
@@ -152,5 +166,6 @@ def membership_inference(
     score = -dist[:, 0]
     auc = auc_score(score[:n], score[n:])
     low, high = hanley_mcneil_interval(auc, n, n)
-    null = membership_null(train_enc, holdout_enc, n, resamples=resamples, seed=seed, groups=holdout_groups)
+    null = membership_null(train_enc, holdout_enc, n, resamples=resamples, seed=seed,
+                           posing_rows=len(synthetic_enc), groups=holdout_groups)
     return MembershipInference(auc, low, high, n, seed, null)

@@ -74,17 +74,21 @@ def attack_risk(name: str, main_successes: int, control_successes: int, n_attack
 
 
 # --- Anonymeter-style attacks --------------------------------------------------------------------
-def attack_matrix(frame: pd.DataFrame, encoding: DistanceEncoding) -> np.ndarray:
-    """Numbers for predicate evaluation: numeric values, category level codes; NaN for missing."""
+def attack_matrix(frame: pd.DataFrame, encoding: DistanceEncoding, codes: dict[str, np.ndarray] | None = None
+                  ) -> np.ndarray:
+    """Numbers for predicate evaluation: numeric values, category level codes; NaN for missing. `codes`: the
+    frame's encoding.level_codes when already computed."""
+    codes = encoding.level_codes(frame) if codes is None else codes
     out = np.empty((len(frame), len(encoding.columns)))
     for j, column in enumerate(encoding.columns):
         if encoding.sdtypes[column] in ("numerical", "datetime"):
             out[:, j] = numeric_values(frame[column])
         else:
-            keys = category_keys(frame[column])
-            codes = pd.Index(encoding.levels[column]).get_indexer(keys).astype(float)
-            codes[keys == MISSING] = np.nan
-            out[:, j] = codes
+            levels = encoding.levels[column]
+            level = codes[column].astype(float)
+            if MISSING in levels:
+                level[codes[column] == levels.index(MISSING)] = np.nan
+            out[:, j] = level
     return out
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.checks.structure.common import binned_columns
+from core.data.encoding import EncodedTables, encoded_for
 from core.checks.structure.constraints import ConstraintsResult, evaluate_constraints
 from core.checks.structure.detection import DetectionResult, evaluate_detection
 from core.checks.structure.missing import MissingResult, evaluate_missing_values
@@ -53,14 +54,17 @@ class StructureResult:
 
 def evaluate_structure(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
                        metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0,
-                       declared: list[str] | tuple[str, ...] = (), progress: Progress | None = None) -> StructureResult:
-    """Run every structure check; gates only where a holdout gives them a null."""
+                       declared: list[str] | tuple[str, ...] = (), progress: Progress | None = None,
+                       encoded: EncodedTables | None = None) -> StructureResult:
+    """Run every structure check; gates only where a holdout gives them a null. `encoded`: the evaluation's
+    encoded tables (core.data.encoding.encode_tables), else encoded here once for every part."""
     report = progress or (lambda f, m: None)
+    encoded = encoded_for({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata, encoded)
     binned = None
     if holdout is not None:
-        binned = binned_columns({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata)
+        binned = binned_columns({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata, encoded=encoded)
     report(0.0, "Detection: classifier real vs synthetic")
-    detection = evaluate_detection(train, synthetic, holdout, metadata, alpha=alpha, seed=seed)
+    detection = evaluate_detection(train, synthetic, holdout, metadata, alpha=alpha, seed=seed, encoded=encoded)
     report(0.5, "Three-way structure")
     three = evaluate_three_way(train, synthetic, holdout, metadata, alpha=alpha, seed=seed, binned=binned)
     report(0.65, "Missing-value patterns")
@@ -70,7 +74,7 @@ def evaluate_structure(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
     report(0.85, "PII replay")
     pii = evaluate_pii_replay(train, synthetic, holdout, metadata, alpha=alpha, seed=seed)
     report(0.92, "PCA")
-    pca = evaluate_pca(train, synthetic, holdout, metadata, seed=seed)
+    pca = evaluate_pca(train, synthetic, holdout, metadata, seed=seed, encoded=encoded)
     # A part with nothing to judge (no PII-like column, no rule) makes no gate; its section says so.
     gates = [g for g in (detection.gate, three.gate, missing.gate, constraints.gate, pii.gate)
              if g is not None and g.judgeable]

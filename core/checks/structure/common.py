@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.data.encoding import EncodedTables, encoded_for
 from core.gates import Gate, Judgement, judge
 
 
@@ -132,12 +133,12 @@ class Binned:
     labels: list[str]
 
 
-def binned_columns(frames: dict, metadata: dict[str, str], max_categories: int = 10) -> dict[str, Binned]:
+def binned_columns(frames: dict, metadata: dict[str, str], max_categories: int = 10,
+                   encoded: EncodedTables | None = None) -> dict[str, Binned]:
     """Numeric columns as the shared ten real-value bins, categories as the `max_categories` most
-    frequent real ones plus 'other'; missing is a code of its own. Id and text columns are left out."""
-    from core.data.encoding import encode_columns
-
-    encoded = encode_columns(frames, metadata)
+    frequent real ones plus 'other'; missing is a code of its own. Id and text columns are left out.
+    `encoded`: the evaluation's encoded tables (core.data.encoding.encode_tables), else encoded here."""
+    encoded = encoded_for(frames, metadata, encoded)
     out = {}
     for name, column in encoded.items():
         if column.is_continuous:

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
-from core.data.encoding import continuous_values
+from core.data.encoding import EncodedColumn, EncodedTables, encoded_for
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES
 from core.gates import Gate, judge
 
@@ -69,19 +69,21 @@ def _num(v: float) -> float | None:
     return float(v) if v is not None and math.isfinite(float(v)) else None
 
 
-def feature_matrix(frames: dict[str, pd.DataFrame], metadata: dict[str, str]
+def feature_matrix(frames: dict[str, pd.DataFrame], metadata: dict[str, str], encoded: EncodedTables | None = None
                    ) -> tuple[dict[str, np.ndarray], list[str], list[bool], dict[str, str]]:
     """Float features per table on a shared basis: numbers as values, categories as codes of the
-    `MAX_CATEGORIES` most frequent real levels (others share one code), missing as NaN."""
+    `MAX_CATEGORIES` most frequent real levels (others share one code), missing as NaN. `encoded`: the
+    evaluation's encoded tables, else encoded here."""
+    encoded = encoded_for(frames, metadata, encoded)
     columns, categorical, skipped = [], [], {}
     parts: dict[str, list[np.ndarray]] = {role: [] for role in frames}
     for name, sdtype in metadata.items():
         if sdtype in CONTINUOUS_SDTYPES:
-            for role, frame in frames.items():
-                parts[role].append(continuous_values(frame[name]))
+            for role in frames:
+                parts[role].append(encoded[name].values[role])
             categorical.append(False)
         elif sdtype in DISCRETE_SDTYPES:
-            for role, codes in _frequency_codes(frames, name).items():
+            for role, codes in _frequency_codes(encoded[name], list(frames)).items():
                 parts[role].append(codes)
             categorical.append(True)
         else:
@@ -92,26 +94,18 @@ def feature_matrix(frames: dict[str, pd.DataFrame], metadata: dict[str, str]
     return matrices, columns, categorical, skipped
 
 
-def _frequency_codes(frames: dict[str, pd.DataFrame], name: str) -> dict[str, np.ndarray]:
+def _frequency_codes(column: EncodedColumn, roles: list[str]) -> dict[str, np.ndarray]:
     """One discrete column of every table as float codes: the `MAX_CATEGORIES - 1` most frequent real levels
     numbered by real frequency (ties in order of first appearance), every other level one more code, NaN
-    where missing. One factorisation of all tables instead of a dictionary lookup per table."""
-    roles = list(frames)
-    joined = pd.concat([frames[r][name] for r in roles], ignore_index=True)
-    codes, uniques = pd.factorize(joined, use_na_sentinel=True)
-    real = codes[: len(frames["real"])]
-    frequency = np.bincount(real[real >= 0], minlength=len(uniques))
+    where missing. Read from the shared encoding's codes (levels in order of first appearance)."""
+    missing = column.missing_code
+    frequency = np.bincount(column.codes["real"], minlength=column.levels)[:missing]
     order = np.argsort(-frequency, kind="stable")
     top = order[: min(MAX_CATEGORIES - 1, int(np.count_nonzero(frequency)))]
-    lookup = np.full(len(uniques) + 1, float(len(top)))  # levels outside the top share one code
+    lookup = np.full(column.levels, float(len(top)))  # levels outside the top share one code
     lookup[top] = np.arange(len(top), dtype=float)
-    lookup[-1] = np.nan  # the missing sentinel (-1) indexes the last slot
-    mapped = lookup[codes]
-    out, start = {}, 0
-    for role in roles:
-        out[role] = mapped[start: start + len(frames[role])]
-        start += len(frames[role])
-    return out
+    lookup[missing] = np.nan
+    return {role: lookup[column.codes[role]] for role in roles}
 
 
 FAST_MODEL_ROWS = 2_000  # rows a side from which the model takes half the rounds at twice the rate
@@ -166,16 +160,16 @@ def cross_validated_auc(real: np.ndarray, other: np.ndarray, categorical: list[b
 
 def evaluate_detection(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
                        metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0, max_rows: int = MAX_ROWS,
-                       null_fits: int = NULL_FITS) -> DetectionResult:
+                       null_fits: int = NULL_FITS, encoded: EncodedTables | None = None) -> DetectionResult:
     """Detection AUC of real vs synthetic with column contributions and per-row probabilities, judged
-    against the AUC of real vs holdout subsamples of the same size."""
+    against the AUC of real vs holdout subsamples of the same size (`encoded`: the evaluation's encoded tables)."""
     empty = pd.Series(dtype=float)
     if holdout is None:
         return DetectionResult(float("nan"), np.empty(0), None, empty, empty, 0, seed,
                                reason="no holdout: the null needs real rows not trained on")
     m = int(min(max_rows, len(synthetic), len(train), len(holdout)))
     frames = {"real": train, "synthetic": synthetic, "holdout": holdout}
-    x, columns, categorical, skipped = feature_matrix(frames, metadata)
+    x, columns, categorical, skipped = feature_matrix(frames, metadata, encoded)
     if m < 20 or not columns:
         why = "no usable column" if not columns else f"too few rows ({m}) on one side to cross-validate"
         return DetectionResult(float("nan"), np.empty(0), None, empty, empty, m, seed, skipped, why)

@@ -6,7 +6,9 @@ Items, each a similarity in [0, 1] (1 = the same):
 * together c1, c2 1 - TV of the four-cell joint of the two missingness indicators
 * depends c | d   1 - TV of the joint of c's missingness indicator with d's bins (missing a bin of its own)
 Only columns missing somewhere (real, synthetic or holdout) make items; a table with no missing value
-anywhere passes with nothing to judge.
+anywhere passes with nothing to judge. Each item's null is drawn from cell counts as the fidelity nulls are
+(core.stats.null.tv_null): a reference of the training table's size and a sample of the synthetic table's
+size, both from the pooled real rows (training + holdout).
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.checks.structure.common import Binned, Item, binned_columns, items_gate, judge_items, resample_positions
+from core.checks.structure.common import Binned, Item, binned_columns, items_gate, judge_items
 from core.gates import Gate
+from core.stats.null import tv_null
 
 RESAMPLES = 100
 
@@ -59,33 +62,33 @@ def co_missing(m: np.ndarray, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(f.T @ f / max(len(m), 1), index=columns, columns=columns)
 
 
-def _stat_items(m_real: np.ndarray, m_other: np.ndarray, codes_real: dict[str, np.ndarray],
-                codes_other: dict[str, np.ndarray], binned: dict[str, Binned], names: list[str],
-                active: list[int]) -> dict[str, float]:
-    """Every item's similarity between the real rows and another table."""
+def _item_cells(m: np.ndarray, codes: dict[str, np.ndarray], binned: dict[str, Binned], names: list[str],
+                active: list[int]) -> dict[str, tuple[np.ndarray, int]]:
+    """Every item's cell per row of one table (missingness indicators, jointly with a bin where it depends on
+    one), and the number of cells: each item is 1 - TV between two tables' shares of these cells."""
     out = {}
-    n_r, n_o = max(len(m_real), 1), max(len(m_other), 1)
     for j in active:
-        out[f"share {names[j]}"] = 1.0 - abs(m_real[:, j].mean() - m_other[:, j].mean()) if len(m_other) else 1.0
+        out[f"share {names[j]}"] = (m[:, j], 2)
     for j, k in itertools.combinations(active, 2):
-        a = np.bincount(m_real[:, j] * 2 + m_real[:, k], minlength=4) / n_r
-        b = np.bincount(m_other[:, j] * 2 + m_other[:, k], minlength=4) / n_o
-        out[f"together {names[j]}, {names[k]}"] = 1.0 - 0.5 * np.abs(a - b).sum()
+        out[f"together {names[j]}, {names[k]}"] = (m[:, j] * 2 + m[:, k], 4)
     for j in active:
         for d, column in binned.items():
-            if d == names[j]:
-                continue
-            cells = 2 * column.levels
-            a = np.bincount(m_real[:, j] * column.levels + codes_real[d], minlength=cells) / n_r
-            b = np.bincount(m_other[:, j] * column.levels + codes_other[d], minlength=cells) / n_o
-            out[f"depends {names[j]} | {d}"] = 1.0 - 0.5 * np.abs(a - b).sum()
+            if d != names[j]:
+                out[f"depends {names[j]} | {d}"] = (m[:, j] * column.levels + codes[d], 2 * column.levels)
     return out
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - TV between two count vectors on the same cells (1 when either is empty)."""
+    if a.sum() == 0 or b.sum() == 0:
+        return 1.0
+    return float(1.0 - 0.5 * np.abs(a / a.sum() - b / b.sum()).sum())
 
 
 def evaluate_missing_values(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
                             metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0,
                             resamples: int = RESAMPLES, binned: dict[str, Binned] | None = None) -> MissingResult:
-    """Compare missingness real vs synthetic item by item, each against holdout resamples of the synthetic size."""
+    """Compare missingness real vs synthetic item by item, each against pooled real resamples of the synthetic size."""
     names = [c for c in metadata if c in train.columns]
     m_real, m_syn = missing_matrix(train, names), missing_matrix(synthetic, names)
     shares = {"real": m_real.mean(axis=0) if len(train) else np.zeros(len(names)),
@@ -104,17 +107,16 @@ def evaluate_missing_values(train: pd.DataFrame, synthetic: pd.DataFrame, holdou
     if not active:
         gate = Gate("missing_values", 1.0, 1.0, True, "no missing values in the real, synthetic or holdout table")
         return MissingResult(share_frame, *together, [], gate, resamples)
-    mr, ms, mh = (m.astype(np.int64) for m in (m_real, m_syn, m_hold))
-    real_codes = {d: b.codes["real"] for d, b in binned.items()}
-    value = _stat_items(mr, ms, real_codes, {d: b.codes["synthetic"] for d, b in binned.items()}, binned, names, active)
-    rng = np.random.default_rng(seed)
-    nulls = {k: np.empty(resamples) for k in value}
-    for r in range(resamples):
-        pos = resample_positions(len(holdout), len(synthetic), rng)
-        stat = _stat_items(mr, mh[pos], real_codes, {d: b.codes["holdout"][pos] for d, b in binned.items()},
-                           binned, names, active)
-        for k, v in stat.items():
-            nulls[k][r] = v
+    cells = {role: _item_cells(m.astype(np.int64), {d: b.codes[role] for d, b in binned.items()}, binned, names, active)
+             for role, m in (("real", m_real), ("synthetic", m_syn), ("holdout", m_hold))}
+    value, nulls = {}, {}
+    for i, (label, (real_cells, size)) in enumerate(cells["real"].items()):
+        counts = {role: np.bincount(cells[role][label][0], minlength=size) for role in cells}
+        value[label] = _similarity(counts["real"], counts["synthetic"])
+        # Reference and sample drawn from the pooled real rows (training + holdout), as the fidelity nulls are:
+        # a holdout that happens to lack a rare missingness pattern no longer makes a degenerate null.
+        nulls[label] = tv_null(counts["real"] + counts["holdout"], len(train), len(synthetic), resamples,
+                               np.random.default_rng([seed, i]))
     index = {n: j for j, n in enumerate(names)}
     values = []
     for label, v in value.items():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.data.encoding import continuous_values
+from core.data.encoding import EncodedTables, encoded_for
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES
 
 MAX_ROWS = 20_000
@@ -38,12 +38,16 @@ class PcaResult:
                 "subspace_similarity": {k: round(float(v), 6) for k, v in self.similarity.items()}}
 
 
-def encode_for_pca(frames: dict[str, pd.DataFrame], metadata: dict[str, str]) -> dict[str, np.ndarray]:
-    """Each table as a float matrix on the real table's scale."""
+def encode_for_pca(frames: dict[str, pd.DataFrame], metadata: dict[str, str], encoded: EncodedTables | None = None,
+                   positions: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each table as a float matrix on the real table's scale, from the rows at `positions` (role -> row
+    positions; every row when None) of `encoded`, the evaluation's encoded tables (else encoded here)."""
+    encoded = encoded_for(frames, metadata, encoded)
+    rows = {r: (slice(None) if positions is None or r not in positions else positions[r]) for r in frames}
     parts: dict[str, list[np.ndarray]] = {r: [] for r in frames}
     for name, sdtype in metadata.items():
         if sdtype in CONTINUOUS_SDTYPES:
-            vals = {r: continuous_values(f[name]) for r, f in frames.items()}
+            vals = {r: encoded[name].values[r][rows[r]] for r in frames}
             real = vals["real"]
             mean, sd = np.nanmean(real) if np.isfinite(real).any() else 0.0, np.nanstd(real) if np.isfinite(real).any() else 1.0
             sd = sd if sd > 0 else 1.0
@@ -54,13 +58,17 @@ def encode_for_pca(frames: dict[str, pd.DataFrame], metadata: dict[str, str]) ->
                 if any_missing:
                     parts[r].append(np.isnan(v).astype(float))
         elif sdtype in DISCRETE_SDTYPES:
-            top = list(frames["real"][name].value_counts().index[:10])
-            for r, f in frames.items():
-                s = f[name]
-                onehot = [(s == level).to_numpy(dtype=float) for level in top]
-                onehot.append((~s.isin(top)).to_numpy(dtype=float))
+            column = encoded[name]
+            codes = {r: column.codes[r][rows[r]].astype(np.int64) for r in frames}
+            real = codes["real"]
+            # The ten most frequent real levels, in value_counts' order (ties as pandas orders them).
+            top = pd.Series(real[real != column.missing_code]).value_counts().index[:10].to_numpy()
+            for r, c in codes.items():
+                onehot = [(c == level).astype(float) for level in top]
+                onehot.append((~np.isin(c, top)).astype(float))
                 parts[r].extend(o / np.sqrt(2.0) for o in onehot)
-    return {r: np.column_stack(p) if p else np.zeros((len(frames[r]), 0)) for r, p in parts.items()}
+    sizes = {r: len(frames[r]) if positions is None or r not in positions else len(positions[r]) for r in frames}
+    return {r: np.column_stack(p) if p else np.zeros((sizes[r], 0)) for r, p in parts.items()}
 
 
 def _components(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,15 +79,16 @@ def _components(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def evaluate_pca(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-                 metadata: dict[str, str], *, seed: int = 0, components: int = COMPONENTS) -> PcaResult | None:
-    """Compare the top principal components of real, synthetic (and holdout) tables; None if too few columns."""
+                 metadata: dict[str, str], *, seed: int = 0, components: int = COMPONENTS,
+                 encoded: EncodedTables | None = None) -> PcaResult | None:
+    """Compare the top principal components of real, synthetic (and holdout) tables; None if too few columns
+    (`encoded`: the evaluation's encoded tables, else encoded here)."""
     frames = {"real": train, "synthetic": synthetic}
     if holdout is not None:
         frames["holdout"] = holdout
     rng = np.random.default_rng(seed)
-    frames = {r: f.iloc[np.sort(rng.choice(len(f), MAX_ROWS, replace=False))] if len(f) > MAX_ROWS else f
-              for r, f in frames.items()}
-    x = encode_for_pca(frames, metadata)
+    positions = {r: np.sort(rng.choice(len(f), MAX_ROWS, replace=False)) for r, f in frames.items() if len(f) > MAX_ROWS}
+    x = encode_for_pca(frames, metadata, encoded, positions)
     dims = x["real"].shape[1]
     if dims < 2 or any(len(v) < 3 for v in x.values()):
         return None

@@ -48,6 +48,7 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_sc
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, label_binarize
 
+from core.data.encoding import EncodedColumn, EncodedTables
 from core.errors import UsageError
 from core.data.metadata import Metadata
 from core.gates import CALIBRATION_DEFAULTS, Judgement, judge, rule_text, spec
@@ -931,8 +932,9 @@ class _Data:
 
 
 def _prepare(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
-             target: str) -> _Data:
-    """Detect the task and split each table into features and target; rows without a target are dropped."""
+             target: str, encoded: EncodedTables | None = None) -> _Data:
+    """Detect the task and split each table into features and target; rows without a target are dropped.
+    Category features are read from `encoded` (the evaluation's encoded tables) when it covers these tables."""
     task = detect_task(train, holdout, metadata, target)
     if target not in synthetic.columns:
         raise UsageError(f"target column '{target}' is not a column of the synthetic table")
@@ -940,9 +942,10 @@ def _prepare(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame
     if missing_features:
         raise UsageError(f"feature column(s) {', '.join(map(repr, missing_features))} missing from a table")
     columns = list(task.features)
-    prepared, rows = {}, {}
+    prepared, rows, kept_rows = {}, {}, {}
     for role, frame in (("train", train), ("synthetic", synthetic), ("holdout", holdout)):
         keep = frame[target].notna().to_numpy()
+        kept_rows[role] = keep
         if not keep.any():
             raise UsageError(f"target column '{target}' has no values in the {role} table")
         kept = frame.loc[keep]
@@ -951,14 +954,35 @@ def _prepare(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame
         rows[role] = int(keep.sum())
         if role != "holdout":
             rows[f"{role}_dropped_missing_target"] = int((~keep).sum())
+    shared = encoded is not None and encoded.covers({"real": train, "synthetic": synthetic, "holdout": holdout},
+                                                    metadata)
     for column, sdtype in task.features.items():
         if sdtype in ("categorical", "boolean"):
             # Category dtype over the union of labels: real+synthetic mixes concatenate without losing it.
-            text = {role: as_category_text(X[column]) for role, (X, _) in prepared.items()}
-            union = pd.CategoricalDtype(sorted(set().union(*(t.cat.categories for t in text.values()))))
+            if shared:
+                categories = _shared_categories(encoded[column], kept_rows)
+            else:
+                text = {role: as_category_text(X[column]) for role, (X, _) in prepared.items()}
+                union = pd.CategoricalDtype(sorted(set().union(*(t.cat.categories for t in text.values()))))
+                categories = {role: t.astype(union) for role, t in text.items()}
             for role, (X, _) in prepared.items():
-                X[column] = text[role].astype(union)
+                X[column] = categories[role]
     return _Data(task, *prepared["train"], *prepared["synthetic"], *prepared["holdout"], rows=rows)
+
+
+ROLE_OF = {"train": "real", "synthetic": "synthetic", "holdout": "holdout"}  # utility's role -> the encoding's
+
+
+def _shared_categories(column: EncodedColumn, kept_rows: dict[str, np.ndarray]) -> dict[str, pd.Series]:
+    """One category feature of every table (rows with a target) as 'category' dtype over the union of the text
+    labels present, read from the shared encoding's codes: what as_category_text gives, without a text pass
+    over every row."""
+    codes = {role: column.codes[ROLE_OF[role]][keep].astype(np.int64) for role, keep in kept_rows.items()}
+    text = [MISSING_CATEGORY if code == column.missing_code else str(label) for code, label in enumerate(column.labels)]
+    present = np.unique(np.concatenate(list(codes.values())))
+    union = pd.CategoricalDtype(sorted({text[c] for c in present}))
+    position = np.array([union.categories.get_loc(t) if t in union.categories else -1 for t in text], dtype=np.int64)
+    return {role: pd.Series(pd.Categorical.from_codes(position[c], dtype=union)) for role, c in codes.items()}
 
 
 def _score(data: _Data, seeds: Sequence[int], models: Sequence[str], threshold: float, steps: _Steps,
@@ -1086,10 +1110,12 @@ def feature_importance_agreement(train: pd.DataFrame, synthetic: pd.DataFrame, h
 def evaluate_utility(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, metadata: Metadata,
                      target: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, design: BlendDesign | None = BlendDesign(),
                      importance: bool = True, threshold: float = UTILITY_FALLBACK,
-                     resamples: int = UTILITY_RESAMPLES, progress: Progress | None = None) -> UtilityResult:
-    """TSTR vs TRTR, the blend sweep (design=None skips it) and importance agreement, sharing fitted runs."""
+                     resamples: int = UTILITY_RESAMPLES, progress: Progress | None = None,
+                     encoded: EncodedTables | None = None) -> UtilityResult:
+    """TSTR vs TRTR, the blend sweep (design=None skips it) and importance agreement, sharing fitted runs
+    (`encoded`: the evaluation's encoded tables, read for the category features)."""
     seeds = _check_seeds(seeds)
-    data = _prepare(train, synthetic, holdout, metadata, target)
+    data = _prepare(train, synthetic, holdout, metadata, target, encoded)
     plans = design.plan(len(data.X_real), len(data.X_synthetic))[0] if design is not None else []
     total = 2 * len(MODELS) * len(seeds) + resamples + len(plans) * len(seeds) + (2 if importance else 0)
     steps = _Steps(progress, total)

@@ -114,11 +114,13 @@ def test_bad_budget_is_a_policy_error(folder, capsys):
 
 STAGES = {  # stage -> (module attribute that runs in it, needs holdout and target)
     "loading": ("core.data.io.resolve_metadata", False),
-    "encoding": ("core.report.encode_columns", False),
+    "encoding": ("core.report.encoded_inputs", False),
     "fidelity": ("core.report.evaluate_fidelity", False),
     "validity": ("core.report.evaluate_validity", False),
     "privacy": ("core.report.evaluate_privacy", True),
+    "privacy (epsilon audit)": ("core.report.run_epsilon_audit", True),
     "utility": ("core.report.evaluate_utility", True),
+    "structure": ("core.report.evaluate_structure", True),
     "report": ("core.cli.summary_text", False),
 }
 
@@ -135,6 +137,7 @@ def clean_files(folder) -> dict[str, Path]:
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_internal_error_exits_3_naming_the_stage(stage, clean_files, monkeypatch, capsys):
     target, full = STAGES[stage]
+    stage = stage.split(" (")[0]  # the stage the CLI names; the part in brackets tells test cases apart
     module, attribute = target.rsplit(".", 1)
 
     def broken(*args, **kwargs):
