@@ -14,7 +14,7 @@ import streamlit as st
 
 from components.cache import encoded_tables, manager, prepared_inputs
 from components.state import Review
-from core import __version__
+from core import code_version
 from core.checks.privacy import PrivacyResult
 from core.checks.utility import UtilityResult, evaluate_utility
 from core.jobs import Job, JobSettings, content_key, jobs_settings
@@ -36,13 +36,13 @@ def total_rows(review: Review) -> int:
 
 def privacy_key(review: Review, seed: int) -> str:
     """Content key of the privacy checks of this review and seed."""
-    return content_key("privacy", __version__, review.table_key(), int(seed))
+    return content_key("privacy", code_version(), review.table_key(), int(seed))
 
 
 def utility_key(review: Review, target: str, seeds: tuple[int, ...]) -> str:
     """Content key of the utility checks of this review, target, seeds and utility threshold."""
     threshold = parse_policy(review.policy_text, "policy").gate("utility")
-    return content_key("utility", __version__, review.table_key(), target, [int(s) for s in seeds], threshold)
+    return content_key("utility", code_version(), review.table_key(), target, [int(s) for s in seeds], threshold)
 
 
 def default_target(metadata: dict[str, str]) -> str:
@@ -107,7 +107,7 @@ STRUCTURE_RUN_KEY = "structure_run"  # session: seed of the last structure run
 
 def structure_key(review: Review, seed: int) -> str:
     """Content key of the structure checks of this review, seed and policy (declared rules, false-alarm rate)."""
-    return content_key("structure", __version__, review.table_key(), int(seed),
+    return content_key("structure", code_version(), review.table_key(), int(seed),
                        parse_policy(review.policy_text, "policy").sha256)
 
 

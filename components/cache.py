@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from components.state import Review
-from core import __version__
+from core import code_version
 from core.demo import default_cache_dir
 from core.jobs import JobManager, content_key, job_manager
 from core.checks.fidelity import JointDistribution, Marginal, association_matrices, joint_distribution, marginal_distribution
@@ -114,7 +114,7 @@ def demo_tables() -> tuple[dict[str, LoadedTable], dict]:
 
     files = build_demo()
     paths = (files.train, files.synthetic, files.holdout)
-    key = content_key("demo-tables", __version__, [_file_identity(p) for p in paths])
+    key = content_key("demo-tables", code_version(), [_file_identity(p) for p in paths])
     cached = manager().result(key)
     if cached is not None:
         return cached
@@ -148,7 +148,7 @@ def prepared_inputs(review: Review) -> PreparedInputs:
     key = review.table_key()
     # Type detection imports SDV (torch, sdmetrics: 15-30 s on a cold process); the prepared tables are kept in
     # the result cache by content key, so a restarted app opens without importing SDV at all.
-    disk_key = content_key("prepared", __version__, key)
+    disk_key = content_key("prepared", code_version(), key)
 
     def compute(progress):
         progress(0.1, "Detecting column types and checking the schemas")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from components.cache import manager
 from components.figures import titled_layout
-from core import __version__
+from core import __version__, code_version
 from core.jobs import Job, content_key
 from core.checks.drift import ColumnDrift, DriftPolicy, DriftResult, detect_drift
 from core.data.io import LoadedTable, table_from_frame
@@ -41,7 +41,7 @@ def demo_batch(rows: int, seed: int, shift: bool) -> LoadedTable:
     Kept in the result cache by its settings: a restarted app does not read the census table again."""
     from core.demo.drift import demo_new_batch
 
-    key = content_key("drift-demo-batch", __version__, rows, seed, shift)
+    key = content_key("drift-demo-batch", code_version(), rows, seed, shift)
     found = manager().result(key)
     if found is not None:
         return found

@@ -14,7 +14,7 @@ import streamlit as st
 
 from components.state import Review, get_review, set_review
 from components.widgets import plain, text_frame
-from core import __version__
+from core import code_version
 from core.data.io import LoadedTable, table_from_frame
 from core.data.relational import RelationalMetadata
 from core.jobs import Job, content_key
@@ -298,7 +298,7 @@ def relational_key(rel: RelationalReview, policy_text: str, seed: int, privacy: 
     """Content key of the relational checks of these tables, policy, seed and privacy choice."""
     from core.policy import parse_policy
 
-    return content_key("relational", __version__, rel.key(), parse_policy(policy_text, "policy").sha256,
+    return content_key("relational", code_version(), rel.key(), parse_policy(policy_text, "policy").sha256,
                        int(seed), bool(privacy))
 
 

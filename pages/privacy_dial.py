@@ -14,6 +14,7 @@ from components.loading import use_generated
 from components.privacy_views import show_gates
 from components.state import require_app_entry
 from components.widgets import plain, require_holdout, review_or_stop, text_frame
+from core import code_version
 from core.checks.dp import audit_membership, claimed_privacy, empirical_epsilon_gate
 from core.errors import ReviewError
 from core.generate.dp import DEFAULT_BINS, DP_METHODS, GAN_METHODS, REFUSED_METHODS, DPSettings
@@ -129,7 +130,7 @@ with sweep_tab:
     sweep_bounds = public_bounds_editor("dp_sweep_bounds")
     total = len(epsilons) * seeds + seeds
     target_column = None if target == "(none)" else target
-    sweep_key = content_key("dp_sweep", review.table_key(), review.policy_text, sorted(epsilons), seeds, sweep_rows,
+    sweep_key = content_key("dp_sweep", code_version(), review.table_key(), review.policy_text, sorted(epsilons), seeds, sweep_rows,
                             target_column, sweep_method, sorted(sweep_bounds.items()))
     frames, policy = inputs.frames, parse_policy(review.policy_text)
 

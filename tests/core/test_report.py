@@ -1,6 +1,8 @@
 """Gates: each planted defect is caught by the gate named for it; a fresh real sample passes every gate."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -157,3 +159,23 @@ def test_bad_calibration_settings_are_one_line_policy_errors(text):
         parse_policy(text, "bad.toml")
     assert parse_policy('[calibration]\nresamples = 50\n[fidelity]\npair_binning = "sdmetrics"\n', "ok.toml") \
         .calibration("resamples") == 50
+
+
+def test_code_version_names_the_version_and_changes_with_the_source(tmp_path, monkeypatch):
+    """Cached results are keyed by code_version(): it must move when any core source file does."""
+    import shutil
+
+    import core
+
+    copy = tmp_path / "core"
+    shutil.copytree(Path(core.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(core, "__file__", str(copy / "__init__.py"))
+    core.code_version.cache_clear()
+    try:
+        before = core.code_version()
+        assert before.startswith(core.__version__ + "+")
+        (copy / "stats" / "null.py").write_text((copy / "stats" / "null.py").read_text() + "\n# changed\n")
+        core.code_version.cache_clear()
+        assert core.code_version() != before
+    finally:
+        core.code_version.cache_clear()
