@@ -13,6 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from core.engine.base import Engine
 
 
@@ -43,9 +46,27 @@ def present_expr(expr: str) -> str:
     return f"({expr} IS NOT NULL)"
 
 
-def distinct_values(engine: Engine, table: str, expr: str) -> pd.DataFrame:
-    """Every distinct value of `expr` with its row count (NULL included as one row): columns v, n."""
-    return engine.sql(f"SELECT {expr} AS v, COUNT(*) AS n FROM {engine.quote(table)} GROUP BY {expr}")
+def value_counts(engine: Engine, table: str, exprs: dict[str, str]) -> tuple[int, dict[str, pa.Table]]:
+    """The table's rows and, in ONE scan (GROUPING SETS), every distinct value of each named expression with
+    its row count, NULL one of them: name -> Arrow table (the name's column as the engine typed it, n)."""
+    names = list(exprs)
+    if not names:
+        return engine.row_count(table), {}
+    projected = ", ".join(f"{exprs[k]} AS {k}" for k in names)
+    flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in names)
+    grouping = ", ".join([f"({k})" for k in names] + ["()"])
+    result = engine.arrow(f"SELECT {', '.join(names)}, {flags}, COUNT(*) AS n FROM (SELECT {projected} FROM "
+                          f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
+    grand = pc.equal(result.column(f"g_{names[0]}"), 1)
+    for k in names[1:]:
+        grand = pc.and_(grand, pc.equal(result.column(f"g_{k}"), 1))
+    rows = int(pc.sum(result.filter(grand).column("n")).as_py() or 0)
+    return rows, {k: result.filter(pc.equal(result.column(f"g_{k}"), 0)).select([k, "n"]) for k in names}
+
+
+def projection(engine: Engine, table: str, exprs: dict[str, str]) -> str:
+    """The query selecting each named expression once per row (the rows a Tally streams)."""
+    return f"SELECT {', '.join(f'{expr} AS {name}' for name, expr in exprs.items())} FROM {engine.quote(table)}"
 
 
 def bin_expr(expr: str, inner_edges: Sequence[float], missing_code: int) -> str:

@@ -6,10 +6,18 @@ Spark SQL both accept, so a new backend is just another Engine.
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from core.engine.tally import Tally, TallyPlan
 
 ENGINE_NAMES = ("pandas", "duckdb", "spark")
 
@@ -28,6 +36,14 @@ class Engine(Protocol):
         """Run one query in the shared dialect and return its (small) result."""
         ...
 
+    def arrow(self, query: str) -> "pa.Table":
+        """Run one query; its (small) result as an Arrow table, each column typed as the engine typed it."""
+        ...
+
+    def tally(self, query: str, plan: "TallyPlan") -> "Tally":
+        """Stream the rows of `query` (a projection) through one Tally (core/engine/tally.py)."""
+        ...
+
     def quote(self, identifier: str) -> str:
         """Quote a column or table name for this dialect."""
         ...
@@ -43,6 +59,59 @@ class Engine(Protocol):
     def close(self) -> None:
         """Release the backend's resources."""
         ...
+
+
+def _read_ahead(reader: Any, depth: int = 2) -> Iterator[Any]:
+    """The reader's batches, read on a thread of their own while the caller works on the previous ones.
+
+    DuckDB computes a batch without holding the GIL, so its scan runs on one core while numpy counts the
+    last batch on the other. Stops the reading thread when the caller stops early.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            for batch in reader:
+                if stop.is_set():
+                    return
+                put(batch)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, raised there
+            put(error)
+        put(done)
+
+    thread = threading.Thread(target=read, name="engine-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _tally_stream(con: Any, query: str, plan: "TallyPlan") -> "Tally":
+    """One Tally of a DuckDB query's rows, streamed in record batches of tally.BATCH_ROWS."""
+    from core.engine.tally import BATCH_ROWS, tally_batches
+    from core.stats.null import one_blas_thread
+
+    reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
+    with one_blas_thread():  # the moments' small matrix products: a threaded BLAS stalls on busy cores
+        return tally_batches(_read_ahead(reader), plan)
 
 
 def _source_kind(path: Path) -> str:
@@ -106,13 +175,21 @@ class DuckDBEngine:
         """Run one query; the result is fetched as a frame."""
         return self._con.execute(query).df()
 
+    def arrow(self, query: str) -> "pa.Table":
+        """Run one query; the result as an Arrow table."""
+        return self._con.sql(query).to_arrow_table()
+
+    def tally(self, query: str, plan: "TallyPlan") -> "Tally":
+        """The query's rows streamed in record batches through one Tally (DuckDB reads ahead on its own thread)."""
+        return _tally_stream(self._con, query, plan)
+
     def quote(self, identifier: str) -> str:
         """Double-quoted identifier (quotes doubled)."""
         return '"' + str(identifier).replace('"', '""') + '"'
 
     def row_count(self, table: str) -> int:
         """COUNT(*) of the table."""
-        return int(self._con.execute(f"SELECT COUNT(*) FROM {self.quote(table)}").fetchone()[0])
+        return int(self._con.execute(f"SELECT COUNT(*) FROM {self.quote(table)}").fetchall()[0][0])
 
     def sample(self, table: str, rows: int, seed: int) -> pd.DataFrame:
         """Reservoir sample of `rows` rows, repeatable for one seed."""
@@ -162,6 +239,14 @@ class PandasEngine:
     def sql(self, query: str) -> pd.DataFrame:
         """Run one query over the in-memory frames."""
         return self._con.execute(query).df()
+
+    def arrow(self, query: str) -> "pa.Table":
+        """Run one query over the in-memory frames; the result as an Arrow table."""
+        return self._con.sql(query).to_arrow_table()
+
+    def tally(self, query: str, plan: "TallyPlan") -> "Tally":
+        """The query's rows (over the frames) streamed through one Tally."""
+        return _tally_stream(self._con, query, plan)
 
     def quote(self, identifier: str) -> str:
         """Double-quoted identifier (quotes doubled)."""

@@ -85,9 +85,10 @@ def evaluate_files(paths: dict[str, str], policy, engine_name: str = "duckdb", s
         null = null_settings(policy)
         notes = checks.EngineNotes(engine_name, {r: t.rows for r, t in loaded.items()})
         profiles = checks.profile_columns(engine, tables, metadata)
+        tallies = checks.tally_tables(engine, tables, profiles, prepared.pairs)
         fidelity = checks.evaluate_fidelity(engine, tables, metadata, profiles, pairs=prepared.pairs,
-                                            settings=null, notes=notes)
-        validity = checks.evaluate_validity(engine, tables, metadata, profiles, settings=null)
+                                            settings=null, notes=notes, tallies=tallies)
+        validity = checks.evaluate_validity(engine, tables, metadata, profiles, settings=null, tallies=tallies)
     finally:
         engine.close()
     notes.notes.append(f"column sdtypes detected on a seeded sample of {len(loaded['real'].frame)} real rows "
