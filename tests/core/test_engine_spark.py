@@ -56,8 +56,9 @@ def _both_paths(spark: SparkEngine, tables: dict[str, pd.DataFrame], metadata: d
         spark.register(role, path)
     names = {role: role for role in tables}
     profiles = engine_checks.profile_columns(spark, names, metadata)
-    engine_f = engine_checks.evaluate_fidelity(spark, names, metadata, profiles, settings=settings)
-    engine_v = engine_checks.evaluate_validity(spark, names, metadata, profiles, settings=settings)
+    tallies = engine_checks.tally_tables(spark, names, profiles)
+    engine_f = engine_checks.evaluate_fidelity(spark, names, metadata, profiles, settings=settings, tallies=tallies)
+    engine_v = engine_checks.evaluate_validity(spark, names, metadata, profiles, settings=settings, tallies=tallies)
     memory_gates, _ = apply_gates(memory_f, memory_v, None, policy)
     engine_gates, _ = apply_gates(engine_f, engine_v, None, policy)
     return (memory_f, memory_v, memory_gates), (engine_f, engine_v, engine_gates)
