@@ -101,8 +101,9 @@ def run_one(engine_name: str, real: str, synthetic: str, out: str) -> None:
         engine.register("synthetic", synthetic)
         names = {"real": "real", "synthetic": "synthetic"}
         profiles = checks.profile_columns(engine, names, metadata)
-        fidelity = checks.evaluate_fidelity(engine, names, metadata, profiles, settings=settings)
-        validity = checks.evaluate_validity(engine, names, metadata, profiles, settings=settings)
+        tallies = checks.tally_tables(engine, names, profiles)
+        fidelity = checks.evaluate_fidelity(engine, names, metadata, profiles, settings=settings, tallies=tallies)
+        validity = checks.evaluate_validity(engine, names, metadata, profiles, settings=settings, tallies=tallies)
         engine.close()
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -84,8 +84,10 @@ def run_checks(engine, paths: dict[str, Path]):
     tables = {role: role for role in paths}
     md = metadata()
     profiles = engine_checks.profile_columns(engine, tables, md)
-    fidelity = engine_checks.evaluate_fidelity(engine, tables, md, profiles, pairs=PAIRS, settings=settings)
-    validity = engine_checks.evaluate_validity(engine, tables, md, profiles, settings=settings)
+    tallies = engine_checks.tally_tables(engine, tables, profiles, PAIRS)
+    fidelity = engine_checks.evaluate_fidelity(engine, tables, md, profiles, pairs=PAIRS, settings=settings,
+                                               tallies=tallies)
+    validity = engine_checks.evaluate_validity(engine, tables, md, profiles, settings=settings, tallies=tallies)
     return time.perf_counter() - start, fidelity, validity
 
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from core.engine.base import Engine
 
 
-def _float_literal(value: float) -> str:
+def double_literal(value: float) -> str:
     """A double literal both dialects read exactly (repr round-trips; a bare 1.5 would be a DECIMAL)."""
     if math.isinf(value):
         return "CAST('Infinity' AS DOUBLE)" if value > 0 else "CAST('-Infinity' AS DOUBLE)"
@@ -38,7 +38,7 @@ def value_expr(engine: Engine, column: str, sdtype: str) -> str:
         micros = f"unix_micros({quoted})" if engine.name == "spark" else f"epoch_us({quoted})"
         return f"(CAST({micros} AS DOUBLE) * 1000.0)"
     value = f"CAST({quoted} AS DOUBLE)"
-    return f"(CASE WHEN ABS({value}) < {_float_literal(math.inf)} THEN {value} END)"
+    return f"(CASE WHEN ABS({value}) < {double_literal(math.inf)} THEN {value} END)"
 
 
 def present_expr(expr: str) -> str:
@@ -71,7 +71,7 @@ def projection(engine: Engine, table: str, exprs: dict[str, str]) -> str:
 
 def bin_expr(expr: str, inner_edges: Sequence[float], missing_code: int) -> str:
     """The bin code np.digitize(x, [-inf, *inner_edges, inf]) - 1 gives a value_expr, missing (NULL) as `missing_code`."""
-    cases = " ".join(f"WHEN {expr} < {_float_literal(e)} THEN {i}" for i, e in enumerate(inner_edges))
+    cases = " ".join(f"WHEN {expr} < {double_literal(e)} THEN {i}" for i, e in enumerate(inner_edges))
     return f"(CASE WHEN {expr} IS NULL THEN {missing_code} {cases} ELSE {len(inner_edges)} END)"
 
 
@@ -119,7 +119,7 @@ def pair_moments(engine: Engine, table: str, pairs: Sequence[tuple[str, str]]) -
         n = int(means.loc[i, "n"])
         mx = means.loc[i, "sx"] / n if n else 0.0
         my = means.loc[i, "sy"] / n if n else 0.0
-        dx, dy = f"({x} - {_float_literal(mx)})", f"({y} - {_float_literal(my)})"
+        dx, dy = f"({x} - {double_literal(mx)})", f"({y} - {double_literal(my)})"
         parts += [f"SUM({dx} * {dx} + 0.0 * {y}) AS xx{i}", f"SUM({dy} * {dy} + 0.0 * {x}) AS yy{i}",
                   f"SUM({dx} * {dy}) AS xy{i}"]
     row = engine.sql(f"SELECT {', '.join(parts)} FROM {source}").iloc[0]

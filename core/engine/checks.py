@@ -153,37 +153,62 @@ def _pair_plan(profiles: dict[str, ColumnProfile], pairs: Collection[tuple[str, 
     return _PairPlan(columns, numeric, binned, mixed)
 
 
-def _mean(profile: ColumnProfile, role: str) -> float:
-    counts = profile.counts[role]
-    return float(np.dot(profile.points[role], counts) / counts.sum()) if counts.sum() else 0.0
-
-
 def tally_tables(engine: Engine, tables: dict[str, str], profiles: dict[str, ColumnProfile],
                  pairs: Collection[tuple[str, str]] | None = None, duplicates: bool = True,
                  spill_folder: str | None = None) -> dict[str, Tally]:
     """ONE scan of each table: fidelity's pair cells, correlation-ratio sums and Pearson moments, and (on an
     engine whose rows stream to this process: DuckDB, pandas) the row keys validity counts duplicates from."""
-    alias = {name: f"c{i}" for i, name in enumerate(profiles)}
-    plan_pairs = _pair_plan(profiles, pairs, [])
-    moments = list(dict.fromkeys(p.name for pair in plan_pairs.numeric for p in pair))
-    keys = [alias[n] for n in profiles] if duplicates and engine.name in ("duckdb", "pandas") and profiles else None
-    exprs = {alias[n]: agg.value_expr(engine, n, p.sdtype) if p.is_continuous else engine.quote(n)
-             for n, p in profiles.items()}
+    plan = _pair_plan(profiles, pairs, [])
+    moments = list(dict.fromkeys(p.name for pair in plan.numeric for p in pair))
+    return tally_pairs(engine, tables, profiles, [(a.name, b.name) for a, b in plan.binned],
+                       [(d.name, c.name) for d, c in plan.mixed], moments, duplicates, spill_folder)
+
+
+def tally_pairs(engine: Engine, tables: dict[str, str], profiles: dict[str, ColumnProfile],
+                binned: list[tuple[str, str]], mixed: list[tuple[str, str]], moments: list[str],
+                duplicates: bool = False, spill_folder: str | None = None,
+                scale: dict[str, float] | None = None) -> dict[str, Tally]:
+    """ONE scan of each table (core/engine/tally.py): the joint codes of the `binned` pairs, the category sums of
+    the `mixed` (discrete, continuous) pairs, the pairwise-complete moments of the `moments` columns, and the
+    row keys of every profiled column when `duplicates` (on DuckDB and pandas: Spark counts them in SQL).
+
+    `scale` divides a continuous column's values (drift compares dates in seconds, not nanoseconds)."""
+    scale = scale or {}
+    keys = duplicates and engine.name in ("duckdb", "pandas") and bool(profiles)
+    wanted = set(profiles) if keys else {c for pair in binned + mixed for c in pair} | set(moments)
+    names = [n for n in profiles if n in wanted]
+    alias = {name: f"c{i}" for i, name in enumerate(names)}
+    exprs = {}
+    for n in names:
+        p = profiles[n]
+        exprs[alias[n]] = engine.quote(n) if not p.is_continuous else agg.value_expr(engine, n, p.sdtype) if \
+            n not in scale else f"({agg.value_expr(engine, n, p.sdtype)} / {agg.double_literal(scale[n])})"
+    shift = {}
+    for n in moments:
+        real = profiles[n]
+        total = real.counts["real"].sum()
+        shift[alias[n]] = float(np.dot(real.points["real"] / scale.get(n, 1.0), real.counts["real"]) / total) \
+            if total else 0.0
     out = {}
     for role, table in tables.items():
         plan = TallyPlan(
-            continuous={alias[n]: p.edges[1:-1] for n, p in profiles.items() if p.is_continuous},
-            discrete={alias[n]: Discrete(p.raw[role][0], p.raw[role][1], p.missing_code)
-                      for n, p in profiles.items() if not p.is_continuous},
-            cells=[(alias[a.name], alias[b.name]) for a, b in plan_pairs.binned],
-            sums=[(alias[d.name], alias[c.name]) for d, c in plan_pairs.mixed],
-            moments=[alias[n] for n in moments],
-            shift={alias[n]: _mean(profiles[n], "real") for n in moments},
-            keys=keys, spill_folder=spill_folder)
+            continuous={alias[n]: profiles[n].edges[1:-1] / scale.get(n, 1.0) for n in names
+                        if profiles[n].is_continuous},
+            discrete={alias[n]: Discrete(profiles[n].raw[role][0], profiles[n].raw[role][1], profiles[n].missing_code)
+                      for n in names if not profiles[n].is_continuous},
+            cells=[(alias[a], alias[b]) for a, b in binned],
+            sums=[(alias[d], alias[c]) for d, c in mixed],
+            moments=[alias[n] for n in moments], shift=shift,
+            keys=[alias[n] for n in names] if keys else None, spill_folder=spill_folder)
         tally = engine.tally(agg.projection(engine, table, exprs), plan)
         tally.names = alias
         out[role] = tally
     return out
+
+
+def category_ratio(tally: Tally, category: str, value: str) -> float:
+    """The correlation ratio of column `value` by column `category` (names as in the table) from a tally."""
+    return _ratio(*tally.category_sums(tally.names[category], tally.names[value]))
 
 
 def _finite(value: float | None) -> float | None:
@@ -346,9 +371,8 @@ def _pair_trend(roles, pool, a, b, index, pearson, spearman, rows, settings, mem
 
     def association(role: str) -> float:
         if a.is_continuous != b.is_continuous:
-            tally = tallies[role]
             category, value = (b, a) if a.is_continuous else (a, b)
-            return _ratio(*tally.category_sums(tally.names[category.name], tally.names[value.name]))
+            return category_ratio(tallies[role], category.name, value.name)
         return cramers_v(counts[role][: a.levels - 1, : b.levels - 1])
 
     real_assoc, synthetic_assoc = association("real"), association("synthetic")

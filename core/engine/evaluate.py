@@ -98,3 +98,31 @@ def evaluate_files(paths: dict[str, str], policy, engine_name: str = "duckdb", s
     evaluation = Evaluation(inputs, policy, fidelity, validity, gates, floors)
     evaluation.sections["engine"] = notes.to_dict()
     return evaluation
+
+
+def drift_files(paths: dict[str, str], policy, engine_name: str = "duckdb", seed: int = 0,
+                overrides: dict[str, str] | None = None, metadata_path: str | None = None,
+                options: dict | None = None):
+    """Drift of the files {'real': reference, 'current': new batch} on an engine: (DriftResult, engine notes,
+    input warnings). Sdtypes are detected on a seeded sample of the reference, as `evaluate --engine` does."""
+    from core.data.io import LoadedTable, prepare_inputs
+    from core.engine import checks
+    from core.engine.drift import detect_drift
+
+    settings = engine_settings(policy.sections)
+    options = dict(options or {})
+    if engine_name == "duckdb":
+        options.setdefault("memory_limit", settings.memory_limit)
+    engine = make_engine(engine_name, **options)
+    try:
+        loaded = open_tables(engine, paths, settings.plot_sample_rows, seed)
+        samples = {role: LoadedTable(t.path, t.frame, t.sha256) for role, t in loaded.items()}
+        prepared = prepare_inputs(samples["real"], samples["current"], None, overrides, metadata_path)
+        result = detect_drift(engine, {role: role for role in loaded}, prepared.metadata, policy.drift(),
+                              pairs=prepared.pairs)
+    finally:
+        engine.close()
+    notes = checks.EngineNotes(engine_name, {r: t.rows for r, t in loaded.items()})
+    notes.notes.append(f"column sdtypes detected on a seeded sample of {len(loaded['real'].frame)} reference rows "
+                       f"(seed {seed}); every statistic from all rows")
+    return result, notes, prepared.warnings
