@@ -183,14 +183,13 @@ def tally_pairs(engine: Engine, tables: dict[str, str], profiles: dict[str, Colu
         p = profiles[n]
         exprs[alias[n]] = engine.quote(n) if not p.is_continuous else agg.value_expr(engine, n, p.sdtype) if \
             n not in scale else f"({agg.value_expr(engine, n, p.sdtype)} / {agg.double_literal(scale[n])})"
-    shift = {}
-    for n in moments:
-        real = profiles[n]
-        total = real.counts["real"].sum()
-        shift[alias[n]] = float(np.dot(real.points["real"] / scale.get(n, 1.0), real.counts["real"]) / total) \
-            if total else 0.0
     out = {}
     for role, table in tables.items():
+        shift = {}  # each column's mean in this table: the one-pass moments are centred near it
+        for n in moments:
+            counts = profiles[n].counts[role]
+            shift[alias[n]] = float(np.dot(profiles[n].points[role] / scale.get(n, 1.0), counts) / counts.sum()) \
+                if counts.sum() else 0.0
         plan = TallyPlan(
             continuous={alias[n]: profiles[n].edges[1:-1] / scale.get(n, 1.0) for n in names
                         if profiles[n].is_continuous},

@@ -66,10 +66,6 @@ class ColumnProfile:
             return self.points[role].size <= 1
         return int((self.counts[role][:-1] > 0).sum()) <= 1
 
-    def bin_expr(self, engine: Engine) -> str:
-        """SQL of the column's bin code on the real edges (as encoding.py's np.digitize), missing last."""
-        return agg.bin_expr(agg.value_expr(engine, self.name, self.sdtype), list(self.edges[1:-1]), NUM_BINS)
-
 
 def merge_points(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values and summed counts of several (values, counts) lists."""

@@ -88,6 +88,8 @@ class _RowKeys:
             self._spill()
 
     def _spill(self) -> None:
+        if not self._parts:
+            return
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="review-desk-keys-", dir=self._parent)
         keys = np.concatenate(self._parts)
@@ -208,9 +210,12 @@ class Tally:
         """Accumulate one record batch of the projected columns."""
         plan = self.plan
         self.rows += batch.num_rows
-        values = {name: self._values(batch, name) for name in plan.continuous}
-        codes = {name: self._bin_codes(values[name], edges) for name, edges in plan.continuous.items()}
-        codes.update({name: self._category_codes(batch, name, d) for name, d in plan.discrete.items()})
+        valued = dict.fromkeys([*plan.continuous, *plan.moments, *(c for _, c in plan.sums)])
+        values = {name: self._values(batch, name) for name in valued}
+        coded = {c for group in [*self.groups, *self.sum_groups] for c in group} | \
+            {c for c in plan.keys or [] if c in plan.discrete}
+        codes = {name: self._bin_codes(values[name], edges) for name, edges in plan.continuous.items() if name in coded}
+        codes.update({name: self._category_codes(batch, name, d) for name, d in plan.discrete.items() if name in coded})
         for group, counts in self.cells.items():
             counts += np.bincount(_joint_key(codes, group, plan.levels), minlength=counts.size)
         if plan.sums:

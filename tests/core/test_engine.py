@@ -104,6 +104,9 @@ def test_missing_shares_match_co_missing(penguins, tmp_path):
 
 
 def test_pearson_moments_are_well_conditioned_on_dates():
+    """The tally's one-pass moments, centred on a shift, keep dates in nanoseconds (1e18) to 1e-12 in r."""
+    from core.engine.tally import TallyPlan
+
     rng = np.random.default_rng(1)
     base = pd.Timestamp("2013-01-01").value
     x = base + rng.integers(0, 10**15, 5000).astype(float) // 1000 * 1000
@@ -111,9 +114,10 @@ def test_pearson_moments_are_well_conditioned_on_dates():
     frame = pd.DataFrame({"x": pd.to_datetime(x.astype("int64")), "y": y})
     duck = make_engine("duckdb")
     duck.register("t", frame)
-    moments = agg.pair_moments(duck, "t", [(agg.value_expr(duck, "x", "datetime"), agg.value_expr(duck, "y", "numerical"))])
-    r = agg.pearson_from_moments(moments)[0]
-    assert abs(r - np.corrcoef(x, y)[0, 1]) < 1e-12
+    exprs = {"x": agg.value_expr(duck, "x", "datetime"), "y": agg.value_expr(duck, "y", "numerical")}
+    plan = TallyPlan(continuous={}, discrete={}, moments=["x", "y"], shift={"x": float(np.mean(x)), "y": float(np.mean(y))})
+    n, r = duck.tally(agg.projection(duck, "t", exprs), plan).pearson("x", "y")
+    assert n == 5000 and abs(r - np.corrcoef(x, y)[0, 1]) < 1e-12
 
 
 def test_bad_engine_name_and_missing_file_are_clear():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from core.engine import aggregates as agg
@@ -136,15 +137,24 @@ def test_an_unreadable_file_is_one_line_naming_it(spark, tmp_path):
     assert "bad.parquet" in str(broken.value) and "\n" not in str(broken.value)
 
 
-def test_spark_sql_accepts_the_shared_dialect_of_nan_and_bins(spark):
-    """NaN and NULL are both missing, bins are np.digitize's, a double literal is exact: as the in-memory path."""
-    values = np.array([np.nan, -1.5, 0.0, 0.1, 0.30000000000000004, 2.0, 7.25])
-    spark.register("v", pd.DataFrame({"x": values}))
-    edges = [0.0, 0.1, 0.30000000000000004, 5.0]
-    expr = agg.bin_expr(agg.value_expr(spark, "x", "numerical"), edges, 9)
-    got = spark.sql(f"SELECT x, {expr} AS code FROM v").sort_values("x", na_position="first")
-    codes = np.where(np.isnan(values), 9, np.digitize(values, [-np.inf, *edges, np.inf]) - 1)
-    assert got["code"].tolist() == codes[np.argsort(np.where(np.isnan(values), -np.inf, values))].tolist()
+def test_spark_tally_codes_nan_as_missing_and_bins_as_numpy(spark):
+    """The executors' tally: NaN and NULL are one missing code, bins are np.digitize's, categories by value."""
+    from core.engine.tally import Discrete, TallyPlan
+
+    values = np.array([np.nan, -1.5, 0.0, 0.1, 0.30000000000000004, 2.0, 7.25, np.inf])
+    labels = np.array(["b", "a", None, "a", "b", "a", "c", "a"], dtype=object)
+    spark.register("v", pd.DataFrame({"x": values, "c": labels}))
+    edges = np.array([0.0, 0.1, 0.30000000000000004, 5.0])
+    plan = TallyPlan(continuous={"x": edges}, discrete={"c": Discrete(pa.array(["a", "b", "c"]), np.arange(3), 3)},
+                     cells=[("x", "c")])
+    query = agg.projection(spark, "v", {"x": agg.value_expr(spark, "x", "numerical"), "c": spark.quote("c")})
+    got = spark.tally(query, plan).joint("x", "c")
+    finite = np.where(np.isfinite(values), values, np.nan)
+    codes = np.where(np.isnan(finite), 5, np.digitize(finite, [-np.inf, *edges, np.inf]) - 1)
+    category = np.array([{"a": 0, "b": 1, "c": 2, None: 3}[c] for c in labels])
+    want = np.zeros((6, 4), dtype=np.int64)
+    np.add.at(want, (codes, category), 1)
+    np.testing.assert_array_equal(got, want)
 
 
 # --- scores and verdicts equal the in-memory path ---------------------------------------------------------
