@@ -114,6 +114,18 @@ def _tally_stream(con: Any, query: str, plan: "TallyPlan") -> "Tally":
         return tally_batches(_read_ahead(reader), plan)
 
 
+def local_path(source: str | Path) -> Path | None:
+    """The file this process can open for `source`: a plain path, or a file:// URL; None for a remote URL
+    (s3a://, hdfs://, ...), which only the engine reads."""
+    text = str(source)
+    if "://" not in text:
+        return Path(text)
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(text)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" and parsed.netloc in ("", "localhost") else None
+
+
 def _source_kind(path: Path) -> str:
     """'parquet' or 'csv' from a file's suffix, or from the files a folder holds."""
     if path.is_dir():
@@ -131,10 +143,14 @@ def _source_kind(path: Path) -> str:
     raise ValueError(f"{path}: unsupported file type {suffix!r} (use .parquet or .csv)")
 
 
-def _duckdb_scan(path: Path) -> str:
-    """The DuckDB table function reading a file or folder."""
-    kind = _source_kind(path)
-    target = str(path / "**" / f"*.{kind}") if path.is_dir() else str(path)
+def _duckdb_scan(path: Path, remote: str | None = None) -> str:
+    """The DuckDB table function reading a file or folder (or a remote URL, its kind from its suffix)."""
+    if remote is not None:
+        kind = "csv" if path.suffix.lower() == ".csv" else "parquet"
+        target = remote if path.suffix else remote.rstrip("/") + f"/**/*.{kind}"
+    else:
+        kind = _source_kind(path)
+        target = str(path / "**" / f"*.{kind}") if path.is_dir() else str(path)
     literal = "'" + target.replace("'", "''") + "'"
     if kind == "parquet":
         return f"read_parquet({literal})"
@@ -166,10 +182,21 @@ class DuckDBEngine:
             self._frames[table] = source
             self._con.register(table, source)
             return
-        path = Path(source)
-        if not path.exists():
+        path = local_path(source)
+        if path is None:  # a remote URL DuckDB reads itself (s3://, https:// through its httpfs extension)
+            scan = _duckdb_scan(Path(str(source)), remote=str(source))
+        elif not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
-        self._con.execute(f"CREATE OR REPLACE VIEW {self.quote(table)} AS SELECT * FROM {_duckdb_scan(path)}")
+        else:
+            scan = _duckdb_scan(path)
+        self._con.execute(f"CREATE OR REPLACE VIEW {self.quote(table)} AS SELECT * FROM {scan}")
+
+    def listing(self, source: str) -> list[dict]:
+        """The files a URL names (a folder: its .parquet/.csv files): path, size in bytes, modification time."""
+        pattern = source if Path(source).suffix else source.rstrip("/") + "/**/*.parquet"
+        literal = "'" + pattern.replace("'", "''") + "'"
+        rows = self._con.execute(f"SELECT filename, size, last_modified FROM read_blob({literal}) ORDER BY filename").fetchall()
+        return [{"path": str(name), "size": int(size), "modified": modified.isoformat()} for name, size, modified in rows]
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run one query; the result is fetched as a frame."""

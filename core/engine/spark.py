@@ -221,9 +221,8 @@ class SparkEngine:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise InputError(f"Spark cannot read it as {kind}: {first_line}", path=source) from None
 
-    @staticmethod
-    def _kind(source: str) -> str:
-        """'parquet' or 'csv' from the name, or from the files inside a local folder."""
+    def _kind(self, source: str) -> str:
+        """'parquet' or 'csv' from the name, or from the files inside a folder (a remote one through its listing)."""
         if not _is_remote(source) and not Path(source).exists():
             raise InputError("no such file or folder", path=source)
         suffix = Path(source.rstrip("/")).suffix.lower()
@@ -231,16 +230,42 @@ class SparkEngine:
             return "parquet"
         if suffix == ".csv":
             return "csv"
-        if not _is_remote(source):
-            path = Path(source)
-            if path.is_dir():
-                suffixes = {p.suffix.lower() for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))}
-                if suffixes & {".parquet", ".pq"}:
-                    return "parquet"
-                if ".csv" in suffixes:
-                    return "csv"
-                raise InputError("the folder holds no .parquet or .csv files", path=source)
+        if _is_remote(source):
+            try:
+                suffixes = {Path(f["path"]).suffix.lower() for f in self.listing(source)}
+            except Exception:  # noqa: BLE001 - not a folder the file system lists: say what is read
+                suffixes = set()
+        elif Path(source).is_dir():
+            suffixes = {p.suffix.lower() for p in Path(source).rglob("*") if p.is_file() and not p.name.startswith(("_", "."))}
+        else:
+            suffixes = set()
+        if suffixes & {".parquet", ".pq"}:
+            return "parquet"
+        if ".csv" in suffixes:
+            return "csv"
+        if suffixes or (not _is_remote(source) and Path(source).is_dir()):
+            raise InputError("the folder holds no .parquet or .csv files", path=source)
         raise InputError("the Spark engine reads .parquet or .csv (a file or a folder of them)", path=source)
+
+    def listing(self, source: str) -> list[dict]:
+        """The files a URL names, through Spark's Hadoop file system (hdfs://, s3a://, file://, ...): path, size
+        in bytes, modification time; a folder lists its data files (not _SUCCESS or hidden ones)."""
+        from datetime import datetime, timezone
+
+        jvm, context = self.session.sparkContext._jvm, self.session.sparkContext._jsc
+        path = jvm.org.apache.hadoop.fs.Path(source)
+        system = path.getFileSystem(context.hadoopConfiguration())
+        found = system.listFiles(path, True)
+        out = []
+        while found.hasNext():
+            status = found.next()
+            name = status.getPath().getName()
+            if name.startswith(("_", ".")):
+                continue
+            modified = datetime.fromtimestamp(status.getModificationTime() / 1000, tz=timezone.utc)
+            out.append({"path": status.getPath().toString(), "size": int(status.getLen()),
+                        "modified": modified.isoformat()})
+        return sorted(out, key=lambda f: f["path"])
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run one query in the shared dialect; its (small) result as a pandas frame."""

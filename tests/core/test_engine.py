@@ -192,3 +192,51 @@ def test_many_distinct_values_grouped_cells_give_the_in_memory_nulls(tmp_path):
             np.testing.assert_allclose(m.null, e.null, atol=1e-12)
     for name in ("x", "y"):
         np.testing.assert_allclose(memory[1].columns[name].null, engine[1].columns[name].null, atol=1e-12)
+
+
+def test_file_urls_are_hashed_and_remote_urls_identified_by_the_engines_listing(penguins, tmp_path, monkeypatch):
+    """A file:// URL the driver can open is hashed as its path is; a URL it cannot open is identified by the
+    engine's listing (path, size, modification time), said not to be a content hash."""
+    import os
+    from datetime import datetime, timezone
+
+    from core.engine import evaluate as engine_evaluate
+    from core.engine.evaluate import file_sha256, open_tables
+
+    train, _, fresh = three_way_split(penguins, seed=3)
+    train.to_parquet(tmp_path / "real.parquet", index=False)
+    fresh.to_parquet(tmp_path / "synthetic.parquet", index=False)
+    urls = {role: (tmp_path / f"{role}.parquet").as_uri() for role in ("real", "synthetic")}
+    assert urls["real"].startswith("file:///")
+    duck = make_engine("duckdb")
+    opened = open_tables(duck, urls, 100, seed=0)
+    assert opened["real"].identity() == {"path": urls["real"], "rows": len(train), "columns": train.shape[1],
+                                         "sha256": file_sha256(tmp_path / "real.parquet")}
+    monkeypatch.setattr(engine_evaluate, "local_path", lambda source: None)  # as for s3a:// or hdfs://
+    remote = open_tables(duck, urls, 100, seed=0)["real"]
+    record = remote.identity()
+    stat = os.stat(tmp_path / "real.parquet")
+    assert record["listing"] == [{"path": str(tmp_path / "real.parquet"), "size": stat.st_size,
+                                  "modified": datetime.fromtimestamp(int(stat.st_mtime), tz=timezone.utc).isoformat()}]
+    assert "not a content hash" in record["sha256_of"] and len(record["sha256"]) == 64
+    assert record["sha256"] != file_sha256(tmp_path / "real.parquet") and remote.rows == len(train)
+    assert any("not by a hash of its content" in w for w in remote.warnings)
+    duck.close()
+
+
+def test_cli_reads_file_urls(penguins, tmp_path):
+    """`evaluate --engine duckdb` takes file:// URLs and scores them as the paths."""
+    from core.cli import main
+
+    train, _, fresh = three_way_split(penguins, seed=3)
+    train.to_parquet(tmp_path / "real.parquet", index=False)
+    fresh.to_parquet(tmp_path / "synthetic.parquet", index=False)
+    reports = {}
+    for name, real, synthetic in (("path", str(tmp_path / "real.parquet"), str(tmp_path / "synthetic.parquet")),
+                                  ("url", (tmp_path / "real.parquet").as_uri(), (tmp_path / "synthetic.parquet").as_uri())):
+        main(["evaluate", "--real", real, "--synthetic", synthetic, "--engine", "duckdb", "--no-privacy",
+              "--no-structure", "--json", str(tmp_path / f"{name}.json")])
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert reports["url"]["inputs"]["real"]["path"].startswith("file://")
+    assert reports["url"]["inputs"]["real"]["sha256"] == reports["path"]["inputs"]["real"]["sha256"]
+    assert reports["url"]["fidelity"]["score"] == reports["path"]["fidelity"]["score"]

@@ -180,3 +180,23 @@ def test_census_planted_defect_fails_the_same_gates_on_spark(spark, census, tmp_
     assert failed, "the planted defect must fail a gate, or equal verdicts prove nothing"
     assert _real_differences(memory, engine, metadata) == []
     assert {g.name for g in engine[2] if not g.passed} == failed
+
+
+def test_listing_of_a_url_through_hadoop(spark, penguins, tmp_path):
+    """A folder URL lists its part files (not _SUCCESS) with their sizes and times, as the file system has them."""
+    import os
+    from datetime import datetime, timezone
+
+    (tmp_path / "parts").mkdir()
+    penguins.iloc[:200].to_parquet(tmp_path / "parts" / "a.parquet", index=False)
+    penguins.iloc[200:].to_parquet(tmp_path / "parts" / "b.parquet", index=False)
+    (tmp_path / "parts" / "_SUCCESS").write_text("")
+    url = (tmp_path / "parts").as_uri()
+    listing = spark.listing(url)
+    assert [f["path"].rsplit("/", 1)[-1] for f in listing] == ["a.parquet", "b.parquet"]
+    for record in listing:
+        stat = os.stat(tmp_path / "parts" / record["path"].rsplit("/", 1)[-1])
+        assert record["size"] == stat.st_size
+        assert record["modified"] == datetime.fromtimestamp(int(stat.st_mtime * 1000) / 1000, tz=timezone.utc).isoformat()
+    spark.register("parts", url)
+    assert spark.row_count("parts") == len(penguins)
