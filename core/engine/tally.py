@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -92,6 +93,8 @@ class _RowKeys:
             return
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="review-desk-keys-", dir=self._parent)
+            # removed with this object even when nobody asks for the count
+            weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         keys = np.concatenate(self._parts)
         self._parts, self._held = [], 0
         bucket = (keys >> np.uint64(60)).astype(np.uint8)
