@@ -224,7 +224,11 @@ class _Rows:
 
 
 def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProfile], rows: dict[str, int],
-                settings: NullSettings, cap: int, notes: EngineNotes) -> _Rows:
+                settings: NullSettings, cap: int, notes: EngineNotes,
+                samples: dict[str, pd.DataFrame] | None = None) -> _Rows:
+    """Every row of the numeric pair columns (tables of at most `cap` rows together), else a seeded sample:
+    drawn from `samples` (seeded samples already drawn, e.g. the plots') when they are large enough, so the
+    files are not scanned once more, else by the engine."""
     select = ", ".join(f"{agg.value_expr(engine, c.name, c.sdtype)} AS {engine.quote(c.name)}" for c in columns)
     full = sum(rows.values()) <= cap
     frames = {}
@@ -233,7 +237,11 @@ def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProf
             frame = engine.sql(f"SELECT {select} FROM {engine.quote(table)}")
         else:
             share = max(1, int(min(cap, SAMPLED_ROWS) * rows[role] / sum(rows.values())))
-            frame = engine.sample(table, share, settings.seed)
+            drawn = (samples or {}).get(role)
+            if drawn is not None and len(drawn) >= share:
+                frame = drawn.sample(n=share, random_state=settings.seed)
+            else:
+                frame = engine.sample(table, share, settings.seed)
             frame = pd.DataFrame({c.name: _as_float(frame[c.name], c.sdtype) for c in columns})
             notes.row_sample[role] = len(frame)
         frames[role] = frame.astype(float)
@@ -290,7 +298,8 @@ def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata
                       profiles: dict[str, ColumnProfile] | None = None,
                       pairs: Collection[tuple[str, str]] | None = None, settings: NullSettings | None = None,
                       row_sample: int = ROW_SAMPLE, notes: EngineNotes | None = None,
-                      tallies: dict[str, Tally] | None = None) -> FidelityResult:
+                      tallies: dict[str, Tally] | None = None,
+                      samples: dict[str, pd.DataFrame] | None = None) -> FidelityResult:
     """fidelity.evaluate_fidelity over registered tables ('real', 'synthetic', optional 'holdout' -> table name)."""
     settings = settings or NullSettings()
     if settings.pair_binning != "shared":
@@ -324,7 +333,8 @@ def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata
         found = {(a.name, b.name): tally.pearson(tally.names[a.name], tally.names[b.name]) for a, b in plan.numeric}
         pearson[role] = {pair: r for pair, (_, r) in found.items()}
         pearson[f"{role}:n"] = {pair: n for pair, (n, _) in found.items()}
-    rows = _fetch_rows(engine, tables, continuous, notes.rows, settings, row_sample, notes) if plan.numeric else None
+    rows = _fetch_rows(engine, tables, continuous, notes.rows, settings, row_sample, notes, samples) \
+        if plan.numeric else None
     spearman = {}
     if rows is not None:
         for role in ("real", "synthetic"):

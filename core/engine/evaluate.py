@@ -106,7 +106,8 @@ def evaluate_files(paths: dict[str, str], policy, engine_name: str = "duckdb", s
         profiles = checks.profile_columns(engine, tables, metadata)
         tallies = checks.tally_tables(engine, tables, profiles, prepared.pairs)
         fidelity = checks.evaluate_fidelity(engine, tables, metadata, profiles, pairs=prepared.pairs,
-                                            settings=null, notes=notes, tallies=tallies)
+                                            settings=null, notes=notes, tallies=tallies,
+                                            samples={role: t.frame for role, t in loaded.items()})
         validity = checks.evaluate_validity(engine, tables, metadata, profiles, settings=null, tallies=tallies)
     finally:
         engine.close()

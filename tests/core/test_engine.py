@@ -240,3 +240,23 @@ def test_cli_reads_file_urls(penguins, tmp_path):
     assert reports["url"]["inputs"]["real"]["path"].startswith("file://")
     assert reports["url"]["inputs"]["real"]["sha256"] == reports["path"]["inputs"]["real"]["sha256"]
     assert reports["url"]["fidelity"]["score"] == reports["path"]["fidelity"]["score"]
+
+
+def test_numeric_pair_rows_come_from_samples_already_drawn(penguins, tmp_path, monkeypatch):
+    """Above the row cap the numeric pairs' rows are a seeded subsample of the plots' sample: no extra scan."""
+    train, _, fresh = three_way_split(penguins, seed=3)
+    tables, metadata = prepared({"real": train, "synthetic": fresh})
+    duck = make_engine("duckdb")
+    for role, frame in tables.items():
+        frame.to_parquet(tmp_path / f"{role}.parquet", index=False)
+        duck.register(role, tmp_path / f"{role}.parquet")
+    names = {role: role for role in tables}
+    samples = {role: duck.sample(role, 150, 0) for role in names}
+    monkeypatch.setattr(duck, "sample", lambda *args: pytest.fail("the files were sampled again"))
+    notes = engine_checks.EngineNotes("duckdb", {role: len(f) for role, f in tables.items()})
+    result = engine_checks.evaluate_fidelity(duck, names, metadata, row_sample=120, notes=notes, samples=samples)
+    again = engine_checks.evaluate_fidelity(duck, names, metadata, row_sample=120, samples=samples)
+    assert sum(notes.row_sample.values()) <= 120 and notes.seed is not None
+    numeric = [t for t in result.pair_trends if t.metric == "CorrelationSimilarity"]
+    assert numeric and all(np.array_equal(t.null, u.null, equal_nan=True)
+                           for t, u in zip(numeric, [t for t in again.pair_trends if t.metric == "CorrelationSimilarity"]))
