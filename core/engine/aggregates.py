@@ -41,22 +41,43 @@ def value_expr(engine: Engine, column: str, sdtype: str) -> str:
     return f"(CASE WHEN ABS({value}) < {double_literal(math.inf)} THEN {value} END)"
 
 
-def value_counts(engine: Engine, table: str, exprs: dict[str, str]) -> tuple[int, dict[str, pa.Table]]:
-    """The table's rows and, in ONE scan (GROUPING SETS), every distinct value of each named expression with
-    its row count, NULL one of them: name -> Arrow table (the name's column as the engine typed it, n)."""
-    names = list(exprs)
-    if not names:
-        return engine.row_count(table), {}
-    projected = ", ".join(f"{exprs[k]} AS {k}" for k in names)
-    flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in names)
-    grouping = ", ".join([f"({k})" for k in names] + ["()"])
-    result = engine.arrow(f"SELECT {', '.join(names)}, {flags}, COUNT(*) AS n FROM (SELECT {projected} FROM "
-                          f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
-    grand = pc.equal(result.column(f"g_{names[0]}"), 1)
-    for k in names[1:]:
-        grand = pc.and_(grand, pc.equal(result.column(f"g_{k}"), 1))
-    rows = int(pc.sum(result.filter(grand).column("n")).as_py() or 0)
-    return rows, {k: result.filter(pc.equal(result.column(f"g_{k}"), 0)).select([k, "n"]) for k in names}
+def value_counts(engine: Engine, table: str, exprs: dict[str, str], continuous: set[str] | None = None,
+                 limit: int | None = None) -> tuple[int, dict[str, pa.Table]]:
+    """The table's rows and every distinct value of each named expression with its row count (NULL one of
+    them): name -> Arrow table (value, n). At most two queries, whatever the number of columns:
+
+    - the `continuous` names (DOUBLE expressions): one UNION ALL of a GROUP BY per column, narrow rows
+      (name, value, n); each keeps at most `limit` + 1 values, so a column with more says so without its
+      values filling this process's memory,
+    - the others (typed as the engine reads them): one GROUPING SETS query, one scan, with the row count.
+    """
+    continuous = continuous or set()
+    discrete = [k for k in exprs if k not in continuous]
+    out: dict[str, pa.Table] = {}
+    rows = None
+    if discrete:
+        projected = ", ".join(f"{exprs[k]} AS {k}" for k in discrete)
+        flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in discrete)
+        grouping = ", ".join([f"({k})" for k in discrete] + ["()"])
+        result = engine.arrow(f"SELECT {', '.join(discrete)}, {flags}, COUNT(*) AS n FROM (SELECT {projected} FROM "
+                              f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
+        grand = pc.equal(result.column(f"g_{discrete[0]}"), 1)
+        for k in discrete[1:]:
+            grand = pc.and_(grand, pc.equal(result.column(f"g_{k}"), 1))
+        rows = int(pc.sum(result.filter(grand).column("n")).as_py() or 0)
+        out |= {k: result.filter(pc.equal(result.column(f"g_{k}"), 0)).select([k, "n"]) for k in discrete}
+    numeric = [k for k in exprs if k in continuous]
+    if numeric:
+        cut = f" LIMIT {int(limit) + 1}" if limit is not None else ""
+        branches = " UNION ALL ".join(
+            f"(SELECT {i} AS k, v, COUNT(*) AS n FROM (SELECT {exprs[name]} AS v FROM {engine.quote(table)}) AS p{i} "
+            f"GROUP BY v{cut})" for i, name in enumerate(numeric))
+        result = engine.arrow(f"SELECT k, v, n FROM ({branches}) AS u")
+        for i, name in enumerate(numeric):
+            out[name] = result.filter(pc.equal(result.column("k"), i)).select(["v", "n"])
+    if rows is None:
+        rows = engine.row_count(table)
+    return rows, {k: out[k] for k in exprs}
 
 
 def projection(engine: Engine, table: str, exprs: dict[str, str]) -> str:

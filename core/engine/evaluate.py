@@ -103,7 +103,7 @@ def evaluate_files(paths: dict[str, str], policy, engine_name: str = "duckdb", s
         tables = {role: role for role in loaded}
         null = null_settings(policy)
         notes = checks.EngineNotes(engine_name, {r: t.rows for r, t in loaded.items()})
-        profiles = checks.profile_columns(engine, tables, metadata)
+        profiles = checks.profile_columns(engine, tables, metadata, settings.max_distinct_values)
         tallies = checks.tally_tables(engine, tables, profiles, prepared.pairs)
         fidelity = checks.evaluate_fidelity(engine, tables, metadata, profiles, pairs=prepared.pairs,
                                             settings=null, notes=notes, tallies=tallies,
@@ -138,8 +138,10 @@ def drift_files(paths: dict[str, str], policy, engine_name: str = "duckdb", seed
         loaded = open_tables(engine, paths, settings.plot_sample_rows, seed)
         samples = {role: LoadedTable(t.path, t.frame, t.sha256, list(t.warnings)) for role, t in loaded.items()}
         prepared = prepare_inputs(samples["real"], samples["current"], None, overrides, metadata_path)
-        result = detect_drift(engine, {role: role for role in loaded}, prepared.metadata, policy.drift(),
-                              pairs=prepared.pairs)
+        tables = {role: role for role in loaded}
+        profiles = checks.profile_columns(engine, tables, prepared.metadata, settings.max_distinct_values)
+        result = detect_drift(engine, tables, prepared.metadata, policy.drift(), pairs=prepared.pairs,
+                              profiles=profiles)
     finally:
         engine.close()
     notes = checks.EngineNotes(engine_name, {r: t.rows for r, t in loaded.items()})

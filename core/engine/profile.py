@@ -18,6 +18,8 @@ from core.engine import aggregates as agg
 from core.engine.base import Engine
 from core.stats.binning import safe_edges
 
+MAX_DISTINCT_VALUES = 5_000_000  # distinct values of one continuous column in one table, held in memory
+
 
 @dataclass
 class ColumnProfile:
@@ -99,15 +101,30 @@ def _missing_value(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def profile_columns(engine: Engine, tables: dict[str, str], metadata: Metadata) -> dict[str, ColumnProfile]:
-    """A profile of every numerical, datetime, categorical and boolean column: ONE query per table."""
+def profile_columns(engine: Engine, tables: dict[str, str], metadata: Metadata,
+                    max_distinct: int = MAX_DISTINCT_VALUES) -> dict[str, ColumnProfile]:
+    """A profile of every numerical, datetime, categorical and boolean column: at most two queries per table.
+
+    A continuous column keeps each distinct value with its count (16 bytes each, in this process): one with
+    more than `max_distinct` distinct values in a table is refused with a message saying so (UsageError).
+    """
     compared = [(name, sdtype) for name, sdtype in metadata.items() if sdtype in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES]
     key = {name: f"k{i}" for i, (name, _) in enumerate(compared)}
     exprs = {key[name]: agg.value_expr(engine, name, sdtype) if sdtype in CONTINUOUS_SDTYPES else engine.quote(name)
              for name, sdtype in compared}
+    continuous = {key[name] for name, sdtype in compared if sdtype in CONTINUOUS_SDTYPES}
     rows, counted = {}, {}
     for role, table in tables.items():
-        rows[role], counted[role] = agg.value_counts(engine, table, exprs)
+        rows[role], counted[role] = agg.value_counts(engine, table, exprs, continuous, max_distinct)
+        for name, _ in compared:
+            if key[name] in continuous and counted[role][key[name]].num_rows > max_distinct:
+                from core.errors import UsageError
+
+                raise UsageError(
+                    f"column '{name}' of the {role} table holds more than {max_distinct:,} distinct values: the engine "
+                    f"keeps each distinct value of a number or date column with its count in memory (KS, tails, "
+                    f"range), 16 bytes each; round the values to the precision they carry, or raise [engine] "
+                    f"max_distinct_values")
     out: dict[str, ColumnProfile] = {}
     for name, sdtype in compared:
         profile = ColumnProfile(name, sdtype, dict(rows))

@@ -260,3 +260,19 @@ def test_numeric_pair_rows_come_from_samples_already_drawn(penguins, tmp_path, m
     numeric = [t for t in result.pair_trends if t.metric == "CorrelationSimilarity"]
     assert numeric and all(np.array_equal(t.null, u.null, equal_nan=True)
                            for t, u in zip(numeric, [t for t in again.pair_trends if t.metric == "CorrelationSimilarity"]))
+
+
+def test_a_column_with_too_many_distinct_values_is_refused_saying_why(tmp_path):
+    """Distinct values are held in memory: past [engine] max_distinct_values the profile says so, naming the column."""
+    from core.engine.profile import profile_columns
+    from core.errors import UsageError
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=500), "y": np.round(rng.normal(size=500))}).to_parquet(tmp_path / "t.parquet")
+    duck = make_engine("duckdb")
+    duck.register("real", tmp_path / "t.parquet")
+    profiles = profile_columns(duck, {"real": "real"}, {"x": "numerical", "y": "numerical"}, max_distinct=500)
+    assert profiles["x"].points["real"].size == 500
+    with pytest.raises(UsageError, match=r"column 'x' of the real table holds more than 499 distinct values.*"
+                                         r"max_distinct_values"):
+        profile_columns(duck, {"real": "real"}, {"x": "numerical", "y": "numerical"}, max_distinct=499)
