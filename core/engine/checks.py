@@ -465,7 +465,14 @@ def _discrete_validity(p: ColumnProfile, role: str, pool: list[str], settings: N
 
 
 def duplicate_share(engine: Engine, table: str, profiles: dict[str, ColumnProfile]) -> float:
-    """Share of rows repeating an earlier row over the compared columns (validity.duplicate_share)."""
+    """Share of rows repeating an earlier row over the compared columns (validity.duplicate_share), in SQL:
+    by the engine's row hashes where it has them (Spark), else grouping the rows."""
+    if hasattr(engine, "distinct_rows"):
+        # + 0.0 makes -0.0 the same value as 0.0, as the in-memory keys have it
+        exprs = [f"({agg.value_expr(engine, p.name, p.sdtype)} + {agg.double_literal(0.0)})" if p.is_continuous
+                 else engine.quote(p.name) for p in profiles.values()]
+        total, distinct = engine.distinct_rows(table, exprs)
+        return float((total - distinct) / total) if total else 0.0
     keys = ", ".join(agg.value_expr(engine, p.name, p.sdtype) if p.is_continuous else engine.quote(p.name)
                      for p in profiles.values())
     row = engine.sql(f"SELECT SUM(n) AS total, SUM(n - 1) AS extra FROM "
