@@ -123,6 +123,10 @@ def test_sample_is_seeded_sized_and_made_of_the_tables_rows(spark, penguins):
     keys = lambda f: set(map(tuple, f.astype(object).where(f.notna(), None).astype(str).to_numpy()))
     assert keys(first) <= keys(penguins)
     assert len(spark.sample("p", 10_000, 3)) == len(penguins)
+    # the hash cut (344 rows > 4 x 50) orders fewer rows and keeps the same ones as ordering them all
+    values = ", ".join(spark.quote(c) for c in penguins.columns)
+    everything = spark.session.sql(f"SELECT {values} FROM p ORDER BY xxhash64(3, {values}), {values} LIMIT 50").toPandas()
+    pd.testing.assert_frame_equal(first, everything)
 
 
 def test_an_unreadable_file_is_one_line_naming_it(spark, tmp_path):
