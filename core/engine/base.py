@@ -44,6 +44,9 @@ class Engine(Protocol):
         """Stream the rows of `query` (a projection) through one Tally (core/engine/tally.py)."""
         ...
 
+    # Optional: listing(url) -> [{"path", "size", "modified"}] for URLs the driver cannot open (DuckDB, Spark),
+    # and distinct_rows(table, exprs) -> (rows, distinct rows) where rows do not stream here (Spark).
+
     def quote(self, identifier: str) -> str:
         """Quote a column or table name for this dialect."""
         ...

@@ -1,10 +1,11 @@
 """Fidelity and validity scored from engine aggregates, equal to core/checks/fidelity.py and validity.py.
 
-Column shapes, validity and coverage come from distinct values with counts; pair trends from contingency
-cells of binned pairs, per-category sums (correlation ratio) and two-pass Pearson moments. Their nulls come
+Column shapes, validity and coverage come from distinct values with counts (core/engine/profile.py); pair
+trends and duplicate rows from one tally scan per table (core/engine/tally.py: joint codes of binned pairs,
+per-category sums for the correlation ratio, pairwise-complete Pearson moments, row keys). Their nulls come
 from the same counts (core/stats/null.py resamples counts, never rows). The numeric pairs' nulls (and the
 Spearman rescue) need rows: they use every row when the tables hold at most `row_sample` rows together,
-else a seeded sample of rows drawn by the engine, recorded in `EngineNotes`.
+else a seeded sample of rows, recorded in `EngineNotes`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from core.checks.drift import DriftPolicy
 from core.checks.drift import detect_drift as memory_drift
