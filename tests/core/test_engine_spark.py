@@ -204,3 +204,26 @@ def test_listing_of_a_url_through_hadoop(spark, penguins, tmp_path):
         assert record["modified"] == datetime.fromtimestamp(int(stat.st_mtime * 1000) / 1000, tz=timezone.utc).isoformat()
     spark.register("parts", url)
     assert spark.row_count("parts") == len(penguins)
+
+
+def test_drift_on_spark_equals_the_in_memory_drift(spark, census, tmp_path):
+    """Drift's statistics, flags and verdict from Spark's profiles and tally equal core/checks/drift.py's."""
+    import json
+
+    from core.checks.drift import detect_drift as memory_drift
+    from core.data.metadata import coerce_to_metadata, detect_metadata
+    from core.engine.drift import detect_drift as engine_drift
+    from tests.core.test_engine_drift import _close
+
+    reference, current = census.iloc[:3000].reset_index(drop=True), census.iloc[3000:6000].reset_index(drop=True)
+    current["age"] = current["age"] + 12  # planted drift
+    metadata = detect_metadata(reference)
+    for role, frame in (("real", reference), ("current", current)):
+        coerce_to_metadata(frame, metadata, role).to_parquet(tmp_path / f"{role}.parquet", index=False)
+        spark.register(role, tmp_path / f"{role}.parquet")
+    memory = memory_drift(reference, current, metadata)
+    on_spark = engine_drift(spark, {"real": "real", "current": "current"}, metadata)
+    assert memory.columns["age"].drifted and memory.pairs
+    out: list[str] = []
+    _close(json.loads(json.dumps(memory.to_dict())), json.loads(json.dumps(on_spark.to_dict())), "drift", out)
+    assert out == []
