@@ -4,7 +4,8 @@
 
 Generates (seeded) a real and a synthetic Parquet table of N rows x 20 columns each (12 numerical, some with
 missing values, 8 categorical of 2-60 levels), written in row groups so generation never holds a table. Each
-size runs in a child process, so its peak resident memory (getrusage ru_maxrss) is its own. At the first size
+size runs in a child process, so its peak resident memory (getrusage ru_maxrss) and CPU time (user + system, all
+threads) are its own; "load" is the 1-minute load average when it ends. At the first size
 (1M) the in-memory path (pandas read + core.checks) runs too, as the reference for time and memory, and the
 two paths' scores are compared (largest absolute difference of every column-shape and pair-trend score).
 """
@@ -101,13 +102,15 @@ def run_one(engine_name: str, real: str, synthetic: str, out: str) -> None:
         engine.register("synthetic", synthetic)
         names = {"real": "real", "synthetic": "synthetic"}
         profiles = checks.profile_columns(engine, names, metadata)
-        fidelity = checks.evaluate_fidelity(engine, names, metadata, profiles, settings=settings)
-        validity = checks.evaluate_validity(engine, names, metadata, profiles, settings=settings)
+        tallies = checks.tally_tables(engine, names, profiles)
+        fidelity = checks.evaluate_fidelity(engine, names, metadata, profiles, settings=settings, tallies=tallies)
+        validity = checks.evaluate_validity(engine, names, metadata, profiles, settings=settings, tallies=tallies)
         engine.close()
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     Path(out).write_text(json.dumps({
-        "seconds": seconds, "peak_mb": peak_kb / 1024,
+        "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime,
+        "load": os.getloadavg()[0],
         "shapes": {c.column: c.score for c in fidelity.column_shapes},
         "pairs": {" / ".join(p.columns): p.score for p in fidelity.pair_trends},
         "validity": {n: [v.out_of_range_share, v.unseen_category_share, v.missing_share_synthetic]
@@ -142,17 +145,19 @@ def main() -> None:
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     print(f"load: {os.getloadavg()} on {os.cpu_count()} cores")
-    print(f"{'rows':>12} {'engine':>7} {'seconds':>9} {'peak MB':>9} {'gen s':>7}")
+    print(f"{'rows':>12} {'engine':>7} {'seconds':>9} {'CPU s':>9} {'peak MB':>9} {'load':>6} {'gen s':>7}")
     for i, rows in enumerate(args.rows):
         t0 = time.perf_counter()
         real = generate(folder / f"real-{rows}.parquet", rows, seed=1)
         synthetic = generate(folder / f"synthetic-{rows}.parquet", rows, seed=2, shift=0.3)
         made = time.perf_counter() - t0
         duck = _child("duckdb", real, synthetic, folder)
-        print(f"{rows:>12,} {'duckdb':>7} {duck['seconds']:>9.1f} {duck['peak_mb']:>9.0f} {made:>7.1f}", flush=True)
+        print(f"{rows:>12,} {'duckdb':>7} {duck['seconds']:>9.1f} {duck['cpu']:>9.1f} {duck['peak_mb']:>9.0f} "
+              f"{duck['load']:>6.1f} {made:>7.1f}", flush=True)
         if i == 0 and not args.no_pandas:
             memory = _child("pandas", real, synthetic, folder)
-            print(f"{rows:>12,} {'pandas':>7} {memory['seconds']:>9.1f} {memory['peak_mb']:>9.0f}", flush=True)
+            print(f"{rows:>12,} {'pandas':>7} {memory['seconds']:>9.1f} {memory['cpu']:>9.1f} {memory['peak_mb']:>9.0f} "
+                  f"{memory['load']:>6.1f}", flush=True)
             print(f"  duckdb / pandas time {duck['seconds'] / memory['seconds']:.2f}, memory "
                   f"{duck['peak_mb'] / memory['peak_mb']:.2f}; largest score difference "
                   f"{_largest_difference(memory, duck):.2e} over {len(duck['shapes'])} shapes, "

@@ -75,6 +75,29 @@ def tables_for(rows: int, folder: Path) -> dict[str, Path]:
     return paths
 
 
+def tree_cpu(root: int | None = None) -> float:
+    """CPU seconds (user + system, finished children included) of this process and every descendant: the
+    driver, DuckDB's threads, Spark's JVM and its Python workers (read from /proc; Linux)."""
+    root = root or os.getpid()
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0))[1]
+        todo.extend(children.get(pid, []))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_checks(engine, paths: dict[str, Path]):
     """What `evaluate --engine` computes: profiles, fidelity on PAIRS, validity; the elapsed seconds."""
     settings = null_settings(load_policy())
@@ -84,8 +107,10 @@ def run_checks(engine, paths: dict[str, Path]):
     tables = {role: role for role in paths}
     md = metadata()
     profiles = engine_checks.profile_columns(engine, tables, md)
-    fidelity = engine_checks.evaluate_fidelity(engine, tables, md, profiles, pairs=PAIRS, settings=settings)
-    validity = engine_checks.evaluate_validity(engine, tables, md, profiles, settings=settings)
+    tallies = engine_checks.tally_tables(engine, tables, profiles, PAIRS)
+    fidelity = engine_checks.evaluate_fidelity(engine, tables, md, profiles, pairs=PAIRS, settings=settings,
+                                               tallies=tallies)
+    validity = engine_checks.evaluate_validity(engine, tables, md, profiles, settings=settings, tallies=tallies)
     return time.perf_counter() - start, fidelity, validity
 
 
@@ -114,26 +139,31 @@ def main() -> int:
     spark = make_engine("spark", master=args.master, driver_memory=args.driver_memory)
     startup = time.perf_counter() - started
     print(f"Spark {args.master} session start-up: {startup:.1f} s", flush=True)
-    lines = ["| rows x 20 columns | DuckDB (s) | Spark local[2] (s) | Spark / DuckDB | scores equal | load (1 min) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| rows x 20 columns | DuckDB s (CPU s) | Spark local[2] s (CPU s) | Spark / DuckDB | scores equal | "
+             "load (1 min) |", "|---|---|---|---|---|---|"]
     try:
         for rows in sizes:
             t = time.perf_counter()
             paths = tables_for(rows, folder)
             print(f"{rows:,} rows: files ready in {time.perf_counter() - t:.1f} s", flush=True)
             duck = make_engine("duckdb")
+            cpu = tree_cpu()
             duck_seconds, duck_f, duck_v = run_checks(duck, paths)
+            duck_cpu = tree_cpu() - cpu
             duck.close()
-            print(f"  duckdb {duck_seconds:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+            print(f"  duckdb {duck_seconds:.1f} s, CPU {duck_cpu:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+            cpu = tree_cpu()
             spark_seconds, spark_f, spark_v = run_checks(spark, paths)
+            spark_cpu = tree_cpu() - cpu
             load = os.getloadavg()[0]
-            print(f"  spark  {spark_seconds:.1f} s (load {load:.1f})", flush=True)
+            print(f"  spark  {spark_seconds:.1f} s, CPU {spark_cpu:.1f} s (load {load:.1f})", flush=True)
             a, b = scores(duck_f, duck_v), scores(spark_f, spark_v)
             equal = a.keys() == b.keys() and all(
                 (np.isnan(a[k]) and np.isnan(b[k])) or abs(a[k] - b[k]) <= 1e-9 for k in a)
             ratio = spark_seconds / duck_seconds
             print(f"  ratio spark/duckdb {ratio:.2f}; {len(a)} scores equal: {equal}", flush=True)
-            lines.append(f"| {rows:,} | {duck_seconds:.1f} | {spark_seconds:.1f} | {ratio:.2f} | {equal} | {load:.1f} |")
+            lines.append(f"| {rows:,} | {duck_seconds:.1f} ({duck_cpu:.1f}) | {spark_seconds:.1f} ({spark_cpu:.1f}) | "
+                         f"{ratio:.2f} | {equal} | {load:.1f} |")
     finally:
         spark.close()
     print("\n".join(lines))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.cli_dp import add_dp_parser, run_dp
 from core import cli_relational
-from core.cli_engine import add_engine_argument, chosen_engine, run_engine_evaluate
+from core.cli_engine import add_engine_argument, chosen_engine, run_engine_drift, run_engine_evaluate
 from core.cli_spark import add_spark_arguments
 from core.errors import InputError, ReviewError, StageError, UsageError
 from core.data.io import Budget, load_table, prepare_inputs
@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--metadata")
     drift.add_argument("--policy", help="TOML whose [drift] section overrides the thresholds")
     drift.add_argument("--json", dest="json_out")
+    drift.add_argument("--seed", type=int, default=0, help="seed of the sample sdtypes are detected on (engines)")
+    add_engine_argument(drift)
+    add_spark_arguments(drift)
 
     gate = commands.add_parser("gate", help="exit 0 only for an approved, unrevoked generation whose file matches")
     gate.add_argument("--generation", type=int, required=True)
@@ -527,16 +530,24 @@ def _drift(args: argparse.Namespace) -> int:
 
     _enter("loading")
     policy = load_policy(args.policy)
-    drift_policy = policy.drift()
-    budget = _budget(policy)
-    overrides = metadata_from_json(args.metadata) if args.metadata else None
-    inputs = prepare_inputs(load_table(args.reference, budget=budget), load_table(args.current, budget=budget),
-                            None, overrides, args.metadata, budget=budget)
-    _enter("drift")
-    result = detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, drift_policy,
-                          pairs=inputs.pairs)
+    engine = chosen_engine(args, policy, [args.reference, args.current])
+    if engine != "pandas":
+        _enter("drift")
+        result, notes, warnings = run_engine_drift(args, policy, engine)
+    else:
+        drift_policy = policy.drift()
+        budget = _budget(policy)
+        overrides = metadata_from_json(args.metadata) if args.metadata else None
+        inputs = prepare_inputs(load_table(args.reference, budget=budget), load_table(args.current, budget=budget),
+                                None, overrides, args.metadata, budget=budget)
+        _enter("drift")
+        result = detect_drift(inputs.frames["real"], inputs.frames["synthetic"], inputs.metadata, drift_policy,
+                              pairs=inputs.pairs)
+        notes, warnings = None, inputs.warnings
     _enter("report")
     report = result.to_dict()
+    if notes is not None:
+        report["engine"] = notes.to_dict()
     drifted = [name for name, column in report["columns"].items() if column["drifted"]]
     print(f"Drift: {'DRIFTED' if result.drifted else 'no drift'}; {len(drifted)} of {len(report['columns'])} columns "
           f"({result.share_drifted_columns:.0%}); recommendation: {result.recommendation}")
@@ -548,7 +559,7 @@ def _drift(args: argparse.Namespace) -> int:
         print(f"  reason: {reason}")
     for item, why in report.get("skipped", {}).items():
         print(f"Skipped {item}: {why}")
-    for warning in inputs.warnings:
+    for warning in warnings:
         print(f"Warning: {warning}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=2, default=str))

@@ -33,12 +33,13 @@ def _rows_of(paths: list[str]) -> int:
         engine.close()
 
 
-def chosen_engine(args: argparse.Namespace, policy) -> str:
-    """The engine `evaluate` runs on: --engine, else duckdb above the policy's size, else pandas."""
+def chosen_engine(args: argparse.Namespace, policy, paths: list[str] | None = None) -> str:
+    """The engine `evaluate` (or `drift`, given its `paths`) runs on: --engine, else duckdb above the policy's
+    size, else pandas."""
     if getattr(args, "engine", None):
         return args.engine
     threshold = engine_settings(policy.sections).default_above_rows
-    paths = [p for p in (args.real, args.synthetic, args.holdout) if p]
+    paths = [p for p in (paths if paths is not None else (args.real, args.synthetic, args.holdout)) if p]
     try:
         return "duckdb" if _rows_of(paths) > threshold else "pandas"
     except Exception:  # a file DuckDB cannot read: the in-memory path gives its one-line message
@@ -59,3 +60,15 @@ def run_engine_evaluate(args: argparse.Namespace, policy):
     overrides = metadata_from_json(args.metadata) if args.metadata else None
     return evaluate_files(paths, policy, args.engine or "duckdb", seed=args.seed, overrides=overrides,
                           metadata_path=args.metadata, options=options)
+
+
+def run_engine_drift(args: argparse.Namespace, policy, engine_name: str):
+    """`drift` on an engine: (DriftResult, engine notes, warnings) of the two files (core/engine/evaluate.py)."""
+    from core.cli_spark import spark_options
+    from core.data.metadata import metadata_from_json
+    from core.engine.evaluate import drift_files
+
+    options = spark_options(args) if engine_name == "spark" else {}
+    overrides = metadata_from_json(args.metadata) if args.metadata else None
+    return drift_files({"real": args.reference, "current": args.current}, policy, engine_name, seed=args.seed,
+                       overrides=overrides, metadata_path=args.metadata, options=options)

@@ -213,6 +213,12 @@ def detect_drift(
         ref_values[column], cur_values[column] = r, c
 
     pairs = _pair_drift(ref_values, cur_values, metadata, policy, skipped, pairs)
+    return dataset_drift(columns, pairs, skipped, len(reference), len(current), policy)
+
+
+def dataset_drift(columns: dict[str, ColumnDrift], pairs: list[PairDrift], skipped: dict[str, str],
+                  rows_reference: int, rows_current: int, policy: DriftPolicy) -> DriftResult:
+    """The dataset's verdict from its columns' and pairs' drift (shared by the in-memory and engine paths)."""
     n_drifted = sum(col.drifted for col in columns.values())
     share = n_drifted / len(columns) if columns else 0.0
     reasons = []
@@ -234,8 +240,8 @@ def detect_drift(
         pairs=pairs,
         reasons=reasons,
         skipped=skipped,
-        rows_reference=len(reference),
-        rows_current=len(current),
+        rows_reference=rows_reference,
+        rows_current=rows_current,
         policy=policy,
     )
 
@@ -316,7 +322,7 @@ def _column_drift(column: str, sdtype: str, ref: pd.Series, cur: pd.Series, poli
             new, vanished = [keys[i] for i in np.flatnonzero(new_mask)], [keys[i] for i in np.flatnonzero(vanished_mask)]
             new_share = float(cur_counts[new_mask].sum() / cur_counts.sum())
             vanished_share = float(ref_counts[vanished_mask].sum() / ref_counts.sum())
-        ref_draw, cur_draw = _frequencies(keys, ref_counts, cur_counts, policy.max_frequencies)
+        ref_draw, cur_draw = category_frequencies(keys, ref_counts, cur_counts, policy.max_frequencies)
     else:
         rv, cv = r.to_numpy(), c.to_numpy()
         distance_name, distance = "wasserstein_normed", wasserstein_normed_distance(rv, cv)
@@ -329,6 +335,19 @@ def _column_drift(column: str, sdtype: str, ref: pd.Series, cur: pd.Series, poli
             test_drifted = distance >= threshold
         ref_draw, cur_draw = _histograms(rv, cv, policy.histogram_bins, sdtype)
 
+    return judge_column(
+        column, sdtype, policy, test=test, statistic=statistic, threshold=threshold, p_value=p_value,
+        test_drifted=bool(test_drifted), distance_name=distance_name, distance=distance,
+        missing_ref=missing_ref, missing_cur=missing_cur, missing_cut=missing_cut, new=new, new_share=new_share,
+        vanished=vanished, vanished_share=vanished_share, ref_draw=ref_draw, cur_draw=cur_draw)
+
+
+def judge_column(column: str, sdtype: str, policy: DriftPolicy, *, test: str, statistic: float | None,
+                 threshold: float, p_value: float | None, test_drifted: bool, distance_name: str,
+                 distance: float | None, missing_ref: float, missing_cur: float, missing_cut: float, new: list[str],
+                 new_share: float, vanished: list[str], vanished_share: float, ref_draw: dict,
+                 cur_draw: dict) -> ColumnDrift:
+    """A column's ColumnDrift, its reasons and verdict, from its statistics (shared by both paths)."""
     large_cut = policy.large_jensenshannon if distance_name == "jensenshannon" else policy.large_wasserstein
     large_effect = bool(test_drifted and distance is not None and distance >= large_cut)
     reasons = []
@@ -361,7 +380,7 @@ def _aligned_counts(ref: pd.Series, cur: pd.Series) -> tuple[list[str], np.ndarr
     return [str(k) for k in counts.index], counts["reference"].to_numpy(float), counts["current"].to_numpy(float)
 
 
-def _frequencies(keys: list[str], ref_counts: np.ndarray, cur_counts: np.ndarray, keep: int) -> tuple[dict, dict]:
+def category_frequencies(keys: list[str], ref_counts: np.ndarray, cur_counts: np.ndarray, keep: int) -> tuple[dict, dict]:
     """Category shares of each side for drawing, the least frequent folded into '(other)'."""
     def side(counts: np.ndarray) -> dict:
         total = counts.sum()
@@ -457,6 +476,12 @@ def _pair_drift(
     after = association_matrix({c: cur[c] for c in used}, kinds, sample)
     n_ref = len(next(iter(ref.values()))) if ref else 0
     n_cur = len(next(iter(cur.values()))) if cur else 0
+    return judge_pairs(before, after, n_ref, n_cur, policy)
+
+
+def judge_pairs(before: dict[tuple[str, str], tuple[str, float]], after: dict[tuple[str, str], tuple[str, float]],
+                n_ref: int, n_cur: int, policy: DriftPolicy) -> list[PairDrift]:
+    """Each pair's PairDrift from its association in reference and current, largest change first."""
     floor = noise_floor(n_ref, n_cur)
     flag_cut = max(policy.association_change, floor)
     large_cut = max(policy.large_association_change, floor)

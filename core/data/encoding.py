@@ -37,14 +37,19 @@ def code_dtype(levels: int) -> type:
 
 def row_keys(encoded: dict[str, "EncodedColumn"], role: str) -> np.ndarray:
     """A 64-bit key per row of one table: equal rows get equal keys (collisions are negligible)."""
-    key = np.zeros(len(next(iter(encoded.values())).codes[role]), dtype=np.uint64)
+    return combine_row_keys([column.values[role] if column.is_continuous else column.codes[role]
+                             for column in encoded.values()])
+
+
+def combine_row_keys(columns: list[np.ndarray]) -> np.ndarray:
+    """row_keys of columns given as float values (NaN missing, -0.0 already 0.0) or integer codes, in order."""
+    key = np.zeros(len(columns[0]), dtype=np.uint64)
     prime = np.uint64(1_099_511_628_211)
-    for column in encoded.values():
-        if column.is_continuous:
-            values = np.nan_to_num(column.values[role], nan=np.inf)
-            part = values.view(np.uint64)
+    for column in columns:
+        if column.dtype.kind == "f":
+            part = np.nan_to_num(column, nan=np.inf).view(np.uint64)
         else:
-            part = column.codes[role].astype(np.uint64)
+            part = column.astype(np.uint64)
         key = key * prime ^ (part + np.uint64(0x9E3779B97F4A7C15))
     return key
 

@@ -1,22 +1,25 @@
-"""The counts and sums the checks need, computed by SQL through an `Engine` (DuckDB, Spark or in memory).
+"""The SQL the checks send through an `Engine` (DuckDB, Spark or in memory): value counts, sums, projections.
 
 Written only against core/engine/base.Engine, in the SQL subset DuckDB and Spark SQL share (GROUP BY,
-COUNT, SUM, CASE, CAST, ABS, GROUPING SETS; no window functions); identifiers go through `engine.quote`. Every result is
-small: distinct values with counts, contingency cells, or a handful of sums per pair.
+COUNT, SUM, CASE, CAST, ABS, GROUPING SETS; no window functions); identifiers go through `engine.quote`. Every
+aggregate's result is small (distinct values with counts, a handful of sums); the projection's rows are streamed
+through a tally (core/engine/tally.py), which counts pair cells and sums moments in one scan per table.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from core.engine.base import Engine
 
 
-def _float_literal(value: float) -> str:
+def double_literal(value: float) -> str:
     """A double literal both dialects read exactly (repr round-trips; a bare 1.5 would be a DECIMAL)."""
     if math.isinf(value):
         return "CAST('Infinity' AS DOUBLE)" if value > 0 else "CAST('-Infinity' AS DOUBLE)"
@@ -35,93 +38,51 @@ def value_expr(engine: Engine, column: str, sdtype: str) -> str:
         micros = f"unix_micros({quoted})" if engine.name == "spark" else f"epoch_us({quoted})"
         return f"(CAST({micros} AS DOUBLE) * 1000.0)"
     value = f"CAST({quoted} AS DOUBLE)"
-    return f"(CASE WHEN ABS({value}) < {_float_literal(math.inf)} THEN {value} END)"
+    return f"(CASE WHEN ABS({value}) < {double_literal(math.inf)} THEN {value} END)"
 
 
-def present_expr(expr: str) -> str:
-    """SQL truth of a value_expr being present."""
-    return f"({expr} IS NOT NULL)"
+def value_counts(engine: Engine, table: str, exprs: dict[str, str], continuous: set[str] | None = None,
+                 limit: int | None = None) -> tuple[int, dict[str, pa.Table]]:
+    """The table's rows and every distinct value of each named expression with its row count (NULL one of
+    them): name -> Arrow table (value, n). At most two queries, whatever the number of columns:
 
-
-def distinct_values(engine: Engine, table: str, expr: str) -> pd.DataFrame:
-    """Every distinct value of `expr` with its row count (NULL included as one row): columns v, n."""
-    return engine.sql(f"SELECT {expr} AS v, COUNT(*) AS n FROM {engine.quote(table)} GROUP BY {expr}")
-
-
-def bin_expr(expr: str, inner_edges: Sequence[float], missing_code: int) -> str:
-    """The bin code np.digitize(x, [-inf, *inner_edges, inf]) - 1 gives a value_expr, missing (NULL) as `missing_code`."""
-    cases = " ".join(f"WHEN {expr} < {_float_literal(e)} THEN {i}" for i, e in enumerate(inner_edges))
-    return f"(CASE WHEN {expr} IS NULL THEN {missing_code} {cases} ELSE {len(inner_edges)} END)"
-
-
-def joint_counts(engine: Engine, table: str, a_expr: str, b_expr: str) -> pd.DataFrame:
-    """Counts of every (a, b) cell present in the table: columns a, b, n (NULLs are groups of their own)."""
-    return engine.sql(f"SELECT {a_expr} AS a, {b_expr} AS b, COUNT(*) AS n FROM {engine.quote(table)} "
-                      f"GROUP BY {a_expr}, {b_expr}")
-
-
-def _projected(engine: Engine, table: str, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
-    """A subquery computing each distinct expression once (as c0, c1, ...), and the pairs in those names."""
-    names: dict[str, str] = {}
-    for pair in pairs:
-        for expr in pair:
-            names.setdefault(expr, f"c{len(names)}")
-    select = ", ".join(f"{expr} AS {name}" for expr, name in names.items())
-    return f"(SELECT {select} FROM {engine.quote(table)}) AS p", [(names[x], names[y]) for x, y in pairs]
-
-
-def pair_means(engine: Engine, table: str, pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """For each pair of value_exprs: rows where both are present, and both sums over those rows."""
-    if not pairs:
-        return pd.DataFrame(columns=["n", "sx", "sy"])
-    source, named = _projected(engine, table, pairs)
-    parts = []
-    for i, (x, y) in enumerate(named):
-        # x + 0.0 * y is x exactly where y is present (finite) and NULL where it is not: a complete-pair sum.
-        parts += [f"COUNT({x} + {y}) AS n{i}", f"SUM({x} + 0.0 * {y}) AS sx{i}", f"SUM({y} + 0.0 * {x}) AS sy{i}"]
-    row = engine.sql(f"SELECT {', '.join(parts)} FROM {source}").iloc[0]
-    return pd.DataFrame([{"n": int(row[f"n{i}"] or 0), "sx": float(row[f"sx{i}"] or 0.0),
-                          "sy": float(row[f"sy{i}"] or 0.0)} for i in range(len(pairs))])
-
-
-def pair_moments(engine: Engine, table: str, pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """Pearson moments of each pair over its complete rows, two-pass (centred on the complete rows' means).
-
-    Columns n, sxx, syy, sxy (centred sums). Two passes keep dates in nanoseconds (1e18) well conditioned.
+    - the `continuous` names (DOUBLE expressions): one UNION ALL of a GROUP BY per column, narrow rows
+      (name, value, n); each keeps at most `limit` + 1 values, so a column with more says so without its
+      values filling this process's memory,
+    - the others (typed as the engine reads them): one GROUPING SETS query, one scan, with the row count.
     """
-    means = pair_means(engine, table, pairs)
-    if means.empty:
-        return pd.DataFrame(columns=["n", "sxx", "syy", "sxy"])
-    source, named = _projected(engine, table, pairs)
-    parts = []
-    for i, (x, y) in enumerate(named):
-        n = int(means.loc[i, "n"])
-        mx = means.loc[i, "sx"] / n if n else 0.0
-        my = means.loc[i, "sy"] / n if n else 0.0
-        dx, dy = f"({x} - {_float_literal(mx)})", f"({y} - {_float_literal(my)})"
-        parts += [f"SUM({dx} * {dx} + 0.0 * {y}) AS xx{i}", f"SUM({dy} * {dy} + 0.0 * {x}) AS yy{i}",
-                  f"SUM({dx} * {dy}) AS xy{i}"]
-    row = engine.sql(f"SELECT {', '.join(parts)} FROM {source}").iloc[0]
-    return pd.DataFrame([{"n": int(means.loc[i, "n"]), "sxx": float(row[f"xx{i}"] or 0.0),
-                          "syy": float(row[f"yy{i}"] or 0.0), "sxy": float(row[f"xy{i}"] or 0.0)}
-                         for i in range(len(pairs))])
+    continuous = continuous or set()
+    discrete = [k for k in exprs if k not in continuous]
+    out: dict[str, pa.Table] = {}
+    rows = None
+    if discrete:
+        projected = ", ".join(f"{exprs[k]} AS {k}" for k in discrete)
+        flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in discrete)
+        grouping = ", ".join([f"({k})" for k in discrete] + ["()"])
+        result = engine.arrow(f"SELECT {', '.join(discrete)}, {flags}, COUNT(*) AS n FROM (SELECT {projected} FROM "
+                              f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
+        grand = pc.equal(result.column(f"g_{discrete[0]}"), 1)
+        for k in discrete[1:]:
+            grand = pc.and_(grand, pc.equal(result.column(f"g_{k}"), 1))
+        rows = int(pc.sum(result.filter(grand).column("n")).as_py() or 0)
+        out |= {k: result.filter(pc.equal(result.column(f"g_{k}"), 0)).select([k, "n"]) for k in discrete}
+    numeric = [k for k in exprs if k in continuous]
+    if numeric:
+        cut = f" LIMIT {int(limit) + 1}" if limit is not None else ""
+        branches = " UNION ALL ".join(
+            f"(SELECT {i} AS k, v, COUNT(*) AS n FROM (SELECT {exprs[name]} AS v FROM {engine.quote(table)}) AS p{i} "
+            f"GROUP BY v{cut})" for i, name in enumerate(numeric))
+        result = engine.arrow(f"SELECT k, v, n FROM ({branches}) AS u")
+        for i, name in enumerate(numeric):
+            out[name] = result.filter(pc.equal(result.column("k"), i)).select(["v", "n"])
+    if rows is None:
+        rows = engine.row_count(table)
+    return rows, {k: out[k] for k in exprs}
 
 
-def pearson_from_moments(moments: pd.DataFrame) -> np.ndarray:
-    """Pearson r of each row of pair_moments; NaN with fewer than 2 rows or a constant side."""
-    n = moments["n"].to_numpy(dtype=float)
-    sxx, syy, sxy = (moments[c].to_numpy(dtype=float) for c in ("sxx", "syy", "sxy"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = sxy / np.sqrt(sxx * syy)
-    r[(n < 2) | ~(sxx > 0) | ~(syy > 0)] = np.nan
-    return np.clip(r, -1.0, 1.0)
-
-
-def category_sums(engine: Engine, table: str, category: str, value: str) -> pd.DataFrame:
-    """Per category value (NULL a group): rows where `value` is present, their sum and sum of squares."""
-    return engine.sql(
-        f"SELECT a, COUNT(v) AS n, COALESCE(SUM(v), 0.0) AS s, COALESCE(SUM(v * v), 0.0) AS ss "
-        f"FROM (SELECT {category} AS a, {value} AS v FROM {engine.quote(table)}) AS p GROUP BY a")
+def projection(engine: Engine, table: str, exprs: dict[str, str]) -> str:
+    """The query selecting each named expression once per row (the rows a Tally streams)."""
+    return f"SELECT {', '.join(f'{expr} AS {name}' for name, expr in exprs.items())} FROM {engine.quote(table)}"
 
 
 def missing_counts(engine: Engine, table: str, missing: dict[str, str]) -> tuple[int, pd.DataFrame]:
@@ -148,51 +109,3 @@ def missing_expr(engine: Engine, column: str, sdtype: str) -> str:
     if sdtype == "numerical":
         return f"({value_expr(engine, column, sdtype)} IS NULL)"
     return f"({engine.quote(column)} IS NULL)"
-
-
-def grouped_counts(engine: Engine, table: str, exprs: dict[str, str], sets: Sequence[tuple[str, ...]]) -> dict:
-    """Row counts of every group of several GROUP BY sets in ONE scan (GROUPING SETS): set -> frame (keys..., n).
-
-    `exprs` names each grouping expression (k0, k1, ...); GROUPING() tells a real NULL from a column left out.
-    """
-    if not sets:
-        return {}
-    names = list(exprs)
-    projected = ", ".join(f"{exprs[k]} AS {k}" for k in names)
-    flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in names)
-    grouping = ", ".join("(" + ", ".join(s) + ")" for s in sets)
-    frame = engine.sql(f"SELECT {', '.join(names)}, {flags}, COUNT(*) AS n FROM (SELECT {projected} FROM "
-                       f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
-    out = {}
-    for s in sets:
-        inside = np.ones(len(frame), dtype=bool)
-        for k in names:
-            inside &= (frame[f"g_{k}"].to_numpy() == 0) == (k in s)
-        out[tuple(s)] = frame.loc[inside, [*s, "n"]].reset_index(drop=True)
-    return out
-
-
-def grouped_sums(engine: Engine, table: str, groups: dict[str, str], values: dict[str, str]) -> dict:
-    """Per group value of each grouping expression, ONE scan: count, sum and sum of squares of every value.
-
-    Returns group name -> frame (key, n_v, s_v, ss_v for each value name v); NULL keys are a group.
-    """
-    if not groups or not values:
-        return {}
-    names = list(groups)
-    projected = ", ".join([f"{groups[k]} AS {k}" for k in names] + [f"{values[v]} AS {v}" for v in values])
-    parts = []
-    for v in values:
-        parts += [f"COUNT({v}) AS n_{v}", f"COALESCE(SUM({v}), 0.0) AS s_{v}", f"COALESCE(SUM({v} * {v}), 0.0) AS ss_{v}"]
-    flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in names)
-    grouping = ", ".join(f"({k})" for k in names)
-    frame = engine.sql(f"SELECT {', '.join(names)}, {flags}, {', '.join(parts)} FROM (SELECT {projected} FROM "
-                       f"{engine.quote(table)}) AS p GROUP BY GROUPING SETS ({grouping})")
-    out = {}
-    for k in names:
-        inside = np.ones(len(frame), dtype=bool)
-        for other in names:
-            inside &= (frame[f"g_{other}"].to_numpy() == 0) == (other == k)
-        keep = [k] + [c for v in values for c in (f"n_{v}", f"s_{v}", f"ss_{v}")]
-        out[k] = frame.loc[inside, keep].reset_index(drop=True)
-    return out

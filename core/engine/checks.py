@@ -1,10 +1,11 @@
 """Fidelity and validity scored from engine aggregates, equal to core/checks/fidelity.py and validity.py.
 
-Column shapes, validity and coverage come from distinct values with counts; pair trends from contingency
-cells of binned pairs, per-category sums (correlation ratio) and two-pass Pearson moments. Their nulls come
+Column shapes, validity and coverage come from distinct values with counts (core/engine/profile.py); pair
+trends and duplicate rows from one tally scan per table (core/engine/tally.py: joint codes of binned pairs,
+per-category sums for the correlation ratio, pairwise-complete Pearson moments, row keys). Their nulls come
 from the same counts (core/stats/null.py resamples counts, never rows). The numeric pairs' nulls (and the
 Spearman rescue) need rows: they use every row when the tables hold at most `row_sample` rows together,
-else a seeded sample of rows drawn by the engine, recorded in `EngineNotes`.
+else a seeded sample of rows, recorded in `EngineNotes`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 from core.engine import aggregates as agg
 from core.engine.base import Engine
 from core.engine.profile import ColumnProfile, merge_points, profile_columns, sorted_quantile
+from core.engine.tally import Discrete, Tally, TallyPlan
 from core.stats import null as nulls
 from core.stats.association import cramers_v
 from core.stats.null import NullSettings
@@ -115,46 +117,14 @@ def _grid(points: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 # --- pair trends -------------------------------------------------------------------------------------
-def _code_map(profile: ColumnProfile) -> dict:
-    return {k: i for i, k in enumerate(profile.labels[:-1])}
-
-
-def _codes_of(profile: ColumnProfile, series: pd.Series) -> np.ndarray:
-    """Codes of a discrete column's raw values from SQL (missing -> the missing code)."""
-    from core.engine.profile import _category_key
-
-    index = _code_map(profile)
-    out = np.empty(len(series), dtype=np.int64)
-    for i, value in enumerate(series.tolist()):
-        missing = value is None or (isinstance(value, float) and np.isnan(value))
-        out[i] = profile.missing_code if missing else index[_category_key(value)]
-    return out
-
-
-def _expr(engine: Engine, p: ColumnProfile) -> str:
-    return p.bin_expr(engine) if p.is_continuous else engine.quote(p.name)
-
-
-def _counts_from(frame: pd.DataFrame, a: ColumnProfile, b: ColumnProfile, ka: str, kb: str) -> np.ndarray:
-    """A (code of a, code of b) table of counts from a grouped frame of raw keys."""
-    codes_a = frame[ka].to_numpy(dtype=np.int64) if a.is_continuous else _codes_of(a, frame[ka])
-    codes_b = frame[kb].to_numpy(dtype=np.int64) if b.is_continuous else _codes_of(b, frame[kb])
-    out = np.zeros((a.levels, b.levels), dtype=np.int64)
-    np.add.at(out, (codes_a, codes_b), frame["n"].to_numpy(dtype=np.int64))
-    return out
-
-
-def _ratio_from(frame: pd.DataFrame, cat: ColumnProfile, key: str, v: str) -> float:
-    """association.correlation_ratio from one category's rows: count, sum and sum of squares per category."""
-    codes = _codes_of(cat, frame[key])
-    keep = codes != cat.missing_code
-    n = np.bincount(codes[keep], weights=frame[f"n_{v}"].to_numpy(dtype=float)[keep], minlength=cat.levels)
-    sums = np.bincount(codes[keep], weights=frame[f"s_{v}"].to_numpy(dtype=float)[keep], minlength=cat.levels)
-    squares = frame[f"ss_{v}"].to_numpy(dtype=float)[keep]
+def _ratio(n: np.ndarray, sums: np.ndarray, total_square: float) -> float:
+    """association.correlation_ratio from per-category counts and sums (missing code last, left out) and the
+    total of squares over the rows where both columns are present."""
+    n, sums = n[:-1].astype(float), sums[:-1]
     size = n.sum()
     if size < 2:
         return float("nan")
-    total_sum, total_square = float(sums.sum()), float(squares.sum())
+    total_sum = float(sums.sum())
     correction = total_sum * total_sum / size
     total = total_square - correction
     if total <= 1e-12 * max(total_square, 1e-300):
@@ -163,27 +133,82 @@ def _ratio_from(frame: pd.DataFrame, cat: ColumnProfile, key: str, v: str) -> fl
     return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
 
 
-def _batched(engine: Engine, tables: dict[str, str], roles: list[str], wanted: list[tuple[ColumnProfile, ColumnProfile]]):
-    """Joint counts of every non-numeric pair and the mixed pairs' correlation ratios: two scans per table."""
-    columns = {p.name: p for pair in wanted for p in pair}
-    key = {name: f"k{i}" for i, name in enumerate(columns)}
-    exprs = {key[name]: _expr(engine, p) for name, p in columns.items()}
-    sets = [(key[a.name], key[b.name]) for a, b in wanted]
-    mixed = [(a, b) for a, b in wanted if a.is_continuous != b.is_continuous]
-    cats = {c.name: c for a, b in mixed for c in (a, b) if not c.is_continuous}
-    nums = {c.name: c for a, b in mixed for c in (a, b) if c.is_continuous}
-    value = {name: f"v{i}" for i, name in enumerate(nums)}
-    counts, ratios = {}, {}
-    for role in ["real"] + roles:
-        grouped = agg.grouped_counts(engine, tables[role], exprs, sets)
-        for a, b in wanted:
-            counts[(a.name, b.name, role)] = _counts_from(grouped[(key[a.name], key[b.name])], a, b, key[a.name], key[b.name])
-        sums = agg.grouped_sums(engine, tables[role], {key[c]: engine.quote(c) for c in cats},
-                                {value[n]: agg.value_expr(engine, n, p.sdtype) for n, p in nums.items()})
-        for a, b in mixed:
-            cat, num = (b, a) if a.is_continuous else (a, b)
-            ratios[(a.name, b.name, role)] = _ratio_from(sums[key[cat.name]], cat, key[cat.name], value[num.name])
-    return counts, ratios
+@dataclass
+class _PairPlan:
+    """Which pairs fidelity scores and what each needs from the tally."""
+
+    columns: list[ColumnProfile]  # the pair columns, in order
+    numeric: list[tuple[ColumnProfile, ColumnProfile]]  # Pearson moments
+    binned: list[tuple[ColumnProfile, ColumnProfile]]  # contingency cells (a discrete side or two)
+    mixed: list[tuple[ColumnProfile, ColumnProfile]]  # (discrete, continuous): correlation ratio sums
+
+
+def _pair_plan(profiles: dict[str, ColumnProfile], pairs: Collection[tuple[str, str]] | None,
+               skipped: list[Skipped]) -> _PairPlan:
+    """fidelity's pair selection over profiles (skipped columns appended to `skipped`)."""
+    columns = select_pair_columns(list(profiles.values()), lambda profile: profile.constant("real"), skipped)
+    chosen = [(a, b) for a, b in itertools.combinations(columns, 2) if pairs is None or (a.name, b.name) in pairs]
+    numeric = [(a, b) for a, b in chosen if a.is_continuous and b.is_continuous]
+    binned = [(a, b) for a, b in chosen if not (a.is_continuous and b.is_continuous)]
+    mixed = [(b, a) if a.is_continuous else (a, b) for a, b in binned if a.is_continuous != b.is_continuous]
+    return _PairPlan(columns, numeric, binned, mixed)
+
+
+def tally_tables(engine: Engine, tables: dict[str, str], profiles: dict[str, ColumnProfile],
+                 pairs: Collection[tuple[str, str]] | None = None, duplicates: bool = True,
+                 spill_folder: str | None = None) -> dict[str, Tally]:
+    """ONE scan of each table: fidelity's pair cells, correlation-ratio sums and Pearson moments, and (on an
+    engine whose rows stream to this process: DuckDB, pandas) the row keys validity counts duplicates from."""
+    plan = _pair_plan(profiles, pairs, [])
+    moments = list(dict.fromkeys(p.name for pair in plan.numeric for p in pair))
+    return tally_pairs(engine, tables, profiles, [(a.name, b.name) for a, b in plan.binned],
+                       [(d.name, c.name) for d, c in plan.mixed], moments, duplicates, spill_folder)
+
+
+def tally_pairs(engine: Engine, tables: dict[str, str], profiles: dict[str, ColumnProfile],
+                binned: list[tuple[str, str]], mixed: list[tuple[str, str]], moments: list[str],
+                duplicates: bool = False, spill_folder: str | None = None,
+                scale: dict[str, float] | None = None) -> dict[str, Tally]:
+    """ONE scan of each table (core/engine/tally.py): the joint codes of the `binned` pairs, the category sums of
+    the `mixed` (discrete, continuous) pairs, the pairwise-complete moments of the `moments` columns, and the
+    row keys of every profiled column when `duplicates` (on DuckDB and pandas: Spark counts them in SQL).
+
+    `scale` divides a continuous column's values (drift compares dates in seconds, not nanoseconds)."""
+    scale = scale or {}
+    keys = duplicates and engine.name in ("duckdb", "pandas") and bool(profiles)
+    wanted = set(profiles) if keys else {c for pair in binned + mixed for c in pair} | set(moments)
+    names = [n for n in profiles if n in wanted]
+    alias = {name: f"c{i}" for i, name in enumerate(names)}
+    exprs = {}
+    for n in names:
+        p = profiles[n]
+        exprs[alias[n]] = engine.quote(n) if not p.is_continuous else agg.value_expr(engine, n, p.sdtype) if \
+            n not in scale else f"({agg.value_expr(engine, n, p.sdtype)} / {agg.double_literal(scale[n])})"
+    out = {}
+    for role, table in tables.items():
+        shift = {}  # each column's mean in this table: the one-pass moments are centred near it
+        for n in moments:
+            counts = profiles[n].counts[role]
+            shift[alias[n]] = float(np.dot(profiles[n].points[role] / scale.get(n, 1.0), counts) / counts.sum()) \
+                if counts.sum() else 0.0
+        plan = TallyPlan(
+            continuous={alias[n]: profiles[n].edges[1:-1] / scale.get(n, 1.0) for n in names
+                        if profiles[n].is_continuous},
+            discrete={alias[n]: Discrete(profiles[n].raw[role][0], profiles[n].raw[role][1], profiles[n].missing_code)
+                      for n in names if not profiles[n].is_continuous},
+            cells=[(alias[a], alias[b]) for a, b in binned],
+            sums=[(alias[d], alias[c]) for d, c in mixed],
+            moments=[alias[n] for n in moments], shift=shift,
+            keys=[alias[n] for n in names] if keys else None, spill_folder=spill_folder)
+        tally = engine.tally(agg.projection(engine, table, exprs), plan)
+        tally.names = alias
+        out[role] = tally
+    return out
+
+
+def category_ratio(tally: Tally, category: str, value: str) -> float:
+    """The correlation ratio of column `value` by column `category` (names as in the table) from a tally."""
+    return _ratio(*tally.category_sums(tally.names[category], tally.names[value]))
 
 
 def _finite(value: float | None) -> float | None:
@@ -200,7 +225,11 @@ class _Rows:
 
 
 def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProfile], rows: dict[str, int],
-                settings: NullSettings, cap: int, notes: EngineNotes) -> _Rows:
+                settings: NullSettings, cap: int, notes: EngineNotes,
+                samples: dict[str, pd.DataFrame] | None = None) -> _Rows:
+    """Every row of the numeric pair columns (tables of at most `cap` rows together), else a seeded sample:
+    drawn from `samples` (seeded samples already drawn, e.g. the plots') when they are large enough, so the
+    files are not scanned once more, else by the engine."""
     select = ", ".join(f"{agg.value_expr(engine, c.name, c.sdtype)} AS {engine.quote(c.name)}" for c in columns)
     full = sum(rows.values()) <= cap
     frames = {}
@@ -209,7 +238,11 @@ def _fetch_rows(engine: Engine, tables: dict[str, str], columns: list[ColumnProf
             frame = engine.sql(f"SELECT {select} FROM {engine.quote(table)}")
         else:
             share = max(1, int(min(cap, SAMPLED_ROWS) * rows[role] / sum(rows.values())))
-            frame = engine.sample(table, share, settings.seed)
+            drawn = (samples or {}).get(role)
+            if drawn is not None and len(drawn) >= share:
+                frame = drawn.sample(n=share, random_state=settings.seed)
+            else:
+                frame = engine.sample(table, share, settings.seed)
             frame = pd.DataFrame({c.name: _as_float(frame[c.name], c.sdtype) for c in columns})
             notes.row_sample[role] = len(frame)
         frames[role] = frame.astype(float)
@@ -245,10 +278,29 @@ def _weights(rows: _Rows, pool: list[str], settings: NullSettings, memo: dict):
     return memo["rows"]
 
 
+def _numeric_nulls(rows: _Rows, pool: list[str], settings: NullSettings, memo: dict) -> dict:
+    """Pearson and Spearman similarity nulls of every numeric pair of `rows` (memo["pairs"]), drawn at once.
+
+    As fidelity._numeric_pair_nulls: the shared row weights (seed item 3), one weighted product per chunk of
+    pairs (nulls.correlation_nulls_rows), ranks of each column's pooled rows."""
+    if "nulls" not in memo:
+        names = list(rows.frames["real"].columns)
+        chosen = [(names.index(a), names.index(b)) for a, b in memo["pairs"]]
+        values = [np.concatenate([rows.frames[r][c].to_numpy() for r in pool]) for c in names]
+        ranks = [pd.Series(v).rank().to_numpy() for v in values]
+        ref, sample = _weights(rows, pool, settings, memo)
+        k = len(values)
+        both = nulls.correlation_nulls_rows(values + ranks, chosen + [(i + k, j + k) for i, j in chosen], ref, sample)
+        memo["nulls"] = {pair: (both[t], both[t + len(chosen)]) for t, pair in enumerate(memo["pairs"])}
+    return memo["nulls"]
+
+
 def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata,
                       profiles: dict[str, ColumnProfile] | None = None,
                       pairs: Collection[tuple[str, str]] | None = None, settings: NullSettings | None = None,
-                      row_sample: int = ROW_SAMPLE, notes: EngineNotes | None = None) -> FidelityResult:
+                      row_sample: int = ROW_SAMPLE, notes: EngineNotes | None = None,
+                      tallies: dict[str, Tally] | None = None,
+                      samples: dict[str, pd.DataFrame] | None = None) -> FidelityResult:
     """fidelity.evaluate_fidelity over registered tables ('real', 'synthetic', optional 'holdout' -> table name)."""
     settings = settings or NullSettings()
     if settings.pair_binning != "shared":
@@ -273,41 +325,35 @@ def evaluate_fidelity(engine: Engine, tables: dict[str, str], metadata: Metadata
         shape.null, shape.sizes = _shape_null(profile, index, pool, settings)
         shapes.append(shape)
 
-    pair_columns = select_pair_columns(list(profiles.values()), lambda profile: profile.constant("real"), skipped)
-    continuous = [c for c in pair_columns if c.is_continuous]
-    all_pairs = list(itertools.combinations(pair_columns, 2))
-    numeric = [(a, b) for a, b in all_pairs if a.is_continuous and b.is_continuous
-               and (pairs is None or (a.name, b.name) in pairs)]
-    pearson = {}
+    plan = _pair_plan(profiles, pairs, skipped)
+    tallies = tallies if tallies is not None else tally_tables(engine, tables, profiles, pairs, duplicates=False)
+    continuous = [c for c in plan.columns if c.is_continuous]
+    pearson: dict = {}
     for role in ["real"] + roles:
-        exprs = [(agg.value_expr(engine, a.name, a.sdtype), agg.value_expr(engine, b.name, b.sdtype)) for a, b in numeric]
-        moments = agg.pair_moments(engine, tables[role], exprs)
-        r = agg.pearson_from_moments(moments)
-        pearson[role] = {(a.name, b.name): float(v) for (a, b), v in zip(numeric, r)}
-        pearson[f"{role}:n"] = {(a.name, b.name): int(v) for (a, b), v in zip(numeric, moments["n"])}
-    rows = _fetch_rows(engine, tables, continuous, notes.rows, settings, row_sample, notes) if numeric else None
+        tally = tallies[role]
+        found = {(a.name, b.name): tally.pearson(tally.names[a.name], tally.names[b.name]) for a, b in plan.numeric}
+        pearson[role] = {pair: r for pair, (_, r) in found.items()}
+        pearson[f"{role}:n"] = {pair: n for pair, (n, _) in found.items()}
+    rows = _fetch_rows(engine, tables, continuous, notes.rows, settings, row_sample, notes, samples) \
+        if plan.numeric else None
     spearman = {}
     if rows is not None:
         for role in ("real", "synthetic"):
             spearman[role] = rows.frames[role][[c.name for c in continuous]].corr(method="spearman", min_periods=2)
 
-    wanted = [(a, b) for a, b in all_pairs if not (a.is_continuous and b.is_continuous)
-              and (pairs is None or (a.name, b.name) in pairs)]
-    batch = _batched(engine, tables, roles, wanted)
-    memo: dict = {}
+    memo: dict = {"pairs": [(a.name, b.name) for a, b in plan.numeric]}
     trends = []
     with nulls.one_blas_thread():
-        for index, (a, b) in enumerate(all_pairs):
+        for index, (a, b) in enumerate(itertools.combinations(plan.columns, 2)):
             if pairs is not None and (a.name, b.name) not in pairs:
                 continue
-            trend = _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo,
-                                skipped, batch)
+            trend = _pair_trend(roles, pool, a, b, index, pearson, spearman, rows, settings, memo, skipped, tallies)
             if trend is not None:
                 trends.append(trend)
     return FidelityResult(shapes, trends, skipped)
 
 
-def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, rows, settings, memo, skipped, batch):
+def _pair_trend(roles, pool, a, b, index, pearson, spearman, rows, settings, memo, skipped, tallies):
     """One pair's trend with its null (None when skipped, with the reason appended to `skipped`)."""
     if a.is_continuous and b.is_continuous:
         if a.constant("synthetic") or b.constant("synthetic"):
@@ -319,28 +365,24 @@ def _pair_trend(engine, tables, roles, pool, a, b, index, pearson, spearman, row
         expected = 1.0 - abs(real_assoc - pearson["holdout"][(a.name, b.name)]) / 2.0 if "holdout" in roles else None
         trend = PairTrend((a.name, b.name), "CorrelationSimilarity", score, _finite(real_assoc),
                           _finite(synthetic_assoc), _finite(expected) if expected is not None else None)
-        x = np.concatenate([rows.frames[r][a.name].to_numpy() for r in pool])
-        y = np.concatenate([rows.frames[r][b.name].to_numpy() for r in pool])
         complete = lambda role: pearson[f"{role}:n"][(a.name, b.name)]  # all rows, not the sample's
         pooled_complete = sum(complete(r) for r in pool)
         trend.sizes = (complete("real"), complete("synthetic"), pooled_complete)
         if pooled_complete < settings.min_real_rows or min(trend.sizes[:2]) < 2:
             return trend
-        ref, sample = _weights(rows, pool, settings, memo)
-        trend.null = nulls.correlation_null_rows(x, y, ref, sample)
+        trend.null, trend.rank_null = _numeric_nulls(rows, pool, settings, memo)[(a.name, b.name)]
         rank_real = float(spearman["real"].loc[a.name, b.name])
         rank_synthetic = float(spearman["synthetic"].loc[a.name, b.name])
         trend.rank_score = 1.0 - abs(rank_real - rank_synthetic) / 2.0
-        ranks = [pd.Series(v).rank().to_numpy() for v in (x, y)]
-        trend.rank_null = nulls.correlation_null_rows(ranks[0], ranks[1], ref, sample)
         return trend
 
-    batched_counts, ratios = batch
-    counts = {role: batched_counts[(a.name, b.name, role)] for role in ["real"] + roles}
+    counts = {role: tallies[role].joint(tallies[role].names[a.name], tallies[role].names[b.name])
+              for role in ["real"] + roles}
 
     def association(role: str) -> float:
         if a.is_continuous != b.is_continuous:
-            return ratios[(a.name, b.name, role)]
+            category, value = (b, a) if a.is_continuous else (a, b)
+            return category_ratio(tallies[role], category.name, value.name)
         return cramers_v(counts[role][: a.levels - 1, : b.levels - 1])
 
     real_assoc, synthetic_assoc = association("real"), association("synthetic")
@@ -424,7 +466,14 @@ def _discrete_validity(p: ColumnProfile, role: str, pool: list[str], settings: N
 
 
 def duplicate_share(engine: Engine, table: str, profiles: dict[str, ColumnProfile]) -> float:
-    """Share of rows repeating an earlier row over the compared columns (validity.duplicate_share)."""
+    """Share of rows repeating an earlier row over the compared columns (validity.duplicate_share), in SQL:
+    by the engine's row hashes where it has them (Spark), else grouping the rows."""
+    if hasattr(engine, "distinct_rows"):
+        # + 0.0 makes -0.0 the same value as 0.0, as the in-memory keys have it
+        exprs = [f"({agg.value_expr(engine, p.name, p.sdtype)} + {agg.double_literal(0.0)})" if p.is_continuous
+                 else engine.quote(p.name) for p in profiles.values()]
+        total, distinct = engine.distinct_rows(table, exprs)
+        return float((total - distinct) / total) if total else 0.0
     keys = ", ".join(agg.value_expr(engine, p.name, p.sdtype) if p.is_continuous else engine.quote(p.name)
                      for p in profiles.values())
     row = engine.sql(f"SELECT SUM(n) AS total, SUM(n - 1) AS extra FROM "
@@ -435,7 +484,7 @@ def duplicate_share(engine: Engine, table: str, profiles: dict[str, ColumnProfil
 
 def evaluate_validity(engine: Engine, tables: dict[str, str], metadata: Metadata,
                       profiles: dict[str, ColumnProfile] | None = None,
-                      settings: NullSettings | None = None) -> ValidityResult:
+                      settings: NullSettings | None = None, tallies: dict[str, Tally] | None = None) -> ValidityResult:
     """validity.evaluate_validity over registered tables, from the same profiles."""
     settings = settings or NullSettings()
     profiles = profiles if profiles is not None else profile_columns(engine, tables, metadata)
@@ -451,8 +500,14 @@ def evaluate_validity(engine: Engine, tables: dict[str, str], metadata: Metadata
     if "holdout" in tables:
         result.baseline = {name: one(p, "holdout", i) for i, (name, p) in enumerate(profiles.items())}
     if profiles:
-        result.duplicate_rows_share_synthetic = duplicate_share(engine, tables["synthetic"], profiles)
-        result.duplicate_rows_share_real = duplicate_share(engine, tables["real"], profiles)
+        def share(role: str) -> float:
+            tally = (tallies or {}).get(role)
+            if tally is not None and tally.counts_keys:
+                return float(tally.duplicate_rows() / tally.rows) if tally.rows else 0.0
+            return duplicate_share(engine, tables[role], profiles)
+
+        result.duplicate_rows_share_synthetic = share("synthetic")
+        result.duplicate_rows_share_real = share("real")
     return result
 
 

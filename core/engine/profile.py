@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from core.data.encoding import NUM_BINS
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES, Metadata
 from core.engine import aggregates as agg
 from core.engine.base import Engine
 from core.stats.binning import safe_edges
+
+MAX_DISTINCT_VALUES = 5_000_000  # distinct values of one continuous column in one table, held in memory
 
 
 @dataclass
@@ -31,6 +33,7 @@ class ColumnProfile:
     missing: dict[str, int] = field(default_factory=dict)  # role -> missing values
     labels: list = field(default_factory=list)  # discrete: category of each code, missing (None) last
     edges: np.ndarray | None = None  # continuous: the real table's ten-bin edges, outer ones infinite
+    raw: dict[str, tuple] = field(default_factory=dict)  # discrete: role -> (its distinct raw values, their codes)
 
     @property
     def is_continuous(self) -> bool:
@@ -65,10 +68,6 @@ class ColumnProfile:
             return self.points[role].size <= 1
         return int((self.counts[role][:-1] > 0).sum()) <= 1
 
-    def bin_expr(self, engine: Engine) -> str:
-        """SQL of the column's bin code on the real edges (as encoding.py's np.digitize), missing last."""
-        return agg.bin_expr(agg.value_expr(engine, self.name, self.sdtype), list(self.edges[1:-1]), NUM_BINS)
-
 
 def merge_points(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values and summed counts of several (values, counts) lists."""
@@ -80,13 +79,13 @@ def merge_points(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     return points, np.bincount(inverse.reshape(-1), weights=counts, minlength=points.size).astype(np.int64)
 
 
-def _continuous_counts(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+def _continuous_counts(counts: "pa.Table") -> tuple[np.ndarray, np.ndarray, int]:
     """Distinct present values (as float64, -0.0 as 0.0, NaN missing), their counts, and the missing count."""
-    values = pd.to_numeric(frame["v"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) + 0.0
-    counts = frame["n"].to_numpy(dtype=np.int64)
+    values = np.asarray(counts.column(0).to_numpy(zero_copy_only=False), dtype=np.float64) + 0.0
+    n = counts.column(1).to_numpy(zero_copy_only=False).astype(np.int64)
     gone = np.isnan(values)
-    points, merged = merge_points([(values[~gone], counts[~gone])])
-    return points, merged, int(counts[gone].sum())
+    points, merged = merge_points([(values[~gone], n[~gone])])
+    return points, merged, int(n[gone].sum())
 
 
 def _category_key(value) -> object:
@@ -98,45 +97,72 @@ def _category_key(value) -> object:
     return value
 
 
-def profile_columns(engine: Engine, tables: dict[str, str], metadata: Metadata) -> dict[str, ColumnProfile]:
-    """A profile of every numerical, datetime, categorical and boolean column, one GROUP BY per column and table."""
-    rows = {role: engine.row_count(table) for role, table in tables.items()}
+def _missing_value(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def profile_columns(engine: Engine, tables: dict[str, str], metadata: Metadata,
+                    max_distinct: int = MAX_DISTINCT_VALUES) -> dict[str, ColumnProfile]:
+    """A profile of every numerical, datetime, categorical and boolean column: at most two queries per table.
+
+    A continuous column keeps each distinct value with its count (16 bytes each, in this process): one with
+    more than `max_distinct` distinct values in a table is refused with a message saying so (UsageError).
+    """
+    compared = [(name, sdtype) for name, sdtype in metadata.items() if sdtype in CONTINUOUS_SDTYPES + DISCRETE_SDTYPES]
+    key = {name: f"k{i}" for i, (name, _) in enumerate(compared)}
+    exprs = {key[name]: agg.value_expr(engine, name, sdtype) if sdtype in CONTINUOUS_SDTYPES else engine.quote(name)
+             for name, sdtype in compared}
+    continuous = {key[name] for name, sdtype in compared if sdtype in CONTINUOUS_SDTYPES}
+    rows, counted = {}, {}
+    for role, table in tables.items():
+        rows[role], counted[role] = agg.value_counts(engine, table, exprs, continuous, max_distinct)
+        for name, _ in compared:
+            if key[name] in continuous and counted[role][key[name]].num_rows > max_distinct:
+                from core.errors import UsageError
+
+                raise UsageError(
+                    f"column '{name}' of the {role} table holds more than {max_distinct:,} distinct values: the engine "
+                    f"keeps each distinct value of a number or date column with its count in memory (KS, tails, "
+                    f"range), 16 bytes each; round the values to the precision they carry, or raise [engine] "
+                    f"max_distinct_values")
     out: dict[str, ColumnProfile] = {}
-    for name, sdtype in metadata.items():
+    for name, sdtype in compared:
+        profile = ColumnProfile(name, sdtype, dict(rows))
         if sdtype in CONTINUOUS_SDTYPES:
-            profile = ColumnProfile(name, sdtype, dict(rows))
-            expr = agg.value_expr(engine, name, sdtype)
-            for role, table in tables.items():
-                points, counts, missing = _continuous_counts(agg.distinct_values(engine, table, expr))
+            for role in tables:
+                points, counts, missing = _continuous_counts(counted[role][key[name]])
                 profile.points[role], profile.counts[role], profile.missing[role] = points, counts, missing
             real = profile.points["real"]
             edges = safe_edges(np.array([real[0], real[-1]]), NUM_BINS) if real.size else \
                 np.linspace(0.0, 1.0, NUM_BINS + 1)
             edges[0], edges[-1] = -np.inf, np.inf
             profile.edges = edges
-            out[name] = profile
-        elif sdtype in DISCRETE_SDTYPES:
-            found: dict[str, dict] = {}
-            for role, table in tables.items():
-                frame = agg.distinct_values(engine, table, engine.quote(name))
-                tally: dict = {}
-                for value, n in zip(frame["v"].tolist(), frame["n"].tolist()):
-                    key = None if value is None or (isinstance(value, float) and np.isnan(value)) else _category_key(value)
-                    tally[key] = tally.get(key, 0) + int(n)
-                found[role] = tally
-            # SQL has no row order, so categories are coded in sorted order (the in-memory path codes them by
-            # first appearance); every score is order-free, the nulls' draws follow the cell order.
-            keys = sorted({k for t in found.values() for k in t if k is not None}, key=lambda k: (str(type(k)), str(k)))
-            profile = ColumnProfile(name, sdtype, dict(rows), labels=keys + [None])
-            index = {k: i for i, k in enumerate(keys)}
-            for role, tally in found.items():
-                counts = np.zeros(len(keys) + 1, dtype=np.int64)
-                for key, n in tally.items():
-                    counts[index[key] if key is not None else len(keys)] += n
-                profile.counts[role] = counts
-                profile.missing[role] = int(counts[-1])
-            out[name] = profile
+        else:
+            _discrete_profile(profile, {role: counted[role][key[name]] for role in tables})
+        out[name] = profile
     return out
+
+
+def _discrete_profile(profile: ColumnProfile, counted: dict[str, "pa.Table"]) -> None:
+    """Codes (categories in sorted order, missing last) and counts per code of every table, in place."""
+    raw = {role: table.column(0).to_pylist() for role, table in counted.items()}
+    sizes = {role: table.column(1).to_pylist() for role, table in counted.items()}
+    keys = {role: [None if _missing_value(v) else _category_key(v) for v in values] for role, values in raw.items()}
+    # SQL has no row order, so categories are coded in sorted order (the in-memory path codes them by
+    # first appearance); every score is order-free, the nulls' draws follow the cell order.
+    labels = sorted({k for found in keys.values() for k in found if k is not None}, key=lambda k: (str(type(k)), str(k)))
+    index = {k: i for i, k in enumerate(labels)}
+    profile.labels = labels + [None]
+    for role in counted:
+        counts = np.zeros(len(labels) + 1, dtype=np.int64)
+        codes = np.array([len(labels) if k is None else index[k] for k in keys[role]], dtype=np.int64)
+        np.add.at(counts, codes, np.asarray(sizes[role], dtype=np.int64))
+        profile.counts[role] = counts
+        profile.missing[role] = int(counts[-1])
+        present = [i for i, v in enumerate(raw[role]) if v is not None]  # NaN stays: its code is the missing one
+        column = counted[role].column(0).take(pa.array(present, type=pa.int64())) if present else \
+            pa.array([], type=counted[role].column(0).type)
+        profile.raw[role] = (column.combine_chunks() if hasattr(column, "combine_chunks") else column, codes[present])
 
 
 def sorted_quantile(points: np.ndarray, counts: np.ndarray, q: float) -> float:

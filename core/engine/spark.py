@@ -8,20 +8,31 @@ through Arrow as a pandas frame. pyspark is imported here only, and this module 
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
+import sys
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from core.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from core.engine.tally import Tally, TallyPlan
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_DRIVER_MEMORY = "2g"
 # Aggregates return a handful of rows: a few shuffle partitions avoid scheduling 200 empty tasks a query.
 DEFAULT_SHUFFLE_PARTITIONS = 4
 SPARK_FILE_SUFFIXES = (".parquet", ".pq", ".csv")
+# Rows per Arrow batch sent to the Python workers that tally them (Spark's default, 10,000, pays the
+# tally's fixed cost per batch ten times as often).
+ARROW_BATCH_ROWS = 131_072
 
 # The driver's log4j2 set-up: warnings and errors only, and none of the start-up chatter (native-hadoop,
 # loopback hostname) a user cannot act on.
@@ -77,6 +88,8 @@ def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_
     # Before the JVM starts: bind the local driver to the loopback address rather than guessing an interface.
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # The Python workers that tally rows need this Python's numpy and pyarrow (not the first python3 on PATH).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     java_options = f"-Dlog4j2.configurationFile=file:{_log4j2_file()}"
@@ -90,6 +103,7 @@ def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_
         "spark.driver.extraJavaOptions": java_options,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
         # The shared dialect is ANSI: an overflowing or invalid CAST is an error, on both engines.
         "spark.sql.ansi.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
@@ -109,6 +123,39 @@ def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_
 def _is_remote(source: str) -> bool:
     """A URL Spark's Hadoop layer resolves (hdfs://, s3a://, file://, ...) rather than a local path."""
     return "://" in source
+
+
+def _tally_partitions(plan: bytes):
+    """The mapInArrow function: one pickled Tally of a partition's batches (self-contained for cloudpickle)."""
+
+    def run(batches):
+        import pickle as _pickle
+
+        import pyarrow as _pa
+
+        from core.engine.tally import tally_batches
+
+        part = tally_batches(batches, _pickle.loads(plan))
+        yield _pa.RecordBatch.from_arrays([_pa.array([_pickle.dumps(part)], _pa.binary())], names=["state"])
+
+    return run
+
+
+_SHIPPED: set[int] = set()
+
+
+def _ship_package(session: Any) -> None:
+    """Send this `core` package to the executors as a zip (once per Spark context), so they can tally."""
+    context = session.sparkContext
+    if id(context) in _SHIPPED:
+        return
+    root = Path(__file__).resolve().parents[1]
+    target = Path(tempfile.mkdtemp(prefix="review-desk-spark-")) / "core.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in root.rglob("*.py"):
+            archive.write(path, Path("core") / path.relative_to(root))
+    context.addPyFile(str(target))
+    _SHIPPED.add(id(context))
 
 
 class SparkEngine:
@@ -174,9 +221,8 @@ class SparkEngine:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise InputError(f"Spark cannot read it as {kind}: {first_line}", path=source) from None
 
-    @staticmethod
-    def _kind(source: str) -> str:
-        """'parquet' or 'csv' from the name, or from the files inside a local folder."""
+    def _kind(self, source: str) -> str:
+        """'parquet' or 'csv' from the name, or from the files inside a folder (a remote one through its listing)."""
         if not _is_remote(source) and not Path(source).exists():
             raise InputError("no such file or folder", path=source)
         suffix = Path(source.rstrip("/")).suffix.lower()
@@ -184,20 +230,68 @@ class SparkEngine:
             return "parquet"
         if suffix == ".csv":
             return "csv"
-        if not _is_remote(source):
-            path = Path(source)
-            if path.is_dir():
-                suffixes = {p.suffix.lower() for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))}
-                if suffixes & {".parquet", ".pq"}:
-                    return "parquet"
-                if ".csv" in suffixes:
-                    return "csv"
-                raise InputError("the folder holds no .parquet or .csv files", path=source)
+        if _is_remote(source):
+            try:
+                suffixes = {Path(f["path"]).suffix.lower() for f in self.listing(source)}
+            except Exception:  # noqa: BLE001 - not a folder the file system lists: say what is read
+                suffixes = set()
+        elif Path(source).is_dir():
+            suffixes = {p.suffix.lower() for p in Path(source).rglob("*") if p.is_file() and not p.name.startswith(("_", "."))}
+        else:
+            suffixes = set()
+        if suffixes & {".parquet", ".pq"}:
+            return "parquet"
+        if ".csv" in suffixes:
+            return "csv"
+        if suffixes or (not _is_remote(source) and Path(source).is_dir()):
+            raise InputError("the folder holds no .parquet or .csv files", path=source)
         raise InputError("the Spark engine reads .parquet or .csv (a file or a folder of them)", path=source)
+
+    def listing(self, source: str) -> list[dict]:
+        """The files a URL names, through Spark's Hadoop file system (hdfs://, s3a://, file://, ...): path, size
+        in bytes, modification time; a folder lists its data files (not _SUCCESS or hidden ones)."""
+        from datetime import datetime, timezone
+
+        jvm, context = self.session.sparkContext._jvm, self.session.sparkContext._jsc
+        path = jvm.org.apache.hadoop.fs.Path(source)
+        system = path.getFileSystem(context.hadoopConfiguration())
+        found = system.listFiles(path, True)
+        out = []
+        while found.hasNext():
+            status = found.next()
+            name = status.getPath().getName()
+            if name.startswith(("_", ".")):
+                continue
+            modified = datetime.fromtimestamp(status.getModificationTime() / 1000, tz=timezone.utc)
+            out.append({"path": status.getPath().toString(), "size": int(status.getLen()),
+                        "modified": modified.isoformat()})
+        return sorted(out, key=lambda f: f["path"])
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run one query in the shared dialect; its (small) result as a pandas frame."""
         return self.session.sql(query).toPandas()
+
+    def arrow(self, query: str) -> "pa.Table":
+        """Run one query; its (small) result as an Arrow table."""
+        return self.session.sql(query).toArrow()
+
+    def tally(self, query: str, plan: "TallyPlan") -> "Tally":
+        """One Tally per partition on the executors (mapInArrow over the query's rows), merged here.
+
+        The executors run core/engine/tally.py on Arrow batches of their partition (numpy, pyarrow and scipy
+        in their Python); this package is shipped to them once per session. Duplicate rows need every row's
+        key in one place, so they are counted by SQL instead (plan.keys must be None).
+        """
+        from core.engine.tally import Tally
+
+        if plan.keys is not None:
+            raise ValueError("the Spark engine counts duplicate rows in SQL: build the plan with keys=None")
+        _ship_package(self.session)
+        frame = self.session.sql(query).mapInArrow(_tally_partitions(pickle.dumps(plan)), "state binary")
+        total = Tally(plan)
+        for row in frame.collect():
+            total.merge(pickle.loads(row["state"]))
+        return total
 
     def row_count(self, table: str) -> int:
         """How many rows `table` holds."""
@@ -212,8 +306,25 @@ class SparkEngine:
         columns = self.session.table(self.quote(table)).columns
         values = ", ".join(self.quote(c) for c in columns)
         key = f"xxhash64({int(seed)}, {values})"
-        query = f"SELECT {values} FROM {self.quote(table)} ORDER BY {key}, {values} LIMIT {int(rows)}"
-        return self.session.sql(query).toPandas()
+        query = f"SELECT {values} FROM {self.quote(table)} {{where}} ORDER BY {key}, {values} LIMIT {int(rows)}"
+        total = self.row_count(table)
+        if total > 4 * rows:
+            # The smallest keys lie below a cut that about twice `rows` rows pass: ordering those few gives the
+            # same rows as ordering the table (checked: when fewer pass, the table is ordered after all).
+            cut = int(-(2**63) + min(2.0 * rows / total, 1.0) * 2.0**64)
+            found = self.session.sql(query.format(where=f"WHERE {key} < {cut}")).toPandas()
+            if len(found) == rows:
+                return found
+        return self.session.sql(query.format(where="")).toPandas()
+
+    def distinct_rows(self, table: str, exprs: list[str]) -> tuple[int, int]:
+        """Rows of `table` and how many distinct rows of `exprs` it holds, by a 64-bit hash of each row
+        (xxhash64 over each value and whether it is NULL, so (NULL, 1) and (1, NULL) differ): one scan and a
+        shuffle of 8-byte keys, not of the rows. As the in-memory path's row keys, collisions are negligible."""
+        parts = ", ".join(f"{e}, ({e}) IS NULL" for e in exprs)
+        row = self.session.sql(f"SELECT COUNT(*) AS total, COUNT(DISTINCT h) AS d FROM "
+                               f"(SELECT xxhash64({parts}) AS h FROM {self.quote(table)}) AS p").collect()[0]
+        return int(row["total"]), int(row["d"])
 
     def close(self) -> None:
         """Drop this engine's views; stop the session when this engine started it."""

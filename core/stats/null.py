@@ -381,12 +381,33 @@ def tail_count_lower_bound(real_share: float, n: int, m: int, level: float) -> i
     Analytic (beta-binomial): the real table's tail share is itself an n-row estimate (beta spread), and
     the sample's count is binomial given it.
     """
-    from scipy.stats import betabinom
-
     if m <= 0 or real_share <= 0:
         return 0
     a, b = max(n * real_share, 0.5), max(n * (1.0 - real_share), 0.5)
-    return int(betabinom.ppf(level, int(m), a, b))
+    return betabinom_ppf(level, int(m), a, b)
+
+
+def betabinom_ppf(q: float, m: int, a: float, b: float, chunk: int = 1 << 16) -> int:
+    """scipy.stats.betabinom.ppf(q, m, a, b), the smallest k whose CDF reaches q, in time bounded by the
+    mass below k rather than by m: scipy's generic ppf bisects on a CDF it sums from 0 each time (minutes
+    at m = 1e8). The pmf is summed from 0 in chunks; with a, b >= 1 it rises up to its mode, so a chunk
+    below the mode whose last pmf underflows to 0 holds only zeros and is stepped over."""
+    from scipy.stats import betabinom
+
+    if q <= 0:
+        return 0
+    mode = (m * (a - 1.0) + a - 1.0) / (a + b - 2.0) if a >= 1 and b >= 1 and a + b > 2 else 0.0
+    total = 0.0
+    for start in range(0, m + 1, chunk):
+        stop = min(start + chunk, m + 1)
+        if stop - 1 < mode and betabinom.logpmf(stop - 1, m, a, b) < -745.0:  # exp() of it is exactly 0
+            continue
+        cdf = total + np.cumsum(betabinom.pmf(np.arange(start, stop), m, a, b))
+        reached = np.flatnonzero(cdf >= q)
+        if reached.size:
+            return int(start + reached[0])
+        total = float(cdf[-1])
+    return m
 
 
 def analytic_distance(kind: str, n: int, m: int, cells: int, level: float) -> float:

@@ -35,8 +35,12 @@ def both_paths(tables: dict[str, pd.DataFrame], metadata: dict, engine_name: str
         frame.to_parquet(path, index=False)
         engine.register(role, path)
         names[role] = role
-    engine_f = engine_checks.evaluate_fidelity(engine, names, metadata, settings=settings, row_sample=row_sample)
-    engine_v = engine_checks.evaluate_validity(engine, names, metadata, settings=settings)
+    # as `evaluate --engine` runs them: one profile query and one tally scan per table, shared by both checks
+    profiles = engine_checks.profile_columns(engine, names, metadata)
+    tallies = engine_checks.tally_tables(engine, names, profiles)
+    engine_f = engine_checks.evaluate_fidelity(engine, names, metadata, profiles, settings=settings,
+                                               row_sample=row_sample, tallies=tallies)
+    engine_v = engine_checks.evaluate_validity(engine, names, metadata, profiles, settings=settings, tallies=tallies)
     memory_gates, _ = apply_gates(memory_f, memory_v, None, policy)
     engine_gates, _ = apply_gates(engine_f, engine_v, None, policy)
     engine.close()

@@ -104,6 +104,9 @@ def test_missing_shares_match_co_missing(penguins, tmp_path):
 
 
 def test_pearson_moments_are_well_conditioned_on_dates():
+    """The tally's one-pass moments, centred on a shift, keep dates in nanoseconds (1e18) to 1e-12 in r."""
+    from core.engine.tally import TallyPlan
+
     rng = np.random.default_rng(1)
     base = pd.Timestamp("2013-01-01").value
     x = base + rng.integers(0, 10**15, 5000).astype(float) // 1000 * 1000
@@ -111,9 +114,10 @@ def test_pearson_moments_are_well_conditioned_on_dates():
     frame = pd.DataFrame({"x": pd.to_datetime(x.astype("int64")), "y": y})
     duck = make_engine("duckdb")
     duck.register("t", frame)
-    moments = agg.pair_moments(duck, "t", [(agg.value_expr(duck, "x", "datetime"), agg.value_expr(duck, "y", "numerical"))])
-    r = agg.pearson_from_moments(moments)[0]
-    assert abs(r - np.corrcoef(x, y)[0, 1]) < 1e-12
+    exprs = {"x": agg.value_expr(duck, "x", "datetime"), "y": agg.value_expr(duck, "y", "numerical")}
+    plan = TallyPlan(continuous={}, discrete={}, moments=["x", "y"], shift={"x": float(np.mean(x)), "y": float(np.mean(y))})
+    n, r = duck.tally(agg.projection(duck, "t", exprs), plan).pearson("x", "y")
+    assert n == 5000 and abs(r - np.corrcoef(x, y)[0, 1]) < 1e-12
 
 
 def test_bad_engine_name_and_missing_file_are_clear():
@@ -188,3 +192,87 @@ def test_many_distinct_values_grouped_cells_give_the_in_memory_nulls(tmp_path):
             np.testing.assert_allclose(m.null, e.null, atol=1e-12)
     for name in ("x", "y"):
         np.testing.assert_allclose(memory[1].columns[name].null, engine[1].columns[name].null, atol=1e-12)
+
+
+def test_file_urls_are_hashed_and_remote_urls_identified_by_the_engines_listing(penguins, tmp_path, monkeypatch):
+    """A file:// URL the driver can open is hashed as its path is; a URL it cannot open is identified by the
+    engine's listing (path, size, modification time), said not to be a content hash."""
+    import os
+    from datetime import datetime, timezone
+
+    from core.engine import evaluate as engine_evaluate
+    from core.engine.evaluate import file_sha256, open_tables
+
+    train, _, fresh = three_way_split(penguins, seed=3)
+    train.to_parquet(tmp_path / "real.parquet", index=False)
+    fresh.to_parquet(tmp_path / "synthetic.parquet", index=False)
+    urls = {role: (tmp_path / f"{role}.parquet").as_uri() for role in ("real", "synthetic")}
+    assert urls["real"].startswith("file:///")
+    duck = make_engine("duckdb")
+    opened = open_tables(duck, urls, 100, seed=0)
+    assert opened["real"].identity() == {"path": urls["real"], "rows": len(train), "columns": train.shape[1],
+                                         "sha256": file_sha256(tmp_path / "real.parquet")}
+    monkeypatch.setattr(engine_evaluate, "local_path", lambda source: None)  # as for s3a:// or hdfs://
+    remote = open_tables(duck, urls, 100, seed=0)["real"]
+    record = remote.identity()
+    stat = os.stat(tmp_path / "real.parquet")
+    assert record["listing"] == [{"path": str(tmp_path / "real.parquet"), "size": stat.st_size,
+                                  "modified": datetime.fromtimestamp(int(stat.st_mtime), tz=timezone.utc).isoformat()}]
+    assert "not a content hash" in record["sha256_of"] and len(record["sha256"]) == 64
+    assert record["sha256"] != file_sha256(tmp_path / "real.parquet") and remote.rows == len(train)
+    assert any("not by a hash of its content" in w for w in remote.warnings)
+    duck.close()
+
+
+def test_cli_reads_file_urls(penguins, tmp_path):
+    """`evaluate --engine duckdb` takes file:// URLs and scores them as the paths."""
+    from core.cli import main
+
+    train, _, fresh = three_way_split(penguins, seed=3)
+    train.to_parquet(tmp_path / "real.parquet", index=False)
+    fresh.to_parquet(tmp_path / "synthetic.parquet", index=False)
+    reports = {}
+    for name, real, synthetic in (("path", str(tmp_path / "real.parquet"), str(tmp_path / "synthetic.parquet")),
+                                  ("url", (tmp_path / "real.parquet").as_uri(), (tmp_path / "synthetic.parquet").as_uri())):
+        main(["evaluate", "--real", real, "--synthetic", synthetic, "--engine", "duckdb", "--no-privacy",
+              "--no-structure", "--json", str(tmp_path / f"{name}.json")])
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert reports["url"]["inputs"]["real"]["path"].startswith("file://")
+    assert reports["url"]["inputs"]["real"]["sha256"] == reports["path"]["inputs"]["real"]["sha256"]
+    assert reports["url"]["fidelity"]["score"] == reports["path"]["fidelity"]["score"]
+
+
+def test_numeric_pair_rows_come_from_samples_already_drawn(penguins, tmp_path, monkeypatch):
+    """Above the row cap the numeric pairs' rows are a seeded subsample of the plots' sample: no extra scan."""
+    train, _, fresh = three_way_split(penguins, seed=3)
+    tables, metadata = prepared({"real": train, "synthetic": fresh})
+    duck = make_engine("duckdb")
+    for role, frame in tables.items():
+        frame.to_parquet(tmp_path / f"{role}.parquet", index=False)
+        duck.register(role, tmp_path / f"{role}.parquet")
+    names = {role: role for role in tables}
+    samples = {role: duck.sample(role, 150, 0) for role in names}
+    monkeypatch.setattr(duck, "sample", lambda *args: pytest.fail("the files were sampled again"))
+    notes = engine_checks.EngineNotes("duckdb", {role: len(f) for role, f in tables.items()})
+    result = engine_checks.evaluate_fidelity(duck, names, metadata, row_sample=120, notes=notes, samples=samples)
+    again = engine_checks.evaluate_fidelity(duck, names, metadata, row_sample=120, samples=samples)
+    assert sum(notes.row_sample.values()) <= 120 and notes.seed is not None
+    numeric = [t for t in result.pair_trends if t.metric == "CorrelationSimilarity"]
+    assert numeric and all(np.array_equal(t.null, u.null, equal_nan=True)
+                           for t, u in zip(numeric, [t for t in again.pair_trends if t.metric == "CorrelationSimilarity"]))
+
+
+def test_a_column_with_too_many_distinct_values_is_refused_saying_why(tmp_path):
+    """Distinct values are held in memory: past [engine] max_distinct_values the profile says so, naming the column."""
+    from core.engine.profile import profile_columns
+    from core.errors import UsageError
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=500), "y": np.round(rng.normal(size=500))}).to_parquet(tmp_path / "t.parquet")
+    duck = make_engine("duckdb")
+    duck.register("real", tmp_path / "t.parquet")
+    profiles = profile_columns(duck, {"real": "real"}, {"x": "numerical", "y": "numerical"}, max_distinct=500)
+    assert profiles["x"].points["real"].size == 500
+    with pytest.raises(UsageError, match=r"column 'x' of the real table holds more than 499 distinct values.*"
+                                         r"max_distinct_values"):
+        profile_columns(duck, {"real": "real"}, {"x": "numerical", "y": "numerical"}, max_distinct=499)

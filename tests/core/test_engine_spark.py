@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from core.engine import aggregates as agg
@@ -56,8 +57,9 @@ def _both_paths(spark: SparkEngine, tables: dict[str, pd.DataFrame], metadata: d
         spark.register(role, path)
     names = {role: role for role in tables}
     profiles = engine_checks.profile_columns(spark, names, metadata)
-    engine_f = engine_checks.evaluate_fidelity(spark, names, metadata, profiles, settings=settings)
-    engine_v = engine_checks.evaluate_validity(spark, names, metadata, profiles, settings=settings)
+    tallies = engine_checks.tally_tables(spark, names, profiles)
+    engine_f = engine_checks.evaluate_fidelity(spark, names, metadata, profiles, settings=settings, tallies=tallies)
+    engine_v = engine_checks.evaluate_validity(spark, names, metadata, profiles, settings=settings, tallies=tallies)
     memory_gates, _ = apply_gates(memory_f, memory_v, None, policy)
     engine_gates, _ = apply_gates(engine_f, engine_v, None, policy)
     return (memory_f, memory_v, memory_gates), (engine_f, engine_v, engine_gates)
@@ -121,6 +123,10 @@ def test_sample_is_seeded_sized_and_made_of_the_tables_rows(spark, penguins):
     keys = lambda f: set(map(tuple, f.astype(object).where(f.notna(), None).astype(str).to_numpy()))
     assert keys(first) <= keys(penguins)
     assert len(spark.sample("p", 10_000, 3)) == len(penguins)
+    # the hash cut (344 rows > 4 x 50) orders fewer rows and keeps the same ones as ordering them all
+    values = ", ".join(spark.quote(c) for c in penguins.columns)
+    everything = spark.session.sql(f"SELECT {values} FROM p ORDER BY xxhash64(3, {values}), {values} LIMIT 50").toPandas()
+    pd.testing.assert_frame_equal(first, everything)
 
 
 def test_an_unreadable_file_is_one_line_naming_it(spark, tmp_path):
@@ -135,15 +141,24 @@ def test_an_unreadable_file_is_one_line_naming_it(spark, tmp_path):
     assert "bad.parquet" in str(broken.value) and "\n" not in str(broken.value)
 
 
-def test_spark_sql_accepts_the_shared_dialect_of_nan_and_bins(spark):
-    """NaN and NULL are both missing, bins are np.digitize's, a double literal is exact: as the in-memory path."""
-    values = np.array([np.nan, -1.5, 0.0, 0.1, 0.30000000000000004, 2.0, 7.25])
-    spark.register("v", pd.DataFrame({"x": values}))
-    edges = [0.0, 0.1, 0.30000000000000004, 5.0]
-    expr = agg.bin_expr(agg.value_expr(spark, "x", "numerical"), edges, 9)
-    got = spark.sql(f"SELECT x, {expr} AS code FROM v").sort_values("x", na_position="first")
-    codes = np.where(np.isnan(values), 9, np.digitize(values, [-np.inf, *edges, np.inf]) - 1)
-    assert got["code"].tolist() == codes[np.argsort(np.where(np.isnan(values), -np.inf, values))].tolist()
+def test_spark_tally_codes_nan_as_missing_and_bins_as_numpy(spark):
+    """The executors' tally: NaN and NULL are one missing code, bins are np.digitize's, categories by value."""
+    from core.engine.tally import Discrete, TallyPlan
+
+    values = np.array([np.nan, -1.5, 0.0, 0.1, 0.30000000000000004, 2.0, 7.25, np.inf])
+    labels = np.array(["b", "a", None, "a", "b", "a", "c", "a"], dtype=object)
+    spark.register("v", pd.DataFrame({"x": values, "c": labels}))
+    edges = np.array([0.0, 0.1, 0.30000000000000004, 5.0])
+    plan = TallyPlan(continuous={"x": edges}, discrete={"c": Discrete(pa.array(["a", "b", "c"]), np.arange(3), 3)},
+                     cells=[("x", "c")])
+    query = agg.projection(spark, "v", {"x": agg.value_expr(spark, "x", "numerical"), "c": spark.quote("c")})
+    got = spark.tally(query, plan).joint("x", "c")
+    finite = np.where(np.isfinite(values), values, np.nan)
+    codes = np.where(np.isnan(finite), 5, np.digitize(finite, [-np.inf, *edges, np.inf]) - 1)
+    category = np.array([{"a": 0, "b": 1, "c": 2, None: 3}[c] for c in labels])
+    want = np.zeros((6, 4), dtype=np.int64)
+    np.add.at(want, (codes, category), 1)
+    np.testing.assert_array_equal(got, want)
 
 
 # --- scores and verdicts equal the in-memory path ---------------------------------------------------------
@@ -169,3 +184,46 @@ def test_census_planted_defect_fails_the_same_gates_on_spark(spark, census, tmp_
     assert failed, "the planted defect must fail a gate, or equal verdicts prove nothing"
     assert _real_differences(memory, engine, metadata) == []
     assert {g.name for g in engine[2] if not g.passed} == failed
+
+
+def test_listing_of_a_url_through_hadoop(spark, penguins, tmp_path):
+    """A folder URL lists its part files (not _SUCCESS) with their sizes and times, as the file system has them."""
+    import os
+    from datetime import datetime, timezone
+
+    (tmp_path / "parts").mkdir()
+    penguins.iloc[:200].to_parquet(tmp_path / "parts" / "a.parquet", index=False)
+    penguins.iloc[200:].to_parquet(tmp_path / "parts" / "b.parquet", index=False)
+    (tmp_path / "parts" / "_SUCCESS").write_text("")
+    url = (tmp_path / "parts").as_uri()
+    listing = spark.listing(url)
+    assert [f["path"].rsplit("/", 1)[-1] for f in listing] == ["a.parquet", "b.parquet"]
+    for record in listing:
+        stat = os.stat(tmp_path / "parts" / record["path"].rsplit("/", 1)[-1])
+        assert record["size"] == stat.st_size
+        assert record["modified"] == datetime.fromtimestamp(int(stat.st_mtime * 1000) / 1000, tz=timezone.utc).isoformat()
+    spark.register("parts", url)
+    assert spark.row_count("parts") == len(penguins)
+
+
+def test_drift_on_spark_equals_the_in_memory_drift(spark, census, tmp_path):
+    """Drift's statistics, flags and verdict from Spark's profiles and tally equal core/checks/drift.py's."""
+    import json
+
+    from core.checks.drift import detect_drift as memory_drift
+    from core.data.metadata import coerce_to_metadata, detect_metadata
+    from core.engine.drift import detect_drift as engine_drift
+    from tests.core.test_engine_drift import _close
+
+    reference, current = census.iloc[:3000].reset_index(drop=True), census.iloc[3000:6000].reset_index(drop=True)
+    current["age"] = current["age"] + 12  # planted drift
+    metadata = detect_metadata(reference)
+    for role, frame in (("real", reference), ("current", current)):
+        coerce_to_metadata(frame, metadata, role).to_parquet(tmp_path / f"{role}.parquet", index=False)
+        spark.register(role, tmp_path / f"{role}.parquet")
+    memory = memory_drift(reference, current, metadata)
+    on_spark = engine_drift(spark, {"real": "real", "current": "current"}, metadata)
+    assert memory.columns["age"].drifted and memory.pairs
+    out: list[str] = []
+    _close(json.loads(json.dumps(memory.to_dict())), json.loads(json.dumps(on_spark.to_dict())), "drift", out)
+    assert out == []
