@@ -246,6 +246,30 @@ def judge(name: str, value: float, null: np.ndarray | None, *, alpha: float, tes
     return Judgement(value, float(np.median(null)), bound, float(min(tail, 1.0)), bool(passed), "null")
 
 
+def prediction_judgement(name: str, value: float, null: np.ndarray, *, alpha: float, min_sd: float = 0.0) -> Judgement:
+    """Judge `value` against a few costly null draws (independent real-vs-real repeats, e.g. model fits) by a
+    Student-t prediction bound: mean + t(1 - alpha; k - 1) x sqrt(1 + 1/k) x sd for a "max" gate (mirrored for
+    "min"), the sd floored at `min_sd` (a known lower bound on the statistic's spread). With k draws the
+    empirical quantile cannot resolve alpha and a normal bound on their sd leaks (the sd is itself estimated),
+    which the t quantile and the sqrt(1 + 1/k) term for the new draw account for. Tail probability: the same
+    t distribution's tail at `value`."""
+    from scipy.stats import t as student
+
+    null = np.asarray(null, dtype=float)
+    null = null[np.isfinite(null)]
+    if not math.isfinite(value) or null.size < 3:
+        return judge(name, value, null, alpha=alpha)
+    k = null.size
+    scale = max(float(np.std(null, ddof=1)), float(min_sd)) * math.sqrt(1.0 + 1.0 / k)
+    mean = float(null.mean())
+    sign = 1.0 if direction(name) == "max" else -1.0
+    bound = mean + sign * float(student.ppf(1.0 - alpha, k - 1)) * scale
+    excess = sign * (value - mean) / scale if scale > 0 else (0.0 if value == mean else math.inf)
+    tail = float(student.sf(excess, k - 1))
+    passed = value <= bound if sign > 0 else value >= bound
+    return Judgement(value, float(np.median(null)), bound, tail, bool(passed), "null")
+
+
 def null_bound(null: np.ndarray, level: float, dirn: Direction) -> float:
     """The null's `level` quantile in the failing direction (lower for "min", upper for "max").
 

@@ -279,21 +279,51 @@ def unit_tv_null(unit_cells, w_ref: np.ndarray, w_sample: np.ndarray, unseen: tu
     per_unit_rows = np.asarray(unit_cells.sum(axis=1)).ravel()
     by_cell = sparse.csr_matrix(unit_cells.T)  # cells x units, so each product streams contiguous weights
     cells_of = lambda w: np.asarray(by_cell @ np.ascontiguousarray(w.T)).T
-    counts = [cells_of(w) for w in (w_ref, w_sample)]
-    ref, sample = counts
-    lacking = []
-    for own, other in ((ref, sample), (sample, ref)):
-        totals = np.maximum(own.sum(axis=1), 1e-300)
-        lacking.append(float(np.mean(np.where(other == 0, own, 0).sum(axis=1) / totals)))
+    ref, sample = (cells_of(w) for w in (w_ref, w_sample))
     sides = []
-    for w, cells, present, target in zip((w_ref, w_sample), counts, lacking, unseen):
-        marked = (target - present) / (1.0 - present) if present < 1.0 else 0.0
+    for w, cells, marked in zip((w_ref, w_sample), (ref, sample), _marking(ref, sample, unseen)):
         if marked <= 0.0:
             sides.append((cells, np.zeros(w.shape[0])))
             continue
-        new = rng.binomial(np.round(w).astype(np.int64), min(marked, 1.0)).astype(float)
+        new = rng.binomial(np.round(w).astype(np.int64), marked).astype(float)
         sides.append((cells - cells_of(new), new @ per_unit_rows))
-    (ref, ref_new), (sample, sample_new) = sides
+    return _tv_with_new(*sides[0], *sides[1])
+
+
+def cell_tv_null(counts: np.ndarray, n: int, m: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """tv_null with the unseen term of unit_tv_null, each row a unit of its own: for tables of many sparse
+    cells (a three-way table of binned columns), where two real samples each bring cells the other lacks
+    far more often than resamples of one pool do. Reference (n) and sample (m) cell counts are drawn with
+    replacement from the pooled `counts`; then each side's drawn rows are marked new at random (a binomial
+    thinning of its cell counts) until its expected share of rows in cells the other side lacks reaches the
+    unseen_cell_share of a real sample of the other side's size."""
+    counts = np.asarray(counts, dtype=float).ravel()
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return np.ones(resamples)
+    rows = int(counts.sum())
+    ref, sample = draw(counts, n, m, resamples, rng)
+    unseen = (unseen_cell_share(counts, counts, rows, m), unseen_cell_share(counts, counts, rows, n))
+    sides = []
+    for cells, marked in zip((ref, sample), _marking(ref, sample, unseen)):
+        new = rng.binomial(cells, marked) if marked > 0.0 else np.zeros_like(cells)
+        sides.append(((cells - new).astype(float), new.sum(axis=1).astype(float)))
+    return _tv_with_new(*sides[0], *sides[1])
+
+
+def _marking(ref: np.ndarray, sample: np.ndarray, unseen: tuple[float, float]) -> tuple[float, float]:
+    """Per side, the chance a drawn row is marked new so that its expected share of rows in cells the other
+    side lacks reaches its `unseen` target (the resamples' own share counts toward it)."""
+    out = []
+    for own, other, target in ((ref, sample, unseen[0]), (sample, ref, unseen[1])):
+        totals = np.maximum(own.sum(axis=1), 1e-300)
+        present = float(np.mean(np.where(other == 0, own, 0).sum(axis=1) / totals))
+        out.append(min(max((target - present) / (1.0 - present), 0.0), 1.0) if present < 1.0 else 0.0)
+    return out[0], out[1]
+
+
+def _tv_with_new(ref: np.ndarray, ref_new: np.ndarray, sample: np.ndarray, sample_new: np.ndarray) -> np.ndarray:
+    """1 - TV between reference and sample cell counts whose `*_new` rows sit in cells of their own."""
     ref_total = ref.sum(axis=1) + ref_new
     sample_total = sample.sum(axis=1) + sample_new
     with np.errstate(invalid="ignore", divide="ignore"):
