@@ -61,3 +61,14 @@ def test_create_account_keeps_what_was_typed_when_refused(temp_store):
     assert at.text_input(key="auth_new_name").value == ""  # ready for the next account
     with session_scope(temp_store) as s:
         assert auth.get_user(s, "bob").role == "approver"
+
+
+def test_the_data_inputs_table_gets_a_new_key_when_its_files_change(app):
+    # Data: after loading other files the inputs table kept the old column widths, cutting "penguins.csv (trai"
+    # (st.dataframe measures its columns once per key).
+    from components.widgets import inputs_table, table_widget_key
+
+    frame = inputs_table(app.session_state["review"])
+    renamed = frame.assign(file=["penguins.csv (training part)", "penguins_syn.csv", "penguins.csv (holdout)"])
+    assert table_widget_key("data_inputs", frame) == table_widget_key("data_inputs", frame.copy())
+    assert table_widget_key("data_inputs", frame) != table_widget_key("data_inputs", renamed)
