@@ -169,10 +169,22 @@ def sign_in_form() -> None:
         st.rerun()
 
 
+CREATE_USER_FIELDS = ("auth_new_name", "auth_new_email", "auth_new_password")
+CREATED_KEY = "_auth_created"
+
+
 def create_user_form() -> None:
-    """Admins create accounts (name, role, password and/or email for the identity provider)."""
-    with st.expander("Create an account (administrators)"):
-        with st.form("auth_create_user_form", clear_on_submit=True):
+    """Admins create accounts (name, role, password and/or email for the identity provider).
+
+    A refused account keeps what was typed (the admin fixes one field); a created one empties the form."""
+    created_message = st.session_state.pop(CREATED_KEY, None)
+    if created_message:  # before the widgets are drawn: the next account starts from an empty form
+        for key in CREATE_USER_FIELDS:
+            st.session_state[key] = ""
+    with st.expander("Create an account (administrators)", expanded=created_message is not None):
+        if created_message:
+            st.success(created_message)
+        with st.form("auth_create_user_form"):
             c1, c2 = st.columns(2)
             name = c1.text_input("Name", key="auth_new_name")
             role = c2.selectbox("Role", auth.ROLES, index=1, key="auth_new_role")
@@ -190,7 +202,8 @@ def create_user_form() -> None:
             except ReviewError as exc:
                 st.error(f"Not created: {plain(exc)}")
             else:
-                st.success(f"Account '{name.strip()}' created with role {role}.")
+                st.session_state[CREATED_KEY] = f"Account '{plain(name.strip())}' created with role {role}."
+                st.rerun()
 
 
 def signin_page() -> None:

@@ -46,6 +46,15 @@ def short_time(value: object, seconds: bool = True) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+def table_widget_key(prefix: str, frame: pd.DataFrame) -> str:
+    """A widget key that changes with the table's text: st.dataframe sizes its columns when it is first drawn
+    and keeps those widths while its key stays, so a table whose cells change (other files) needs a new key."""
+    import hashlib
+
+    digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()[:12]
+    return f"{prefix}_{digest}"
+
+
 def gate_details(details: list[tuple[str, str]], key: str) -> None:
     """Each gate's detail in full, in an expander under its table (the table's detail column is cut to fit
     1,440 px); `details` are (gate name, detail) pairs."""

@@ -8,7 +8,7 @@ from components.engine_views import engine_notice, open_files
 from components.loading import (GENERATOR_METHODS, declare_sequences, generate_synthetic, load_upload,
                                 metadata_upload, split_table, try_review, use_generated)
 from components.state import Review, demo_review, get_review, require_app_entry, set_review
-from components.widgets import input_folders, inputs_table, plain, sha256_column
+from components.widgets import input_folders, inputs_table, plain, sha256_column, table_widget_key
 from core.errors import ReviewError
 from core.data.metadata import SDTYPES
 
@@ -22,8 +22,9 @@ st.caption(f"Under review: {SOURCES.get(review.source, review.source)}. The real
            "generator saw; the holdout is real data it never saw, the baseline every score is judged against.")
 # 64 hex digits need about 520 px: a fixed width keeps the whole hash readable (the "large" preset cut it); the
 # file's folder goes below, so the table fits 1,440 px.
-st.dataframe(inputs_table(review), hide_index=True, width="stretch", key="data_inputs",
-             column_config={"sha256": sha256_column("sha256")})
+inputs_frame = inputs_table(review)
+st.dataframe(inputs_frame, hide_index=True, width="stretch", column_config={"sha256": sha256_column("sha256")},
+             key=table_widget_key("data_inputs", inputs_frame))  # new files: widths measured afresh
 if input_folders(review):
     st.caption("Files in " + ", ".join(f"`{folder}`" for folder in input_folders(review)))
 split = review.notes.get("split")

@@ -1,0 +1,74 @@
+"""AppTest and unit checks of defects found walking the app in a browser as two new users (admin, approver).
+
+Each test names the page and what a user saw before the fix.
+"""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.review import auth
+from core.store import session_scope
+
+from tests.app.conftest import APP, TIMEOUT
+
+PASSWORD = "password123"
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _open(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"pages/{name}.py")
+    return _ok(at.run())
+
+
+def _texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def _signed_in(url: str, name: str, role: str) -> AppTest:
+    """A fresh app session signed in as a new account `name` with `role`."""
+    with session_scope(url) as s:
+        auth.create_user(s, name, PASSWORD, role)
+    at = _ok(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run())
+    _open(at, "signin")
+    at.text_input(key="auth_name").input(name)
+    at.text_input(key="auth_password").input(PASSWORD)
+    at.button(key="auth_sign_in").click()
+    return _ok(at.run())
+
+
+def test_create_account_keeps_what_was_typed_when_refused(temp_store):
+    # Sign in: a refused account (short password) emptied the form, so the resubmit said "user name must not
+    # be empty" and the role fell back to reviewer.
+    at = _signed_in(temp_store, "admin1", "admin")
+    at.text_input(key="auth_new_name").input("bob")
+    at.selectbox(key="auth_new_role").select("approver")
+    at.text_input(key="auth_new_password").input("short")
+    at.button(key="auth_new_create").click()
+    _ok(at.run())
+    assert "at least 8 characters" in _texts(at.error)
+    assert at.text_input(key="auth_new_name").value == "bob"
+    assert at.selectbox(key="auth_new_role").value == "approver"
+    at.text_input(key="auth_new_password").input("longenough1")
+    at.button(key="auth_new_create").click()
+    _ok(at.run())
+    assert not at.error
+    assert "Account 'bob' created with role approver." in _texts(at.success)
+    assert at.text_input(key="auth_new_name").value == ""  # ready for the next account
+    with session_scope(temp_store) as s:
+        assert auth.get_user(s, "bob").role == "approver"
+
+
+def test_the_data_inputs_table_gets_a_new_key_when_its_files_change(app):
+    # Data: after loading other files the inputs table kept the old column widths, cutting "penguins.csv (trai"
+    # (st.dataframe measures its columns once per key).
+    from components.widgets import inputs_table, table_widget_key
+
+    frame = inputs_table(app.session_state["review"])
+    renamed = frame.assign(file=["penguins.csv (training part)", "penguins_syn.csv", "penguins.csv (holdout)"])
+    assert table_widget_key("data_inputs", frame) == table_widget_key("data_inputs", frame.copy())
+    assert table_widget_key("data_inputs", frame) != table_widget_key("data_inputs", renamed)
