@@ -72,9 +72,11 @@ def compare_binning(train, holdout, metadata, methods: list[str], epsilons: list
                            "column_pair_trends": round(fidelity["column_pair_trends"]["score"], 3),
                            "utility": round(gates["utility"]["value"], 3) if "utility" in gates else None,
                            **{f"{name} passed": gates[name]["passed"] for name in JOB if name in gates},
-                           "columns failing shapes": [i["item"] for i in gates["column_shapes"].get("items") or []
-                                                      if not i["passed"]],
-                           "pairs failing": sum(not i["passed"] for i in gates["column_pair_trends"].get("items") or [])}
+                           "columns failing shapes": {
+                               c: f"{v['score']:.4f} < {v['floor']:.4f}" for c, v in
+                               fidelity["column_shapes"]["columns"].items() if v.get("passed") is False},
+                           "pairs failing": f"{sum(p.get('passed') is False for p in fidelity['column_pair_trends']['pairs'])}"
+                                            f" of {len(fidelity['column_pair_trends']['pairs'])}"}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     return rows
