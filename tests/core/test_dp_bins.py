@@ -94,7 +94,8 @@ def test_unusable_declarations_are_named(declaration, bounds, message):
 
 
 def test_policy_bin_cap():
-    assert parse_policy("[privacy]\ndp_max_bins = 60\n").dp_max_bins == 60
+    assert parse_policy("").dp_max_bins == 64
+    assert parse_policy("[privacy]\ndp_max_bins = 120\n").dp_max_bins == 120
     with pytest.raises(PolicyError, match="dp_max_bins"):
         parse_policy("[privacy]\ndp_max_bins = 1\n")
 
@@ -217,6 +218,17 @@ def test_cli_reads_declarations_and_sdv_integer_representation(tmp_path, train, 
     out = capsys.readouterr().out
     assert "weeks_worked_in_year: 53 bins, one bin per integer" in out
     columns = json.loads((tmp_path / "dp.json").read_text())["differential_privacy"]["columns"]
-    assert "computer_representation Int64" in columns["age"]["binning_source"] and columns["age"]["bins"] == 101
+    assert "computer_representation Int64" in columns["age"]["binning_source"]
+    assert columns["age"]["binning"] == "equal-width integer-aligned bins" and columns["age"]["bins"] == 16  # > 64
     synthetic = pd.read_csv(tmp_path / "dp.csv")
     assert (synthetic["weeks_worked_in_year"] % 1 == 0).all() and (synthetic["capital_gains"] == 0).mean() > 0.8
+
+
+def test_the_demo_declaration_is_usable():
+    from core.demo import DEMO_DP_DECLARATION
+
+    bounds, declarations = parse_declarations(DEMO_DP_DECLARATION, "core/demo")
+    assert set(bounds) == set(DEMO_DP_DECLARATION)
+    assert all(check_declaration(c, d, bounds.get(c), 64) is None for c, d in declarations.items())
+    weeks = plan_binning(*bounds["weeks_worked_in_year"], declarations["weeks_worked_in_year"], 16, 64)
+    assert weeks.rule == "one bin per integer"
