@@ -55,7 +55,7 @@ def domain_frame(manifest: dict) -> pd.DataFrame:
                      "bins from": info.get("binning_source") or info.get("declared_bounds_not_used", ""),
                      "decoded": info.get("decode", ""),
                      "epsilon spent": f"{info['epsilon_spent']:.3g}" if "epsilon_spent" in info else ""})
-    return pd.DataFrame(rows, columns=["column", "how", "bounds", "source", "bins", "bins from", "decoded",
+    return pd.DataFrame(rows, columns=["column", "how", "bounds", "bins", "decoded", "source", "bins from",
                                        "epsilon spent"]).astype(str)
 
 
