@@ -27,7 +27,7 @@ PENGUIN_BOUNDS = {"bill_length_mm": (25.0, 65.0), "bill_depth_mm": (10.0, 25.0),
 
 
 def _table(name: str, rows: int | None):
-    """Training rows, their metadata and public bounds (the demo's as in benchmarks/dp_sweep.py)."""
+    """Training rows, their metadata, public bounds and binning declarations (the demo's public declaration)."""
     from core.data.io import load_table
     from core.data.metadata import coerce_to_metadata, resolve_metadata
 
@@ -37,18 +37,19 @@ def _table(name: str, rows: int | None):
         from core.data.metadata import detect_metadata
 
         frame = load_penguins().dropna().reset_index(drop=True)
-        metadata, bounds = detect_metadata(frame), PENGUIN_BOUNDS
+        metadata, bounds, declarations = detect_metadata(frame), PENGUIN_BOUNDS, {}
     else:
-        from benchmarks.dp_sweep import CENSUS_BOUNDS
+        from benchmarks.dp_sweep import CENSUS_BOUNDS, CENSUS_DECLARATIONS
         from core.demo import build_demo
 
         path = build_demo().train
         frame = load_table(path).frame
         metadata = resolve_metadata(frame)
         frame, bounds = coerce_to_metadata(frame, metadata, str(path)), CENSUS_BOUNDS
+        declarations = CENSUS_DECLARATIONS
     if rows:
         frame = frame.sample(n=min(rows, len(frame)), random_state=0).reset_index(drop=True)
-    return frame, metadata, bounds
+    return frame, metadata, bounds, declarations
 
 
 def _run(cls, kwargs: dict, train, metadata, settings) -> dict:
@@ -56,7 +57,7 @@ def _run(cls, kwargs: dict, train, metadata, settings) -> dict:
     import pandas as pd
 
     from core.data.io import prepare_inputs, table_from_frame
-    from core.generate.dp import _prepare, _restore, _transformers
+    from core.generate.dp import _prepare, _restore, _transformers, rounding
     from core.report import evaluate
 
     np.random.seed(0)
@@ -81,7 +82,7 @@ def _run(cls, kwargs: dict, train, metadata, settings) -> dict:
         fit_wall = time.perf_counter() - wall
         sampled = synthesizer.sample(len(data))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    synthetic = _restore(pd.DataFrame(sampled, columns=modelled), train, metadata)
+    synthetic = _restore(pd.DataFrame(sampled, columns=modelled), train, metadata, rounding(train, metadata, settings))
     result = evaluate(prepare_inputs(table_from_frame(train, "train"), table_from_frame(synthetic, "synthetic")),
                       seed=0)
     return {"wall": wall, "cpu": cpu, "fit": fit_wall, "rounds": getattr(synthesizer, "rounds_run", rounds["n"]),
@@ -103,8 +104,8 @@ def main() -> None:
     from core.generate.aim import FastAIMSynthesizer
     from core.generate.dp import DPSettings, default_delta
 
-    train, metadata, bounds = _table(args.table, args.rows)
-    settings = DPSettings(method="AIM", epsilon=args.epsilon, public_bounds=bounds)
+    train, metadata, bounds, declarations = _table(args.table, args.rows)
+    settings = DPSettings(method="AIM", epsilon=args.epsilon, public_bounds=bounds, declarations=declarations)
     print(f"{args.table}: {len(train):,} rows x {train.shape[1]} columns, epsilon {args.epsilon:g}, "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     kwargs = {"epsilon": args.epsilon, "delta": default_delta(len(train)), "rounds": args.rounds}

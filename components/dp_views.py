@@ -41,16 +41,22 @@ def generate_dp(train: LoadedTable, metadata: dict[str, str], rows: int, seed: i
 
 
 def domain_frame(manifest: dict) -> pd.DataFrame:
-    """Where each column's domain came from (bounds declared public or estimated privately), as text."""
+    """Where each column's domain came from (bounds declared public or estimated privately) and, for a binned
+    number, its bins, where they came from and how a bin is decoded, as text."""
     columns = (manifest.get("differential_privacy") or {}).get("columns") or {}
     rows = []
     for column, info in columns.items():
         bounds = info.get("bounds")
+        bins = f"{info['bins']}: {info.get('binning', '')}" if "bins" in info else ""
         rows.append({"column": column, "how": info.get("kind", ""),
                      "bounds": "" if not bounds else f"{bounds[0]:g} to {bounds[1]:g}" if None not in bounds else "",
                      "source": info.get("bounds_source") or info.get("categories_source") or info.get("reason", ""),
+                     "bins": bins,
+                     "bins from": info.get("binning_source") or info.get("declared_bounds_not_used", ""),
+                     "decoded": info.get("decode", ""),
                      "epsilon spent": f"{info['epsilon_spent']:.3g}" if "epsilon_spent" in info else ""})
-    return pd.DataFrame(rows, columns=["column", "how", "bounds", "source", "epsilon spent"]).astype(str)
+    return pd.DataFrame(rows, columns=["column", "how", "bounds", "bins", "decoded", "source", "bins from",
+                                       "epsilon spent"]).astype(str)
 
 
 def sweep_figure(sweep: EpsilonSweep) -> go.Figure:

@@ -56,8 +56,14 @@ def add_dp_parser(commands) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=["MST", "AIM", "DPCTGAN", "PATECTGAN"], default="MST",
                         help="PATECTGAN is refused with the reason (its privacy bound does not hold)")
-    parser.add_argument("--bounds", help="JSON {column: [lower, upper]}: public bounds (no privacy spent on them)")
-    parser.add_argument("--bins", type=int, default=16)
+    parser.add_argument("--bounds", help="JSON {column: [lower, upper]} or {column: {\"bounds\": [lower, upper], "
+                        "\"integer\": true, \"atoms\": [0], \"scale\": \"log\", \"edges\": [...], \"bins\": n}}: what "
+                        "is public about each number (no privacy spent on it); MST and AIM bin from it")
+    parser.add_argument("--bins", type=int, default=16, help="bins per number where none are declared")
+    parser.add_argument("--binning", choices=["declared", "equal-width"], default="declared",
+                        help="declared (default): bins from the bounds file's declarations (one bin per integer of a "
+                        "small declared integer range, atoms, log scale, edges); equal-width: smartnoise's "
+                        "equal-width bins decoded at their middle, declarations ignored")
     parser.add_argument("--aim-rounds", type=int, help="AIM only: rounds (default 16 x columns); fewer is faster, "
                         "the guarantee is the same")
     parser.add_argument("--epochs", type=int, default=30, help="DPCTGAN only: at most this many epochs (fewer when "
@@ -77,31 +83,37 @@ def _numbers(text: str, what: str, kind=float) -> list:
     return values
 
 
-def _bounds(path: str | None) -> dict[str, tuple[float, float]]:
-    if not path:
-        return {}
+def _json(path: str, what: str):
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"file {path}: bounds file not found") from None
+        raise InputError(f"file {path}: {what} file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"file {path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"file {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"file {path}: bounds must be a JSON object {{column: [lower, upper]}}")
-    out = {}
-    for column, pair in raw.items():
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) for v in pair)):
-            raise InputError(f"file {path}: bounds of column {column!r} must be [lower, upper], not {pair!r}")
-        out[column] = (float(pair[0]), float(pair[1]))
-    return out
+
+
+def _declared(args) -> dict:
+    """Public bounds and binning declarations from --bounds, with integer-ness from --metadata's
+    computer_representation where the bounds file does not say."""
+    from core.data.metadata import integer_representations
+    from core.generate.bins import parse_declarations, with_integer_representations
+
+    bounds, declarations = parse_declarations(_json(args.bounds, "bounds"), args.bounds) if args.bounds else ({}, {})
+    if args.metadata:
+        representations = integer_representations(_json(args.metadata, "metadata"), args.metadata)
+        declarations = with_integer_representations(declarations, representations, args.metadata)
+    return {"public_bounds": bounds, "declarations": declarations}
 
 
 def _frame(path: str, metadata_path: str | None):
     from core.data.io import load_table
-    from core.data.metadata import coerce_to_metadata, resolve_metadata
+    from core.data.metadata import coerce_to_metadata, metadata_from_json, resolve_metadata
 
     table = load_table(path)
-    metadata = resolve_metadata(table.frame, None, metadata_path)
+    overrides = metadata_from_json(metadata_path) if metadata_path else None
+    metadata = resolve_metadata(table.frame, overrides, metadata_path)
     return coerce_to_metadata(table.frame, metadata, path), metadata, table
 
 
@@ -109,9 +121,10 @@ def _method_options(args) -> dict:
     """The DPSettings fields the method options (and the policy) of `dp generate` and `dp sweep` set."""
     from core.policy import load_policy
 
-    return {"bins": args.bins, "public_bounds": _bounds(args.bounds), "aim_rounds": args.aim_rounds,
+    policy = load_policy(args.policy)
+    return {"bins": args.bins, "binning": args.binning, **_declared(args), "aim_rounds": args.aim_rounds,
             "epochs": args.epochs, "batch_size": args.batch_size, "sigma": args.sigma,
-            "gan_max_rows": load_policy(args.policy).dpctgan_max_rows}
+            "gan_max_rows": policy.dpctgan_max_rows, "max_bins": policy.dp_max_bins}
 
 
 def _generate(args) -> int:
@@ -137,6 +150,11 @@ def _generate(args) -> int:
     for column in dp["bounds_from_private_data"]:
         print(f"note: bounds of {column} were estimated from the private data (privacy spent); declare public "
               f"bounds with --bounds to keep the budget for training")
+    for column, info in dp["columns"].items():
+        if "declared_bounds_not_used" in info:
+            print(f"note: the bounds file's entry for {column} was not used: {info['declared_bounds_not_used']}")
+        elif "binning" in info:
+            print(f"{column}: {info['bins']} bins, {info['binning']} ({info['binning_source']})")
     return EXIT_PASS
 
 

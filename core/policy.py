@@ -110,6 +110,13 @@ class Policy:
 
         return int(self.sections.get("privacy", {}).get("dpctgan_max_rows", DEFAULT_GAN_MAX_ROWS))
 
+    @property
+    def dp_max_bins(self) -> int:
+        """[privacy] dp_max_bins: MST and AIM give a declared integer column one bin per value up to this many."""
+        from core.generate.dp import DEFAULT_MAX_BINS
+
+        return int(self.sections.get("privacy", {}).get("dp_max_bins", DEFAULT_MAX_BINS))
+
     def calibration(self, key: str) -> float:
         """A [calibration] setting (false_alarm_rate, resamples, seed, min_real_rows) over the registry's defaults."""
         return self.sections.get("calibration", {}).get(key, CALIBRATION_DEFAULTS[key])
@@ -149,6 +156,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     gan_rows = merged.get("privacy", {}).get("dpctgan_max_rows", 1)
     if isinstance(gan_rows, bool) or not isinstance(gan_rows, int) or gan_rows < 1:
         raise PolicyError(f"{source}: [privacy] dpctgan_max_rows must be a whole number of rows >= 1, not {gan_rows!r}")
+    max_bins = merged.get("privacy", {}).get("dp_max_bins", 2)
+    if isinstance(max_bins, bool) or not isinstance(max_bins, int) or not 2 <= max_bins <= 4096:
+        raise PolicyError(f"{source}: [privacy] dp_max_bins must be a whole number from 2 to 4096, not {max_bins!r}")
     review = merged.get("review", {})
     for key in ("min_records_read", "required_reviewers"):
         value = review.get(key)

@@ -16,8 +16,10 @@ from components.state import require_app_entry
 from components.widgets import plain, require_holdout, review_or_stop, text_frame
 from core import code_version
 from core.checks.dp import audit_membership, claimed_privacy, empirical_epsilon_gate
+from core.demo import DEMO_DP_DECLARATION
 from core.errors import ReviewError
-from core.generate.dp import DEFAULT_BINS, DP_METHODS, GAN_METHODS, REFUSED_METHODS, DPSettings
+from core.generate.bins import SCALES, parse_declarations
+from core.generate.dp import BINNINGS, DEFAULT_BINS, DP_METHODS, GAN_METHODS, REFUSED_METHODS, DPSettings
 from core.generate.sweep import DEFAULT_EPSILONS, summary_table, sweep_epsilon
 from core.jobs import content_key
 from core.policy import parse_policy
@@ -36,18 +38,57 @@ metadata = inputs.metadata
 numeric = [c for c, t in metadata.items() if t in ("numerical", "datetime")]
 
 
-def public_bounds_editor(key: str) -> dict[str, tuple[float, float]]:
-    """Public bounds per numeric column (blank = estimated from the private data, which spends budget)."""
-    st.caption("Public bounds are ranges known without looking at the data (an age between 0 and 120). Columns left "
-               "blank get bounds estimated from the private data with a DP mechanism, which spends part of epsilon.")
-    frame = pd.DataFrame({"column": [c for c in numeric if metadata[c] == "numerical"],
-                          "lower": None, "upper": None}).astype({"lower": float, "upper": float})
-    edited = st.data_editor(frame, key=key, hide_index=True, disabled=["column"], width="stretch")
-    bounds = {}
+def declaration_editor(key: str) -> dict:
+    """What is public about each numeric column: bounds (blank = estimated from the private data, which spends
+    budget), integer-ness, point masses and scale; returns DPSettings fields (public_bounds, declarations)."""
+    st.caption("Declare only what is known without looking at the data: a range (an age between 0 and 120), whether "
+               "the column holds whole numbers, point masses (0 for a money column most people leave empty, as "
+               "comma-separated numbers) and a log scale for heavy tails. MST and AIM bin each column from this "
+               "alone: a small whole-number range gets one bin per value. Columns left without bounds get bounds "
+               "estimated from the private data with a DP mechanism, which spends part of epsilon.")
+    columns = [c for c in numeric if metadata[c] == "numerical"]
+    demo = all(c in columns for c in DEMO_DP_DECLARATION)
+    rows = []
+    for column in columns:
+        spec = DEMO_DP_DECLARATION.get(column, {}) if demo else {}
+        bounds = spec.get("bounds", [None, None])
+        rows.append({"column": column, "lower": bounds[0], "upper": bounds[1], "integer": bool(spec.get("integer")),
+                     "atoms": ", ".join(f"{a:g}" for a in spec.get("atoms", [])), "scale": spec.get("scale", "linear")})
+    if demo:
+        st.caption("Pre-filled with the census demo's public declaration (core/demo DEMO_DP_DECLARATION).")
+    frame = pd.DataFrame(rows, columns=["column", "lower", "upper", "integer", "atoms", "scale"]).astype(
+        {"lower": float, "upper": float, "integer": bool, "atoms": str, "scale": str})
+    edited = st.data_editor(frame, key=key, hide_index=True, disabled=["column"], width="stretch",
+                            column_config={"scale": st.column_config.SelectboxColumn("scale", options=list(SCALES)),
+                                           "integer": st.column_config.CheckboxColumn("integer"),
+                                           "atoms": st.column_config.TextColumn("atoms (point masses)")})
+    raw: dict = {}
     for row in edited.itertuples():
+        spec = {}
         if pd.notna(row.lower) and pd.notna(row.upper):
-            bounds[row.column] = (float(row.lower), float(row.upper))
-    return bounds
+            spec["bounds"] = [float(row.lower), float(row.upper)]
+        if bool(row.integer):
+            spec["integer"] = True
+        text = "" if pd.isna(row.atoms) else str(row.atoms).strip()
+        if text:
+            try:
+                spec["atoms"] = [float(a) for a in text.split(",") if a.strip()]
+            except ValueError:
+                raise ReviewError(f"column {row.column}: atoms must be comma-separated numbers, not {text!r}") from None
+        if row.scale == "log":
+            spec["scale"] = "log"
+        if spec:
+            raw[row.column] = spec
+    bounds, declarations = parse_declarations(raw, "")  # no file: errors name the column
+    return {"public_bounds": bounds, "declarations": declarations}
+
+
+def binning_choice(key: str) -> str:
+    """Declared bins (default) or smartnoise's equal-width bins decoded at their middle."""
+    return st.radio("Binning", BINNINGS, horizontal=True, key=key,
+                    help="declared: bins from the declaration above (one bin per whole number of a small range, a bin "
+                         "for each point mass, log-scale bins), decoded uniformly within a bin; equal-width: equal-width "
+                         "bins between the bounds decoded at their middle (the declaration's bounds only)")
 
 
 generate_tab, sweep_tab, audit_tab = st.tabs(["Generate with DP", "Epsilon sweep", "Epsilon audit"])
@@ -75,14 +116,21 @@ with generate_tab:
         st.caption("DP-CTGAN trains at most this many epochs: fewer when the training epsilon is spent sooner "
                    "(the manifest records both). Its category frequencies are noised with 10% of epsilon.")
     else:
-        bins = int(g3.number_input("Bins per number", 2, 256, DEFAULT_BINS, key="dp_gen_bins"))
+        bins = int(g3.number_input("Bins per number (where none are declared)", 2, 256, DEFAULT_BINS,
+                                   key="dp_gen_bins"))
     for reason in REFUSED_METHODS.values():
         st.caption(plain(reason))
-    bounds = public_bounds_editor("dp_gen_bounds")
-    if st.button("Generate with DP", type="primary", key="dp_gen_run"):
+    try:
+        declared, declaration_problem = declaration_editor("dp_gen_bounds"), None
+    except ReviewError as exc:
+        declared, declaration_problem = {}, exc
+        st.error(plain(exc))
+    binning = binning_choice("dp_gen_binning") if method not in GAN_METHODS else "declared"
+    if st.button("Generate with DP", type="primary", key="dp_gen_run", disabled=declaration_problem is not None):
         try:
-            settings = DPSettings(method=method, epsilon=float(epsilon), bins=bins, public_bounds=bounds,
-                                  gan_max_rows=parse_policy(review.policy_text).dpctgan_max_rows, **gan)
+            policy = parse_policy(review.policy_text)
+            settings = DPSettings(method=method, epsilon=float(epsilon), bins=bins, binning=binning, **declared,
+                                  gan_max_rows=policy.dpctgan_max_rows, max_bins=policy.dp_max_bins, **gan)
             table, manifest = generate_dp(train, metadata, rows, seed, settings)
         except ReviewError as exc:
             st.error(plain(exc))
@@ -127,20 +175,28 @@ with sweep_tab:
     candidates = [c for c, t in metadata.items() if t in ("categorical", "boolean", "numerical")]
     target = s4.selectbox("Utility target", ["(none)"] + candidates, key="dp_sweep_target")
     sweep_method = st.radio("Method", DP_METHODS, horizontal=True, key="dp_sweep_method")
-    sweep_bounds = public_bounds_editor("dp_sweep_bounds")
+    try:
+        sweep_declared, sweep_problem = declaration_editor("dp_sweep_bounds"), None
+    except ReviewError as exc:
+        sweep_declared, sweep_problem = {"public_bounds": {}, "declarations": {}}, exc
+        st.error(plain(exc))
+    sweep_binning = binning_choice("dp_sweep_binning") if sweep_method not in GAN_METHODS else "declared"
     total = len(epsilons) * seeds + seeds
     target_column = None if target == "(none)" else target
-    sweep_key = content_key("dp_sweep", code_version(), review.table_key(), review.policy_text, sorted(epsilons), seeds, sweep_rows,
-                            target_column, sweep_method, sorted(sweep_bounds.items()))
+    sweep_key = content_key("dp_sweep", code_version(), review.table_key(), review.policy_text, sorted(epsilons),
+                            seeds, sweep_rows, target_column, sweep_method, sweep_binning, sorted(sweep_declared["public_bounds"].items()),
+                            sorted((c, repr(d)) for c, d in sweep_declared["declarations"].items()))
     frames, policy = inputs.frames, parse_policy(review.policy_text)
 
     def run_sweep(progress):
-        settings = DPSettings(method=sweep_method, public_bounds=sweep_bounds, gan_max_rows=policy.dpctgan_max_rows)
+        settings = DPSettings(method=sweep_method, binning=sweep_binning, **sweep_declared,
+                              gan_max_rows=policy.dpctgan_max_rows, max_bins=policy.dp_max_bins)
         return sweep_epsilon(frames["real"], frames["holdout"], metadata, epsilons=sorted(epsilons),
                              seeds=range(seeds), target=target_column, rows=sweep_rows, settings=settings,
                              policy=policy, progress=progress)
 
-    if st.button(f"Run the sweep ({total} generations)", type="primary", key="dp_sweep_run", disabled=not epsilons):
+    if st.button(f"Run the sweep ({total} generations)", type="primary", key="dp_sweep_run",
+                 disabled=not epsilons or sweep_problem is not None):
         manager().submit(sweep_key, "Epsilon sweep", run_sweep, kind="dp_sweep", size=total)
         st.session_state[SWEEP_KEY] = sweep_key
     job = manager().status(st.session_state.get(SWEEP_KEY) or sweep_key)

@@ -89,8 +89,8 @@ def metadata_from_bytes(data: bytes, source: str) -> tuple[Metadata, dict]:
     return metadata_from_dict(raw, source), raw
 
 
-def metadata_from_dict(raw, source: str) -> Metadata:
-    """Column sdtypes from parsed SDV metadata (single table, or multi table with one table) or {column: sdtype}."""
+def _column_specs(raw, source: str) -> dict:
+    """The {column: spec} part of parsed SDV metadata (single table, or multi table with one table) or the dict."""
     if isinstance(raw, dict) and "tables" in raw:
         tables = raw["tables"]
         if not isinstance(tables, dict) or len(tables) != 1:
@@ -100,6 +100,23 @@ def metadata_from_dict(raw, source: str) -> Metadata:
         raw = raw["columns"]
     if not isinstance(raw, dict):
         raise InputError("metadata must map column names to sdtypes", path=source)
+    return raw
+
+
+def integer_representations(raw, source: str) -> dict[str, str]:
+    """Numerical columns whose SDV metadata declares an integer computer_representation (Int8 ... Int64,
+    UInt...): {column: representation}. A declared representation is public, unlike the values' look."""
+    out = {}
+    for column, spec in _column_specs(raw, source).items():
+        representation = spec.get("computer_representation") if isinstance(spec, dict) else None
+        if isinstance(representation, str) and representation.lower().lstrip("u").startswith("int"):
+            out[str(column)] = representation
+    return out
+
+
+def metadata_from_dict(raw, source: str) -> Metadata:
+    """Column sdtypes from parsed SDV metadata (single table, or multi table with one table) or {column: sdtype}."""
+    raw = _column_specs(raw, source)
     metadata: Metadata = {}
     for column, spec in raw.items():
         sdtype = spec.get("sdtype") if isinstance(spec, dict) else spec

@@ -21,6 +21,18 @@ DEMO_COLUMNS = [
     "wage_per_hour", "capital_gains", "dividends_from_stocks", "num_persons_worked_for_employer",
     "weeks_worked_in_year", "tax_filer_stat", "citizenship", "income_gt_50k",
 ]
+# What is public about the demo's numeric columns, known without looking at the rows: the census questionnaire's
+# ranges and integer-ness, the file's documented top-codes (age at 90, capital gains at 99,999: each a point mass
+# of its own), and for the three money columns (wage in cents) a point mass at 0 and a log scale. DP generation
+# bins them from this alone (core/generate/bins.py). The count of employers is a categorical column in the desk's
+# metadata, so bounds would not apply to it.
+DEMO_DP_DECLARATION = {
+    "age": {"bounds": [0, 90], "integer": True, "atoms": [90]},
+    "wage_per_hour": {"bounds": [0, 10000], "integer": True, "atoms": [0], "scale": "log"},
+    "capital_gains": {"bounds": [0, 99999], "integer": True, "atoms": [0, 99999], "scale": "log"},
+    "dividends_from_stocks": {"bounds": [0, 100000], "integer": True, "atoms": [0], "scale": "log"},
+    "weeks_worked_in_year": {"bounds": [0, 52], "integer": True},
+}
 DEMO_ROWS = 20_000
 DEMO_SEED = 7
 HOLDOUT_FRACTION = 0.2

@@ -3,7 +3,9 @@
 What the privacy guarantee covers is written into the manifest, column by column:
 - numeric and datetime columns are binned between bounds; bounds the user declares as public cost no
   privacy, bounds taken from the private data are estimated with a DP mechanism (smartnoise's approx_bounds)
-  and spend part of the budget (`bounds_epsilon_share`, subtracted from the training epsilon);
+  and spend part of the budget (`bounds_epsilon_share`, subtracted from the training epsilon); the bins follow
+  what is declared public about each column (integer-ness, point masses, scale, edges: core/generate/bins.py)
+  and the manifest says, column by column, where its bins came from and how a bin is decoded;
 - category sets are read from the training data: smartnoise does not privatise them, so the manifest says
   that the list of categories itself is not covered unless declared public;
 - id and text columns are not modelled: ids are re-issued as sequential surrogates and text is left empty.
@@ -24,6 +26,7 @@ import pandas as pd
 
 from core.data.metadata import Metadata
 from core.errors import UsageError
+from core.generate.bins import DECODE_RULE, BinDeclaration, check_declaration
 
 DP_METHODS = ("MST", "AIM", "DPCTGAN")
 GAN_METHODS = ("DPCTGAN",)
@@ -33,6 +36,15 @@ REFUSED_METHODS = {  # asked for by name, refused with the reason (details: core
                  "which assumes one teacher per disjoint partition, does not hold; use DPCTGAN, MST or AIM",
 }
 DEFAULT_BINS = 16
+# "declared": bins from what is declared public about each column (core/generate/bins.py); "equal-width":
+# smartnoise's BinTransformer for every number (equal-width bins between the bounds, decoded at the middle).
+BINNINGS = ("declared", "equal-width")
+# One bin per integer up to this many values (the policy's [privacy] dp_max_bins), integer-aligned bins beyond.
+# Not more: MST and AIM fit their model to the noisy counts by least squares, and in a large sparse two-way
+# table the positive noise of the empty cells draws mass to the rows with many empty cells. On the demo at
+# epsilon 10, age in 101 one-year bins came back with 8% too many children (column shape 0.977 against a floor
+# of 0.981); in 16 bins, 0.988 (benchmarks/dp_sweep.py --compare-binning).
+DEFAULT_MAX_BINS = 64
 DEFAULT_BOUNDS_SHARE = 0.1  # of epsilon, spent estimating bounds not declared public
 DEFAULT_CATEGORY_SHARE = 0.1  # of epsilon, DP-CTGAN only: its sampler's category frequencies
 # DP-CTGAN's time grows with the rows (batches an epoch) and, at a fixed epsilon, with the epochs it affords:
@@ -51,6 +63,9 @@ class DPSettings:
     bounds_epsilon_share: float = DEFAULT_BOUNDS_SHARE
     public_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     public_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    binning: str = "declared"
+    declarations: dict[str, BinDeclaration] = field(default_factory=dict)  # integer-ness, atoms, scale, edges
+    max_bins: int = DEFAULT_MAX_BINS
     iters: int = 1000  # the final estimate (post-processing: no privacy cost); smartnoise's MST uses 5,000
     # AIM's planned rounds: any count keeps the guarantee (the zCDP budget is split over them, and AIM ends
     # early once it is spent); None is AIM's default of 16 x the columns.
@@ -84,8 +99,12 @@ class DPSettings:
             raise UsageError(f"DP-CTGAN's noise multiplier sigma must be a positive number, not {self.sigma!r}")
         if not 0 < self.category_epsilon_share < 1:
             raise UsageError(f"category_epsilon_share must be in (0, 1), not {self.category_epsilon_share!r}")
-        if not 2 <= self.bins <= 256:
-            raise UsageError(f"bins must be between 2 and 256, not {self.bins!r}")
+        if not 2 <= self.max_bins <= 4096:
+            raise UsageError(f"the policy's [privacy] dp_max_bins must be between 2 and 4096, not {self.max_bins!r}")
+        if not 2 <= self.bins <= min(256, self.max_bins):
+            raise UsageError(f"bins must be between 2 and {min(256, self.max_bins)}, not {self.bins!r}")
+        if self.binning not in BINNINGS:
+            raise UsageError(f"binning must be one of {', '.join(BINNINGS)}, not {self.binning!r}")
         if not 0 < self.bounds_epsilon_share < 1:
             raise UsageError(f"bounds_epsilon_share must be in (0, 1), not {self.bounds_epsilon_share!r}")
         for column, bounds in self.public_bounds.items():
@@ -94,6 +113,12 @@ class DPSettings:
             low, high = bounds
             if not (math.isfinite(low) and math.isfinite(high) and low < high):
                 raise UsageError(f"public bounds of column {column!r} must be two finite numbers, lower < upper")
+        for column, declaration in self.declarations.items():
+            if column not in metadata:
+                raise UsageError(f"the binning declaration names column {column!r}, which the table does not have")
+            problem = check_declaration(column, declaration, self.public_bounds.get(column), self.max_bins)
+            if problem:
+                raise UsageError(f"column {column!r}: {problem}")
 
 
 def default_delta(rows: int) -> float:
@@ -110,23 +135,52 @@ def _as_numbers(values: pd.Series, sdtype: str) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype(float)
 
 
-def _numeric_transformer(settings: DPSettings, bounds: tuple[float, float] | None, nullable: bool):
-    """A numeric column's transformer: binned for MST/AIM, scaled to [-1, 1] for DP-CTGAN; bounds public or not."""
+def _numeric_transformer(settings: DPSettings, column: str, bounds: tuple[float, float] | None, nullable: bool,
+                         seed: list[int]):
+    """A numeric column's transformer and its manifest entry: binned for MST/AIM (declared bins, or equal-width
+    when asked), scaled to [-1, 1] for DP-CTGAN; bounds public or not."""
     from snsynth.transform import BinTransformer, MinMaxTransformer
 
     low, high = bounds if bounds is not None else (None, None)
     if settings.method in GAN_METHODS:
         return MinMaxTransformer(lower=low, upper=high, nullable=nullable), {"kind": "scaled to [-1, 1]"}
-    return (BinTransformer(bins=settings.bins, lower=low, upper=high, nullable=nullable),
-            {"kind": "binned", "bins": settings.bins})
+    if settings.binning == "equal-width":
+        return (BinTransformer(bins=settings.bins, lower=low, upper=high, nullable=nullable),
+                {"kind": "binned", "bins": settings.bins, "binning": "equal-width bins",
+                 "binning_source": "asked for (binning equal-width: smartnoise's BinTransformer; declarations "
+                                   "not used)", "decode": "the bin's middle"})
+    from core.generate.bin_transformer import DeclaredBinTransformer
+
+    declaration = settings.declarations.get(column)
+    source = (f"declared public ({_declared_text(declaration)})" if declaration is not None else
+              "nothing declared beyond the bounds: equal-width bins")
+    transformer = DeclaredBinTransformer(declaration=declaration, bins=settings.bins, max_bins=settings.max_bins,
+                                         lower=low, upper=high, nullable=nullable, seed=seed)
+    return transformer, {"kind": "binned", "binning_source": source}
 
 
-def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings):
+def _declared_text(declaration: BinDeclaration) -> str:
+    """A declaration in words, with where its integer-ness came from."""
+    parts = []
+    if declaration.integer is not None:
+        parts.append(("integer" if declaration.integer else "not integer") + f" ({declaration.integer_source})")
+    if declaration.atoms:
+        parts.append("atoms " + ", ".join(f"{a:g}" for a in declaration.atoms))
+    if declaration.scale:
+        parts.append(f"{declaration.scale} scale")
+    if declaration.edges is not None:
+        parts.append(f"{len(declaration.edges) - 1} declared edges")
+    if declaration.bins is not None:
+        parts.append(f"{declaration.bins} bins")
+    return "; ".join(parts) or "nothing"
+
+
+def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings, seed: int = 0):
     """smartnoise column transformers and the manifest's account of where each column's domain came from."""
     from snsynth.transform import ChainTransformer, LabelTransformer, OneHotEncoder
 
     transformers, domain, modelled = {}, {}, []
-    for column, sdtype in metadata.items():
+    for index, (column, sdtype) in enumerate(metadata.items()):
         if column not in train.columns:
             continue
         if sdtype in ("numerical", "datetime"):
@@ -134,7 +188,8 @@ def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings)
             bounds = settings.public_bounds.get(column)
             if bounds is not None:
                 bounds = tuple(float(v) for v in bounds)
-            transformers[column], domain[column] = _numeric_transformer(settings, bounds, nullable)
+            transformers[column], domain[column] = _numeric_transformer(settings, column, bounds, nullable,
+                                                                        [seed, index])
             domain[column].update({"bounds": list(bounds), "bounds_source": "declared public (no privacy spent)"}
                                   if bounds is not None else
                                   {"bounds_source": "estimated from the private data with a DP mechanism "
@@ -153,6 +208,10 @@ def _transformers(train: pd.DataFrame, metadata: Metadata, settings: DPSettings)
         else:
             domain[column] = {"kind": "not modelled",
                               "reason": f"{sdtype} column: ids re-issued as surrogates, text left empty"}
+        if sdtype not in ("numerical", "datetime") and (column in settings.public_bounds
+                                                        or column in settings.declarations):
+            domain[column]["declared_bounds_not_used"] = (f"the column is {sdtype}: bounds and bins apply to numerical "
+                                                          "and datetime columns")
     return transformers, domain, modelled
 
 
@@ -169,8 +228,28 @@ def _prepare(train: pd.DataFrame, metadata: Metadata, modelled: list[str]) -> pd
     return pd.DataFrame(out)
 
 
-def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata) -> pd.DataFrame:
-    """Sampled rows back in the training table's columns and types (ids re-issued, text empty)."""
+def rounding(train: pd.DataFrame, metadata: Metadata, settings: DPSettings) -> dict[str, str]:
+    """Numeric columns whose sampled values are rounded to whole numbers, with the reason (for the manifest)."""
+    out = {}
+    for column, sdtype in metadata.items():
+        if sdtype != "numerical" or column not in train.columns:
+            continue
+        declaration = settings.declarations.get(column)
+        if declaration is not None and declaration.integer is not None:
+            if declaration.integer:
+                out[column] = f"declared integer ({declaration.integer_source})"
+        elif pd.api.types.is_integer_dtype(train[column].dropna()) or (train[column].dropna() % 1 == 0).all():
+            out[column] = ("the training column holds only whole numbers (read from the data, not covered by "
+                           "epsilon; declare \"integer\" in the bounds file to make it public)")
+    return out
+
+
+def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata,
+             rounded: dict[str, str] | None = None) -> pd.DataFrame:
+    """Sampled rows back in the training table's columns and types (ids re-issued, text empty); numbers in
+    `rounded` (default: `rounding` under the default settings) rounded to whole numbers."""
+    if rounded is None:
+        rounded = rounding(train, metadata, DPSettings())
     rows = len(sampled)
     out = {}
     for column, sdtype in metadata.items():
@@ -183,8 +262,7 @@ def _restore(sampled: pd.DataFrame, train: pd.DataFrame, metadata: Metadata) -> 
                 out[column] = pd.to_datetime(numbers, unit="ns", errors="coerce")
             elif sdtype == "numerical":
                 numbers = pd.to_numeric(values, errors="coerce").astype(float)
-                if pd.api.types.is_integer_dtype(train[column].dropna()) or (
-                        train[column].dropna() % 1 == 0).all():
+                if column in rounded:
                     numbers = numbers.round()
                 out[column] = numbers
             else:
@@ -214,7 +292,7 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
     settings = settings or DPSettings()
     settings.check(metadata)
     report = progress or (lambda fraction, message: None)
-    transformers, domain, modelled = _transformers(train, metadata, settings)
+    transformers, domain, modelled = _transformers(train, metadata, settings, seed)
     if not modelled:
         raise UsageError("no numerical, datetime, categorical or boolean column to generate with a DP synthesizer")
     if settings.method == "AIM" and settings.aim_rounds is not None and settings.aim_rounds < 2 * len(modelled):
@@ -254,28 +332,44 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
         sampled = synthesizer.sample(int(rows))
     if not isinstance(sampled, pd.DataFrame):
         sampled = pd.DataFrame(sampled, columns=modelled)
-    synthetic = _restore(sampled, train, metadata)
+    rounded = rounding(train, metadata, settings)
+    synthetic = _restore(sampled, train, metadata, rounded)
     for column in needs_bounds:
         transformer = transformers[column]
         domain[column].update({"bounds": [_finite(transformer.fit_lower), _finite(transformer.fit_upper)],
                                "epsilon_spent": bounds_epsilon / len(needs_bounds)})
+        if "binning_source" in domain[column]:
+            domain[column]["binning_source"] += "; built on the DP-estimated bounds"
+    for column, transformer in transformers.items():
+        binning = getattr(transformer, "binning", None)
+        if binning is not None:
+            domain[column].update(binning.describe())
+        if column in rounded:
+            domain[column]["rounded"] = rounded[column]
     private_categories = any(d.get("categories_source", "").startswith("read") for d in domain.values())
+    rounded_from_data = [c for c, why in rounded.items() if why.startswith("the training")]
     parameters, account = account(synthesizer)
     training_epsilon = settings.epsilon - bounds_epsilon - account.get("epsilon_for_category_frequencies", 0.0)
     manifest = {
         "method": f"{settings.method}Synthesizer (smartnoise-synth)",
         "parameters": {"epsilon": settings.epsilon, "delta": delta, "bounds_epsilon_share": settings.bounds_epsilon_share,
+                       **({} if settings.method in GAN_METHODS else
+                          {"binning": settings.binning, "max_bins": settings.max_bins}),
                        **parameters},
         "differential_privacy": {
             "epsilon": settings.epsilon, "delta": delta,
             "epsilon_for_bounds": bounds_epsilon, **account, "epsilon_for_training": training_epsilon,
-            "preprocessing": PREPROCESSING["gan" if settings.method in GAN_METHODS else "cube"],
+            "preprocessing": PREPROCESSING["gan" if settings.method in GAN_METHODS else settings.binning],
+            **({} if settings.method in GAN_METHODS or settings.binning != "declared" else
+               {"decode_rule": DECODE_RULE, "decode_seed": seed}),
             "columns": domain,
             "bounds_from_private_data": needs_bounds,
             "covered_by_epsilon": "the model fitted to the training rows and the bounds it estimated"
                                   + ("; the category frequencies its sampler uses" if settings.method in GAN_METHODS
                                      else "")
                                   + ("; not the category sets read from the data" if private_categories else "")
+                                  + (f"; not that {', '.join(rounded_from_data)} hold only whole numbers (read "
+                                     "from the data to round them)" if rounded_from_data else "")
                                   + "; not which columns have missing values (read from the training data)",
         },
         "seed": seed, "rows": int(rows),
@@ -293,8 +387,13 @@ def fit_and_sample_dp(train: pd.DataFrame, metadata: Metadata, rows: int, seed: 
 
 
 PREPROCESSING = {
-    "cube": "numeric and datetime columns binned into equal-width bins between bounds; categories label-encoded, "
-            "missing as its own value where the training column has missing values",
+    "declared": "numeric and datetime columns binned from what is declared public about each (bounds, integer-ness, "
+                "atoms, scale, edges; equal-width bins where nothing more is declared) and decoded by the decode "
+                "rule; categories label-encoded; missing as its own value where the training column has missing "
+                "values",
+    "equal-width": "numeric and datetime columns binned into equal-width bins between bounds and decoded at the "
+                   "bin's middle; categories label-encoded, missing as its own value where the training column has "
+                   "missing values",
     "gan": "numeric and datetime columns clipped to their bounds and scaled to [-1, 1] (with a missing flag where "
            "values are missing); categories label-encoded (missing as its own value where the training column has "
            "missing values), then one-hot",

@@ -47,3 +47,18 @@ def test_dp_account_of_a_generated_table_is_shown(dial_app, open_page):
     assert any("age" in str(w.value) and "spent privacy budget" in str(w.value) for w in at.warning)
     frame = next(d.value for d in at.dataframe if "source" in getattr(d.value, "columns", []))
     assert list(frame["column"]) == ["age", "sex"] and frame.loc[0, "epsilon spent"] == "0.1"
+
+
+def test_generation_bins_from_the_demo_declaration(dial_app, open_page):
+    """On the census columns the declaration table is pre-filled with the demo's public declaration, and a DP
+    generation bins from it: the manifest and the page say where every column's bins came from."""
+    at = open_page(dial_app, "privacy_dial")
+    assert any("Pre-filled with the census demo" in str(c.value) for c in at.caption)
+    at.button(key="dp_gen_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    columns = at.session_state["review"].notes["manifest"]["differential_privacy"]["columns"]
+    assert columns["capital_gains"]["binning_source"].startswith("declared public (integer")
+    assert columns["weeks_worked_in_year"]["bins"] == 53
+    frame = next(d.value for d in at.dataframe if "bins from" in getattr(d.value, "columns", []))
+    weeks = frame[frame["column"] == "weeks_worked_in_year"].iloc[0]
+    assert weeks["bins"] == "53: one bin per integer" and weeks["decoded"].startswith("integer bins")
