@@ -184,7 +184,8 @@ with sweep_tab:
     total = len(epsilons) * seeds + seeds
     target_column = None if target == "(none)" else target
     sweep_key = content_key("dp_sweep", code_version(), review.table_key(), review.policy_text, sorted(epsilons),
-                            seeds, sweep_rows, target_column, sweep_method, sweep_binning, sorted(sweep_declared["public_bounds"].items()),
+                            seeds, sweep_rows, target_column, sweep_method, sweep_binning,
+                            sorted(sweep_declared["public_bounds"].items()),
                             sorted((c, repr(d)) for c, d in sweep_declared["declarations"].items()))
     frames, policy = inputs.frames, parse_policy(review.policy_text)
 
