@@ -181,8 +181,9 @@ def _record_view() -> None:
     info = st.columns([3, 1])
     with info[0]:
         if reasons:
-            st.markdown("**Noticed:** " + " ".join(f":orange-badge[{plain(reason_label(quick, row_position, r))}]"
-                                                   for r in reasons))
+            # Coloured text, not badges: a badge does not wrap, and a combination naming four columns was cut.
+            st.markdown("**Noticed:** " + "; ".join(f":orange[{plain(reason_label(quick, row_position, r))}]"
+                                                    for r in reasons))
         else:
             st.markdown("**Noticed:** :green-badge[nothing]")
         counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None

@@ -72,3 +72,21 @@ def test_the_data_inputs_table_gets_a_new_key_when_its_files_change(app):
     renamed = frame.assign(file=["penguins.csv (training part)", "penguins_syn.csv", "penguins.csv (holdout)"])
     assert table_widget_key("data_inputs", frame) == table_widget_key("data_inputs", frame.copy())
     assert table_widget_key("data_inputs", frame) != table_widget_key("data_inputs", renamed)
+
+
+def test_records_reasons_fit_their_cells(app):
+    # Records at 1,440 px: the comparison's check column read "differs; combinati..." and the "Noticed" badge of an
+    # unseen combination was cut before its last column names (a badge does not wrap). Table cells now say the
+    # reason in a few words; the Noticed line says it in full, as wrapping text.
+    from core.review.records import REASON_TEXT
+
+    app.session_state["signed_in_user"] = {"name": "rita", "role": "reviewer", "email": None, "via": "password"}
+    _open(app, "records")
+    comparison = next(d.value for d in app.dataframe if "check" in d.value.columns)
+    reasons = [c.split("; ", 1)[1] for c in comparison["check"] if "; " in c]
+    assert reasons and not set(reasons) & set(REASON_TEXT.values())
+    assert max(len(c) for c in comparison["check"]) <= 30
+    noticed = next(m.value for m in app.markdown if m.value.startswith("**Noticed:**"))
+    assert "-badge[" not in noticed and any(text in noticed for text in REASON_TEXT.values())
+    overview = next(d.value for d in app.dataframe if "noticed" in d.value.columns)
+    assert not any(text in cell for cell in overview["noticed"] for text in REASON_TEXT.values())
