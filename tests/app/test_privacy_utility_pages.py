@@ -110,6 +110,9 @@ def test_privacy_page_runs_the_checks_and_shows_the_gates(small_app, open_page):
     risks = _frame_with(small_app, "control success")
     assert {"singling out", "linkability", "attribute inference"} <= set(risks["attack"])
     assert len(small_app.get("plotly_chart")) == 3  # DCR, membership, attack risks
+    # The attack table spans the page: in a column beside its chart its seven columns were cut at 1,440 px.
+    in_columns = [d.value for column in small_app.columns for d in column.dataframe]
+    assert not any("control success" in getattr(getattr(v, "data", v), "columns", []) for v in in_columns)
 
 
 def _signed_in(app):
