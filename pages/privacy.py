@@ -142,7 +142,7 @@ st.markdown("**Singling out, linkability and attribute inference** (anonymeter-s
 # "num_persons_wor").
 st.plotly_chart(risk_figure(risks), width="stretch", key="privacy_risk_chart", config=PLOT_CONFIG)
 st.dataframe(risk_table(risks), hide_index=True, width="stretch", height=min(38 + 35 * len(risks), 560),
-             key="privacy_risks")
+             key="privacy_risks", column_config={"secret": st.column_config.TextColumn("secret", width=240)})
 flagged = int((risks["risk"] > RISK_HIGHLIGHT).sum())
 st.caption(f"Risk 0: the synthetic data helps the attacker no more than unrelated real rows would. Attribute inference "
            "guesses each column (the secret) from the others; a numeric secret counts as guessed within 5% of its "

@@ -90,3 +90,19 @@ def test_records_reasons_fit_their_cells(app):
     assert "-badge[" not in noticed and any(text in noticed for text in REASON_TEXT.values())
     overview = next(d.value for d in app.dataframe if "noticed" in d.value.columns)
     assert not any(text in cell for cell in overview["noticed"] for text in REASON_TEXT.values())
+
+
+def test_every_chart_keeps_a_small_toolbar(app):
+    # The plot toolbar (nine buttons, shown on hover at the top right) covered titles and annotations of
+    # half-width charts (Drift's column titles, the Correlations difference heatmap's title, Privacy's gate bound).
+    # Every figure now carries the app template that removes all but four buttons, whichever page drew it.
+    import json
+
+    from components.figures import MODEBAR_REMOVE
+
+    _open(app, "correlations")
+    charts = app.get("plotly_chart")
+    assert charts
+    for chart in charts:
+        layout = json.loads(chart.proto.spec)["layout"]
+        assert layout["template"]["layout"]["modebar"]["remove"] == MODEBAR_REMOVE
