@@ -88,6 +88,11 @@ def test_records_reasons_fit_their_cells(app):
     assert max(len(c) for c in comparison["check"]) <= 30
     noticed = next(m.value for m in app.markdown if m.value.startswith("**Noticed:**"))
     assert "-badge[" not in noticed and any(text in noticed for text in REASON_TEXT.values())
+    # Every comparison column has a width: a check column left to size itself got ~100 px of the stretched table.
+    import json
+
+    config = json.loads(next(d.proto.columns for d in app.dataframe if "check" in d.value.columns))
+    assert all(config.get(name, {}).get("width") for name in comparison.columns)
     overview = next(d.value for d in app.dataframe if "noticed" in d.value.columns)
     assert not any(text in cell for cell in overview["noticed"] for text in REASON_TEXT.values())
 
