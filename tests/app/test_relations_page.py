@@ -107,6 +107,10 @@ def test_relations_page_schema_gates_and_records(app, open_page, temp_store, rel
     assert not any("primary key" in getattr(v, "columns", []) for v in in_columns)
     assert max(len(c) for c in counts.columns) <= 25
     assert len(app.checkbox(key="relations_privacy").label) <= 50
+    import json
+
+    config = json.loads(next(d.proto.columns for d in app.dataframe if "real sample (null median)" in d.value.columns))
+    assert config["detail"]["width"] <= 300
     details = " ".join(str(t.value) for t in app.expander(key="relations_gates_details").text)
     assert all(detail in details for detail in gates["detail"])
     rows = dict(zip(counts["relationship"], counts["child rows"]))
