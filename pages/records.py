@@ -186,8 +186,9 @@ def _record_view() -> None:
                                                     for r in reasons))
         else:
             st.markdown("**Noticed:** :green-badge[nothing]")
-        counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None
-                       else "Nearest real training record")
+        counterpart = ("Nearest real training record" if not opened or opened["real"] is None
+                       else "Real training record it copies" if distance == 0
+                       else "Real training record it nearly copies")
         st.caption(f"{counterpart}: row {real_position:,} of {len(real):,}. "
                    "Yellow: the synthetic value differs from the real one; red: the value failed a check.")
     info[1].metric("Distance to nearest real" if not opened else "Distance to that real record", f"{distance:.4f}")

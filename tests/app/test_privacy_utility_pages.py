@@ -151,6 +151,7 @@ def test_privacy_open_button_switches_to_records(small_app, open_page, temp_stor
     assert f"row {real_row:,} of {TRAIN_ROWS:,}" in " ".join(_texts(small_app.caption))
     noticed = " ".join(_texts(small_app.markdown))
     assert "identical to a real training record" in noticed and "Noticed:** :green-badge[nothing]" not in noticed
+    assert any(str(c.value).startswith("Real training record it copies:") for c in small_app.caption)  # not "nearly"
 
 
 def test_utility_page_runs_tstr_trtr_for_the_default_and_a_chosen_target(small_app, open_page):
