@@ -111,3 +111,12 @@ def test_every_chart_keeps_a_small_toolbar(app):
     for chart in charts:
         layout = json.loads(chart.proto.spec)["layout"]
         assert layout["template"]["layout"]["modebar"]["remove"] == MODEBAR_REMOVE
+
+
+def test_a_job_without_an_estimate_does_not_say_about_unknown_left():
+    # Lineage's first run read "Running in the background for 0 s, about unknown left."
+    from components.analysis_cache import progress_caption
+
+    assert "about unknown" not in progress_caption("running", 0.0, None)
+    assert "the time left is not known yet" in progress_caption("running", 0.0, None)
+    assert progress_caption("queued", 3.0, 75.0).startswith("Queued in the background for 3 s; about 75 s left.")
