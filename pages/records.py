@@ -200,11 +200,11 @@ def _record_view() -> None:
                  # Widths that fit 1,440 px: every column name and the check column visible without scrolling.
                  # Every column has one: the page stretches them in proportion, and a check column left to
                  # size itself got ~100 px ("same; unseen co").
-                 column_config={"column": st.column_config.TextColumn("column", width=215),
+                 column_config={"column": st.column_config.TextColumn("column", width=230),
                                 "type": st.column_config.TextColumn("type", width=80),
-                                "synthetic": st.column_config.TextColumn("synthetic", width=240),
-                                "nearest real": st.column_config.TextColumn("nearest real", width=240),
-                                "check": st.column_config.TextColumn("check", width=200)})
+                                "synthetic": st.column_config.TextColumn("synthetic", width=235),
+                                "nearest real": st.column_config.TextColumn("nearest real", width=235),
+                                "check": st.column_config.TextColumn("check", width=195)})
 
     current = flags.get(row_position)
     with st.container(border=True, key="records_flag_box"):
