@@ -47,6 +47,9 @@ from components.widgets import sidebar_summary  # noqa: E402
 from components.auth_views import sidebar_user  # noqa: E402
 from components.store_access import setup_token_sha256  # noqa: E402
 from components.process import freeze_long_lived_objects  # noqa: E402
+from components.figures import use_app_template  # noqa: E402
+
+use_app_template()  # every chart's toolbar keeps four buttons, clear of titles and legends
 
 get_review()  # a fresh session starts on the bundled demo
 if not st.session_state.get("_setup_token_checked"):

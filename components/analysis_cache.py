@@ -193,10 +193,14 @@ def _job_box(key: str) -> None:
     if job is None or job.state in ("done", "failed"):
         st.rerun()  # the whole page, now with the result (or its error)
     st.progress(job.fraction, text=f"{job.label}: {job.message}")
-    remaining = job.remaining()
-    st.caption(f"{'Queued' if job.state == 'queued' else 'Running'} in the background for "
-               f"{_seconds(job.elapsed())}, about {_seconds(remaining)} left. Other pages stay usable meanwhile; "
-               "every session asking for this result shares this run.")
+    st.caption(progress_caption(job.state, job.elapsed(), job.remaining()))
+
+
+def progress_caption(state: str, elapsed: float | None, remaining: float | None) -> str:
+    """What a running or queued job's box says: how long it has run and, once known, about how long is left."""
+    left = f"about {_seconds(remaining)} left" if remaining is not None else "the time left is not known yet"
+    return (f"{'Queued' if state == 'queued' else 'Running'} in the background for {_seconds(elapsed)}; {left}. "
+            "Other pages stay usable meanwhile; every session asking for this result shares this run.")
 
 
 def job_value(job: Job, poll_seconds: float, what: str) -> object:

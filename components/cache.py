@@ -273,7 +273,7 @@ def sample_overview(review: Review, sample_key: tuple, positions: np.ndarray, di
 def _sample_overview(key: str, sample_key: tuple, _review: Review, _positions: np.ndarray,
                      _distances: np.ndarray) -> list[str]:
     quick = quick_suspicion(_review)
-    return ["; ".join(reason_label(quick, int(p), r) for r in noticed_reasons(quick, int(p), float(d)))
+    return ["; ".join(reason_label(quick, int(p), r, short=True) for r in noticed_reasons(quick, int(p), float(d)))
             for p, d in zip(_positions, _distances)]
 
 

@@ -22,7 +22,11 @@ import streamlit as st
 _JS = """
 const logs = new Map();  // per component key: {nonce, seq, pending, context, onKey}; lives as long as the page
 
-const editable = (el) => !!el && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)
+// A radio, checkbox or button input keeps focus after a click (e.g. the sample method) but takes no letters:
+// shortcuts still work there. Text, number and date inputs, text areas and selects take the letters.
+const KEYLESS_INPUTS = ['radio', 'checkbox', 'button', 'submit', 'reset', 'range', 'color', 'file', 'image'];
+const editable = (el) => !!el && (el.isContentEditable || ['TEXTAREA', 'SELECT'].includes(el.tagName)
+  || (el.tagName === 'INPUT' && !KEYLESS_INPUTS.includes((el.type || '').toLowerCase()))
   || ['combobox', 'textbox', 'listbox', 'option'].includes(el.getAttribute && el.getAttribute('role')));
 
 export default function (component) {

@@ -41,22 +41,36 @@ def generate_dp(train: LoadedTable, metadata: dict[str, str], rows: int, seed: i
 
 
 def domain_frame(manifest: dict) -> pd.DataFrame:
-    """Where each column's domain came from (bounds declared public or estimated privately) and, for a binned
-    number, its bins, where they came from and how a bin is decoded, as text."""
+    """Where each column's domain came from (bounds declared public or estimated privately), its bin count and the
+    epsilon it spent, as text; short enough for 1,440 px (binning_details says how each number is binned)."""
     columns = (manifest.get("differential_privacy") or {}).get("columns") or {}
     rows = []
     for column, info in columns.items():
         bounds = info.get("bounds")
-        bins = f"{info['bins']}: {info.get('binning', '')}" if "bins" in info else ""
         rows.append({"column": column, "how": info.get("kind", ""),
                      "bounds": "" if not bounds else f"{bounds[0]:g} to {bounds[1]:g}" if None not in bounds else "",
+                     "bins": str(info["bins"]) if "bins" in info else "",
                      "source": info.get("bounds_source") or info.get("categories_source") or info.get("reason", ""),
-                     "bins": bins,
-                     "bins from": info.get("binning_source") or info.get("declared_bounds_not_used", ""),
-                     "decoded": info.get("decode", ""),
                      "epsilon spent": f"{info['epsilon_spent']:.3g}" if "epsilon_spent" in info else ""})
-    return pd.DataFrame(rows, columns=["column", "how", "bounds", "bins", "decoded", "source", "bins from",
-                                       "epsilon spent"]).astype(str)
+    return pd.DataFrame(rows, columns=["column", "how", "bounds", "bins", "source", "epsilon spent"]).astype(str)
+
+
+def binning_details(manifest: dict) -> list[tuple[str, str]]:
+    """(column, text) for each binned or noted column: its bin rule, where the bins came from, how a bin is
+    decoded (the long texts the domain table would cut)."""
+    columns = (manifest.get("differential_privacy") or {}).get("columns") or {}
+    out = []
+    for column, info in columns.items():
+        parts = []
+        if "bins" in info:
+            parts.append(f"{info['bins']} bins: {info.get('binning', '')}")
+        for label, key in (("from", "binning_source"), ("declared bounds not used", "declared_bounds_not_used"),
+                           ("decoded", "decode")):
+            if info.get(key):
+                parts.append(f"{label}: {info[key]}")
+        if parts:
+            out.append((column, "; ".join(parts)))
+    return out
 
 
 def sweep_figure(sweep: EpsilonSweep) -> go.Figure:

@@ -26,7 +26,22 @@ def titled_layout(title: str) -> dict:
                            yref="container", pad=dict(t=10)))
 
 
-PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+# Plotly's toolbar (modebar) shows on hover at the top right, over whatever is there: with its nine buttons it
+# reached over titles and annotations of half-width charts. Every figure of the app keeps four (download, zoom,
+# pan, reset), through a default template (use_app_template, called by app.py), so no page can forget it.
+MODEBAR_REMOVE = ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d", "hoverClosestCartesian",
+                  "hoverCompareCartesian", "toggleSpikelines"]
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": MODEBAR_REMOVE}
+APP_TEMPLATE = "review_desk"
+
+
+def use_app_template() -> None:
+    """Make Plotly's default template "plotly+review_desk": the app's modebar (MODEBAR_REMOVE) on every figure."""
+    import plotly.io as pio
+
+    if APP_TEMPLATE not in pio.templates:
+        pio.templates[APP_TEMPLATE] = go.layout.Template(layout=dict(modebar=dict(remove=MODEBAR_REMOVE)))
+    pio.templates.default = f"plotly+{APP_TEMPLATE}"
 MAX_BOX_CATEGORIES = 15
 
 

@@ -203,7 +203,8 @@ def membership_figure(result: PrivacyResult, threshold: float) -> go.Figure:
                   annotation_position="top")
     low = min(0.4, mia.ci_low - 0.02)
     high = max(threshold + 0.02, mia.ci_high + 0.02, 0.55)
-    fig.update_layout(height=150, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
+    # The top margin keeps the line labels below the toolbar, which shows on hover in the figure's top 30 px.
+    fig.update_layout(height=170, showlegend=False, margin=dict(l=10, r=10, t=50, b=10))
     fig.update_xaxes(range=[low, high], title_text="ROC-AUC of telling training rows from holdout rows")
     fig.update_yaxes(visible=False)
     return fig

@@ -9,7 +9,7 @@ import streamlit as st
 from components.cache import prepared_inputs
 from components.state import Review
 from components.widgets import comparison_table
-from core.review.records import REASON_TEXT, Suspicion, differing_cells, row_hashes
+from core.review.records import REASON_SHORT, Suspicion, differing_cells, row_hashes
 
 
 def record_comparison_cells(review: Review, scores_key: str, scores: Suspicion, synthetic_position: int,
@@ -29,7 +29,7 @@ def _comparison(key: str, scores_key: str, synthetic_position: int, real_positio
     differs = differing_cells(syn_row, real_row, inputs.metadata).iloc[0]
     cells = _scores.cells.iloc[synthetic_position] if synthetic_position < len(_scores.cells) \
         else pd.Series(dtype=object)
-    return comparison_table(syn_row, real_row, inputs.metadata, differs, cells, REASON_TEXT)
+    return comparison_table(syn_row, real_row, inputs.metadata, differs, cells, REASON_SHORT)
 
 
 def sample_hashes(review: Review, sample_key: tuple, positions: np.ndarray) -> np.ndarray:

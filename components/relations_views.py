@@ -422,12 +422,12 @@ def gates_table(gates: list, relational_only: bool = True) -> pd.DataFrame:
 
 
 def integrity_table(results: list) -> pd.DataFrame:
-    """Referential integrity counts per relationship, real and synthetic."""
+    """Referential integrity counts per relationship, each cell "real / synthetic" (short headers: fits 1,440 px)."""
     rows = []
     for result in results:
         i = result.integrity
         rows.append({"relationship": result.relationship.label,
-                     "orphan foreign keys (real / synthetic)": f"{i.real_orphans:,} / {i.synthetic_orphans:,}",
+                     "orphan foreign keys": f"{i.real_orphans:,} / {i.synthetic_orphans:,}",
                      "null foreign keys": f"{i.real_null_foreign_keys:,} / {i.synthetic_null_foreign_keys:,}",
                      "duplicate primary keys": f"{i.real_duplicate_primary_keys:,} / "
                                                f"{i.synthetic_duplicate_primary_keys:,}",

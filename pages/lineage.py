@@ -131,11 +131,16 @@ for side, (column, default) in enumerate(zip(columns, defaults)):
             st.caption(f"⚠ {plain(warning)}")
         if not result.warnings:
             st.success("No warnings: fresh real data in every cycle and no collapse.", icon=":material/check_circle:")
-        st.dataframe(cycles_table(chain), hide_index=True, width="stretch", key=f"lineage_cycles_{side}",
-                     column_config={
-                         "synthetic share": st.column_config.NumberColumn(format="percent"),
-                         **{k: st.column_config.NumberColumn(format="%.3f")
-                            for k in ("rare coverage", "tail mass", "variance", "distinct", "tail health")}})
+
+# Each chain's cycle table page-wide: in its half-width column the twelve columns scrolled sideways (942 px in
+# 456), the tail-health numbers the page is about out of view.
+for side, (title, chain) in enumerate(chains):
+    st.markdown(f"**Cycles of {plain(title)}**")
+    st.dataframe(cycles_table(chain), hide_index=True, width="stretch", key=f"lineage_cycles_{side}",
+                 column_config={
+                     "synthetic share": st.column_config.NumberColumn(format="percent"),
+                     **{k: st.column_config.NumberColumn(format="%.3f")
+                        for k in ("rare coverage", "tail mass", "variance", "distinct", "tail health")}})
 
 st.subheader("Over cycles, both chains")
 st.plotly_chart(metrics_figure(chains), key="lineage_metrics", config={"displaylogo": False})

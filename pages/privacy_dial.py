@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.analysis_cache import settings as analysis_settings, show_progress
 from components.cache import encoded_tables, manager
-from components.dp_views import domain_frame, generate_dp, sweep_figure
+from components.dp_views import binning_details, domain_frame, generate_dp, sweep_figure
 from components.loading import use_generated
 from components.privacy_views import show_gates
 from components.state import require_app_entry
@@ -157,7 +157,12 @@ with generate_tab:
         if dp.get("bounds_from_private_data"):
             st.warning("Bounds of " + ", ".join(dp["bounds_from_private_data"]) + " were estimated from the private "
                        "data: that spent privacy budget. Declare public bounds to keep it for training.")
-        st.dataframe(text_frame(domain_frame(manifest)), hide_index=True, width="stretch")
+        st.dataframe(text_frame(domain_frame(manifest)), hide_index=True, width="stretch", key="dp_domain")
+        details = binning_details(manifest)
+        if details:
+            with st.expander("How each number is binned and decoded", key="dp_binning_details"):
+                for column, text in details:
+                    st.markdown(f"**{plain(column)}**: {plain(text)}")
         st.caption(plain(f"Covered by epsilon: {dp.get('covered_by_epsilon', '')}. Noise is drawn by OpenDP's "
                          "secure sampler, so a DP run is not reproducible from its seed (by design)."))
 

@@ -181,12 +181,14 @@ def _record_view() -> None:
     info = st.columns([3, 1])
     with info[0]:
         if reasons:
-            st.markdown("**Noticed:** " + " ".join(f":orange-badge[{plain(reason_label(quick, row_position, r))}]"
-                                                   for r in reasons))
+            # Coloured text, not badges: a badge does not wrap, and a combination naming four columns was cut.
+            st.markdown("**Noticed:** " + "; ".join(f":orange[{plain(reason_label(quick, row_position, r))}]"
+                                                    for r in reasons))
         else:
             st.markdown("**Noticed:** :green-badge[nothing]")
-        counterpart = ("Real training record it nearly copies" if opened and opened["real"] is not None
-                       else "Nearest real training record")
+        counterpart = ("Nearest real training record" if not opened or opened["real"] is None
+                       else "Real training record it copies" if distance == 0
+                       else "Real training record it nearly copies")
         st.caption(f"{counterpart}: row {real_position:,} of {len(real):,}. "
                    "Yellow: the synthetic value differs from the real one; red: the value failed a check.")
     info[1].metric("Distance to nearest real" if not opened else "Distance to that real record", f"{distance:.4f}")
@@ -196,11 +198,13 @@ def _record_view() -> None:
     st.dataframe(style_comparison(comparison, different, suspicious),
                  hide_index=True, width="stretch", height=38 + 35 * len(comparison), key="records_comparison",
                  # Widths that fit 1,440 px: every column name and the check column visible without scrolling.
-                 column_config={"column": st.column_config.TextColumn("column", width=200),
-                                "type": st.column_config.TextColumn("type", width=85),
-                                "synthetic": st.column_config.TextColumn("synthetic", width=190),
-                                "nearest real": st.column_config.TextColumn("nearest real", width=190),
-                                "check": st.column_config.TextColumn("check")})
+                 # Every column has one: the page stretches them in proportion, and a check column left to
+                 # size itself got ~100 px ("same; unseen co").
+                 column_config={"column": st.column_config.TextColumn("column", width=230),
+                                "type": st.column_config.TextColumn("type", width=80),
+                                "synthetic": st.column_config.TextColumn("synthetic", width=235),
+                                "nearest real": st.column_config.TextColumn("nearest real", width=235),
+                                "check": st.column_config.TextColumn("check", width=195)})
 
     current = flags.get(row_position)
     with st.container(border=True, key="records_flag_box"):

@@ -9,7 +9,7 @@ from components.relations_views import (association_figure, association_grids, c
                                         integrity_table, pairs_table, relational_job, relational_review,
                                         schema_figure, schema_table, start_relational, RELATIONAL_RUN_KEY)
 from components.state import get_review, require_app_entry
-from components.widgets import plain
+from components.widgets import gate_details, plain
 
 require_app_entry()
 st.title("Relations")
@@ -26,16 +26,17 @@ st.caption(f"Under review: {plain(rel.source)}, {len(rel.metadata.tables)} table
            f"{len(rel.metadata.relationships)} relationships. Rows are real (training) vs synthetic.")
 
 st.subheader("Schema")
-left, right = st.columns([3, 2])
-left.plotly_chart(schema_figure(rel), width="stretch", key="relations_schema_figure")
-right.dataframe(schema_table(rel), hide_index=True, width="stretch", key="relations_schema")
+# Figure, then the table page-wide: in a 2/5 column the table's foreign keys and row counts were cut at 1,440 px.
+st.plotly_chart(schema_figure(rel), width="stretch", key="relations_schema_figure")
+st.dataframe(schema_table(rel), hide_index=True, width="stretch", key="relations_schema")
 
 st.subheader("Relational checks")
 last_seed, last_privacy = st.session_state.get(RELATIONAL_RUN_KEY, (0, False))
 c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
 seed = int(c1.number_input("Seed", 0, 2**31 - 1, int(last_seed), key="relations_seed"))
-privacy = c2.checkbox("Include privacy (each table and each parent-child join; needs the holdout, slower)",
-                      value=bool(last_privacy), key="relations_privacy", disabled="holdout" not in rel.tables)
+privacy = c2.checkbox("Include privacy (slower; needs the holdout)", value=bool(last_privacy),
+                      key="relations_privacy", disabled="holdout" not in rel.tables,
+                      help="Distance, copy and membership checks on each table and on each parent-child join.")
 privacy = privacy and "holdout" in rel.tables
 job = relational_job(rel, review.policy_text, seed, privacy)
 size = sum(sum(rel.rows(role).values()) for role in rel.tables)
@@ -63,8 +64,11 @@ m2.metric("Relational gates failed", f"{failed} / {len(relational_gates)}")
 m3.metric("Tables checked", f"{len(result.tables)} / {len(rel.metadata.tables)}")
 st.caption("Each relational gate's value beside a real sample's (the median of the same statistic on real "
            "parent resamples with their children, at the synthetic size) and the bound it is judged against.")
+# The detail column gets a width (left to size itself to its text it pushed the table to 1,170 px); in full below.
 st.dataframe(relational_gates, hide_index=True, width="stretch", key="relations_gates",
-             column_config={"detail": st.column_config.TextColumn("detail", width="large")})
+             column_config={"detail": st.column_config.TextColumn("detail", width=280)})
+gate_details([(f"{gate} on {on}", detail) for gate, on, detail in
+              zip(relational_gates["gate"], relational_gates["on"], relational_gates["detail"])], "relations_gates")
 with st.expander("Every table's own gates"):
     st.dataframe(gates_table([g for g in result.gates if getattr(g, "table", None)], relational_only=False),
                  hide_index=True, width="stretch", key="relations_table_gates")
@@ -73,6 +77,7 @@ with st.expander("Every table's own gates"):
 
 st.subheader("Referential integrity")
 st.dataframe(integrity_table(result.relationships), hide_index=True, width="stretch", key="relations_integrity")
+st.caption("Each cell: real / synthetic.")
 
 labels = [r.relationship.label for r in result.relationships]
 choice = st.selectbox("Relationship", labels, key="relations_relationship")

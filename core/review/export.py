@@ -44,22 +44,31 @@ def evidence_report_html(bundle: Mapping[str, Any], evaluation: Any = None) -> s
 # ----------------------------------------------------------------------------------------------- bundle rules
 
 
-def redact_real_categories(value: Any) -> tuple[Any, int]:
+def redact_real_categories(value: Any, keep: frozenset[str] | None = None) -> tuple[Any, int]:
     """A copy of a report with real category values removed (REAL_CATEGORY_KEYS, quoted values in `detail`
-    strings), and how many fields it changed."""
+    strings), and how many fields it changed. Quoted column names stay (they are the schema, not data): those of
+    `keep`, by default the report's own `metadata` columns."""
+    if keep is None:
+        metadata = value.get("metadata") if isinstance(value, Mapping) else None
+        keep = frozenset(str(c) for c in metadata) if isinstance(metadata, Mapping) else frozenset()
+
+    def quoted(match: re.Match) -> str:
+        return match.group(0) if match.group(0)[1:-1] in keep else REDACTED_CATEGORY
+
     if isinstance(value, Mapping):
         out, n = {}, 0
         for k, v in value.items():
             if k in REAL_CATEGORY_KEYS and v:
                 out[k], n = f"{REDACTED_CATEGORY}: {len(v) if isinstance(v, (list, tuple)) else 1} value(s)", n + 1
             elif k == "detail" and isinstance(v, str) and _QUOTED.search(v):
-                out[k], n = _QUOTED.sub(REDACTED_CATEGORY, v), n + 1
+                out[k] = _QUOTED.sub(quoted, v)
+                n += out[k] != v
             else:
-                out[k], m = redact_real_categories(v)
+                out[k], m = redact_real_categories(v, keep)
                 n += m
         return out, n
     if isinstance(value, list):
-        items = [redact_real_categories(v) for v in value]
+        items = [redact_real_categories(v, keep) for v in value]
         return [i for i, _ in items], sum(n for _, n in items)
     return value, 0
 

@@ -49,6 +49,13 @@ REASON_TEXT = {
     "breaks_rule": "breaks a rule every real training record keeps",
     "looks_synthetic": "the detection classifier finds it clearly synthetic",
 }
+# The same reasons in a few words, for table cells (the comparison's check column, the sample overview), which
+# would cut REASON_TEXT short at 1,440 px; the record's own "Noticed" line says REASON_TEXT in full.
+REASON_SHORT = {
+    "exact_copy": "exact copy", "near_copy": "near copy", "out_of_range": "out of range",
+    "unseen_category": "unseen category", "unseen_combination": "unseen combination", "outlier": "extreme tail",
+    "breaks_rule": "breaks a rule", "looks_synthetic": "looks synthetic",
+}
 
 
 @dataclass
@@ -288,9 +295,9 @@ def combination_columns(suspicion: Suspicion, position: int) -> list[str]:
     return [str(c) for c in row.index if row[c] == "unseen_combination"]
 
 
-def reason_label(suspicion: Suspicion, position: int, key: str) -> str:
-    """The reason as text; an unseen combination names its columns."""
-    text = REASON_TEXT[key]
+def reason_label(suspicion: Suspicion, position: int, key: str, short: bool = False) -> str:
+    """The reason as text (REASON_SHORT's few words if short); an unseen combination names its columns."""
+    text = (REASON_SHORT if short else REASON_TEXT)[key]
     if key == "unseen_combination":
         columns = combination_columns(suspicion, position)
         if columns:

@@ -143,6 +143,9 @@ def test_lineage_page_shows_both_stored_chains_and_the_warnings(store):
     assert "No warnings" in text
     cycles = [d.value for d in at.dataframe if "synthetic share" in getattr(d.value, "columns", [])]
     assert [list(c["synthetic share"]) for c in cycles] == [[0.0, 1.0, 1.0], [0.0, 0.5, 0.5]]
+    # page-wide, not in the chains' half-width columns (there the twelve columns scrolled sideways)
+    in_columns = [d.value for column in at.columns for d in column.dataframe]
+    assert not any("synthetic share" in getattr(v, "columns", []) for v in in_columns)
     gates = [m for m in at.metric if m.label == "lineage gate"]
     assert [g.value for g in gates] == ["0.000", "1.000"]
     assert len(at.get("plotly_chart")) == 1

@@ -110,6 +110,9 @@ def test_privacy_page_runs_the_checks_and_shows_the_gates(small_app, open_page):
     risks = _frame_with(small_app, "control success")
     assert {"singling out", "linkability", "attribute inference"} <= set(risks["attack"])
     assert len(small_app.get("plotly_chart")) == 3  # DCR, membership, attack risks
+    # The attack table spans the page: in a column beside its chart its seven columns were cut at 1,440 px.
+    in_columns = [d.value for column in small_app.columns for d in column.dataframe]
+    assert not any("control success" in getattr(getattr(v, "data", v), "columns", []) for v in in_columns)
 
 
 def _signed_in(app):
@@ -148,6 +151,7 @@ def test_privacy_open_button_switches_to_records(small_app, open_page, temp_stor
     assert f"row {real_row:,} of {TRAIN_ROWS:,}" in " ".join(_texts(small_app.caption))
     noticed = " ".join(_texts(small_app.markdown))
     assert "identical to a real training record" in noticed and "Noticed:** :green-badge[nothing]" not in noticed
+    assert any(str(c.value).startswith("Real training record it copies:") for c in small_app.caption)  # not "nearly"
 
 
 def test_utility_page_runs_tstr_trtr_for_the_default_and_a_chosen_target(small_app, open_page):

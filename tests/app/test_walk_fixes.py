@@ -72,3 +72,51 @@ def test_the_data_inputs_table_gets_a_new_key_when_its_files_change(app):
     renamed = frame.assign(file=["penguins.csv (training part)", "penguins_syn.csv", "penguins.csv (holdout)"])
     assert table_widget_key("data_inputs", frame) == table_widget_key("data_inputs", frame.copy())
     assert table_widget_key("data_inputs", frame) != table_widget_key("data_inputs", renamed)
+
+
+def test_records_reasons_fit_their_cells(app):
+    # Records at 1,440 px: the comparison's check column read "differs; combinati..." and the "Noticed" badge of an
+    # unseen combination was cut before its last column names (a badge does not wrap). Table cells now say the
+    # reason in a few words; the Noticed line says it in full, as wrapping text.
+    from core.review.records import REASON_TEXT
+
+    app.session_state["signed_in_user"] = {"name": "rita", "role": "reviewer", "email": None, "via": "password"}
+    _open(app, "records")
+    comparison = next(d.value for d in app.dataframe if "check" in d.value.columns)
+    reasons = [c.split("; ", 1)[1] for c in comparison["check"] if "; " in c]
+    assert reasons and not set(reasons) & set(REASON_TEXT.values())
+    assert max(len(c) for c in comparison["check"]) <= 30
+    noticed = next(m.value for m in app.markdown if m.value.startswith("**Noticed:**"))
+    assert "-badge[" not in noticed and any(text in noticed for text in REASON_TEXT.values())
+    # Every comparison column has a width: a check column left to size itself got ~100 px of the stretched table.
+    import json
+
+    config = json.loads(next(d.proto.columns for d in app.dataframe if "check" in d.value.columns))
+    assert all(config.get(name, {}).get("width") for name in comparison.columns)
+    overview = next(d.value for d in app.dataframe if "noticed" in d.value.columns)
+    assert not any(text in cell for cell in overview["noticed"] for text in REASON_TEXT.values())
+
+
+def test_every_chart_keeps_a_small_toolbar(app):
+    # The plot toolbar (nine buttons, shown on hover at the top right) covered titles and annotations of
+    # half-width charts (Drift's column titles, the Correlations difference heatmap's title, Privacy's gate bound).
+    # Every figure now carries the app template that removes all but four buttons, whichever page drew it.
+    import json
+
+    from components.figures import MODEBAR_REMOVE
+
+    _open(app, "correlations")
+    charts = app.get("plotly_chart")
+    assert charts
+    for chart in charts:
+        layout = json.loads(chart.proto.spec)["layout"]
+        assert layout["template"]["layout"]["modebar"]["remove"] == MODEBAR_REMOVE
+
+
+def test_a_job_without_an_estimate_does_not_say_about_unknown_left():
+    # Lineage's first run read "Running in the background for 0 s, about unknown left."
+    from components.analysis_cache import progress_caption
+
+    assert "about unknown" not in progress_caption("running", 0.0, None)
+    assert "the time left is not known yet" in progress_caption("running", 0.0, None)
+    assert progress_caption("queued", 3.0, 75.0).startswith("Queued in the background for 3 s; about 75 s left.")

@@ -259,3 +259,17 @@ def test_page_report_redacted_for_visitors_not_reviewers():
         assert "Never-worked" not in str(shown) and REDACTED_CATEGORY in shown["gates"][0]["detail"]
     for role in ("reviewer", "approver", "admin"):
         assert report_for_viewer(report, role) == (report, 0)
+
+
+def test_redaction_keeps_quoted_column_names():
+    # The exported HTML report without real records read "ROC-AUC predicting [redacted]": the utility detail quotes
+    # its target column, a name the report shows everywhere; only real category values are data to redact.
+    from core.review.export import REDACTED_CATEGORY, report_for_viewer
+
+    report = {"metadata": {"income": "categorical", "workclass": "categorical"},
+              "gates": [{"name": "utility", "detail": "ROC-AUC predicting 'income': 0.8"},
+                        {"name": "coverage", "detail": "'workclass': real categories 'Never-worked' missing"}]}
+    shown, redacted = report_for_viewer(report, None)
+    assert shown["gates"][0]["detail"] == "ROC-AUC predicting 'income': 0.8"
+    assert shown["gates"][1]["detail"] == f"'workclass': real categories {REDACTED_CATEGORY} missing"
+    assert redacted == 1

@@ -190,3 +190,24 @@ def test_next_clicks_each_advance_exactly_one_record(page, server_url, server_en
     assert metric.inner_text().strip().endswith("1")
     assert page.get_by_role("textbox", name="Note").input_value() == ""  # the note went with the flag
     assert_no_error(page, "records next clicks")
+
+
+def test_keys_work_after_choosing_the_sample_method(page, server_url, server_env):
+    # A click on the method radio leaves the focus on that radio input: N / P / F must still move and flag
+    # (a radio takes no letters), while a text box still keeps them.
+    page.goto(server_url)
+    wait_idle(page, 1500)
+    _signed_in_reviewer(page, server_url, server_env, name="e2e-keys")
+    go(page, server_url, "Records")
+    page.get_by_text("Stratified by a column").first.click()
+    wait_idle(page)
+    assert page.evaluate("() => document.activeElement.type") == "radio"
+    start = _record_number(page)
+    page.keyboard.press("n")
+    wait_idle(page)
+    assert _record_number(page) == start + 1
+    page.get_by_role("textbox", name="Note").fill("n")
+    page.keyboard.press("n")
+    wait_idle(page)
+    assert _record_number(page) == start + 1
+    assert_no_error(page, "records keys after the method radio")
