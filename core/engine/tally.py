@@ -56,6 +56,7 @@ class TallyPlan:
     moments: list[str] = field(default_factory=list)  # continuous columns with pairwise-complete moments
     shift: dict[str, float] = field(default_factory=dict)  # centre of each moments column
     keys: list[str] | None = None  # columns (in order) whose row keys count duplicate rows; None: not counted
+    moment_pairs: list[tuple[str, str]] | None = None  # pairs whose moments are read (SQL tally); None: all
     spill_folder: str | None = None  # where spilled row keys go (the system's temp folder by default)
 
     def levels(self, column: str) -> int:
@@ -375,3 +376,121 @@ def tally_batches(batches: Iterable[pa.RecordBatch], plan: TallyPlan) -> Tally:
         if batch.num_rows:
             tally.add(batch)
     return tally
+
+
+def _bin_sql(value: str, edges: np.ndarray) -> str:
+    """SQL of Tally._bin_codes: how many edges are <= the value (edges sorted), len(edges) + 1 where NULL."""
+    from core.engine.aggregates import double_literal
+
+    steps = " ".join(f"WHEN {value} >= {double_literal(float(e))} THEN {i + 1}" for i, e in reversed(list(enumerate(edges))))
+    return f"(CASE WHEN {value} IS NULL THEN {edges.size + 1} {steps} ELSE 0 END)"
+
+
+def _packs(groups: list[tuple[str, ...]], levels) -> list[list[tuple[str, ...]]]:
+    """Joint groups packed together while the joint codes of their columns fit JOINT_CELLS (first fit, widest
+    first): one GROUP BY counts every group of a pack, each then a marginal of it."""
+    packs: list[list[tuple[str, ...]]] = []
+    columns: list[dict[str, None]] = []
+    size = lambda cols: int(np.prod([levels(c) for c in cols]))
+    for group in sorted(groups, key=lambda g: -size(g)):
+        for i, cols in enumerate(columns):
+            merged = dict.fromkeys([*cols, *group])
+            if size(merged) <= JOINT_CELLS:
+                packs[i].append(group)
+                columns[i] = merged
+                break
+        else:
+            packs.append([group])
+            columns.append(dict.fromkeys(group))
+    return packs
+
+
+def tally_sql(engine, query: str, plan: TallyPlan) -> Tally:
+    """The Tally of `query`'s rows (a projection) from SQL aggregates, the rows never leaving the engine.
+
+    For an engine whose rows are costly to stream out (Spark moves them to Python as Arrow): the joint groups
+    packed into a few GROUP BYs of codes (a bin as a CASE over the edges, a category as its raw value, coded
+    here as Tally._category_codes codes it), carrying the sums and sums of squares the correlation ratios need
+    and, in the first, the moments of plan.moment_pairs. Counts equal the streamed tally's; sums up to
+    rounding. Duplicate rows are not counted (plan.keys must be None).
+    """
+    if plan.keys is not None:
+        raise ValueError("the SQL tally does not count duplicate rows: build the plan with keys=None")
+    tally = Tally(plan)
+    quote = engine.quote
+    source = f"({query}) AS p"
+    # category sums per pair, each from the first pack holding it (Tally.category_sums reads (d,) groups)
+    tally.sum_groups = [(d,) for d in dict.fromkeys(d for d, _ in plan.sums)]
+    tally.sums = {(c, (d,)): np.zeros(plan.levels(d)) for d, c in plan.sums}
+    packs = _packs(tally.groups, plan.levels) or [[]]
+    columns = [list(dict.fromkeys(c for group in pack for c in group)) for pack in packs]
+    home = {pair: next(i for i, cols in enumerate(columns) if pair[0] in cols and pair[1] in cols)
+            for pair in plan.sums}
+    moments = _moment_terms(engine, plan) if plan.moments else {}
+    for p, (pack, cols) in enumerate(zip(packs, columns)):
+        names = [f"g{i}" for i in range(len(cols))]
+        keys = [f"{_bin_sql(quote(c), plan.continuous[c]) if c in plan.continuous else quote(c)} AS {name}"
+                for c, name in zip(cols, names)]
+        summed = list(dict.fromkeys(c for (d, c), at in home.items() if at == p))
+        aggregates = ["COUNT(*) AS n"] + [f"SUM({quote(c)}) AS s{i}, SUM({quote(c)} * {quote(c)}) AS q{i}"
+                                         for i, c in enumerate(summed)]
+        if p == 0:
+            aggregates += [f"{term} AS {name}" for name, term in moments.items()]
+        grouping = f" GROUP BY {', '.join(names)}" if names else ""
+        found = engine.arrow(f"SELECT {', '.join(keys + aggregates)} FROM {source}{grouping}")
+        n = found.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
+        if p == 0:
+            tally.rows = int(n.sum())
+            _fill_moments(plan, tally, {name: float(np.nansum(found.column(name).to_numpy(zero_copy_only=False)
+                                                              .astype(np.float64))) for name in moments})
+        codes = {}
+        for c, name in zip(cols, names):
+            if c in plan.continuous:
+                codes[c] = found.column(name).to_numpy(zero_copy_only=False).astype(np.intp)
+            else:
+                batch = pa.RecordBatch.from_arrays([found.column(name).combine_chunks()], names=[c])
+                codes[c] = tally._category_codes(batch, c, plan.discrete[c]).astype(np.intp)
+        for group in pack:
+            np.add.at(tally.cells[group], _joint_key(codes, group, plan.levels), n)
+        for i, c in enumerate(summed):
+            sums = np.nan_to_num(found.column(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64))
+            squares = np.nan_to_num(found.column(f"q{i}").to_numpy(zero_copy_only=False).astype(np.float64))
+            for d in cols:
+                if (d, c) in plan.sums and home[(d, c)] == p:
+                    tally.sums[(c, (d,))] += np.bincount(codes[d], weights=sums, minlength=plan.levels(d))
+                    tally.squares[(d, c)] += float(squares[codes[d] != plan.discrete[d].missing].sum())
+    return tally
+
+
+def _moment_pairs(plan: TallyPlan) -> list[tuple[str, str]]:
+    """The pairs whose moments are tallied in SQL (plan.moment_pairs, else every pair of plan.moments)."""
+    if plan.moment_pairs is not None:
+        return list(plan.moment_pairs)
+    return [(a, b) for i, a in enumerate(plan.moments) for b in plan.moments[i + 1:]]
+
+
+def _moment_terms(engine, plan: TallyPlan) -> dict[str, str]:
+    """Name -> SQL aggregate of each pairwise-complete moment of _moment_pairs, centred on plan.shift
+    (0 * z of the other column is NULL where it is missing, so the sum skips those rows)."""
+    from core.engine.aggregates import double_literal
+
+    z = {c: f"({engine.quote(c)} - {double_literal(plan.shift.get(c, 0.0))})" for c in plan.moments}
+    zero = double_literal(0.0)
+    terms = {}
+    for t, (a, b) in enumerate(_moment_pairs(plan)):
+        za, zb = z[a], z[b]
+        terms |= {f"mn{t}": f"COUNT({za} * {zb})", f"mp{t}": f"SUM({za} * {zb})",
+                  f"msa{t}": f"SUM({za} + {zero} * {zb})", f"msb{t}": f"SUM({zb} + {zero} * {za})",
+                  f"mqa{t}": f"SUM({za} * {za} + {zero} * {zb})", f"mqb{t}": f"SUM({zb} * {zb} + {zero} * {za})"}
+    return terms
+
+
+def _fill_moments(plan: TallyPlan, tally: Tally, value: dict[str, float]) -> None:
+    """tally.moments at each pair of _moment_pairs from the summed terms of _moment_terms."""
+    index = {c: i for i, c in enumerate(plan.moments)}
+    for t, (a, b) in enumerate(_moment_pairs(plan)):
+        i, j = index[a], index[b]
+        tally.moments[0, i, j] = tally.moments[0, j, i] = value[f"mn{t}"]
+        tally.moments[3, i, j] = tally.moments[3, j, i] = value[f"mp{t}"]
+        tally.moments[1, i, j], tally.moments[1, j, i] = value[f"msa{t}"], value[f"msb{t}"]
+        tally.moments[2, i, j], tally.moments[2, j, i] = value[f"mqa{t}"], value[f"mqb{t}"]
