@@ -386,43 +386,25 @@ def _bin_sql(value: str, edges: np.ndarray) -> str:
     return f"(CASE WHEN {value} IS NULL THEN {edges.size + 1} {steps} ELSE 0 END)"
 
 
-def _packs(groups: list[tuple[str, ...]], levels) -> list[list[tuple[str, ...]]]:
-    """Joint groups packed together while the joint codes of their columns fit JOINT_CELLS (first fit, widest
-    first): one GROUP BY counts every group of a pack, each then a marginal of it."""
-    packs: list[list[tuple[str, ...]]] = []
-    columns: list[dict[str, None]] = []
-    size = lambda cols: int(np.prod([levels(c) for c in cols]))
-    for group in sorted(groups, key=lambda g: -size(g)):
-        for i, cols in enumerate(columns):
-            merged = dict.fromkeys([*cols, *group])
-            if size(merged) <= JOINT_CELLS:
-                packs[i].append(group)
-                columns[i] = merged
-                break
-        else:
-            packs.append([group])
-            columns.append(dict.fromkeys(group))
-    return packs
-
-
 def tally_sql(engine, query: str, plan: TallyPlan) -> Tally:
     """The Tally of `query`'s rows (a projection) from SQL aggregates, the rows never leaving the engine.
 
-    For an engine whose rows are costly to stream out (Spark moves them to Python as Arrow): the joint groups
-    packed into a few GROUP BYs of codes (a bin as a CASE over the edges, a category as its raw value, coded
-    here as Tally._category_codes codes it), carrying the sums and sums of squares the correlation ratios need
-    and, in the first, the moments of plan.moment_pairs. Counts equal the streamed tally's; sums up to
-    rounding. Duplicate rows are not counted (plan.keys must be None).
+    For an engine whose rows are costly to stream out (Spark moves them to Python as Arrow): a GROUP BY of
+    codes per joint group (a bin as a CASE over the edges, a category as its raw value, coded here as
+    Tally._category_codes codes it), carrying the sums and sums of squares the correlation ratios need and,
+    in the first, the moments of plan.moment_pairs. Counts equal the streamed tally's; sums up to rounding.
+    Duplicate rows are not counted (plan.keys must be None). Groups are not packed into wider GROUP BYs:
+    on Spark, a GROUP BY's cost grows with its key's width and number of groups faster than one scan costs.
     """
     if plan.keys is not None:
         raise ValueError("the SQL tally does not count duplicate rows: build the plan with keys=None")
     tally = Tally(plan)
     quote = engine.quote
     source = f"({query}) AS p"
-    # category sums per pair, each from the first pack holding it (Tally.category_sums reads (d,) groups)
+    # category sums per pair, each from the first group holding it (Tally.category_sums reads (d,) groups)
     tally.sum_groups = [(d,) for d in dict.fromkeys(d for d, _ in plan.sums)]
     tally.sums = {(c, (d,)): np.zeros(plan.levels(d)) for d, c in plan.sums}
-    packs = _packs(tally.groups, plan.levels) or [[]]
+    packs = [[group] for group in tally.groups] or [[]]
     columns = [list(dict.fromkeys(c for group in pack for c in group)) for pack in packs]
     home = {pair: next(i for i, cols in enumerate(columns) if pair[0] in cols and pair[1] in cols)
             for pair in plan.sums}
