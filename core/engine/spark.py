@@ -127,6 +127,7 @@ class SparkEngine:
 
     name = "spark"
     grouping_sets = False  # value counts of discrete columns as a GROUP BY each (aggregates.value_counts)
+    stack = True  # value counts of continuous columns as one GROUP BY over stack()ed rows (ditto)
 
     def __init__(self, master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_DRIVER_MEMORY,
                  shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS, session: Any = None,
