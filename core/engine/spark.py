@@ -85,7 +85,7 @@ def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_
     # Before the JVM starts: bind the local driver to the loopback address rather than guessing an interface.
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # The Python workers that tally rows need this Python's numpy and pyarrow (not the first python3 on PATH).
+        # Any Python worker (a user's UDF; the checks start none) runs this Python, not the first python3 on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
