@@ -48,8 +48,10 @@ def value_counts(engine: Engine, table: str, exprs: dict[str, str], continuous: 
 
     - the `continuous` names (DOUBLE expressions): one UNION ALL of a GROUP BY per column, narrow rows
       (name, value, n); each keeps at most `limit` + 1 values, so a column with more says so without its
-      values filling this process's memory,
-    - the others (typed as the engine reads them): one GROUPING SETS query, one scan, with the row count.
+      values filling this process's memory (an engine with `stack` set groups stack()ed rows (k, v) once, and
+      one with `arrow_capped` caps each column's values after the GROUP BY instead),
+    - the others (typed as the engine reads them): one GROUPING SETS query, one scan, with the row count (an
+      engine with `grouping_sets` False: a UNION ALL of a GROUP BY per column).
     """
     continuous = continuous or set()
     discrete = [k for k in exprs if k not in continuous]

@@ -13,7 +13,8 @@ category code by a hash lookup of its raw values) and accumulates, exactly, in m
 - a 64-bit key per row (encoding.combine_row_keys, the in-memory path's keys), spilled to disk by hash
   bucket past a bound, from which duplicate rows are counted exactly.
 
-Tallies of parts of one table merge by adding (Spark runs one per partition and sends it back pickled).
+Tallies of parts of one table merge by adding. An engine whose rows are costly to stream out (Spark) builds
+the same Tally from SQL aggregates instead (`tally_sql`).
 """
 from __future__ import annotations
 
