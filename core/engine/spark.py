@@ -300,13 +300,13 @@ class SparkEngine:
         keys come here as one Arrow column and are counted by sorting them (a third of what Spark's own
         COUNT(DISTINCT) costs, its hash aggregate of as many keys as rows); above it COUNT(DISTINCT) runs on
         the executors."""
-        from core.engine.tally import KEYS_IN_MEMORY, _distinct
+        from core.engine.tally import KEYS_IN_MEMORY, count_distinct
 
         parts = ", ".join(f"{e}, ({e}) IS NULL" for e in exprs)
         hashed = f"SELECT xxhash64({parts}) AS h FROM {self.quote(table)}"
         if self.row_count(table) <= KEYS_IN_MEMORY:
             keys = self.session.sql(hashed).toArrow().column("h").to_numpy()
-            return int(keys.size), _distinct(keys.copy())
+            return int(keys.size), count_distinct(keys.copy())
         row = self.session.sql(f"SELECT COUNT(*) AS total, COUNT(DISTINCT h) AS d FROM ({hashed}) AS p").collect()[0]
         return int(row["total"]), int(row["d"])
 
@@ -315,5 +315,6 @@ class SparkEngine:
         for view in self._views:
             self.session.catalog.dropTempView(view)
         self._views.clear()
+        self._rows.clear()
         if self._owns_session:
             self.session.stop()

@@ -67,7 +67,7 @@ class TallyPlan:
         return self.discrete[column].missing + 1
 
 
-def _distinct(keys: np.ndarray) -> int:
+def count_distinct(keys: np.ndarray) -> int:
     """Distinct values of an integer array (sorted in place: a sort beats np.unique's hash on 64-bit keys)."""
     if keys.size == 0:
         return 0
@@ -111,14 +111,14 @@ class _RowKeys:
     def distinct(self) -> int:
         """How many distinct keys were added (the spill files are removed)."""
         if self._folder is None:
-            return _distinct(np.concatenate(self._parts)) if self._parts else 0
+            return count_distinct(np.concatenate(self._parts)) if self._parts else 0
         self._spill()
         try:
             total = 0
             for b in range(KEY_BUCKETS):
                 path = os.path.join(self._folder, f"{b}.u64")
                 if os.path.exists(path):
-                    total += _distinct(np.fromfile(path, dtype=np.uint64))
+                    total += count_distinct(np.fromfile(path, dtype=np.uint64))
             return total
         finally:
             shutil.rmtree(self._folder, ignore_errors=True)
