@@ -98,6 +98,29 @@ def tree_cpu(root: int | None = None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def jit_cpu(root: int | None = None) -> float:
+    """CPU seconds of the JIT compiler threads (C1, C2) of the java processes this process started (Linux)."""
+    root = root or os.getpid()
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != root:
+                continue
+            threads = list((entry / "task").iterdir())
+        except OSError:
+            continue
+        for thread in threads:
+            try:
+                stat = (thread / "stat").read_text()
+            except OSError:
+                continue
+            if "CompilerThre" in stat[stat.index("(") + 1:stat.rindex(")")]:
+                total += sum(int(f) for f in stat.rsplit(")", 1)[1].split()[11:13])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_checks(engine, paths: dict[str, Path]):
     """What `evaluate --engine` computes: profiles, fidelity on PAIRS, validity; the elapsed seconds."""
     settings = null_settings(load_policy())
@@ -152,11 +175,12 @@ def main() -> int:
             duck_cpu = tree_cpu() - cpu
             duck.close()
             print(f"  duckdb {duck_seconds:.1f} s, CPU {duck_cpu:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
-            cpu = tree_cpu()
+            cpu, jit = tree_cpu(), jit_cpu()
             spark_seconds, spark_f, spark_v = run_checks(spark, paths)
-            spark_cpu = tree_cpu() - cpu
+            spark_cpu, spark_jit = tree_cpu() - cpu, jit_cpu() - jit
             load = os.getloadavg()[0]
-            print(f"  spark  {spark_seconds:.1f} s, CPU {spark_cpu:.1f} s (load {load:.1f})", flush=True)
+            print(f"  spark  {spark_seconds:.1f} s, CPU {spark_cpu:.1f} s, of which the JVM's JIT compiler "
+                  f"{spark_jit:.1f} s (load {load:.1f})", flush=True)
             a, b = scores(duck_f, duck_v), scores(spark_f, spark_v)
             equal = a.keys() == b.keys() and all(
                 (np.isnan(a[k]) and np.isnan(b[k])) or abs(a[k] - b[k]) <= 1e-9 for k in a)

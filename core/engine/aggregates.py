@@ -48,14 +48,16 @@ def value_counts(engine: Engine, table: str, exprs: dict[str, str], continuous: 
 
     - the `continuous` names (DOUBLE expressions): one UNION ALL of a GROUP BY per column, narrow rows
       (name, value, n); each keeps at most `limit` + 1 values, so a column with more says so without its
-      values filling this process's memory,
-    - the others (typed as the engine reads them): one GROUPING SETS query, one scan, with the row count.
+      values filling this process's memory (an engine with `stack` set groups stack()ed rows (k, v) once, and
+      one with `arrow_capped` caps each column's values after the GROUP BY instead),
+    - the others (typed as the engine reads them): one GROUPING SETS query, one scan, with the row count (an
+      engine with `grouping_sets` False: a UNION ALL of a GROUP BY per column).
     """
     continuous = continuous or set()
     discrete = [k for k in exprs if k not in continuous]
     out: dict[str, pa.Table] = {}
     rows = None
-    if discrete:
+    if discrete and getattr(engine, "grouping_sets", True):
         projected = ", ".join(f"{exprs[k]} AS {k}" for k in discrete)
         flags = ", ".join(f"GROUPING({k}) AS g_{k}" for k in discrete)
         grouping = ", ".join([f"({k})" for k in discrete] + ["()"])
@@ -66,13 +68,32 @@ def value_counts(engine: Engine, table: str, exprs: dict[str, str], continuous: 
             grand = pc.and_(grand, pc.equal(result.column(f"g_{k}"), 1))
         rows = int(pc.sum(result.filter(grand).column("n")).as_py() or 0)
         out |= {k: result.filter(pc.equal(result.column(f"g_{k}"), 0)).select([k, "n"]) for k in discrete}
+    elif discrete:
+        # Spark: GROUPING SETS copies every row once per set; a GROUP BY per column (one column of each
+        # branch holds its values, typed as read; NULL in the others) costs about half as much.
+        branches = " UNION ALL ".join(
+            f"(SELECT {i} AS i, {', '.join(f'{exprs[k]} AS {k}' if k == name else f'NULL AS {k}' for k in discrete)}, "
+            f"COUNT(*) AS n FROM {engine.quote(table)} GROUP BY {exprs[name]})" for i, name in enumerate(discrete))
+        result = engine.arrow(f"SELECT * FROM ({branches}) AS u")
+        out |= {name: result.filter(pc.equal(result.column("i"), i)).select([name, "n"])
+                for i, name in enumerate(discrete)}
     numeric = [k for k in exprs if k in continuous]
     if numeric:
-        cut = f" LIMIT {int(limit) + 1}" if limit is not None else ""
-        branches = " UNION ALL ".join(
-            f"(SELECT {i} AS k, v, COUNT(*) AS n FROM (SELECT {exprs[name]} AS v FROM {engine.quote(table)}) AS p{i} "
-            f"GROUP BY v{cut})" for i, name in enumerate(numeric))
-        result = engine.arrow(f"SELECT k, v, n FROM ({branches}) AS u")
+        capped = limit is not None and hasattr(engine, "arrow_capped")
+        cut = f" LIMIT {int(limit) + 1}" if limit is not None and not capped else ""
+        if getattr(engine, "stack", False):
+            # Spark: one GROUP BY (k, v) over stack()ed rows compiles (and JIT-compiles) one aggregate, not one
+            # per column: about a quarter less CPU than the UNION ALL
+            body = ", ".join(f"{i}, {exprs[name]}" for i, name in enumerate(numeric))
+            query = (f"SELECT k, v, COUNT(*) AS n FROM (SELECT stack({len(numeric)}, {body}) AS (k, v) FROM "
+                     f"{engine.quote(table)}) AS s GROUP BY k, v")
+        else:
+            branches = " UNION ALL ".join(
+                f"(SELECT {i} AS k, v, COUNT(*) AS n FROM (SELECT {exprs[name]} AS v FROM {engine.quote(table)}) "
+                f"AS p{i} GROUP BY v{cut})" for i, name in enumerate(numeric))
+            query = f"SELECT k, v, n FROM ({branches}) AS u"
+        # a LIMIT per branch costs Spark a stage per column: it caps the result per column after the fact
+        result = engine.arrow_capped(query, "k", int(limit) + 1) if capped else engine.arrow(query)
         for i, name in enumerate(numeric):
             out[name] = result.filter(pc.equal(result.column("k"), i)).select(["v", "n"])
     if rows is None:

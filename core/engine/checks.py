@@ -162,18 +162,21 @@ def tally_tables(engine: Engine, tables: dict[str, str], profiles: dict[str, Col
     plan = _pair_plan(profiles, pairs, [])
     moments = list(dict.fromkeys(p.name for pair in plan.numeric for p in pair))
     return tally_pairs(engine, tables, profiles, [(a.name, b.name) for a, b in plan.binned],
-                       [(d.name, c.name) for d, c in plan.mixed], moments, duplicates, spill_folder)
+                       [(d.name, c.name) for d, c in plan.mixed], moments, duplicates, spill_folder,
+                       moment_pairs=[(a.name, b.name) for a, b in plan.numeric])
 
 
 def tally_pairs(engine: Engine, tables: dict[str, str], profiles: dict[str, ColumnProfile],
                 binned: list[tuple[str, str]], mixed: list[tuple[str, str]], moments: list[str],
                 duplicates: bool = False, spill_folder: str | None = None,
-                scale: dict[str, float] | None = None) -> dict[str, Tally]:
+                scale: dict[str, float] | None = None,
+                moment_pairs: list[tuple[str, str]] | None = None) -> dict[str, Tally]:
     """ONE scan of each table (core/engine/tally.py): the joint codes of the `binned` pairs, the category sums of
     the `mixed` (discrete, continuous) pairs, the pairwise-complete moments of the `moments` columns, and the
     row keys of every profiled column when `duplicates` (on DuckDB and pandas: Spark counts them in SQL).
 
-    `scale` divides a continuous column's values (drift compares dates in seconds, not nanoseconds)."""
+    `scale` divides a continuous column's values (drift compares dates in seconds, not nanoseconds);
+    `moment_pairs` names the pairs whose moments are read (None: every pair of `moments`)."""
     scale = scale or {}
     keys = duplicates and engine.name in ("duckdb", "pandas") and bool(profiles)
     wanted = set(profiles) if keys else {c for pair in binned + mixed for c in pair} | set(moments)
@@ -199,6 +202,7 @@ def tally_pairs(engine: Engine, tables: dict[str, str], profiles: dict[str, Colu
             cells=[(alias[a], alias[b]) for a, b in binned],
             sums=[(alias[d], alias[c]) for d, c in mixed],
             moments=[alias[n] for n in moments], shift=shift,
+            moment_pairs=None if moment_pairs is None else [(alias[a], alias[b]) for a, b in moment_pairs],
             keys=[alias[n] for n in names] if keys else None, spill_folder=spill_folder)
         tally = engine.tally(agg.projection(engine, table, exprs), plan)
         tally.names = alias

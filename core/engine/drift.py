@@ -205,7 +205,7 @@ def _associations(engine: Engine, tables: dict[str, str], profiles: dict[str, Co
     mixed = [(b, a) if kinds[a] == "numeric" else (a, b) for a, b in binned if kinds[a] != kinds[b]]
     moments = list(dict.fromkeys(c for pair in numeric for c in pair))
     scale = {name: _scale(profiles[name]) for name in kinds if profiles[name].sdtype == "datetime"}
-    tallies = tally_pairs(engine, tables, profiles, binned, mixed, moments, scale=scale)
+    tallies = tally_pairs(engine, tables, profiles, binned, mixed, moments, scale=scale, moment_pairs=numeric)
     out = []
     for role in ("real", "current"):
         tally = tallies[role]

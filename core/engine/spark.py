@@ -8,11 +8,9 @@ through Arrow as a pandas frame. pyspark is imported here only, and this module 
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +28,7 @@ DEFAULT_DRIVER_MEMORY = "2g"
 # Aggregates return a handful of rows: a few shuffle partitions avoid scheduling 200 empty tasks a query.
 DEFAULT_SHUFFLE_PARTITIONS = 4
 SPARK_FILE_SUFFIXES = (".parquet", ".pq", ".csv")
-# Rows per Arrow batch sent to the Python workers that tally them (Spark's default, 10,000, pays the
-# tally's fixed cost per batch ten times as often).
+# Rows per Arrow batch of a result (the row sample, the duplicate-row keys) sent to the driver.
 ARROW_BATCH_ROWS = 131_072
 
 # The driver's log4j2 set-up: warnings and errors only, and none of the start-up chatter (native-hadoop,
@@ -88,7 +85,7 @@ def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_
     # Before the JVM starts: bind the local driver to the loopback address rather than guessing an interface.
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # The Python workers that tally rows need this Python's numpy and pyarrow (not the first python3 on PATH).
+        # Any Python worker (a user's UDF; the checks start none) runs this Python, not the first python3 on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
@@ -125,43 +122,12 @@ def _is_remote(source: str) -> bool:
     return "://" in source
 
 
-def _tally_partitions(plan: bytes):
-    """The mapInArrow function: one pickled Tally of a partition's batches (self-contained for cloudpickle)."""
-
-    def run(batches):
-        import pickle as _pickle
-
-        import pyarrow as _pa
-
-        from core.engine.tally import tally_batches
-
-        part = tally_batches(batches, _pickle.loads(plan))
-        yield _pa.RecordBatch.from_arrays([_pa.array([_pickle.dumps(part)], _pa.binary())], names=["state"])
-
-    return run
-
-
-_SHIPPED: set[int] = set()
-
-
-def _ship_package(session: Any) -> None:
-    """Send this `core` package to the executors as a zip (once per Spark context), so they can tally."""
-    context = session.sparkContext
-    if id(context) in _SHIPPED:
-        return
-    root = Path(__file__).resolve().parents[1]
-    target = Path(tempfile.mkdtemp(prefix="review-desk-spark-")) / "core.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in root.rglob("*.py"):
-            archive.write(path, Path("core") / path.relative_to(root))
-    context.addPyFile(str(target))
-    _SHIPPED.add(id(context))
-
-
 class SparkEngine:
     """Engine protocol on Spark: temp views, Spark SQL in the shared dialect, results as pandas frames."""
 
     name = "spark"
+    grouping_sets = False  # value counts of discrete columns as a GROUP BY each (aggregates.value_counts)
+    stack = True  # value counts of continuous columns as one GROUP BY over stack()ed rows (ditto)
 
     def __init__(self, master: str = DEFAULT_MASTER, *, driver_memory: str = DEFAULT_DRIVER_MEMORY,
                  shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS, session: Any = None,
@@ -181,6 +147,7 @@ class SparkEngine:
             conf=conf)
         self.master = self.session.sparkContext.master
         self._views: list[str] = []
+        self._rows: dict[str, int] = {}
 
     def quote(self, identifier: str) -> str:
         """A Spark SQL identifier in backticks (a backtick inside is doubled)."""
@@ -193,6 +160,7 @@ class SparkEngine:
         else:
             frame = self._read(str(source))
         frame.createOrReplaceTempView(table)
+        self._rows.pop(table, None)
         if table not in self._views:
             self._views.append(table)
 
@@ -275,27 +243,33 @@ class SparkEngine:
         """Run one query; its (small) result as an Arrow table."""
         return self.session.sql(query).toArrow()
 
-    def tally(self, query: str, plan: "TallyPlan") -> "Tally":
-        """One Tally per partition on the executors (mapInArrow over the query's rows), merged here.
+    def arrow_capped(self, query: str, key: str, cap: int) -> "pa.Table":
+        """The query's result as an Arrow table, at most `cap` rows for each value of column `key` (which ones:
+        any). A row number per key over the (small) result: one shuffle of the result rows, where a LIMIT per
+        UNION ALL branch costs a stage per branch."""
+        from pyspark.sql import Window, functions
 
-        The executors run core/engine/tally.py on Arrow batches of their partition (numpy, pyarrow and scipy
-        in their Python); this package is shipped to them once per session. Duplicate rows need every row's
-        key in one place, so they are counted by SQL instead (plan.keys must be None).
-        """
-        from core.engine.tally import Tally
+        frame = self.session.sql(query)
+        window = Window.partitionBy(key).orderBy(key)
+        numbered = frame.withColumn("_row", functions.row_number().over(window))
+        return numbered.where(numbered["_row"] <= int(cap)).drop("_row").toArrow()
+
+    def tally(self, query: str, plan: "TallyPlan") -> "Tally":
+        """The Tally of the query's rows from Spark SQL aggregates (tally.tally_sql): a GROUP BY per joint
+        group of bin and category codes, one query of moments; the rows stay in the JVM (moving them to Python
+        workers as Arrow cost more than the counting). Duplicate rows are counted by distinct_rows instead
+        (plan.keys must be None)."""
+        from core.engine.tally import tally_sql
 
         if plan.keys is not None:
             raise ValueError("the Spark engine counts duplicate rows in SQL: build the plan with keys=None")
-        _ship_package(self.session)
-        frame = self.session.sql(query).mapInArrow(_tally_partitions(pickle.dumps(plan)), "state binary")
-        total = Tally(plan)
-        for row in frame.collect():
-            total.merge(pickle.loads(row["state"]))
-        return total
+        return tally_sql(self, query, plan)
 
     def row_count(self, table: str) -> int:
-        """How many rows `table` holds."""
-        return int(self.session.sql(f"SELECT COUNT(*) AS n FROM {self.quote(table)}").collect()[0][0])
+        """How many rows `table` holds (counted once per registration: a CSV is a full scan)."""
+        if table not in self._rows:
+            self._rows[table] = int(self.session.sql(f"SELECT COUNT(*) AS n FROM {self.quote(table)}").collect()[0][0])
+        return self._rows[table]
 
     def sample(self, table: str, rows: int, seed: int) -> pd.DataFrame:
         """`rows` rows of `table` (all of them when it holds fewer), the same for the same seed and contents.
@@ -319,11 +293,21 @@ class SparkEngine:
 
     def distinct_rows(self, table: str, exprs: list[str]) -> tuple[int, int]:
         """Rows of `table` and how many distinct rows of `exprs` it holds, by a 64-bit hash of each row
-        (xxhash64 over each value and whether it is NULL, so (NULL, 1) and (1, NULL) differ): one scan and a
-        shuffle of 8-byte keys, not of the rows. As the in-memory path's row keys, collisions are negligible."""
+        (xxhash64 over each value and whether it is NULL, so (NULL, 1) and (1, NULL) differ). As the in-memory
+        path's row keys, collisions are negligible.
+
+        Up to tally.KEYS_IN_MEMORY rows (the DuckDB path's bound on keys held in memory, 8 bytes each) the
+        keys come here as one Arrow column and are counted by sorting them (a third of what Spark's own
+        COUNT(DISTINCT) costs, its hash aggregate of as many keys as rows); above it COUNT(DISTINCT) runs on
+        the executors."""
+        from core.engine.tally import KEYS_IN_MEMORY, count_distinct
+
         parts = ", ".join(f"{e}, ({e}) IS NULL" for e in exprs)
-        row = self.session.sql(f"SELECT COUNT(*) AS total, COUNT(DISTINCT h) AS d FROM "
-                               f"(SELECT xxhash64({parts}) AS h FROM {self.quote(table)}) AS p").collect()[0]
+        hashed = f"SELECT xxhash64({parts}) AS h FROM {self.quote(table)}"
+        if self.row_count(table) <= KEYS_IN_MEMORY:
+            keys = self.session.sql(hashed).toArrow().column("h").to_numpy()
+            return int(keys.size), count_distinct(keys.copy())
+        row = self.session.sql(f"SELECT COUNT(*) AS total, COUNT(DISTINCT h) AS d FROM ({hashed}) AS p").collect()[0]
         return int(row["total"]), int(row["d"])
 
     def close(self) -> None:
@@ -331,5 +315,6 @@ class SparkEngine:
         for view in self._views:
             self.session.catalog.dropTempView(view)
         self._views.clear()
+        self._rows.clear()
         if self._owns_session:
             self.session.stop()

@@ -13,7 +13,8 @@ category code by a hash lookup of its raw values) and accumulates, exactly, in m
 - a 64-bit key per row (encoding.combine_row_keys, the in-memory path's keys), spilled to disk by hash
   bucket past a bound, from which duplicate rows are counted exactly.
 
-Tallies of parts of one table merge by adding (Spark runs one per partition and sends it back pickled).
+Tallies of parts of one table merge by adding. An engine whose rows are costly to stream out (Spark) builds
+the same Tally from SQL aggregates instead (`tally_sql`).
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class TallyPlan:
     moments: list[str] = field(default_factory=list)  # continuous columns with pairwise-complete moments
     shift: dict[str, float] = field(default_factory=dict)  # centre of each moments column
     keys: list[str] | None = None  # columns (in order) whose row keys count duplicate rows; None: not counted
+    moment_pairs: list[tuple[str, str]] | None = None  # pairs whose moments are read (SQL tally); None: all
     spill_folder: str | None = None  # where spilled row keys go (the system's temp folder by default)
 
     def levels(self, column: str) -> int:
@@ -65,7 +67,7 @@ class TallyPlan:
         return self.discrete[column].missing + 1
 
 
-def _distinct(keys: np.ndarray) -> int:
+def count_distinct(keys: np.ndarray) -> int:
     """Distinct values of an integer array (sorted in place: a sort beats np.unique's hash on 64-bit keys)."""
     if keys.size == 0:
         return 0
@@ -109,14 +111,14 @@ class _RowKeys:
     def distinct(self) -> int:
         """How many distinct keys were added (the spill files are removed)."""
         if self._folder is None:
-            return _distinct(np.concatenate(self._parts)) if self._parts else 0
+            return count_distinct(np.concatenate(self._parts)) if self._parts else 0
         self._spill()
         try:
             total = 0
             for b in range(KEY_BUCKETS):
                 path = os.path.join(self._folder, f"{b}.u64")
                 if os.path.exists(path):
-                    total += _distinct(np.fromfile(path, dtype=np.uint64))
+                    total += count_distinct(np.fromfile(path, dtype=np.uint64))
             return total
         finally:
             shutil.rmtree(self._folder, ignore_errors=True)
@@ -375,3 +377,103 @@ def tally_batches(batches: Iterable[pa.RecordBatch], plan: TallyPlan) -> Tally:
         if batch.num_rows:
             tally.add(batch)
     return tally
+
+
+def _bin_sql(value: str, edges: np.ndarray) -> str:
+    """SQL of Tally._bin_codes: how many edges are <= the value (edges sorted), len(edges) + 1 where NULL."""
+    from core.engine.aggregates import double_literal
+
+    steps = " ".join(f"WHEN {value} >= {double_literal(float(e))} THEN {i + 1}" for i, e in reversed(list(enumerate(edges))))
+    return f"(CASE WHEN {value} IS NULL THEN {edges.size + 1} {steps} ELSE 0 END)"
+
+
+def tally_sql(engine, query: str, plan: TallyPlan) -> Tally:
+    """The Tally of `query`'s rows (a projection) from SQL aggregates, the rows never leaving the engine.
+
+    For an engine whose rows are costly to stream out (Spark moves them to Python as Arrow): a GROUP BY of
+    codes per joint group (a bin as a CASE over the edges, a category as its raw value, coded here as
+    Tally._category_codes codes it), carrying the sums and sums of squares the correlation ratios need and,
+    in the first, the moments of plan.moment_pairs. Counts equal the streamed tally's; sums up to rounding.
+    Duplicate rows are not counted (plan.keys must be None). Groups are not packed into wider GROUP BYs:
+    on Spark, a GROUP BY's cost grows with its key's width and number of groups faster than one scan costs.
+    """
+    if plan.keys is not None:
+        raise ValueError("the SQL tally does not count duplicate rows: build the plan with keys=None")
+    tally = Tally(plan)
+    quote = engine.quote
+    source = f"({query}) AS p"
+    # category sums per pair, each from the first group holding it (Tally.category_sums reads (d,) groups)
+    tally.sum_groups = [(d,) for d in dict.fromkeys(d for d, _ in plan.sums)]
+    tally.sums = {(c, (d,)): np.zeros(plan.levels(d)) for d, c in plan.sums}
+    packs = [[group] for group in tally.groups] or [[]]
+    columns = [list(dict.fromkeys(c for group in pack for c in group)) for pack in packs]
+    home = {pair: next(i for i, cols in enumerate(columns) if pair[0] in cols and pair[1] in cols)
+            for pair in plan.sums}
+    moments = _moment_terms(engine, plan) if plan.moments else {}
+    for p, (pack, cols) in enumerate(zip(packs, columns)):
+        names = [f"g{i}" for i in range(len(cols))]
+        keys = [f"{_bin_sql(quote(c), plan.continuous[c]) if c in plan.continuous else quote(c)} AS {name}"
+                for c, name in zip(cols, names)]
+        summed = list(dict.fromkeys(c for (d, c), at in home.items() if at == p))
+        aggregates = ["COUNT(*) AS n"] + [f"SUM({quote(c)}) AS s{i}, SUM({quote(c)} * {quote(c)}) AS q{i}"
+                                         for i, c in enumerate(summed)]
+        if p == 0:
+            aggregates += [f"{term} AS {name}" for name, term in moments.items()]
+        grouping = f" GROUP BY {', '.join(names)}" if names else ""
+        found = engine.arrow(f"SELECT {', '.join(keys + aggregates)} FROM {source}{grouping}")
+        n = found.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
+        if p == 0:
+            tally.rows = int(n.sum())
+            _fill_moments(plan, tally, {name: float(np.nansum(found.column(name).to_numpy(zero_copy_only=False)
+                                                              .astype(np.float64))) for name in moments})
+        codes = {}
+        for c, name in zip(cols, names):
+            if c in plan.continuous:
+                codes[c] = found.column(name).to_numpy(zero_copy_only=False).astype(np.intp)
+            else:
+                batch = pa.RecordBatch.from_arrays([found.column(name).combine_chunks()], names=[c])
+                codes[c] = tally._category_codes(batch, c, plan.discrete[c]).astype(np.intp)
+        for group in pack:
+            np.add.at(tally.cells[group], _joint_key(codes, group, plan.levels), n)
+        for i, c in enumerate(summed):
+            sums = np.nan_to_num(found.column(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64))
+            squares = np.nan_to_num(found.column(f"q{i}").to_numpy(zero_copy_only=False).astype(np.float64))
+            for d in cols:
+                if (d, c) in plan.sums and home[(d, c)] == p:
+                    tally.sums[(c, (d,))] += np.bincount(codes[d], weights=sums, minlength=plan.levels(d))
+                    tally.squares[(d, c)] += float(squares[codes[d] != plan.discrete[d].missing].sum())
+    return tally
+
+
+def _moment_pairs(plan: TallyPlan) -> list[tuple[str, str]]:
+    """The pairs whose moments are tallied in SQL (plan.moment_pairs, else every pair of plan.moments)."""
+    if plan.moment_pairs is not None:
+        return list(plan.moment_pairs)
+    return [(a, b) for i, a in enumerate(plan.moments) for b in plan.moments[i + 1:]]
+
+
+def _moment_terms(engine, plan: TallyPlan) -> dict[str, str]:
+    """Name -> SQL aggregate of each pairwise-complete moment of _moment_pairs, centred on plan.shift
+    (0 * z of the other column is NULL where it is missing, so the sum skips those rows)."""
+    from core.engine.aggregates import double_literal
+
+    z = {c: f"({engine.quote(c)} - {double_literal(plan.shift.get(c, 0.0))})" for c in plan.moments}
+    zero = double_literal(0.0)
+    terms = {}
+    for t, (a, b) in enumerate(_moment_pairs(plan)):
+        za, zb = z[a], z[b]
+        terms |= {f"mn{t}": f"COUNT({za} * {zb})", f"mp{t}": f"SUM({za} * {zb})",
+                  f"msa{t}": f"SUM({za} + {zero} * {zb})", f"msb{t}": f"SUM({zb} + {zero} * {za})",
+                  f"mqa{t}": f"SUM({za} * {za} + {zero} * {zb})", f"mqb{t}": f"SUM({zb} * {zb} + {zero} * {za})"}
+    return terms
+
+
+def _fill_moments(plan: TallyPlan, tally: Tally, value: dict[str, float]) -> None:
+    """tally.moments at each pair of _moment_pairs from the summed terms of _moment_terms."""
+    index = {c: i for i, c in enumerate(plan.moments)}
+    for t, (a, b) in enumerate(_moment_pairs(plan)):
+        i, j = index[a], index[b]
+        tally.moments[0, i, j] = tally.moments[0, j, i] = value[f"mn{t}"]
+        tally.moments[3, i, j] = tally.moments[3, j, i] = value[f"mp{t}"]
+        tally.moments[1, i, j], tally.moments[1, j, i] = value[f"msa{t}"], value[f"msb{t}"]
+        tally.moments[2, i, j], tally.moments[2, j, i] = value[f"mqa{t}"], value[f"mqb{t}"]

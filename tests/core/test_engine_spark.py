@@ -227,3 +227,19 @@ def test_drift_on_spark_equals_the_in_memory_drift(spark, census, tmp_path):
     out: list[str] = []
     _close(json.loads(json.dumps(memory.to_dict())), json.loads(json.dumps(on_spark.to_dict())), "drift", out)
     assert out == []
+
+
+def test_distinct_values_past_the_cap_are_refused_naming_the_column(spark):
+    """The numeric value counts are capped per column after the GROUP BY (a row number per column): a column
+    past [engine] max_distinct_values is refused by name, the others come back whole."""
+    from core.engine.profile import profile_columns
+    from core.errors import UsageError
+
+    frame = pd.DataFrame({"x": np.arange(800) / 7.0, "y": np.arange(800) % 5 * 1.0})
+    spark.register("real", frame)
+    rows, counted = agg.value_counts(spark, "real", {"kx": agg.value_expr(spark, "x", "numerical"),
+                                                     "ky": agg.value_expr(spark, "y", "numerical")},
+                                     {"kx", "ky"}, limit=500)
+    assert rows == 800 and counted["kx"].num_rows == 501 and sorted(counted["ky"].column("n").to_pylist()) == [160] * 5
+    with pytest.raises(UsageError, match=r"column 'x' of the real table holds more than 500 distinct values"):
+        profile_columns(spark, {"real": "real"}, {"x": "numerical", "y": "numerical"}, max_distinct=500)

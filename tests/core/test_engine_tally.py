@@ -141,3 +141,31 @@ def test_duplicate_rows_counted_exactly_in_memory_and_spilled(monkeypatch, tmp_p
                              for c in plan.keys])
     assert tally.duplicate_rows() == round(duplicate_share(keys) * len(frame)) == 750 + int(frame.iloc[:4000].duplicated().sum())
     assert list(tmp_path.iterdir()) == []  # the spill files are gone
+
+
+def test_sql_tally_equals_the_streamed_tally():
+    """tally_sql (the Spark engine's tally, GROUP BYs of codes) gives the streamed tally's counts, sums and
+    moments, here through DuckDB in the same shared dialect."""
+    from core.engine import aggregates as agg
+    from core.engine.base import DuckDBEngine
+    from core.engine.tally import tally_sql
+
+    frame = _rows(5000, seed=4)
+    plan = _plan(frame)
+    engine = DuckDBEngine()
+    try:
+        engine.register("t", frame)
+        query = agg.projection(engine, "t", {c: agg.value_expr(engine, c, "numerical") if c in plan.continuous
+                                             else engine.quote(c) for c in frame.columns})
+        streamed, grouped = engine.tally(query, plan), tally_sql(engine, query, plan)
+    finally:
+        engine.close()
+    assert grouped.rows == streamed.rows == len(frame)
+    for a, b in plan.cells:
+        np.testing.assert_array_equal(grouped.joint(a, b), streamed.joint(a, b))
+    for d, c in plan.sums:
+        for got, want in zip(grouped.category_sums(d, c), streamed.category_sums(d, c)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    for a, b in itertools.combinations(plan.moments, 2):
+        n, r = grouped.pearson(a, b)
+        assert (n, r) == (streamed.pearson(a, b)[0], pytest.approx(streamed.pearson(a, b)[1], abs=1e-12))
