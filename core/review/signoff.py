@@ -269,6 +269,10 @@ def _other_decision(session: Session, generation_id: int, signer: str, comment: 
                                       f"{', '.join(allowed_states)}")
     if not comment or not comment.strip():
         raise SignoffRefused("comment", f"{kind} needs a comment saying why")
+    if kind == "revoked":  # a comment left over from the approval is not a reason to revoke it
+        approval = _last_decision_comment(session, generation_id, "approved")
+        if approval and _bare_comment(comment) == approval:
+            raise SignoffRefused("comment", f"revoked needs its own reason; '{approval}' is the approval's comment")
     evaluation_id, review_ids = _decision_basis(session, generation_id)
     return record_decision(session, generation_id, kind=kind, signer=signer, comment=comment.strip(), waivers=[],
                            policy_toml=policy.text, evaluation_id=evaluation_id, review_ids=review_ids)
@@ -291,8 +295,21 @@ def request_changes(
 def revoke(
     session: Session, generation_id: int, signer: str, comment: str, policy: Optional[Policy] = None
 ) -> Decision:
-    """Revoke an approval (only an approved generation); needs approver role and a comment."""
+    """Revoke an approval (only an approved generation); needs approver role and a comment of its own (not the
+    approval's comment again)."""
     return _other_decision(session, generation_id, signer, comment, policy, "revoked", ("approved",))
+
+
+def _bare_comment(comment: str | None) -> str:
+    """A decision comment without the attestation line approve() adds, whitespace-trimmed."""
+    return (comment or "").replace(ATTESTATION_TEXT, "").strip()
+
+
+def _last_decision_comment(session: Session, generation_id: int, kind: str) -> str:
+    """The bare comment of the generation's latest decision of `kind` ('' when there is none)."""
+    last = session.execute(select(Decision).where(Decision.generation_id == generation_id, Decision.kind == kind)
+                           .order_by(Decision.id.desc()).limit(1)).scalar_one_or_none()
+    return _bare_comment(last.comment) if last is not None else ""
 
 
 def gate_check(

@@ -256,3 +256,20 @@ def test_review_work_counts_distinct_records_and_checks_the_flag_vocabulary(worl
     with session_scope(world.engine) as s, pytest.raises(UsageError, match="flag 'ugly'"):
         save_review_work(s, world.generation_id, world.reviewer2, read_positions=[1],
                          flags={1: {"reason": "ugly"}}, rows={1: {"age": "1"}})
+
+
+def test_a_revoke_needs_its_own_reason_not_the_approvals_comment(world, policy):
+    # Sign-off page: after approving, the comment box kept "looks right" and one more click revoked the
+    # approval with the approval's own comment as its reason.
+    world.review(world.reviewer, records_read=250)
+    _approve(world, policy)
+    for reused in ("looks right", "  looks right\n", "looks right\nSigner confirmed the ten rules (1-10)."):
+        with session_scope(world.engine) as s, pytest.raises(SignoffRefused) as info:
+            revoke(s, world.generation_id, world.approver, reused, policy)
+        assert info.value.rule == "comment" and "its own reason" in info.value.message
+    with read_session(world.engine) as s:
+        assert generation_state(s, world.generation_id) == "approved"
+    with session_scope(world.engine) as s:
+        revoke(s, world.generation_id, world.approver, "source consent withdrawn", policy)
+    with read_session(world.engine) as s:
+        assert generation_state(s, world.generation_id) == "revoked"
