@@ -43,6 +43,7 @@ PAGE_SIGNIN = "pages/signin.py"
 STATE_COLOURS = {"draft": "gray", "in_review": "blue", "approved": "green", "rejected": "red",
                  "changes_requested": "orange", "revoked": "violet"}
 TEN_RULES = signoff.TEN_RULES  # one home: core.review.signoff
+COMMENT_CLEAR_KEY = "_signoff_clear_comment"
 DECISIONS = {"approve": "Approve", "request changes": "Request changes", "reject": "Reject", "revoke": "Revoke"}
 
 
@@ -570,9 +571,13 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
             ticked: list[bool]) -> None:
     st.markdown("**Decision**")
     options = ["revoke"] if state == "approved" else ["approve", "request changes", "reject"]
+    if st.session_state.pop(COMMENT_CLEAR_KEY, False):  # a signed decision's comment is not the next one's
+        for key in [k for k in st.session_state if str(k).startswith("signoff_comment")]:
+            del st.session_state[key]
     kind = st.radio("Decision", options, format_func=DECISIONS.get, horizontal=True, key="signoff_decision")
-    comment = st.text_area("Comment", key="signoff_comment", placeholder="why (required to reject, request changes "
-                                                                          "or revoke)")
+    # One box a decision kind: after approving, Revoke opens on an empty box, not the approval's comment.
+    comment = st.text_area("Comment", key=f"signoff_comment_{kind.replace(' ', '_')}",
+                           placeholder="why (required to reject, request changes or revoke)")
     allowed, reason = write_permission("approver")
     attested = [i for i, tick in enumerate(ticked, start=1) if tick]
     attestation = signoff.attestation_check(attested)
@@ -609,6 +614,7 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
         st.session_state["_signoff_refused"] = f"Not signed: {plain(exc)}"
         st.rerun()
     st.session_state["_signoff_done"] = done
+    st.session_state[COMMENT_CLEAR_KEY] = True
     st.rerun()
 
 

@@ -132,6 +132,11 @@ def test_viewer_cannot_write(store):
     assert "needs 'approver'" in _texts(at.caption)
 
 
+def _comment_box(at: AppTest):
+    """The Sign-off page's decision comment box."""
+    return next(box for box in at.text_area if box.label == "Comment")
+
+
 def _tick_and_waive(at: AppTest) -> None:
     for i in range(1, 11):
         at.checkbox(key=f"signoff_rule_{i}").check()
@@ -175,6 +180,7 @@ def test_register_review_approve_and_four_eyes(store):
     _tick_and_waive(at)
     _ok(at.run())
     assert not at.button(key="signoff_sign").disabled
+    _comment_box(at).input("approve for scale-up")
     at.button(key="signoff_sign").click()
     _ok(at.run())
     assert not at.error, _texts(at.error)
@@ -182,6 +188,15 @@ def test_register_review_approve_and_four_eyes(store):
     assert "approved" in _texts(at.markdown)  # the state badge
     with read_session(store) as s:
         assert verify_chain(s).ok
+    # Revoke, now the only decision, opens on an empty comment: the approval's comment is not its reason
+    # (it kept "approve for scale-up", so one more click revoked the approval with the approval's comment).
+    assert at.radio(key="signoff_decision").value == "revoke"
+    assert _comment_box(at).value == ""
+    _comment_box(at).input("approve for scale-up")
+    at.button(key="signoff_sign").click()
+    _ok(at.run())
+    assert "its own reason" in _texts(at.error)
+    assert "approved" in _texts(at.markdown)
 
     _open(at, "generation")
     assert "age 90 with a child's job" in " ".join(str(d.value.to_dict()) for d in at.dataframe)
