@@ -78,11 +78,16 @@ def attestation_check(attested_rules: Optional[Sequence[int]]) -> "RuleCheck":
     missing = [r for r in ALL_RULES if r not in given]
     unknown = sorted(given - set(ALL_RULES))
     if unknown:
-        return RuleCheck("attestation", False, f"rule number(s) {unknown} do not exist; the rules are 1-10")
+        return RuleCheck("attestation", False, f"rule number(s) {_listed(unknown)} do not exist; the rules are 1-10")
     if missing:
         return RuleCheck("attestation", False, f"{len(ALL_RULES) - len(missing)} of {len(ALL_RULES)} rules confirmed; "
-                                               f"not confirmed: {missing}")
+                                               f"not confirmed: {_listed(missing)}")
     return RuleCheck("attestation", True, f"signer confirmed all {len(ALL_RULES)} rules")
+
+
+def _listed(items: Sequence[Any]) -> str:
+    """Items as readable text for a rule's message ("1, 2, 3"), never a Python list's repr."""
+    return ", ".join(str(i) for i in items)
 
 
 def counted_reviews(session: Session, generation_id: int) -> list:
@@ -148,8 +153,9 @@ def approval_checklist(
     reviewers = sorted({r.reviewer for r in reviews})
     own = " (the creator's own review is not counted)" if len(everyone) > len(reviews) else ""
     checks.append(RuleCheck("required_reviewers", len(reviewers) >= policy.required_reviewers,
-                            f"{len(reviewers)} distinct reviewer(s) other than the creator submitted {reviewers}"
-                            f"{own}; policy asks for {policy.required_reviewers}"))
+                            f"{len(reviewers)} distinct reviewer(s) other than the creator submitted"
+                            f"{': ' + _listed(reviewers) if reviewers else ''}{own}; "
+                            f"policy asks for {policy.required_reviewers}"))
     read = sum(r.records_read for r in reviews)
     checks.append(RuleCheck("min_records_read", read >= policy.min_records_read,
                             f"{read} records read in submitted reviews{own}; policy asks for {policy.min_records_read}"))

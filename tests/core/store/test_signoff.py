@@ -119,7 +119,9 @@ def test_refused_synthetic_file_changed(world, policy):
 def test_refused_too_few_reviewers(world, policy):
     two = parse_policy("[review]\nmin_records_read = 100\nrequired_reviewers = 2\n", "two reviewers")
     world.review(world.reviewer, records_read=300)
-    _refused(world, two, "required_reviewers", "1 distinct reviewer(s) other than the creator submitted")
+    # names as text, not a Python list ("submitted ['reviewer-...']" on the Sign-off checklist)
+    _refused(world, two, "required_reviewers",
+             f"1 distinct reviewer(s) other than the creator submitted: {world.reviewer}; policy asks for 2")
     world.review(world.reviewer2, records_read=10)
     _approve(world, two)
 
@@ -234,10 +236,11 @@ def test_creator_review_never_counts_toward_reviewers_or_records(world, policy):
 
 def test_approval_refused_without_all_ten_rules_attested(world, policy):
     world.review(world.reviewer, records_read=250)
-    _refused(world, policy, "attestation", "9 of 10 rules confirmed; not confirmed: [6]",
+    _refused(world, policy, "attestation", "9 of 10 rules confirmed; not confirmed: 6",
              attested=[1, 2, 3, 4, 5, 7, 8, 9, 10])
-    _refused(world, policy, "attestation", "0 of 10", attested=None)
-    _refused(world, policy, "attestation", "do not exist", attested=list(ALL_RULES) + [11])
+    _refused(world, policy, "attestation", "0 of 10 rules confirmed; not confirmed: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+             attested=None)
+    _refused(world, policy, "attestation", "rule number(s) 11 do not exist", attested=list(ALL_RULES) + [11])
     _approve(world, policy)
     with read_session(world.engine) as s:
         assert "Signer confirmed the ten rules" in generation_detail(s, world.generation_id).decisions[-1]["comment"]
