@@ -268,7 +268,7 @@ def generation_detail_view(generation_id: int) -> None:
     head[2].metric("Review round", str(detail.round))
     head[3].metric("Created by", s.created_by)
     st.caption(f"Dataset {plain(s.dataset_name)} (#{s.dataset_id}) · synthetic sha256 {s.synthetic_sha256} · "
-               f"manifest sha256 {detail.manifest_sha256} · registered {s.created_at}")
+               f"manifest sha256 {detail.manifest_sha256} · registered {short_time(s.created_at)} UTC")
     tabs = st.tabs(["Evaluation", "Records and notes", "Decisions", "Manifest", "Lineage", "Audit events",
                     "Changes since approval"])
     with tabs[0]:
@@ -298,7 +298,8 @@ def generation_detail_view(generation_id: int) -> None:
         if reviews:
             st.dataframe(pd.DataFrame([{"review": r["id"], "reviewer": r["reviewer"], "round": r["round"],
                                         "records read": r["records_read"], "notes": len(r["notes"]),
-                                        "submitted": r["submitted_at"], "comment": r["comment"]} for r in reviews]),
+                                        "submitted (UTC)": short_time(r["submitted_at"]), "comment": r["comment"]}
+                                       for r in reviews]),
                          hide_index=True, width="stretch", key="gen_reviews")
             notes = [{"reviewer": r["reviewer"], "synthetic row": n["row_id"], "flag": n["flag"], "note": n["note"],
                       "row hash": n["row_hash"], "record": json.dumps(n["row"], ensure_ascii=False) if n["row"] and
@@ -312,7 +313,7 @@ def generation_detail_view(generation_id: int) -> None:
         if not detail.decisions:
             st.info("No decision yet.")
         else:
-            st.dataframe(pd.DataFrame([{"decision": d["kind"], "signer": d["signer"], "at": d["at"],
+            st.dataframe(pd.DataFrame([{"decision": d["kind"], "signer": d["signer"], "at (UTC)": short_time(d["at"]),
                                         "round": d["round"], "comment": d["comment"],
                                         "waivers": "; ".join(f"{w['gate']}: {w['reason']}" for w in d["waivers"]),
                                         "evidence sha256": d["evidence_sha256"]} for d in detail.decisions]),
@@ -365,7 +366,7 @@ def audit_table(events: list[dict], key: str, height: int | str = "auto") -> Non
     event = events[chosen]
     with st.container(border=True, key=f"{key}_details"):
         st.markdown(f"**Event {event['id']}**: {plain(event['action'])} by {plain(event['actor'])} at "
-                    f"{plain(event['at'])}")
+                    f"{plain(short_time(event['at']))} UTC")
         st.caption("Hash (sha256, covering the previous event's hash)")
         st.code(event["hash"], language=None)
         if event.get("prev_hash"):
@@ -508,8 +509,8 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     if state not in ("draft", "in_review", "changes_requested"):
         if detail.decisions:
             last = detail.decisions[-1]
-            st.info(f"Decided: {last['kind'].replace('_', ' ')} by {last['signer']} at {last['at']}; evidence sha256 "
-                    f"{last['evidence_sha256']}.", icon=":material/gavel:")
+            st.info(f"Decided: {last['kind'].replace('_', ' ')} by {last['signer']} at {short_time(last['at'])} UTC; "
+                    f"evidence sha256 {last['evidence_sha256']}.", icon=":material/gavel:")
         failed = []
     if failed:
         st.markdown("**Waivers for failed gates**")
@@ -651,7 +652,7 @@ def history_view() -> None:
         with st.container(border=True, key="history_generation_details"):
             st.markdown(f"**Generation #{picked.id}** ({plain(picked.state)}): {plain(picked.method)}, seed "
                         f"{picked.seed}, {picked.rows:,} rows of {plain(picked.dataset_name)}, created by "
-                        f"{plain(picked.created_by)} at {plain(picked.created_at)}")
+                        f"{plain(picked.created_by)} at {plain(short_time(picked.created_at))} UTC")
             st.caption("Synthetic table sha256")
             st.code(picked.synthetic_sha256, language=None)
     st.subheader(f"Audit log ({len(events)} events)")

@@ -4,6 +4,7 @@ Each test gets its own SQLite store through $DATABASE_URL; the cached engine and
 """
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -132,6 +133,12 @@ def test_viewer_cannot_write(store):
     assert "needs 'approver'" in _texts(at.caption)
 
 
+def _no_raw_times(text: str) -> None:
+    """No ISO time with its 'T' or microseconds in what the page shows (components.widgets.short_time's format)."""
+    raw = re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}:\d{2}\.\d", text)
+    assert raw is None, text[max(0, raw.start() - 80):raw.end() + 40]
+
+
 def _comment_box(at: AppTest):
     """The Sign-off page's decision comment box."""
     return next(box for box in at.text_area if box.label == "Comment")
@@ -197,9 +204,14 @@ def test_register_review_approve_and_four_eyes(store):
     _ok(at.run())
     assert "its own reason" in _texts(at.error)
     assert "approved" in _texts(at.markdown)
+    _no_raw_times(_texts(at.info))  # "Decided: approved by alex at 2026-...T20:03:33.123456+00:00"
 
     _open(at, "generation")
     assert "age 90 with a child's job" in " ".join(str(d.value.to_dict()) for d in at.dataframe)
+    # times to the second, in UTC, as on History: the registered caption, the reviews' and decisions' tables
+    _no_raw_times(_texts(at.caption) + " ".join(d.value.to_csv() for d in at.dataframe))
+    assert "UTC" in _texts(at.caption)
+    assert {"submitted (UTC)", "at (UTC)"} <= {c for d in at.dataframe for c in d.value.columns}
     _open(at, "history")
     at.button(key="history_verify").click()
     _ok(at.run())
