@@ -56,7 +56,7 @@ ul.reading li.good{border-color:#1a7f37}ul.reading li.bad{border-color:#cf222e;b
 nav ol{columns:3;font-size:.9rem}
 .figure{margin:.6rem 0;break-inside:avoid}
 .grid{display:flex;flex-wrap:wrap;gap:0 20px}
-.records td{font-size:.72rem}.records tr.synthetic td{background:#fff4e5}
+.decisions td{white-space:pre-line}.records td{font-size:.72rem}.records tr.synthetic td{background:#fff4e5}
 @page{size:A4 landscape;margin:10mm}
 @media print{body{padding:0;max-width:none}nav{display:none}h2{break-after:avoid}h3{break-after:avoid}
 .figure{break-inside:avoid}tr{break-inside:avoid}pre{max-height:none;overflow:visible}}
@@ -123,6 +123,13 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], numeric: S
         "<tr>" + "".join(f'<td class="num">{esc(r.get(c))}</td>' if c in numeric else f"<td>{esc(r.get(c))}</td>"
                          for c in columns) + "</tr>" for r in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _waiver_lines(waivers: Any) -> str:
+    """A decision's waivers as 'gate: reason' lines (the decisions table keeps its line breaks)."""
+    if not isinstance(waivers, Sequence) or isinstance(waivers, str):
+        return fmt(waivers) if waivers else ""
+    return "\n".join(f"{w.get('gate')}: {w.get('reason')}" if isinstance(w, Mapping) else fmt(w) for w in waivers)
 
 
 def _short(value: Any, limit: int) -> Any:
@@ -508,7 +515,8 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
     reading.append(("info", f"{len(reviews)} review(s); state <strong>{esc(bundle.get('state'))}</strong>."))
     shown = [{**e, "payload": _short(fmt(e.get("payload")), 160), "hash": _short(e.get("hash"), 16)}
              for e in events[-MAX_AUDIT_ROWS:]]
-    decisions = [{**d, **{k: _short(d.get(k), 16) for k in ("evidence_sha256", "policy_sha256")}} for d in decisions]
+    decisions = [{**d, **{k: _short(d.get(k), 16) for k in ("evidence_sha256", "policy_sha256")},
+                  "waivers": _waiver_lines(d.get("waivers"))} for d in decisions]
     reviews_shown = [{**r, "synthetic_sha256": _short(r.get("synthetic_sha256"), 16)} for r in reviews]
     changes = bundle.get("changes_since_last_approval")
     if changes:
@@ -528,7 +536,7 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
     out.append(_section("signoff", "Sign-off trail", [
         _reading(reading),
         "<h3>Decisions</h3>" + _table(decisions, ["id", "kind", "signer", "at", "round", "comment", "waivers",
-                                                   "evidence_sha256", "evidence", "policy_sha256"]),
+                                                   "evidence_sha256", "evidence", "policy_sha256"], cls="decisions"),
         "<h3>Reviews</h3>" + _table(reviews_shown, ["id", "reviewer", "round", "status", "records_read", "synthetic_sha256",
                                               "submitted_at", "comment"]),
         "<h3>Record notes</h3>" + _table([{**n, "row_hash": _short(n.get("row_hash"), 16)}

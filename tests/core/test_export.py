@@ -273,3 +273,20 @@ def test_redaction_keeps_quoted_column_names():
     assert shown["gates"][0]["detail"] == "ROC-AUC predicting 'income': 0.8"
     assert shown["gates"][1]["detail"] == f"'workclass': real categories {REDACTED_CATEGORY} missing"
     assert redacted == 1
+
+
+def test_decision_waivers_read_as_gate_reason_lines(store):
+    # Exported HTML report: the decisions table showed waivers as raw JSON ([{"gate": ..., "reason": ...}]).
+    from core.store.decisions import record_decision
+
+    engine, gid = store
+    with session_scope(engine) as s:
+        record_decision(s, gid, kind="approved", signer="rita", comment="ok\nSigner confirmed the ten rules (1-10).",
+                        waivers=[{"gate": "exact_copies", "reason": f"demo {MALICIOUS}"},
+                                 {"gate": "column_shapes", "reason": "checked by hand"}],
+                        policy_toml="", evaluation_id=None, review_ids=[])
+    page = _html(store)
+    decisions = page[page.index("<h3>Decisions</h3>"):page.index("<h3>Reviews</h3>")]
+    assert "exact_copies: demo &lt;script&gt;alert(1)&lt;/script&gt;\ncolumn_shapes: checked by hand" in decisions
+    assert "&quot;gate&quot;" not in decisions and "&quot;reason&quot;" not in decisions
+    assert 'class="decisions"' in decisions and ".decisions td{white-space:pre-line}" in page  # one a line
