@@ -384,11 +384,15 @@ def export_panel(generation_id: int) -> None:
         st.info(f"Exports show the generation's evidence: {reason}", icon=":material/lock:")
         return
     may_include, why_not = write_permission("approver")
-    include = st.checkbox("Include real records (rows and category values of real data; an audited export)",
-                          value=False, key="gen_export_real", disabled=not may_include, help=why_not or None)
+    include = st.checkbox("Include real records (rows of the real data, and the real values quoted in gate details; "
+                          "an audited export)", value=False, key="gen_export_real", disabled=not may_include,
+                          help=why_not or None)
     include = include and may_include
+    # What is left out is what export_bundle redacts; the report's charts are shares of rows by category.
     st.caption("The export " + ("**includes** real records; the download is recorded in the audit log as yours."
-                                if include else "**excludes** real records (it says so, and counts what it left out)."))
+                                if include else "**excludes** real records (it says so, and counts what it left out). "
+                                "The HTML report's charts still name the real data's categories with their shares "
+                                "of rows; no real row is included."))
 
     def bundle() -> dict:
         with session_scope(store_engine()) as session:

@@ -231,3 +231,18 @@ def test_register_review_approve_and_four_eyes(store):
     with read_session(store) as s:
         newest = audit_events(s)[-1]
     assert newest["hash"] in codes and newest["prev_hash"] in codes
+
+
+def test_export_wording_says_what_a_report_without_real_records_holds(store):
+    # Generation: the box said real records include "category values of real data", but the report exported
+    # without them still names real categories in its charts (shares of rows, never a row).
+    _users(store, maker="approver")
+    at = _sign_in(_new_app(), "maker")
+    _open(at, "generation").button(key="gen_register").click()
+    _ok(at.run())
+    box = at.checkbox(key="gen_export_real")
+    assert "category values of real data" not in box.label
+    assert box.label.startswith("Include real records (rows of the real data")
+    shown = _texts(at.caption)
+    assert "**excludes** real records" in shown
+    assert "charts still name the real data's categories with their shares of rows; no real row is included" in shown
