@@ -354,12 +354,20 @@ def selected_row(selection: Any) -> int | None:
     return int(rows[0]) if rows else None
 
 
+# Fixed widths for the columns whose text varies (a wide action such as decision.changes_requested pushed an
+# auto-sized table past 1,440 px); longer text ends in an ellipsis and a selected row shows it whole.
+AUDIT_COLUMNS = {"actor": st.column_config.TextColumn("actor", width=100),
+                 "action": st.column_config.TextColumn("action", width=200),
+                 "entity": st.column_config.TextColumn("entity", width=120),
+                 "payload": st.column_config.TextColumn("payload", width=120)}
+
+
 def audit_table(events: list[dict], key: str, height: int | str = "auto") -> None:
     """The audit events as a table; selecting a row shows that event whole (time, hashes, payload)."""
     # The payload's start takes the width left at 1,440 px: the table never scrolls sideways.
     chosen = selected_row(st.dataframe(audit_frame(events), hide_index=True, width="stretch", key=key,
                                        height=height, on_select="rerun", selection_mode="single-row",
-                                       column_config={"payload": st.column_config.TextColumn("payload", width=250)}))
+                                       column_config=AUDIT_COLUMNS))
     if chosen is None:
         st.caption("Select a row to see its event whole: the full hashes and payload.")
         return
