@@ -205,6 +205,8 @@ def test_register_review_approve_and_four_eyes(store):
     assert "its own reason" in _texts(at.error)
     assert "approved" in _texts(at.markdown)
     _no_raw_times(_texts(at.info))  # "Decided: approved by alex at 2026-...T20:03:33.123456+00:00"
+    _no_raw_times(" ".join(_texts(kind) for kind in (at.markdown, at.caption, at.success, at.warning))
+                  + " ".join(d.value.to_csv() for d in at.dataframe))
 
     _open(at, "generation")
     assert "age 90 with a child's job" in " ".join(str(d.value.to_dict()) for d in at.dataframe)
