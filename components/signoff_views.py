@@ -43,6 +43,7 @@ PAGE_SIGNIN = "pages/signin.py"
 STATE_COLOURS = {"draft": "gray", "in_review": "blue", "approved": "green", "rejected": "red",
                  "changes_requested": "orange", "revoked": "violet"}
 TEN_RULES = signoff.TEN_RULES  # one home: core.review.signoff
+COMMENT_CLEAR_KEY = "_signoff_clear_comment"
 DECISIONS = {"approve": "Approve", "request changes": "Request changes", "reject": "Reject", "revoke": "Revoke"}
 
 
@@ -267,7 +268,7 @@ def generation_detail_view(generation_id: int) -> None:
     head[2].metric("Review round", str(detail.round))
     head[3].metric("Created by", s.created_by)
     st.caption(f"Dataset {plain(s.dataset_name)} (#{s.dataset_id}) · synthetic sha256 {s.synthetic_sha256} · "
-               f"manifest sha256 {detail.manifest_sha256} · registered {s.created_at}")
+               f"manifest sha256 {detail.manifest_sha256} · registered {short_time(s.created_at)} UTC")
     tabs = st.tabs(["Evaluation", "Records and notes", "Decisions", "Manifest", "Lineage", "Audit events",
                     "Changes since approval"])
     with tabs[0]:
@@ -297,7 +298,8 @@ def generation_detail_view(generation_id: int) -> None:
         if reviews:
             st.dataframe(pd.DataFrame([{"review": r["id"], "reviewer": r["reviewer"], "round": r["round"],
                                         "records read": r["records_read"], "notes": len(r["notes"]),
-                                        "submitted": r["submitted_at"], "comment": r["comment"]} for r in reviews]),
+                                        "submitted (UTC)": short_time(r["submitted_at"]), "comment": r["comment"]}
+                                       for r in reviews]),
                          hide_index=True, width="stretch", key="gen_reviews")
             notes = [{"reviewer": r["reviewer"], "synthetic row": n["row_id"], "flag": n["flag"], "note": n["note"],
                       "row hash": n["row_hash"], "record": json.dumps(n["row"], ensure_ascii=False) if n["row"] and
@@ -311,7 +313,7 @@ def generation_detail_view(generation_id: int) -> None:
         if not detail.decisions:
             st.info("No decision yet.")
         else:
-            st.dataframe(pd.DataFrame([{"decision": d["kind"], "signer": d["signer"], "at": d["at"],
+            st.dataframe(pd.DataFrame([{"decision": d["kind"], "signer": d["signer"], "at (UTC)": short_time(d["at"]),
                                         "round": d["round"], "comment": d["comment"],
                                         "waivers": "; ".join(f"{w['gate']}: {w['reason']}" for w in d["waivers"]),
                                         "evidence sha256": d["evidence_sha256"]} for d in detail.decisions]),
@@ -352,19 +354,27 @@ def selected_row(selection: Any) -> int | None:
     return int(rows[0]) if rows else None
 
 
+# Fixed widths for the columns whose text varies (a wide action such as decision.changes_requested pushed an
+# auto-sized table past 1,440 px); longer text ends in an ellipsis and a selected row shows it whole.
+AUDIT_COLUMNS = {"actor": st.column_config.TextColumn("actor", width=100),
+                 "action": st.column_config.TextColumn("action", width=200),
+                 "entity": st.column_config.TextColumn("entity", width=120),
+                 "payload": st.column_config.TextColumn("payload", width=120)}
+
+
 def audit_table(events: list[dict], key: str, height: int | str = "auto") -> None:
     """The audit events as a table; selecting a row shows that event whole (time, hashes, payload)."""
     # The payload's start takes the width left at 1,440 px: the table never scrolls sideways.
     chosen = selected_row(st.dataframe(audit_frame(events), hide_index=True, width="stretch", key=key,
                                        height=height, on_select="rerun", selection_mode="single-row",
-                                       column_config={"payload": st.column_config.TextColumn("payload", width=250)}))
+                                       column_config=AUDIT_COLUMNS))
     if chosen is None:
         st.caption("Select a row to see its event whole: the full hashes and payload.")
         return
     event = events[chosen]
     with st.container(border=True, key=f"{key}_details"):
         st.markdown(f"**Event {event['id']}**: {plain(event['action'])} by {plain(event['actor'])} at "
-                    f"{plain(event['at'])}")
+                    f"{plain(short_time(event['at']))} UTC")
         st.caption("Hash (sha256, covering the previous event's hash)")
         st.code(event["hash"], language=None)
         if event.get("prev_hash"):
@@ -382,11 +392,15 @@ def export_panel(generation_id: int) -> None:
         st.info(f"Exports show the generation's evidence: {reason}", icon=":material/lock:")
         return
     may_include, why_not = write_permission("approver")
-    include = st.checkbox("Include real records (rows and category values of real data; an audited export)",
-                          value=False, key="gen_export_real", disabled=not may_include, help=why_not or None)
+    include = st.checkbox("Include real records (rows of the real data, and the real values quoted in gate details; "
+                          "an audited export)", value=False, key="gen_export_real", disabled=not may_include,
+                          help=why_not or None)
     include = include and may_include
+    # What is left out is what export_bundle redacts; the report's charts are shares of rows by category.
     st.caption("The export " + ("**includes** real records; the download is recorded in the audit log as yours."
-                                if include else "**excludes** real records (it says so, and counts what it left out)."))
+                                if include else "**excludes** real records (it says so, and counts what it left out). "
+                                "The HTML report's charts still name the real data's categories with their shares "
+                                "of rows; no real row is included."))
 
     def bundle() -> dict:
         with session_scope(store_engine()) as session:
@@ -507,8 +521,8 @@ def signoff_panel(generation_id: int, review: Review) -> None:
     if state not in ("draft", "in_review", "changes_requested"):
         if detail.decisions:
             last = detail.decisions[-1]
-            st.info(f"Decided: {last['kind'].replace('_', ' ')} by {last['signer']} at {last['at']}; evidence sha256 "
-                    f"{last['evidence_sha256']}.", icon=":material/gavel:")
+            st.info(f"Decided: {last['kind'].replace('_', ' ')} by {last['signer']} at {short_time(last['at'])} UTC; "
+                    f"evidence sha256 {last['evidence_sha256']}.", icon=":material/gavel:")
         failed = []
     if failed:
         st.markdown("**Waivers for failed gates**")
@@ -570,9 +584,13 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
             ticked: list[bool]) -> None:
     st.markdown("**Decision**")
     options = ["revoke"] if state == "approved" else ["approve", "request changes", "reject"]
+    if st.session_state.pop(COMMENT_CLEAR_KEY, False):  # a signed decision's comment is not the next one's
+        for key in [k for k in st.session_state if str(k).startswith("signoff_comment")]:
+            del st.session_state[key]
     kind = st.radio("Decision", options, format_func=DECISIONS.get, horizontal=True, key="signoff_decision")
-    comment = st.text_area("Comment", key="signoff_comment", placeholder="why (required to reject, request changes "
-                                                                          "or revoke)")
+    # One box a decision kind: after approving, Revoke opens on an empty box, not the approval's comment.
+    comment = st.text_area("Comment", key=f"signoff_comment_{kind.replace(' ', '_')}",
+                           placeholder="why (required to reject, request changes or revoke)")
     allowed, reason = write_permission("approver")
     attested = [i for i, tick in enumerate(ticked, start=1) if tick]
     attestation = signoff.attestation_check(attested)
@@ -609,6 +627,7 @@ def _decide(generation_id: int, state: str, user: dict | None, policy: Policy, s
         st.session_state["_signoff_refused"] = f"Not signed: {plain(exc)}"
         st.rerun()
     st.session_state["_signoff_done"] = done
+    st.session_state[COMMENT_CLEAR_KEY] = True
     st.rerun()
 
 
@@ -645,7 +664,7 @@ def history_view() -> None:
         with st.container(border=True, key="history_generation_details"):
             st.markdown(f"**Generation #{picked.id}** ({plain(picked.state)}): {plain(picked.method)}, seed "
                         f"{picked.seed}, {picked.rows:,} rows of {plain(picked.dataset_name)}, created by "
-                        f"{plain(picked.created_by)} at {plain(picked.created_at)}")
+                        f"{plain(picked.created_by)} at {plain(short_time(picked.created_at))} UTC")
             st.caption("Synthetic table sha256")
             st.code(picked.synthetic_sha256, language=None)
     st.subheader(f"Audit log ({len(events)} events)")

@@ -172,6 +172,17 @@ def require_app_entry() -> None:
         st.switch_page("app.py")
 
 
+def page_settings(store_key: str, defaults: dict) -> dict:
+    """A page's settings that outlive the page (Streamlit forgets a widget's value once its page is left): the
+    stored values (defaults at first) put back under their widget keys before the widgets are drawn. The page
+    updates the returned dict with the values its widgets return."""
+    settings = st.session_state.setdefault(store_key, dict(defaults))
+    for key, value in settings.items():
+        if key not in st.session_state and value is not None:
+            st.session_state[key] = value
+    return settings
+
+
 # --- Opening one synthetic row on the Records page (from the Privacy page's near-copy pairs) ---------------
 OPEN_ROW_KEY = "records_open_row"
 

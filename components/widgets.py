@@ -12,6 +12,7 @@ import streamlit as st
 from components.cache import evaluation, prepared_inputs
 from components.state import Review, get_review
 from core.errors import ReviewError
+from core.store.common import short_time  # noqa: F401  (one home: pages and components import it from here)
 from core.data.io import PreparedInputs
 
 if TYPE_CHECKING:
@@ -30,20 +31,6 @@ SHORT_DIGEST = 12  # hex digits of a digest shown in a table that must fit the p
 def short_digest(digest: str | None) -> str:
     """The first SHORT_DIGEST hex digits of a digest and an ellipsis ('' for none)."""
     return f"{digest[:SHORT_DIGEST]}…" if digest else ""
-
-
-def short_time(value: object, seconds: bool = True) -> str:
-    """A time from the store (ISO text or datetime) as 'YYYY-MM-DD HH:MM:SS' (or to the minute), in its own zone
-    (UTC in the store); other text as it is."""
-    from datetime import datetime
-
-    if not value:
-        return ""
-    try:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def table_widget_key(prefix: str, frame: pd.DataFrame) -> str:

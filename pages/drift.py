@@ -19,7 +19,7 @@ from components.drift_views import (
 from components.analysis_cache import job_value
 from components.cache import prepared_inputs
 from components.loading import load_upload
-from components.state import get_review, require_app_entry
+from components.state import get_review, page_settings, require_app_entry
 from components.widgets import plain
 from core.demo.drift import PLANTED_SHIFT
 from core.errors import ReviewError
@@ -30,6 +30,8 @@ from core.review.drift_store import drift_sha256
 MAX_PLOTS = 12
 RECORDED_KEY = "drift_recorded"  # session: recommendations this session recorded, by generation and result hash
 RECORD_ERROR_KEY = "drift_record_error"
+DEMO_SETTINGS_KEY = "_drift_demo_settings"
+DEMO_SETTING_DEFAULTS = {"drift_demo_rows": 5_000, "drift_demo_seed": 1, "drift_plant_shift": False}
 
 require_app_entry()
 st.title("Drift")
@@ -65,11 +67,14 @@ with right:
     cur_choice = st.radio("New batch", ["Demo new batch", "Upload a new batch"], key="drift_current_source",
                           label_visibility="collapsed", horizontal=False)
     if cur_choice == "Demo new batch":
+        # The demo batch's settings outlive the page, as the Records page's sample settings do.
+        settings = page_settings(DEMO_SETTINGS_KEY, DEMO_SETTING_DEFAULTS)
         c1, c2 = st.columns(2)
-        rows = c1.number_input("Rows", min_value=100, max_value=50_000, value=5_000, step=1_000, key="drift_demo_rows")
-        seed = c2.number_input("Seed", min_value=0, max_value=10_000, value=1, step=1, key="drift_demo_seed")
+        rows = c1.number_input("Rows", min_value=100, max_value=50_000, step=1_000, key="drift_demo_rows")
+        seed = c2.number_input("Seed", min_value=0, max_value=10_000, step=1, key="drift_demo_seed")
         shift = st.toggle("Plant a shift in the new batch", key="drift_plant_shift",
                           help=f"Changes the batch on purpose: {PLANTED_SHIFT}.")
+        settings.update({"drift_demo_rows": rows, "drift_demo_seed": seed, "drift_plant_shift": shift})
         current = demo_batch(int(rows), int(seed), bool(shift))
         st.caption("Census income rows the demo never used" + (f"; planted shift: {PLANTED_SHIFT}." if shift else "."))
     else:

@@ -9,7 +9,7 @@ from components.cache import (MAX_DISTANCE_ROWS, nearest_real, quick_suspicion, 
                               sample_overview)
 from components.records_view import record_comparison_cells, sample_hashes
 from components.state import (FLAG_REASONS, close_synthetic_row, opened_synthetic_row, record_flags, records_read,
-                              require_app_entry)
+                              page_settings, require_app_entry)
 from components.store_access import PAGE_SIGNIN, write_permission
 from components.widgets import plain, review_or_stop, style_comparison, text_frame
 from core.policy import parse_policy
@@ -35,10 +35,7 @@ st.caption("Read records by hand: a reproducible sample of synthetic records, ea
 # shown is a server-side cursor: a click moves it by one whatever the browser's copy of a widget says.
 SETTINGS_KEY, CURSOR_KEY = "_records_settings", "_records_cursor"
 SETTING_DEFAULTS = {"records_method": "random", "records_stratify": None, "records_size": 200, "records_seed": 0}
-settings = st.session_state.setdefault(SETTINGS_KEY, dict(SETTING_DEFAULTS))
-for key, value in settings.items():
-    if key not in st.session_state and value is not None:
-        st.session_state[key] = value
+settings = page_settings(SETTINGS_KEY, SETTING_DEFAULTS)
 
 
 def _settings_changed() -> None:

@@ -22,6 +22,7 @@ from plotly.offline import get_plotlyjs
 
 from core.checks.fidelity import joint_distribution, marginal_distribution
 from core.gates import REGISTRY, rule_text
+from core.store.common import short_time
 from core.review import report_figures as figures
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ ul.reading li.good{border-color:#1a7f37}ul.reading li.bad{border-color:#cf222e;b
 nav ol{columns:3;font-size:.9rem}
 .figure{margin:.6rem 0;break-inside:avoid}
 .grid{display:flex;flex-wrap:wrap;gap:0 20px}
-.records td{font-size:.72rem}.records tr.synthetic td{background:#fff4e5}
+.decisions td{white-space:pre-line}.records td{font-size:.72rem}.records tr.synthetic td{background:#fff4e5}
 @page{size:A4 landscape;margin:10mm}
 @media print{body{padding:0;max-width:none}nav{display:none}h2{break-after:avoid}h3{break-after:avoid}
 .figure{break-inside:avoid}tr{break-inside:avoid}pre{max-height:none;overflow:visible}}
@@ -123,6 +124,13 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], numeric: S
         "<tr>" + "".join(f'<td class="num">{esc(r.get(c))}</td>' if c in numeric else f"<td>{esc(r.get(c))}</td>"
                          for c in columns) + "</tr>" for r in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _waiver_lines(waivers: Any) -> str:
+    """A decision's waivers as 'gate: reason' lines (the decisions table keeps its line breaks)."""
+    if not isinstance(waivers, Sequence) or isinstance(waivers, str):
+        return fmt(waivers) if waivers else ""
+    return "\n".join(f"{w.get('gate')}: {w.get('reason')}" if isinstance(w, Mapping) else fmt(w) for w in waivers)
 
 
 def _short(value: Any, limit: int) -> Any:
@@ -477,7 +485,8 @@ def _notes_rows(reviews: Sequence[Mapping[str, Any]], include_real: bool) -> lis
 def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
     generation = bundle.get("generation") or {}
     out = []
-    summary = [{"field": k, "value": v} for k, v in generation.items()]
+    summary = [{"field": k, "value": f"{short_time(v)} UTC" if k == "created_at" and v else v}
+               for k, v in generation.items()]
     summary += [{"field": "manifest_sha256", "value": bundle.get("manifest_sha256")},
                 {"field": "lineage (parent first)", "value": bundle.get("lineage")}]
     dataset, holdout = bundle.get("dataset") or {}, bundle.get("holdout") or {}
@@ -490,8 +499,8 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
         "<h3>Manifest</h3><pre>" + html.escape(json.dumps(round_tree(bundle.get("manifest")), indent=2,
                                                           sort_keys=True, ensure_ascii=False, default=str)) + "</pre>"]))
     reviews = list(bundle.get("reviews") or [])
-    decisions = [{**d, "evidence": "matches" if d.get("evidence_matches") else "DOES NOT MATCH"}
-                 for d in bundle.get("decisions") or []]
+    decisions = [{**d, "evidence": "matches" if d.get("evidence_matches") else "DOES NOT MATCH",
+                  "at (UTC)": short_time(d.get("at"))} for d in bundle.get("decisions") or []]
     chain = bundle.get("audit_chain") or {}
     events = list(bundle.get("audit_events") or [])
     head = events[-1] if events else None
@@ -502,14 +511,16 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
         last = decisions[-1]
         reading.append(("good" if last.get("evidence_matches") else "bad",
                         f"Latest decision: <strong>{esc(last.get('kind'))}</strong> by {esc(last.get('signer'))} at "
-                        f"{esc(last.get('at'))}; its evidence hash {esc(last.get('evidence'))} the stored evidence."))
+                        f"{esc(last.get('at (UTC)'))} UTC; its evidence hash {esc(last.get('evidence'))} the stored evidence."))
     else:
         reading.append(("info", "No decision recorded yet."))
     reading.append(("info", f"{len(reviews)} review(s); state <strong>{esc(bundle.get('state'))}</strong>."))
-    shown = [{**e, "payload": _short(fmt(e.get("payload")), 160), "hash": _short(e.get("hash"), 16)}
-             for e in events[-MAX_AUDIT_ROWS:]]
-    decisions = [{**d, **{k: _short(d.get(k), 16) for k in ("evidence_sha256", "policy_sha256")}} for d in decisions]
-    reviews_shown = [{**r, "synthetic_sha256": _short(r.get("synthetic_sha256"), 16)} for r in reviews]
+    shown = [{**e, "payload": _short(fmt(e.get("payload")), 160), "hash": _short(e.get("hash"), 16),
+              "at (UTC)": short_time(e.get("at"))} for e in events[-MAX_AUDIT_ROWS:]]
+    decisions = [{**d, **{k: _short(d.get(k), 16) for k in ("evidence_sha256", "policy_sha256")},
+                  "waivers": _waiver_lines(d.get("waivers"))} for d in decisions]
+    reviews_shown = [{**r, "synthetic_sha256": _short(r.get("synthetic_sha256"), 16),
+                      "submitted (UTC)": short_time(r.get("submitted_at"))} for r in reviews]
     changes = bundle.get("changes_since_last_approval")
     if changes:
         body = [_reading([("info", esc(changes.get("summary")))])]
@@ -527,15 +538,15 @@ def _trail_sections(bundle: Mapping[str, Any], include_real: bool) -> list[str]:
         out.append(_section("changes", "What changed since the last approval", body))
     out.append(_section("signoff", "Sign-off trail", [
         _reading(reading),
-        "<h3>Decisions</h3>" + _table(decisions, ["id", "kind", "signer", "at", "round", "comment", "waivers",
-                                                   "evidence_sha256", "evidence", "policy_sha256"]),
+        "<h3>Decisions</h3>" + _table(decisions, ["id", "kind", "signer", "at (UTC)", "round", "comment", "waivers",
+                                                   "evidence_sha256", "evidence", "policy_sha256"], cls="decisions"),
         "<h3>Reviews</h3>" + _table(reviews_shown, ["id", "reviewer", "round", "status", "records_read", "synthetic_sha256",
-                                              "submitted_at", "comment"]),
+                                              "submitted (UTC)", "comment"]),
         "<h3>Record notes</h3>" + _table([{**n, "row_hash": _short(n.get("row_hash"), 16)}
                                           for n in _notes_rows(reviews, include_real)],
                                          ["review", "reviewer", "row_id", "source", "flag", "note", "row_hash", "row"]),
         f"<h3>Audit log (last {len(shown)} of {len(events)} events)</h3>"
-        + _table(shown, ["id", "at", "actor", "action", "entity", "entity_id", "payload", "hash"])
+        + _table(shown, ["id", "at (UTC)", "actor", "action", "entity", "entity_id", "payload", "hash"])
         + '<p class="meta">Hashes shortened to 16 characters and payloads to 160; the JSON bundle holds them in '
           "full.</p>"]))
     return out

@@ -78,11 +78,16 @@ def attestation_check(attested_rules: Optional[Sequence[int]]) -> "RuleCheck":
     missing = [r for r in ALL_RULES if r not in given]
     unknown = sorted(given - set(ALL_RULES))
     if unknown:
-        return RuleCheck("attestation", False, f"rule number(s) {unknown} do not exist; the rules are 1-10")
+        return RuleCheck("attestation", False, f"rule number(s) {_listed(unknown)} do not exist; the rules are 1-10")
     if missing:
         return RuleCheck("attestation", False, f"{len(ALL_RULES) - len(missing)} of {len(ALL_RULES)} rules confirmed; "
-                                               f"not confirmed: {missing}")
+                                               f"not confirmed: {_listed(missing)}")
     return RuleCheck("attestation", True, f"signer confirmed all {len(ALL_RULES)} rules")
+
+
+def _listed(items: Sequence[Any]) -> str:
+    """Items as readable text for a rule's message ("1, 2, 3"), never a Python list's repr."""
+    return ", ".join(str(i) for i in items)
 
 
 def counted_reviews(session: Session, generation_id: int) -> list:
@@ -148,8 +153,9 @@ def approval_checklist(
     reviewers = sorted({r.reviewer for r in reviews})
     own = " (the creator's own review is not counted)" if len(everyone) > len(reviews) else ""
     checks.append(RuleCheck("required_reviewers", len(reviewers) >= policy.required_reviewers,
-                            f"{len(reviewers)} distinct reviewer(s) other than the creator submitted {reviewers}"
-                            f"{own}; policy asks for {policy.required_reviewers}"))
+                            f"{len(reviewers)} distinct reviewer(s) other than the creator submitted"
+                            f"{': ' + _listed(reviewers) if reviewers else ''}{own}; "
+                            f"policy asks for {policy.required_reviewers}"))
     read = sum(r.records_read for r in reviews)
     checks.append(RuleCheck("min_records_read", read >= policy.min_records_read,
                             f"{read} records read in submitted reviews{own}; policy asks for {policy.min_records_read}"))
@@ -269,6 +275,10 @@ def _other_decision(session: Session, generation_id: int, signer: str, comment: 
                                       f"{', '.join(allowed_states)}")
     if not comment or not comment.strip():
         raise SignoffRefused("comment", f"{kind} needs a comment saying why")
+    if kind == "revoked":  # a comment left over from the approval is not a reason to revoke it
+        approval = _last_decision_comment(session, generation_id, "approved")
+        if approval and _bare_comment(comment) == approval:
+            raise SignoffRefused("comment", f"revoked needs its own reason; '{approval}' is the approval's comment")
     evaluation_id, review_ids = _decision_basis(session, generation_id)
     return record_decision(session, generation_id, kind=kind, signer=signer, comment=comment.strip(), waivers=[],
                            policy_toml=policy.text, evaluation_id=evaluation_id, review_ids=review_ids)
@@ -291,8 +301,21 @@ def request_changes(
 def revoke(
     session: Session, generation_id: int, signer: str, comment: str, policy: Optional[Policy] = None
 ) -> Decision:
-    """Revoke an approval (only an approved generation); needs approver role and a comment."""
+    """Revoke an approval (only an approved generation); needs approver role and a comment of its own (not the
+    approval's comment again)."""
     return _other_decision(session, generation_id, signer, comment, policy, "revoked", ("approved",))
+
+
+def _bare_comment(comment: str | None) -> str:
+    """A decision comment without the attestation line approve() adds, whitespace-trimmed."""
+    return (comment or "").replace(ATTESTATION_TEXT, "").strip()
+
+
+def _last_decision_comment(session: Session, generation_id: int, kind: str) -> str:
+    """The bare comment of the generation's latest decision of `kind` ('' when there is none)."""
+    last = session.execute(select(Decision).where(Decision.generation_id == generation_id, Decision.kind == kind)
+                           .order_by(Decision.id.desc()).limit(1)).scalar_one_or_none()
+    return _bare_comment(last.comment) if last is not None else ""
 
 
 def gate_check(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,6 +35,18 @@ def check_int(value: Any, what: str, minimum: int | None = 0) -> int:
     if minimum is not None and value < minimum:
         raise InputError(f"{what} must be >= {minimum}, got {value}")
     return value
+
+
+def short_time(value: Any, seconds: bool = True) -> str:
+    """A time from the store (ISO text or datetime) as 'YYYY-MM-DD HH:MM:SS' (or to the minute), in its own zone
+    (UTC in the store); other text as it is."""
+    if not value:
+        return ""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def iso(value: Any) -> Any:

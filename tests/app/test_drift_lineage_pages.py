@@ -75,6 +75,15 @@ def test_drift_page_clean_batch_keeps_and_planted_shift_regenerates(store):
         assert f"- **{column}**: {reasons}" in bullets, column
     # the demo review's synthetic table is not registered: the page says how to keep the recommendation
     assert "not a registered generation" in _text(at)
+    # The demo batch's settings outlive the page: left for Data and back, the shift was forgotten.
+    at.number_input(key="drift_demo_seed").set_value(2)
+    _ok(at.run())
+    at.switch_page("pages/data.py")
+    _ok(at.run())
+    at.switch_page("pages/drift.py")
+    _ok(at.run())
+    assert at.toggle(key="drift_plant_shift").value is True
+    assert at.number_input(key="drift_demo_seed").value == 2
 
 
 def test_drift_page_bad_policy_is_an_error_message_not_a_traceback(store):

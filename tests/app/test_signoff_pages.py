@@ -4,6 +4,7 @@ Each test gets its own SQLite store through $DATABASE_URL; the cached engine and
 """
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -132,6 +133,17 @@ def test_viewer_cannot_write(store):
     assert "needs 'approver'" in _texts(at.caption)
 
 
+def _no_raw_times(text: str) -> None:
+    """No ISO time with its 'T' or microseconds in what the page shows (components.widgets.short_time's format)."""
+    raw = re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}:\d{2}\.\d", text)
+    assert raw is None, text[max(0, raw.start() - 80):raw.end() + 40]
+
+
+def _comment_box(at: AppTest):
+    """The Sign-off page's decision comment box."""
+    return next(box for box in at.text_area if box.label == "Comment")
+
+
 def _tick_and_waive(at: AppTest) -> None:
     for i in range(1, 11):
         at.checkbox(key=f"signoff_rule_{i}").check()
@@ -175,6 +187,7 @@ def test_register_review_approve_and_four_eyes(store):
     _tick_and_waive(at)
     _ok(at.run())
     assert not at.button(key="signoff_sign").disabled
+    _comment_box(at).input("approve for scale-up")
     at.button(key="signoff_sign").click()
     _ok(at.run())
     assert not at.error, _texts(at.error)
@@ -182,9 +195,25 @@ def test_register_review_approve_and_four_eyes(store):
     assert "approved" in _texts(at.markdown)  # the state badge
     with read_session(store) as s:
         assert verify_chain(s).ok
+    # Revoke, now the only decision, opens on an empty comment: the approval's comment is not its reason
+    # (it kept "approve for scale-up", so one more click revoked the approval with the approval's comment).
+    assert at.radio(key="signoff_decision").value == "revoke"
+    assert _comment_box(at).value == ""
+    _comment_box(at).input("approve for scale-up")
+    at.button(key="signoff_sign").click()
+    _ok(at.run())
+    assert "its own reason" in _texts(at.error)
+    assert "approved" in _texts(at.markdown)
+    _no_raw_times(_texts(at.info))  # "Decided: approved by alex at 2026-...T20:03:33.123456+00:00"
+    _no_raw_times(" ".join(_texts(kind) for kind in (at.markdown, at.caption, at.success, at.warning))
+                  + " ".join(d.value.to_csv() for d in at.dataframe))
 
     _open(at, "generation")
     assert "age 90 with a child's job" in " ".join(str(d.value.to_dict()) for d in at.dataframe)
+    # times to the second, in UTC, as on History: the registered caption, the reviews' and decisions' tables
+    _no_raw_times(_texts(at.caption) + " ".join(d.value.to_csv() for d in at.dataframe))
+    assert "UTC" in _texts(at.caption)
+    assert {"submitted (UTC)", "at (UTC)"} <= {c for d in at.dataframe for c in d.value.columns}
     _open(at, "history")
     at.button(key="history_verify").click()
     _ok(at.run())
@@ -204,3 +233,18 @@ def test_register_review_approve_and_four_eyes(store):
     with read_session(store) as s:
         newest = audit_events(s)[-1]
     assert newest["hash"] in codes and newest["prev_hash"] in codes
+
+
+def test_export_wording_says_what_a_report_without_real_records_holds(store):
+    # Generation: the box said real records include "category values of real data", but the report exported
+    # without them still names real categories in its charts (shares of rows, never a row).
+    _users(store, maker="approver")
+    at = _sign_in(_new_app(), "maker")
+    _open(at, "generation").button(key="gen_register").click()
+    _ok(at.run())
+    box = at.checkbox(key="gen_export_real")
+    assert "category values of real data" not in box.label
+    assert box.label.startswith("Include real records (rows of the real data")
+    shown = _texts(at.caption)
+    assert "**excludes** real records" in shown
+    assert "charts still name the real data's categories with their shares of rows; no real row is included" in shown

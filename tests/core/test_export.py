@@ -273,3 +273,41 @@ def test_redaction_keeps_quoted_column_names():
     assert shown["gates"][0]["detail"] == "ROC-AUC predicting 'income': 0.8"
     assert shown["gates"][1]["detail"] == f"'workclass': real categories {REDACTED_CATEGORY} missing"
     assert redacted == 1
+
+
+def test_decision_waivers_read_as_gate_reason_lines(store):
+    # Exported HTML report: the decisions table showed waivers as raw JSON ([{"gate": ..., "reason": ...}]).
+    from core.store.decisions import record_decision
+
+    engine, gid = store
+    with session_scope(engine) as s:
+        record_decision(s, gid, kind="approved", signer="rita", comment="ok\nSigner confirmed the ten rules (1-10).",
+                        waivers=[{"gate": "exact_copies", "reason": f"demo {MALICIOUS}"},
+                                 {"gate": "column_shapes", "reason": "checked by hand"}],
+                        policy_toml="", evaluation_id=None, review_ids=[])
+    page = _html(store)
+    decisions = page[page.index("<h3>Decisions</h3>"):page.index("<h3>Reviews</h3>")]
+    assert "exact_copies: demo &lt;script&gt;alert(1)&lt;/script&gt;\ncolumn_shapes: checked by hand" in decisions
+    assert "&quot;gate&quot;" not in decisions and "&quot;reason&quot;" not in decisions
+    assert 'class="decisions"' in decisions and ".decisions td{white-space:pre-line}" in page  # one a line
+
+
+def test_report_times_to_the_second_in_utc(store):
+    # Exported HTML report: decisions, reviews and audit events showed raw ISO times with microseconds.
+    import re
+
+    from core.store.decisions import record_decision
+
+    engine, gid = store
+    with session_scope(engine) as s:
+        record_decision(s, gid, kind="approved", signer="rita", comment="ok", waivers=[], policy_toml="",
+                        evaluation_id=None, review_ids=[])
+    page = _html(store)
+    start = page.index('id="signoff"')
+    trail = page[start:page.index("</section>", start)]
+    assert re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}:\d{2}\.\d", trail) is None
+    assert re.search(r"Latest decision: .* at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", trail)
+    assert "<th>at (UTC)</th>" in trail and "<th>submitted (UTC)</th>" in trail
+    start = page.index('id="generation"')
+    summary = page[start:page.index("</table>", start)]
+    assert "created_at" in summary and re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", summary) is None

@@ -122,6 +122,15 @@ def test_register_review_refuse_creator_approve_and_verify(browser, signoff_url)
         assert_no_error(page, "sign-off")
         _shot(page, "9-signoff")
 
+        # alex exports with real records: the audit log's widest action (export.include_real_records) pushed the
+        # auto-sized History audit table past the page.
+        go(page, signoff_url, "Generation")
+        page.get_by_text("Include real records").click()
+        wait_idle(page)
+        with page.expect_download():
+            page.get_by_role("button", name="Download evidence bundle (JSON)").click()
+        wait_idle(page)
+
         go(page, signoff_url, "History")
         page.get_by_role("button", name="Verify chain").click()
         wait_idle(page)

@@ -119,7 +119,9 @@ def test_refused_synthetic_file_changed(world, policy):
 def test_refused_too_few_reviewers(world, policy):
     two = parse_policy("[review]\nmin_records_read = 100\nrequired_reviewers = 2\n", "two reviewers")
     world.review(world.reviewer, records_read=300)
-    _refused(world, two, "required_reviewers", "1 distinct reviewer(s) other than the creator submitted")
+    # names as text, not a Python list ("submitted ['reviewer-...']" on the Sign-off checklist)
+    _refused(world, two, "required_reviewers",
+             f"1 distinct reviewer(s) other than the creator submitted: {world.reviewer}; policy asks for 2")
     world.review(world.reviewer2, records_read=10)
     _approve(world, two)
 
@@ -234,10 +236,11 @@ def test_creator_review_never_counts_toward_reviewers_or_records(world, policy):
 
 def test_approval_refused_without_all_ten_rules_attested(world, policy):
     world.review(world.reviewer, records_read=250)
-    _refused(world, policy, "attestation", "9 of 10 rules confirmed; not confirmed: [6]",
+    _refused(world, policy, "attestation", "9 of 10 rules confirmed; not confirmed: 6",
              attested=[1, 2, 3, 4, 5, 7, 8, 9, 10])
-    _refused(world, policy, "attestation", "0 of 10", attested=None)
-    _refused(world, policy, "attestation", "do not exist", attested=list(ALL_RULES) + [11])
+    _refused(world, policy, "attestation", "0 of 10 rules confirmed; not confirmed: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+             attested=None)
+    _refused(world, policy, "attestation", "rule number(s) 11 do not exist", attested=list(ALL_RULES) + [11])
     _approve(world, policy)
     with read_session(world.engine) as s:
         assert "Signer confirmed the ten rules" in generation_detail(s, world.generation_id).decisions[-1]["comment"]
@@ -256,3 +259,20 @@ def test_review_work_counts_distinct_records_and_checks_the_flag_vocabulary(worl
     with session_scope(world.engine) as s, pytest.raises(UsageError, match="flag 'ugly'"):
         save_review_work(s, world.generation_id, world.reviewer2, read_positions=[1],
                          flags={1: {"reason": "ugly"}}, rows={1: {"age": "1"}})
+
+
+def test_a_revoke_needs_its_own_reason_not_the_approvals_comment(world, policy):
+    # Sign-off page: after approving, the comment box kept "looks right" and one more click revoked the
+    # approval with the approval's own comment as its reason.
+    world.review(world.reviewer, records_read=250)
+    _approve(world, policy)
+    for reused in ("looks right", "  looks right\n", "looks right\nSigner confirmed the ten rules (1-10)."):
+        with session_scope(world.engine) as s, pytest.raises(SignoffRefused) as info:
+            revoke(s, world.generation_id, world.approver, reused, policy)
+        assert info.value.rule == "comment" and "its own reason" in info.value.message
+    with read_session(world.engine) as s:
+        assert generation_state(s, world.generation_id) == "approved"
+    with session_scope(world.engine) as s:
+        revoke(s, world.generation_id, world.approver, "source consent withdrawn", policy)
+    with read_session(world.engine) as s:
+        assert generation_state(s, world.generation_id) == "revoked"
