@@ -39,11 +39,20 @@ def app():
     return at
 
 
-def _open_page(at, name: str):
-    at.switch_page(f"pages/{name}.py")
-    at.run()
+def _ok(at):
+    """The AppTest after checking its run raised nothing."""
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def _open_page(at, name: str):
+    at.switch_page(f"pages/{name}.py")
+    return _ok(at.run())
+
+
+def _joined_text(elements) -> str:
+    """Every element's value as one string, for "is this said on the page" checks."""
+    return " ".join(str(e.value) for e in elements)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.review import auth
 from core.store import audit_events, read_session, session_scope, verify_chain
 
-from tests.app.conftest import APP, TIMEOUT, _click
+from tests.app.conftest import APP, TIMEOUT, _click, _joined_text as _texts, _ok, _open_page as _open
 
 PASSWORD = "password123"
 POLICY = "[review]\nmin_records_read = 1\nrequired_reviewers = 1\nallow_waivers = true\n"
@@ -32,20 +32,6 @@ def _users(url: str, **roles: str) -> None:
     with session_scope(url) as s:
         for name, role in roles.items():
             auth.create_user(s, name, PASSWORD, role)
-
-
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _open(at: AppTest, name: str) -> AppTest:
-    at.switch_page(f"pages/{name}.py")
-    return _ok(at.run())
-
-
-def _texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def _new_app() -> AppTest:

@@ -10,23 +10,9 @@ from streamlit.testing.v1 import AppTest
 from core.review import auth
 from core.store import session_scope
 
-from tests.app.conftest import APP, TIMEOUT
+from tests.app.conftest import APP, TIMEOUT, _joined_text as _texts, _ok, _open_page as _open
 
 PASSWORD = "password123"
-
-
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _open(at: AppTest, name: str) -> AppTest:
-    at.switch_page(f"pages/{name}.py")
-    return _ok(at.run())
-
-
-def _texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def _signed_in(url: str, name: str, role: str) -> AppTest:
