@@ -535,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     caught: dict[tuple[str, str], list[int]] = {}  # (gate, size band) -> [caught, planted]
     cpu = {"controls": 0.0, **{f: 0.0 for f in families}}
     controls = 0
+    alarmed: list[str] = []  # which clean control each false alarm came from, and the gate's detail
+    missed: list[str] = []  # which planted defect passed its gate
     load_before = os.getloadavg()
     started, cpu_started = time.perf_counter(), time.process_time()
     for table in args.tables.split(","):
@@ -557,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                         if name in result:
                             judged[name] += 1
                             alarms[name] += not result[name].passed
+                            if not result[name].passed:
+                                alarmed.append(f"{name}: {table}, seed {seed}, {size} rows: {result[name].detail}")
                 if seed < defect_seeds:
                     for name in gates:
                         clock = time.process_time()
@@ -567,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
                         tally = caught.setdefault((name, band(size)), [0, 0])
                         tally[0] += not gate.passed
                         tally[1] += 1
+                        if gate.passed:
+                            missed.append(f"{name}: {table}, seed {seed}, {size} rows: {gate.detail}")
         print(f"# {table} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     rate = policy.calibration("false_alarm_rate")
     print(f"Clean controls: {controls} ({args.tables}; {args.sizes or 'four sizes from 300 rows to full'}; "
@@ -581,13 +587,15 @@ def main(argv: list[str] | None = None) -> int:
             hit, total = caught.get((name, where), [0, 0])
             cells.append(f"{hit}/{total} ({hit / total:.0%})" if total else "n/a")
         fa = f"{alarms[name]}/{judged[name]} ({alarms[name] / max(judged[name], 1):.1%})" if judged[name] else "n/a"
-        what = DEFECTS[name].__doc__.split(": ", 1)[1].split("\n\n")[0].replace("\n", " ").rstrip(".")
+        what = " ".join(DEFECTS[name].__doc__.split(": ", 1)[1].split()).split(". ")[0].rstrip(".")
         print(f"| {name} | {fa} | {what} | " + " | ".join(cells) + " |")
     load_after = os.getloadavg()
     print(f"\n{time.perf_counter() - started:.0f} s wall, {time.process_time() - cpu_started:.0f} s CPU "
           f"(clean controls {cpu['controls']:.0f} s; planted defects: "
           + ", ".join(f"{f} {cpu[f]:.0f} s" for f in families) +
           f"); load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end")
+    for title, lines in (("False alarms", alarmed), ("Planted defects that passed", missed)):
+        print(f"\n{title} ({len(lines)}):" + "".join(f"\n- {line[:400]}" for line in lines))
     return 0
 
 

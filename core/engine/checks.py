@@ -108,7 +108,7 @@ def _shape_null(profile: ColumnProfile, index: int, pool: list[str], settings: N
     sizes = (n, m, int((counts > 0).sum()))
     if counts.sum() < settings.min_real_rows or n == 0 or m == 0:
         return None, sizes
-    return nulls.tv_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes
+    return nulls.cell_tv_null(counts, n, m, settings.resamples, settings.rng(0, index)), sizes  # as fidelity's
 
 
 def _grid(points: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -397,7 +397,8 @@ def _pair_trend(roles, pool, a, b, index, pearson, spearman, rows, settings, mem
     pooled = sum(counts[r] for r in pool)
     trend.sizes = (int(counts["real"].sum()), int(counts["synthetic"].sum()), int((pooled > 0).sum()))
     if pooled.sum() >= settings.min_real_rows:
-        trend.null = nulls.tv_null(pooled, trend.sizes[0], trend.sizes[1], settings.resamples, settings.rng(1, index))
+        trend.null = nulls.cell_tv_null(pooled, trend.sizes[0], trend.sizes[1], settings.resamples,
+                                        settings.rng(1, index))  # as fidelity's
     return trend
 
 

@@ -139,7 +139,7 @@ def _old_frequency_codes(frames: dict, name: str, max_categories: int) -> dict[s
     real = codes[: len(frames["real"])]
     frequency = np.bincount(real[real >= 0], minlength=len(uniques))
     order = np.argsort(-frequency, kind="stable")
-    top = order[: min(max_categories - 1, int(np.count_nonzero(frequency)))]
+    top = order[: min(max_categories - 1, int(np.count_nonzero(frequency >= 2)))]  # levels seen once share a code
     lookup = np.full(len(uniques) + 1, float(len(top)))
     lookup[top] = np.arange(len(top), dtype=float)
     lookup[-1] = np.nan

@@ -104,12 +104,16 @@ def feature_matrix(frames: dict[str, pd.DataFrame], metadata: dict[str, str], en
 
 def _frequency_codes(column: EncodedColumn, roles: list[str]) -> dict[str, np.ndarray]:
     """One discrete column of every table as float codes: the `MAX_CATEGORIES - 1` most frequent real levels
-    numbered by real frequency (ties in order of first appearance), every other level one more code, NaN
-    where missing. Read from the shared encoding's codes (levels in order of first appearance)."""
+    seen at least twice, numbered by real frequency (ties in order of first appearance), every other level
+    one more code, NaN where missing. Read from the shared encoding's codes (levels in order of first
+    appearance)."""
     missing = column.missing_code
     frequency = np.bincount(column.codes["real"], minlength=column.levels)[:missing]
     order = np.argsort(-frequency, kind="stable")
-    top = order[: min(MAX_CATEGORIES - 1, int(np.count_nonzero(frequency)))]
+    # A level the real table holds once names a row, not a category: given a code of its own it tells every
+    # real row from a fresh sample's (airport names: AUC 0.69 on clean samples), which the real-vs-real null,
+    # drawn from the pooled real rows, cannot show. It shares the code of the levels the real table lacks.
+    top = order[: min(MAX_CATEGORIES - 1, int(np.count_nonzero(frequency >= 2)))]
     lookup = np.full(column.levels, float(len(top)))  # levels outside the top share one code
     lookup[top] = np.arange(len(top), dtype=float)
     lookup[missing] = np.nan
