@@ -148,7 +148,8 @@ def tv_complement_counts(p: np.ndarray, q: np.ndarray) -> tuple[float, int, floa
     p, q = p / p.sum(), q / q.sum()
     diff = np.abs(p - q)
     worst = int(np.argmax(diff))
-    return 1.0 - 0.5 * float(diff.sum()), worst, float(p[worst]), float(q[worst])
+    # Disjoint supports sum to 2 only up to rounding: an unclipped -2e-16 failed a floor of exactly 0.
+    return max(0.0, 1.0 - 0.5 * float(diff.sum())), worst, float(p[worst]), float(q[worst])
 
 
 def column_shape(column: EncodedColumn, other: str = "synthetic") -> ColumnShape:
@@ -182,7 +183,8 @@ def joint_counts(a: EncodedColumn, b: EncodedColumn, role: str) -> np.ndarray:
 
 def contingency_similarity(real_counts: np.ndarray, synthetic_counts: np.ndarray) -> float:
     """1 - total variation distance of two joint tables of counts (sdmetrics' ContingencySimilarity)."""
-    return 1.0 - 0.5 * float(np.abs(real_counts / real_counts.sum() - synthetic_counts / synthetic_counts.sum()).sum())
+    distance = 0.5 * float(np.abs(real_counts / real_counts.sum() - synthetic_counts / synthetic_counts.sum()).sum())
+    return max(0.0, 1.0 - distance)  # rounding past 1 on disjoint tables (see tv_complement_counts)
 
 
 def pearson_matrix(columns: list[EncodedColumn], role: str, method: str = "pearson") -> pd.DataFrame:

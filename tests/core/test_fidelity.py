@@ -9,7 +9,8 @@ from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity
 from sdmetrics.single_column import KSComplement, TVComplement
 
 from core.stats.association import correlation_ratio, cramers_v
-from core.checks.fidelity import association_matrices, evaluate_fidelity, joint_distribution, marginal_distribution
+from core.checks.fidelity import (association_matrices, contingency_similarity, evaluate_fidelity, joint_distribution,
+                                  marginal_distribution, tv_complement_counts)
 from core.data.metadata import coerce_to_metadata, detect_metadata
 from tests.conftest import three_way_split
 
@@ -224,3 +225,12 @@ def test_constant_huge_and_signed_zero_columns_score_without_crashing(rows):
     shapes = {c.column: c.score for c in evaluation.fidelity.column_shapes}
     assert shapes["zero"] == 1.0  # -0.0 and 0.0 are one value
     assert shapes["date"] == shapes["big"] == shapes["huge"] == 1.0
+
+
+def test_disjoint_categories_score_exactly_zero_not_below():
+    # Ten categories each side, none shared: the shares' absolute differences sum to 2 plus a rounding residue,
+    # and an unclipped -2.2e-16 failed planes' sparse `speed` against an analytic floor of exactly 0.
+    p, q = np.array([1.0] * 2 + [0.0] * 10), np.array([0.0] * 2 + [1.0] * 10)
+    assert 1.0 - 0.5 * np.abs(p / p.sum() - q / q.sum()).sum() < 0  # the residue this guards against
+    assert tv_complement_counts(p, q)[0] == 0.0
+    assert contingency_similarity(p.reshape(3, 4), q.reshape(3, 4)) == 0.0
