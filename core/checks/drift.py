@@ -309,20 +309,9 @@ def _column_drift(column: str, sdtype: str, ref: pd.Series, cur: pd.Series, poli
         ref_draw = cur_draw = {}
     elif as_categories:
         keys, ref_counts, cur_counts = _aligned_counts(r, c)
-        distance_name, distance = "jensenshannon", jensenshannon_distance(ref_counts, cur_counts)
-        if small:
-            test, threshold = "chi_squared", policy.chi2_p_value
-            statistic, p_value = chi_squared_test(ref_counts, cur_counts)
-            test_drifted = p_value < threshold
-        else:
-            test, threshold, statistic = "jensenshannon", policy.jensenshannon_threshold, distance
-            test_drifted = distance >= threshold
-        if not numeric:
-            new_mask, vanished_mask = ref_counts == 0, cur_counts == 0
-            new, vanished = [keys[i] for i in np.flatnonzero(new_mask)], [keys[i] for i in np.flatnonzero(vanished_mask)]
-            new_share = float(cur_counts[new_mask].sum() / cur_counts.sum())
-            vanished_share = float(ref_counts[vanished_mask].sum() / ref_counts.sum())
-        ref_draw, cur_draw = category_frequencies(keys, ref_counts, cur_counts, policy.max_frequencies)
+        return judge_column(column, sdtype, policy, missing_ref=missing_ref, missing_cur=missing_cur,
+                            missing_cut=missing_cut,
+                            **category_drift(keys, ref_counts, cur_counts, numeric=numeric, small=small, policy=policy))
     else:
         rv, cv = r.to_numpy(), c.to_numpy()
         distance_name, distance = "wasserstein_normed", wasserstein_normed_distance(rv, cv)
@@ -340,6 +329,33 @@ def _column_drift(column: str, sdtype: str, ref: pd.Series, cur: pd.Series, poli
         test_drifted=bool(test_drifted), distance_name=distance_name, distance=distance,
         missing_ref=missing_ref, missing_cur=missing_cur, missing_cut=missing_cut, new=new, new_share=new_share,
         vanished=vanished, vanished_share=vanished_share, ref_draw=ref_draw, cur_draw=cur_draw)
+
+
+def category_drift(keys: list, ref_counts: np.ndarray, cur_counts: np.ndarray, *, numeric: bool, small: bool,
+                   policy: DriftPolicy) -> dict:
+    """judge_column's test, distance, new/vanished categories and drawn frequencies for a column compared as
+    categories from its aligned counts (shared by the in-memory and engine paths)."""
+    distance = jensenshannon_distance(ref_counts, cur_counts)
+    p_value: float | None = None
+    if small:
+        test, threshold = "chi_squared", policy.chi2_p_value
+        statistic, p_value = chi_squared_test(ref_counts, cur_counts)
+        test_drifted = p_value < threshold
+    else:
+        test, threshold, statistic = "jensenshannon", policy.jensenshannon_threshold, distance
+        test_drifted = distance >= threshold
+    new: list[str] = []
+    vanished: list[str] = []
+    new_share = vanished_share = 0.0
+    if not numeric:  # a few distinct numbers are drawn as categories but have no "new categories"
+        new_mask, vanished_mask = ref_counts == 0, cur_counts == 0
+        new, vanished = [keys[i] for i in np.flatnonzero(new_mask)], [keys[i] for i in np.flatnonzero(vanished_mask)]
+        new_share = float(cur_counts[new_mask].sum() / cur_counts.sum())
+        vanished_share = float(ref_counts[vanished_mask].sum() / ref_counts.sum())
+    ref_draw, cur_draw = category_frequencies(keys, ref_counts, cur_counts, policy.max_frequencies)
+    return dict(test=test, statistic=statistic, threshold=threshold, p_value=p_value, test_drifted=bool(test_drifted),
+                distance_name="jensenshannon", distance=distance, new=new, new_share=new_share, vanished=vanished,
+                vanished_share=vanished_share, ref_draw=ref_draw, cur_draw=cur_draw)
 
 
 def judge_column(column: str, sdtype: str, policy: DriftPolicy, *, test: str, statistic: float | None,

@@ -131,20 +131,10 @@ def column_drift(profile: ColumnProfile, policy: DriftPolicy) -> ColumnDrift:
         ref_draw = cur_draw = {}
     elif as_categories:
         keys, ref_counts, cur_counts = _category_counts(profile)
-        distance_name, distance = "jensenshannon", memory.jensenshannon_distance(ref_counts, cur_counts)
-        if small:
-            test, threshold = "chi_squared", policy.chi2_p_value
-            statistic, p_value = memory.chi_squared_test(ref_counts, cur_counts)
-            test_drifted = p_value < threshold
-        else:
-            test, threshold, statistic = "jensenshannon", policy.jensenshannon_threshold, distance
-            test_drifted = distance >= threshold
-        if not numeric:
-            new_mask, vanished_mask = ref_counts == 0, cur_counts == 0
-            new, vanished = [keys[i] for i in np.flatnonzero(new_mask)], [keys[i] for i in np.flatnonzero(vanished_mask)]
-            new_share = float(cur_counts[new_mask].sum() / cur_counts.sum())
-            vanished_share = float(ref_counts[vanished_mask].sum() / ref_counts.sum())
-        ref_draw, cur_draw = memory.category_frequencies(keys, ref_counts, cur_counts, policy.max_frequencies)
+        return memory.judge_column(profile.name, profile.sdtype, policy, missing_ref=missing_ref,
+                                   missing_cur=missing_cur, missing_cut=missing_cut,
+                                   **memory.category_drift(keys, ref_counts, cur_counts, numeric=numeric, small=small,
+                                                           policy=policy))
     else:
         ref, cur = _values(profile, "real"), _values(profile, "current")
         distance_name, distance = "wasserstein_normed", wasserstein_normed_counts(ref, cur)
