@@ -80,6 +80,14 @@ def open_tables(engine, paths: dict[str, str], sample_rows: int, seed: int) -> d
     return loaded
 
 
+def start_engine(engine_name: str, settings, options: dict | None):
+    """The named engine with the caller's options; DuckDB gets the policy's memory limit unless one is given."""
+    options = dict(options or {})
+    if engine_name == "duckdb":
+        options.setdefault("memory_limit", settings.memory_limit)
+    return make_engine(engine_name, **options)
+
+
 def evaluate_files(paths: dict[str, str], policy, engine_name: str = "duckdb", seed: int = 0,
                    overrides: dict[str, str] | None = None, metadata_path: str | None = None,
                    options: dict | None = None):
@@ -89,10 +97,7 @@ def evaluate_files(paths: dict[str, str], policy, engine_name: str = "duckdb", s
     from core.report import Evaluation, apply_gates, null_settings
 
     settings = engine_settings(policy.sections)
-    options = dict(options or {})
-    if engine_name == "duckdb":
-        options.setdefault("memory_limit", settings.memory_limit)
-    engine = make_engine(engine_name, **options)
+    engine = start_engine(engine_name, settings, options)
     try:
         loaded = open_tables(engine, paths, settings.plot_sample_rows, seed)
         samples = {role: LoadedTable(t.path, t.frame, t.sha256, list(t.warnings)) for role, t in loaded.items()}
@@ -130,10 +135,7 @@ def drift_files(paths: dict[str, str], policy, engine_name: str = "duckdb", seed
     from core.engine.drift import detect_drift
 
     settings = engine_settings(policy.sections)
-    options = dict(options or {})
-    if engine_name == "duckdb":
-        options.setdefault("memory_limit", settings.memory_limit)
-    engine = make_engine(engine_name, **options)
+    engine = start_engine(engine_name, settings, options)
     try:
         loaded = open_tables(engine, paths, settings.plot_sample_rows, seed)
         samples = {role: LoadedTable(t.path, t.frame, t.sha256, list(t.warnings)) for role, t in loaded.items()}
