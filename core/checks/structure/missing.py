@@ -10,7 +10,9 @@ anywhere passes with nothing to judge. Each item's null is drawn from cell count
 (core.stats.null.cell_tv_null): a reference of the training table's size and a sample of the synthetic table's
 size, both from the pooled real rows (training + holdout), with the unseen term: a fresh real sample can hold a
 pattern the pooled rows never had (penguins: the two birds with no measurement both in the fresh rows made
-the plain resampled null a constant 1 and failed clean samples of 69-139 rows on 10 items).
+the plain resampled null a constant 1 and failed clean samples of 69-139 rows on 10 items). The policy's
+resamples are drawn; an item beyond every one of them is judged on more (common.refined_nulls), since a null of
+a few rare cells is lumpy and a tail fitted to it misjudges such an item either way.
 """
 from __future__ import annotations
 
