@@ -89,7 +89,8 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
              "missing shares or missingness patterns (which columns are missing together, and when) differ",
              "min", 0.90, "core.checks.structure:evaluate_missing_values",
              "per column, pair and column-by-bin: missingness similarity of a reference of the training size and a "
-             "sample of the synthetic size, both drawn from the pooled real rows (train + holdout) cell counts"),
+             "sample of the synthetic size, both drawn from the pooled real rows (train + holdout) cell counts; an "
+             "item beyond every resample is judged on more of them, until the Bonferroni level is resolved"),
     GateSpec("constraints", "structure",
              "synthetic rows break rules every real row keeps (inferred or declared)", "max", 0.01,
              "core.checks.structure:evaluate_constraints",

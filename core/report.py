@@ -385,7 +385,8 @@ def run_structure(inputs: PreparedInputs, policy: Policy, seed: int = 0,
     declared = list(policy.sections.get("structure", {}).get("constraints", []))
     return evaluate_structure(frames["real"], frames["synthetic"], frames.get("holdout"), inputs.metadata,
                               alpha=float(policy.calibration("false_alarm_rate")), seed=seed, declared=declared,
-                              progress=progress, encoded=encoded_inputs(inputs, encoded))
+                              progress=progress, encoded=encoded_inputs(inputs, encoded),
+                              resamples=int(policy.calibration("resamples")))
 
 
 def run_epsilon_audit(inputs: PreparedInputs, manifest: dict | None, seed: int = 0,

@@ -55,9 +55,11 @@ class StructureResult:
 def evaluate_structure(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
                        metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0,
                        declared: list[str] | tuple[str, ...] = (), progress: Progress | None = None,
-                       encoded: EncodedTables | None = None) -> StructureResult:
+                       encoded: EncodedTables | None = None, resamples: int | None = None) -> StructureResult:
     """Run every structure check; gates only where a holdout gives them a null. `encoded`: the evaluation's
-    encoded tables (core.data.encoding.encode_tables), else encoded here once for every part."""
+    encoded tables (core.data.encoding.encode_tables), else encoded here once for every part. `resamples`:
+    the policy's real-vs-real resamples for the missing-values items (default: the module's, the registry's
+    calibration default)."""
     report = progress or (lambda f, m: None)
     encoded = encoded_for({"real": train, "synthetic": synthetic, "holdout": holdout}, metadata, encoded)
     binned = None
@@ -68,7 +70,8 @@ def evaluate_structure(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
     report(0.5, "Three-way structure")
     three = evaluate_three_way(train, synthetic, holdout, metadata, alpha=alpha, seed=seed, binned=binned)
     report(0.65, "Missing-value patterns")
-    missing = evaluate_missing_values(train, synthetic, holdout, metadata, alpha=alpha, seed=seed, binned=binned)
+    missing = evaluate_missing_values(train, synthetic, holdout, metadata, alpha=alpha, seed=seed, binned=binned,
+                                      **({} if resamples is None else {"resamples": int(resamples)}))
     report(0.75, "Constraints")
     constraints = evaluate_constraints(train, synthetic, holdout, metadata, declared=declared, alpha=alpha, seed=seed)
     report(0.85, "PII replay")
