@@ -41,7 +41,7 @@ flag the column when they hold more than `new_category_share` of the rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -315,13 +315,8 @@ def _column_drift(column: str, sdtype: str, ref: pd.Series, cur: pd.Series, poli
     else:
         rv, cv = r.to_numpy(), c.to_numpy()
         distance_name, distance = "wasserstein_normed", wasserstein_normed_distance(rv, cv)
-        if small:
-            test, threshold = "ks", policy.ks_p_value
-            statistic, p_value = ks_test(rv, cv)
-            test_drifted = p_value < threshold
-        else:
-            test, threshold, statistic = "wasserstein_normed", policy.wasserstein_threshold, distance
-            test_drifted = distance >= threshold
+        test, threshold, statistic, p_value, test_drifted = numeric_test(small, distance, lambda: ks_test(rv, cv),
+                                                                        policy)
         ref_draw, cur_draw = _histograms(rv, cv, policy.histogram_bins, sdtype)
 
     return judge_column(
@@ -331,19 +326,32 @@ def _column_drift(column: str, sdtype: str, ref: pd.Series, cur: pd.Series, poli
         vanished=vanished, vanished_share=vanished_share, ref_draw=ref_draw, cur_draw=cur_draw)
 
 
+def size_dependent_test(small: bool, p_test: tuple, distance_test: tuple) -> tuple:
+    """(test, threshold, statistic, p_value, drifted): on a small reference the p-value test (name, p-value
+    threshold, a call giving (statistic, p_value)) decides; on a large one, where a test finds any tiny
+    difference significant, the distance (name, threshold, value) must pass its threshold."""
+    if small:
+        name, threshold, run = p_test
+        statistic, p_value = run()
+        return name, threshold, statistic, p_value, bool(p_value < threshold)
+    name, threshold, distance = distance_test
+    return name, threshold, distance, None, bool(distance >= threshold)
+
+
+def numeric_test(small: bool, distance: float, ks: Callable[[], tuple[float, float]], policy: DriftPolicy) -> tuple:
+    """size_dependent_test for numbers: KS on a small reference, the normalised Wasserstein distance otherwise."""
+    return size_dependent_test(small, ("ks", policy.ks_p_value, ks),
+                               ("wasserstein_normed", policy.wasserstein_threshold, distance))
+
+
 def category_drift(keys: list, ref_counts: np.ndarray, cur_counts: np.ndarray, *, numeric: bool, small: bool,
                    policy: DriftPolicy) -> dict:
     """judge_column's test, distance, new/vanished categories and drawn frequencies for a column compared as
     categories from its aligned counts (shared by the in-memory and engine paths)."""
     distance = jensenshannon_distance(ref_counts, cur_counts)
-    p_value: float | None = None
-    if small:
-        test, threshold = "chi_squared", policy.chi2_p_value
-        statistic, p_value = chi_squared_test(ref_counts, cur_counts)
-        test_drifted = p_value < threshold
-    else:
-        test, threshold, statistic = "jensenshannon", policy.jensenshannon_threshold, distance
-        test_drifted = distance >= threshold
+    test, threshold, statistic, p_value, test_drifted = size_dependent_test(
+        small, ("chi_squared", policy.chi2_p_value, lambda: chi_squared_test(ref_counts, cur_counts)),
+        ("jensenshannon", policy.jensenshannon_threshold, distance))
     new: list[str] = []
     vanished: list[str] = []
     new_share = vanished_share = 0.0

@@ -138,13 +138,8 @@ def column_drift(profile: ColumnProfile, policy: DriftPolicy) -> ColumnDrift:
     else:
         ref, cur = _values(profile, "real"), _values(profile, "current")
         distance_name, distance = "wasserstein_normed", wasserstein_normed_counts(ref, cur)
-        if small:
-            test, threshold = "ks", policy.ks_p_value
-            statistic, p_value = ks_test_counts(ref, cur)
-            test_drifted = p_value < threshold
-        else:
-            test, threshold, statistic = "wasserstein_normed", policy.wasserstein_threshold, distance
-            test_drifted = distance >= threshold
+        test, threshold, statistic, p_value, test_drifted = memory.numeric_test(
+            small, distance, lambda: ks_test_counts(ref, cur), policy)
         ref_draw, cur_draw = _histograms(profile, policy.histogram_bins)
     return memory.judge_column(
         profile.name, profile.sdtype, policy, test=test, statistic=statistic, threshold=threshold, p_value=p_value,
