@@ -160,12 +160,7 @@ def register_panel(review: Review) -> int | None:
         return None
     try:
         if manifest is None:
-            if not upload["method"].strip():
-                raise InputError("give the method that made the synthetic table")
-            manifest = {"method": upload["method"].strip(), "seed": upload["seed"],
-                        "parameters": _json_object(upload["parameters_text"], "parameters"),
-                        "library_versions": _json_object(upload["versions_text"], "library versions"),
-                        "training_mix": upload["training_mix"]}
+            manifest = _manifest_from_upload(upload, "the synthetic table")
             if review.notes.get("split"):
                 manifest["holdout"] = review.notes["split"]
         manifest = dict(manifest, parent_generation_id=parent, registered_from=review.source)
@@ -181,6 +176,16 @@ def register_panel(review: Review) -> int | None:
         return None
     remember_generation(generation_id, sha)
     st.rerun()
+
+
+def _manifest_from_upload(upload: dict, made: str) -> dict:
+    """The generation manifest typed into the register form (`_upload_manifest`); the method is required."""
+    if not upload["method"].strip():
+        raise InputError(f"give the method that made {made}")
+    return {"method": upload["method"].strip(), "seed": upload["seed"],
+            "parameters": _json_object(upload["parameters_text"], "parameters"),
+            "library_versions": _json_object(upload["versions_text"], "library versions"),
+            "training_mix": upload["training_mix"]}
 
 
 def relational_register_panel(rel, review: Review) -> int | None:
@@ -230,12 +235,7 @@ def relational_register_panel(rel, review: Review) -> int | None:
         return None
     try:
         if manifest is None:
-            if not upload["method"].strip():
-                raise InputError("give the method that made the synthetic tables")
-            manifest = {"method": upload["method"].strip(), "seed": upload["seed"],
-                        "parameters": _json_object(upload["parameters_text"], "parameters"),
-                        "library_versions": _json_object(upload["versions_text"], "library versions"),
-                        "training_mix": upload["training_mix"]}
+            manifest = _manifest_from_upload(upload, "the synthetic tables")
         manifest = dict(relational_manifest(manifest, records, rel.metadata), registered_from=rel.source)
         report = job.value.to_json()
         with session_scope(store_engine()) as session:

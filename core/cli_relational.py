@@ -15,6 +15,7 @@ import pandas as pd
 
 from core.data.relational import (DataError, FolderTable, combined_sha256, folder_file_hashes,  # noqa: F401
                                   folder_table, load_relational_metadata, read_table_folder, split_relational)
+from core.checks.relational.results import numpy_json_default
 from core.errors import UsageError
 
 EXIT_PASS, EXIT_FAIL = 0, 1
@@ -97,19 +98,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json_out:
         out = Path(args.json_out)
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(evaluation.to_dict(), indent=2, default=_json_default))
+        tmp.write_text(json.dumps(evaluation.to_dict(), indent=2, default=numpy_json_default))
         tmp.replace(out)
     return EXIT_PASS if evaluation.verdict == "pass" else EXIT_FAIL
 
 
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def run_split(args: argparse.Namespace) -> int:

@@ -220,11 +220,13 @@ class RelationalEvaluation:
         """to_dict as plain JSON values (numpy scalars and arrays as numbers and lists), as the store keeps it."""
         import json
 
-        def plain(value):
-            if isinstance(value, np.generic):
-                return value.item()
-            if isinstance(value, np.ndarray):
-                return value.tolist()
-            raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return json.loads(json.dumps(self.to_dict(), default=numpy_json_default))
 
-        return json.loads(json.dumps(self.to_dict(), default=plain))
+
+def numpy_json_default(value):
+    """json.dumps' `default` for the report's numpy values: scalars as numbers, arrays as lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
