@@ -148,10 +148,7 @@ def register_panel(review: Review) -> int | None:
         parent = c2.selectbox("Parent generation (trained on an earlier generation's output)", parent_options,
                               format_func=lambda i: "(none: trained on real data)" if i is None else f"#{i}",
                               key="gen_register_parent")
-        upload = _upload_manifest(review) if manifest is None else None
-        if manifest is not None:
-            with st.expander("Generation manifest to record", expanded=False):
-                st.json(manifest)
+        upload = _manifest_inputs(review, manifest)
         clicked = st.form_submit_button("Register this generation for review", type="primary", disabled=not allowed,
                                         key="gen_register", help=reason or None)
     if not allowed:
@@ -176,6 +173,15 @@ def register_panel(review: Review) -> int | None:
         return None
     remember_generation(generation_id, sha)
     st.rerun()
+
+
+def _manifest_inputs(review: Review, manifest: dict | None) -> dict | None:
+    """Inside a register form: the known manifest shown as recorded (None returned), else the fields to type one."""
+    if manifest is None:
+        return _upload_manifest(review)
+    with st.expander("Generation manifest to record", expanded=False):
+        st.json(manifest)
+    return None
 
 
 def _manifest_from_upload(upload: dict, made: str) -> dict:
@@ -218,10 +224,7 @@ def relational_register_panel(rel, review: Review) -> int | None:
         dataset_name = st.text_input("Dataset name", value="nycflights13-relational-demo"
                                      if rel.source == "relational demo" else "relational tables",
                                      key="gen_register_rel_dataset")
-        upload = _upload_manifest(review) if manifest is None else None
-        if manifest is not None:
-            with st.expander("Generation manifest to record", expanded=False):
-                st.json(manifest)
+        upload = _manifest_inputs(review, manifest)
         st.dataframe(pd.DataFrame([{"side": side, "table": table, "file sha256": digest}
                                    for side, record in records.items()
                                    for table, digest in sorted((record.file_sha256 or {}).items())]),
