@@ -14,6 +14,13 @@ planes and airports, palmerpenguins); planes, airports and the raw penguins carr
     python benchmarks/calibration.py --families fidelity,validity     # the fast families only
     python benchmarks/calibration.py --seeds 10 --slow-seeds 3 --defect-seeds 2   # fewer seeds where slow
     python benchmarks/calibration.py --families privacy --tables census_codes --sizes 300 --seeds 90
+    # shards run apart (in parallel, or seeds added later), then one table:
+    python benchmarks/calibration.py --tables census,weather --seeds 10 --defect-seeds 5 --json a.json
+    python benchmarks/calibration.py --seed-start 5 --seeds 0 --defect-seeds 5 --json b.json
+    python benchmarks/calibration.py --merge a.json b.json
+
+Every (seed, size) is its own draw (split, fresh sample and evaluation seed; draw_seed), so clean controls are
+independent and a gate's false-alarm count is binomial.
 
 Not a timed test: it prints a table (markdown) for README, how many controls and planted samples each gate
 saw, CPU time per family and the load average, and exits 0.
@@ -24,6 +31,7 @@ import argparse
 import importlib
 import importlib.util
 import itertools
+import json
 import os
 import sys
 import time
@@ -511,91 +519,150 @@ def band(size: int) -> str:
     return "300" if size <= 300 else "1,000" if size <= 1000 else "over 1,000"
 
 
+def draw_seed(seed: int, size_index: int) -> int:
+    """The seed of one control: its own split, fresh sample and evaluation for every (seed, size), so controls are
+    independent draws and the false-alarm count is binomial (one split judged at four sizes counted one event
+    up to four times: weather seed 2 was three of membership_inference's four alarms in the 128-control run)."""
+    return seed + 1000 * size_index
+
+
+def run(args: argparse.Namespace, families: tuple[str, ...]) -> dict:
+    """Judge the clean controls and planted defects `args` asks for; the tallies as a JSON-ready dict."""
+    slow_seeds = args.seeds if args.slow_seeds is None else min(args.slow_seeds, args.seeds)
+    defect_seeds = slow_seeds if args.defect_seeds is None else args.defect_seeds
+    gates = [g for g in SINGLE_TABLE_GATES if family(g) in families]
+    policy = parse_policy(f"[calibration]\nresamples = {args.resamples}\n", "benchmark")
+    tally = {"gates": gates, "judged": {g: 0 for g in gates}, "alarms": {g: 0 for g in gates}, "caught": {},
+             "alarmed": [], "missed": [], "controls": 0, "cpu": {"controls": 0.0, **{f: 0.0 for f in families}},
+             "runs": [f"--seeds {args.seeds} --slow-seeds {slow_seeds} --defect-seeds {defect_seeds} "
+                      f"--seed-start {args.seed_start} --tables {args.tables} --families {','.join(families)}"]}
+    caught, cpu = tally["caught"], tally["cpu"]
+    load_before = os.getloadavg()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    first = args.seed_start
+    for table in args.tables.split(","):
+        frame = TABLES[table].load()
+        for seed in range(first, first + max(args.seeds, defect_seeds)):
+            for index, size in enumerate(_wanted_sizes(args, frame)):
+                draw = draw_seed(seed, index)
+                train, holdout, pool = split(frame, draw)
+                parts = Parts(train, holdout, pool.sample(size, random_state=draw).reset_index(drop=True),
+                              TABLES[table].target)
+                if seed < first + args.seeds:
+                    asked = tuple(f for f in families if seed < first + slow_seeds or f not in SLOW_FAMILIES)
+                    clock = time.process_time()
+                    result = judge(parts, policy=policy, families=asked, seed=draw)
+                    cpu["controls"] += time.process_time() - clock
+                    tally["controls"] += 1
+                    for name in gates:
+                        if name in result:
+                            tally["judged"][name] += 1
+                            tally["alarms"][name] += not result[name].passed
+                            if not result[name].passed:
+                                tally["alarmed"].append(
+                                    f"{name}: {table}, seed {seed}, {size} rows: {result[name].detail}")
+                if seed < first + defect_seeds:
+                    for name in gates:
+                        clock = time.process_time()
+                        gate = judge(parts, DEFECTS[name](parts, draw), policy, (family(name),), draw, name).get(name)
+                        cpu[family(name)] += time.process_time() - clock
+                        if gate is None:
+                            continue
+                        hit = caught.setdefault(f"{name}|{band(size)}", [0, 0])
+                        hit[0] += not gate.passed
+                        hit[1] += 1
+                        if gate.passed:
+                            tally["missed"].append(f"{name}: {table}, seed {seed}, {size} rows: {gate.detail}")
+        print(f"# {table} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    load_after = os.getloadavg()
+    tally.update(wall=time.perf_counter() - started, cpu_total=time.process_time() - cpu_started,
+                 load=[load_before[0], load_after[0]], rate=policy.calibration("false_alarm_rate"),
+                 resamples=args.resamples)
+    return tally
+
+
+def _wanted_sizes(args: argparse.Namespace, frame: pd.DataFrame) -> list[int]:
+    """The synthetic sizes judged on `frame`: --sizes, or four from 300 rows to the full fresh pool."""
+    pool = len(frame) - int(len(frame) * FRACTIONS[0]) - int(len(frame) * FRACTIONS[1])
+    if args.sizes:
+        return sorted({pool if s == "full" else min(int(s), pool) for s in args.sizes.split(",")})
+    return sizes(pool)
+
+
+def merge(tallies: list[dict]) -> dict:
+    """One tally from several runs (shards of tables or seeds): counts and times add up."""
+    out = {"gates": [], "judged": {}, "alarms": {}, "caught": {}, "alarmed": [], "missed": [], "controls": 0,
+           "cpu": {}, "runs": [], "wall": 0.0, "cpu_total": 0.0, "load": [], "rate": tallies[0]["rate"],
+           "resamples": tallies[0]["resamples"]}
+    for t in tallies:
+        out["gates"] += [g for g in t["gates"] if g not in out["gates"]]
+        for key in ("judged", "alarms", "cpu"):
+            for name, value in t[key].items():
+                out[key][name] = out[key].get(name, 0) + value
+        for key, (hit, total) in t["caught"].items():
+            cell = out["caught"].setdefault(key, [0, 0])
+            cell[0] += hit
+            cell[1] += total
+        for key in ("alarmed", "missed", "runs", "load"):
+            out[key] += t[key]
+        out["controls"] += t["controls"]
+        out["wall"] += t["wall"]
+        out["cpu_total"] += t["cpu_total"]
+    out["gates"] = [g for g in SINGLE_TABLE_GATES if g in out["gates"]]
+    return out
+
+
+def print_table(tally: dict) -> None:
+    """The markdown table for README, the time spent and every false alarm and missed defect."""
+    print(f"Clean controls: {tally['controls']} ({'; '.join(tally['runs'])}; {tally['resamples']} resamples; "
+          f"nominal false-alarm rate {tally['rate']:.0%} per gate; claimed epsilon {CLAIMED_EPSILON:g})\n")
+    print("| gate | false alarms on clean controls | planted defect | caught at 300 rows | at 1,000 | over 1,000 |")
+    print("|---|---|---|---|---|---|")
+    for name in tally["gates"]:
+        cells = []
+        for where in ("300", "1,000", "over 1,000"):
+            hit, total = tally["caught"].get(f"{name}|{where}", [0, 0])
+            cells.append(f"{hit}/{total} ({hit / total:.0%})" if total else "n/a")
+        judged, alarms = tally["judged"].get(name, 0), tally["alarms"].get(name, 0)
+        fa = f"{alarms}/{judged} ({alarms / judged:.1%})" if judged else "n/a"
+        what = " ".join(DEFECTS[name].__doc__.split(": ", 1)[1].split()).split(". ")[0].rstrip(".")
+        print(f"| {name} | {fa} | {what} | " + " | ".join(cells) + " |")
+    cpu = tally["cpu"]
+    print(f"\n{tally['wall']:.0f} s wall (summed over runs), {tally['cpu_total']:.0f} s CPU (clean controls "
+          f"{cpu.get('controls', 0):.0f} s; planted defects: "
+          + ", ".join(f"{f} {cpu[f]:.0f} s" for f in SINGLE_TABLE_FAMILIES if f in cpu) +
+          f"); load average " + ", ".join(f"{v:.1f}" for v in tally["load"]) + " (each run's start and end)")
+    for title, lines in (("False alarms", tally["alarmed"]), ("Planted defects that passed", tally["missed"])):
+        print(f"\n{title} ({len(lines)}):" + "".join(f"\n- {line[:400]}" for line in lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="clean-control seeds per table and size")
     parser.add_argument("--slow-seeds", type=int, default=None,
                         help=f"at most this many of them for the slow families ({', '.join(SLOW_FAMILIES)})")
     parser.add_argument("--defect-seeds", type=int, default=None, help="planted-defect seeds (default: --slow-seeds)")
+    parser.add_argument("--seed-start", type=int, default=0,
+                        help="first seed (a shard of seeds: --seed-start 5 --seeds 0 --defect-seeds 5)")
     parser.add_argument("--resamples", type=int, default=200)
     parser.add_argument("--tables", default=",".join(DEFAULT_TABLES), help=f"from {', '.join(TABLES)}")
     parser.add_argument("--families", default=",".join(SINGLE_TABLE_FAMILIES))
     parser.add_argument("--sizes", default=None, help="e.g. 300,1000,full (default: four sizes a table)")
+    parser.add_argument("--json", default=None, help="also write the tallies here (for --merge)")
+    parser.add_argument("--merge", nargs="+", default=None,
+                        help="print the table of these --json files (shards run apart) and exit")
     args = parser.parse_args(argv)
+    if args.merge:
+        print_table(merge([json.loads(Path(f).read_text()) for f in args.merge]))
+        return 0
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
     unknown = set(families) - set(SINGLE_TABLE_FAMILIES)
     if unknown:
         parser.error(f"unknown families {sorted(unknown)}; known: {', '.join(SINGLE_TABLE_FAMILIES)}")
-    slow_seeds = args.seeds if args.slow_seeds is None else min(args.slow_seeds, args.seeds)
-    defect_seeds = slow_seeds if args.defect_seeds is None else args.defect_seeds
-    gates = [g for g in SINGLE_TABLE_GATES if family(g) in families]
-    policy = parse_policy(f"[calibration]\nresamples = {args.resamples}\n", "benchmark")
-    alarms = {g: 0 for g in gates}
-    judged = {g: 0 for g in gates}
-    caught: dict[tuple[str, str], list[int]] = {}  # (gate, size band) -> [caught, planted]
-    cpu = {"controls": 0.0, **{f: 0.0 for f in families}}
-    controls = 0
-    alarmed: list[str] = []  # which clean control each false alarm came from, and the gate's detail
-    missed: list[str] = []  # which planted defect passed its gate
-    load_before = os.getloadavg()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    for table in args.tables.split(","):
-        frame = TABLES[table].load()
-        for seed in range(max(args.seeds, defect_seeds)):
-            train, holdout, pool = split(frame, seed)
-            wanted = sizes(len(pool))
-            if args.sizes:
-                wanted = sorted({len(pool) if s == "full" else min(int(s), len(pool)) for s in args.sizes.split(",")})
-            for size in wanted:
-                parts = Parts(train, holdout, pool.sample(size, random_state=seed).reset_index(drop=True),
-                              TABLES[table].target)
-                if seed < args.seeds:
-                    asked = tuple(f for f in families if seed < slow_seeds or f not in SLOW_FAMILIES)
-                    clock = time.process_time()
-                    result = judge(parts, policy=policy, families=asked, seed=seed)
-                    cpu["controls"] += time.process_time() - clock
-                    controls += 1
-                    for name in gates:
-                        if name in result:
-                            judged[name] += 1
-                            alarms[name] += not result[name].passed
-                            if not result[name].passed:
-                                alarmed.append(f"{name}: {table}, seed {seed}, {size} rows: {result[name].detail}")
-                if seed < defect_seeds:
-                    for name in gates:
-                        clock = time.process_time()
-                        gate = judge(parts, DEFECTS[name](parts, seed), policy, (family(name),), seed, name).get(name)
-                        cpu[family(name)] += time.process_time() - clock
-                        if gate is None:
-                            continue
-                        tally = caught.setdefault((name, band(size)), [0, 0])
-                        tally[0] += not gate.passed
-                        tally[1] += 1
-                        if gate.passed:
-                            missed.append(f"{name}: {table}, seed {seed}, {size} rows: {gate.detail}")
-        print(f"# {table} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    rate = policy.calibration("false_alarm_rate")
-    print(f"Clean controls: {controls} ({args.tables}; {args.sizes or 'four sizes from 300 rows to full'}; "
-          f"{args.seeds} seeds, {slow_seeds} for {', '.join(f for f in SLOW_FAMILIES if f in families) or '-'}; "
-          f"planted defects {defect_seeds} seeds; {args.resamples} resamples; nominal false-alarm rate "
-          f"{rate:.0%} per gate; claimed epsilon {CLAIMED_EPSILON:g})\n")
-    print("| gate | false alarms on clean controls | planted defect | caught at 300 rows | at 1,000 | over 1,000 |")
-    print("|---|---|---|---|---|---|")
-    for name in gates:
-        cells = []
-        for where in ("300", "1,000", "over 1,000"):
-            hit, total = caught.get((name, where), [0, 0])
-            cells.append(f"{hit}/{total} ({hit / total:.0%})" if total else "n/a")
-        fa = f"{alarms[name]}/{judged[name]} ({alarms[name] / max(judged[name], 1):.1%})" if judged[name] else "n/a"
-        what = " ".join(DEFECTS[name].__doc__.split(": ", 1)[1].split()).split(". ")[0].rstrip(".")
-        print(f"| {name} | {fa} | {what} | " + " | ".join(cells) + " |")
-    load_after = os.getloadavg()
-    print(f"\n{time.perf_counter() - started:.0f} s wall, {time.process_time() - cpu_started:.0f} s CPU "
-          f"(clean controls {cpu['controls']:.0f} s; planted defects: "
-          + ", ".join(f"{f} {cpu[f]:.0f} s" for f in families) +
-          f"); load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end")
-    for title, lines in (("False alarms", alarmed), ("Planted defects that passed", missed)):
-        print(f"\n{title} ({len(lines)}):" + "".join(f"\n- {line[:400]}" for line in lines))
+    tally = run(args, families)
+    if args.json:
+        Path(args.json).write_text(json.dumps(tally, indent=1))
+    print_table(tally)
     return 0
 
 
