@@ -70,7 +70,8 @@ REGISTRY: dict[str, GateSpec] = {spec.name: spec for spec in (
     GateSpec("membership_inference", "privacy",
              "an attacker can tell training rows from holdout rows using the synthetic data", "max", 0.60,
              "core.checks.privacy:evaluate_privacy",
-             "distance attack AUC with the holdout posing as the synthetic table (0.5 plus its spread)",
+             "distance attack AUC with the holdout posing as the synthetic table (0.5 plus its spread, at least a "
+             "chance classifier's)",
              unit="auc"),
     GateSpec("utility", "utility",
              "a model trained on synthetic data does clearly worse on the holdout than one trained on real data",
@@ -219,10 +220,13 @@ def gate_label(record) -> str:
 
 
 def judge(name: str, value: float, null: np.ndarray | None, *, alpha: float, tests: int = 1,
-          tolerance: float = 0.0, fallback: float | None = None) -> Judgement:
+          tolerance: float = 0.0, fallback: float | None = None, min_sd: float = 0.0) -> Judgement:
     """Judge `value` of gate `name` against its measured `null`, at false-alarm rate alpha/tests (Bonferroni).
 
     With no usable null, the gate's fixed threshold (or `fallback`) applies and the judgement says so.
+    `min_sd`: a known lower bound on the statistic's spread between independent draws; the bound is then at
+    least the null's median plus z(level) x min_sd in the failing direction, and the tail probability at least
+    that normal tail (a null resampled from one finite set of real rows can spread less than fresh draws do).
     """
     dirn = direction(name)
     if not math.isfinite(value):
@@ -236,15 +240,25 @@ def judge(name: str, value: float, null: np.ndarray | None, *, alpha: float, tes
         return Judgement(value, None, bound, None, bool(passed), "threshold")
     level = min(max(alpha / max(tests, 1), 1e-12), 0.5)
     bound = null_bound(null, level, dirn)
+    median = float(np.median(null))
+    if dirn == "min":
+        tail = (np.count_nonzero(null <= value) + 1) / (null.size + 1)
+    else:
+        tail = (np.count_nonzero(null >= value) + 1) / (null.size + 1)
+    if min_sd > 0:
+        from scipy.special import ndtr, ndtri
+
+        sign = -1.0 if dirn == "min" else 1.0
+        floor = median + sign * float(ndtri(1.0 - level)) * min_sd
+        bound = min(bound, floor) if dirn == "min" else max(bound, floor)
+        tail = max(tail, float(ndtr(-sign * (value - median) / min_sd)))
     if dirn == "min":
         bound -= tolerance
-        tail = (np.count_nonzero(null <= value) + 1) / (null.size + 1)
         passed = value >= bound
     else:
         bound += tolerance
-        tail = (np.count_nonzero(null >= value) + 1) / (null.size + 1)
         passed = value <= bound
-    return Judgement(value, float(np.median(null)), bound, float(min(tail, 1.0)), bool(passed), "null")
+    return Judgement(value, median, bound, float(min(tail, 1.0)), bool(passed), "null")
 
 
 def prediction_judgement(name: str, value: float, null: np.ndarray, *, alpha: float, min_sd: float = 0.0) -> Judgement:

@@ -505,3 +505,43 @@ def test_membership_null_holds_its_false_alarm_rate_on_a_tied_table_at_the_synth
         clean.append(auc_score(-nearest[:n], -nearest[n:]))
     assert np.mean(np.array(clean) > bound) <= 0.02
     assert abs(np.median(result.null) - np.mean(clean)) < 0.006
+
+
+def test_judge_floors_the_null_spread_at_min_sd_in_the_failing_direction():
+    """A null resampled from one finite set can spread less than fresh draws do: with min_sd the bound is at
+    least median + z(level) x min_sd ("max") or median - z x min_sd ("min"), and the tail probability agrees."""
+    from scipy.stats import norm
+
+    from core.gates import judge
+
+    null = np.random.default_rng(0).normal(0.5, 0.005, 400)  # a too-narrow null
+    z = norm.ppf(0.99)
+    narrow = judge("membership_inference", 0.53, null, alpha=0.01)
+    floored = judge("membership_inference", 0.53, null, alpha=0.01, min_sd=0.0167)
+    assert not narrow.passed and floored.passed
+    assert floored.bound == pytest.approx(np.median(null) + z * 0.0167)
+    assert floored.tail_probability == pytest.approx(norm.sf((0.53 - np.median(null)) / 0.0167))
+    assert not judge("membership_inference", 0.55, null, alpha=0.01, min_sd=0.0167).passed
+    ratio_null = np.random.default_rng(1).normal(1.0, 0.001, 400)  # a "min" gate mirrors it
+    low = judge("utility", 0.9, ratio_null, alpha=0.01, min_sd=0.05)
+    assert low.passed and low.bound == pytest.approx(np.median(ratio_null) - z * 0.05)
+
+
+def test_membership_gate_bound_is_at_least_a_chance_classifiers_spread():
+    """The membership gate's bound sits at least z(1 - alpha) chance-classifier sds above the null's median, so
+    clean samples whose attack spreads as a chance classifier's (measured: census, weather) pass at the rate."""
+    from scipy.stats import norm
+
+    from core.checks.privacy import privacy_gate_values
+    from core.checks.privacy.membership import chance_auc_sd
+
+    rng = np.random.default_rng(3)
+    train, holdout = rng.normal(size=(900, 3)), rng.normal(size=(300, 3))
+    metadata = {c: "numerical" for c in "abc"}
+    frames = [pd.DataFrame(x, columns=list("abc")) for x in (train, rng.normal(size=(300, 3)), holdout)]
+    result = evaluate_privacy(*frames, metadata, seed=0, n_attacks=20)
+    gate = privacy_gate_values(result, alpha=0.01)["membership_inference"]
+    k = result.membership_inference.candidates_per_group
+    assert k == 100  # a third of the holdout
+    assert gate["threshold"] >= gate["null_median"] + norm.ppf(0.99) * chance_auc_sd(k) - 1e-12
+    assert "chance classifier" in gate["detail"]

@@ -422,3 +422,24 @@ def test_clean_sample_beyond_every_resample_of_a_lumpy_null_is_judged_on_refined
     holed = fresh.copy()
     holed.loc[np.random.default_rng(1).permutation(len(holed))[:30], "year"] = np.nan
     assert not run(holed).gate.passed
+
+
+def test_binomial_items_hold_their_rate_when_the_holdout_knows_few_values():
+    """A share judged against a holdout with only a few present values (planes' `speed`: 3 of 40 clean samples
+    failed pii_replay with a plug-in binomial rate) holds its false-alarm rate: the null is the posterior
+    predictive (Beta-binomial), brute-forced here over fresh holdouts and samples from one population."""
+    from core.checks.structure.common import judge_binomial_items
+
+    rng = np.random.default_rng(0)
+    rate, alarms, runs = 0.25, 0, 4000
+    for _ in range(runs):
+        hold_hits = rng.binomial(4, rate)  # the holdout has 4 present values
+        sample_hits = rng.binomial(12, rate)  # a clean synthetic sample has 12
+        item = judge_binomial_items("pii_replay", [("c", sample_hits / 12, hold_hits, 4, 12, None, None)], 0.01,
+                                    predictive=True)[0]
+        alarms += not item.passed
+    assert alarms / runs <= 0.012
+    # the tail is the Beta-binomial's, checked against drawing the rate and then the count
+    item = judge_binomial_items("pii_replay", [("c", 5 / 12, 1, 4, 12, None, None)], 0.01, predictive=True)[0]
+    draws = rng.binomial(12, rng.beta(1.5, 3.5, 400_000))
+    assert item.tail_probability == pytest.approx(np.mean(draws >= 5), abs=0.003)

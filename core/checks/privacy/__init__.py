@@ -27,7 +27,7 @@ from core.checks.privacy.copies import (ExactCopies, NearCopies, exact_copies, e
                                         holdout_hits_unique, row_hashes, unique_training_rows)
 from core.checks.privacy.distance import (DCR_TAIL_QUANTILE, DistanceToClosestRecord, distance_to_closest_record,
                                           tail_share)
-from core.checks.privacy.membership import (MembershipInference, auc_score, hanley_mcneil_interval,
+from core.checks.privacy.membership import (MembershipInference, auc_score, chance_auc_sd, hanley_mcneil_interval,
                                             membership_inference)
 from core.checks.privacy.risks import (NUMERIC_GUESS_MARGIN, AttackRisk, attack_matrix, attack_risk,
                                        attribute_inference_risk, linkability_risk, singling_out_risk, wilson_rate)
@@ -178,11 +178,15 @@ def privacy_gate_values(result: PrivacyResult, thresholds: dict[str, float] | No
                                    "or present in the holdout), so no row can be memorised",
                          "null_median": None, "floor": None, "tail_probability": None, "judgeable": False}
             continue
-        judged = judge(name, float(value), null, alpha=alpha, tolerance=tolerances.get(name, 0.0), fallback=fallback)
+        min_sd = chance_auc_sd(mia.candidates_per_group) if name == "membership_inference" else 0.0
+        judged = judge(name, float(value), null, alpha=alpha, tolerance=tolerances.get(name, 0.0), fallback=fallback,
+                       min_sd=min_sd)
         if judged.source == "null":
             detail += (f"; real rows posing as a synthetic table of {n_syn} rows: median {judged.null_median:.4f}, "
                        f"{rule_text(name, judged.bound)} at false-alarm rate {alpha:g} "
                        f"(tail probability {judged.tail_probability:.3f})")
+            if min_sd:
+                detail += f"; spread at least a chance classifier's ({min_sd:.4f})"
         else:
             detail += (f"; holdout too small to resample: {rule_text(name, judged.bound)}, the larger of the "
                        f"policy's fixed threshold and the analytic bound {analytic[name]:.4f} ({ANALYTIC_NULLS[name]} "
@@ -210,7 +214,7 @@ def _analytic_bounds(result: PrivacyResult, n_synthetic: int, alpha: float) -> d
     return {
         "exact_copies": float(binom.ppf(1 - alpha, n, result.exact_copies.holdout_memorised_rate)) / n,
         "distance_to_closest_record": float(binom.ppf(1 - alpha, n, DCR_TAIL_QUANTILE)) / n,
-        "membership_inference": 0.5 + float(norm.ppf(1 - alpha)) * math.sqrt((2 * k + 1) / (12 * k * k)),
+        "membership_inference": 0.5 + float(norm.ppf(1 - alpha)) * chance_auc_sd(k),
     }
 
 

@@ -4,9 +4,10 @@
 Columns judged: id and text columns, and categorical columns whose real distinct share is at least
 HIGH_CARDINALITY (most values unique, as names and e-mails are). A value's identity is its text with
 surrounding blanks removed. Per column the statistic is the share of present synthetic values found among
-the training values; its null is the holdout's own share found among them, as a Jeffreys-smoothed
-binomial at the synthetic size (common.binomial_null): fresh real rows share common first names, so only
-replay beyond that is a leak.
+the training values; its null is the share a fresh real sample of the synthetic size shows given the
+holdout's own share found among them (common.judge_binomial_items: Beta-binomial, so a holdout with few
+present values gives the wide null it should): fresh real rows share common first names, so only replay
+beyond that is a leak.
 """
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.checks.structure.common import Item, binomial_null, items_gate, judge_items
+from core.checks.structure.common import Item, items_gate, judge_binomial_items
 from core.gates import Gate
 
 HIGH_CARDINALITY = 0.5
-RESAMPLES = 200
 ROWS_KEPT = 1_000
 
 
@@ -58,13 +58,12 @@ def _keys(series: pd.Series) -> pd.Series:
 
 
 def evaluate_pii_replay(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-                        metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0,
-                        resamples: int = RESAMPLES) -> PiiResult:
-    """Share of synthetic id/text/high-cardinality values replayed from train, judged against the holdout's."""
+                        metadata: dict[str, str], *, alpha: float = 0.01, seed: int = 0) -> PiiResult:
+    """Share of synthetic id/text/high-cardinality values replayed from train, judged against the holdout's
+    (exactly, so `seed` draws nothing; it is the structure family's common signature)."""
     columns = pii_columns(train, metadata)
     if holdout is None:
         return PiiResult(columns, [], {}, skipped="no holdout: the null needs real rows not trained on")
-    rng = np.random.default_rng(seed)
     values, rows, examples = [], {}, {}
     for column in columns:
         seen = pd.Index(_keys(train[column]).unique())
@@ -75,8 +74,8 @@ def evaluate_pii_replay(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: p
         hold = _keys(holdout[column])
         hold_hits = int(hold.isin(seen).sum())
         share = float(hit.mean()) if len(syn) else 0.0
-        null = binomial_null(hold_hits, max(len(hold), 1), max(len(syn), 1), resamples, rng)
-        values.append((column, share, null, hold_hits / max(len(hold), 1), share))
-    items = judge_items("pii_replay", values, alpha)
+        values.append((column, share, hold_hits, max(len(hold), 1), max(len(syn), 1),
+                       hold_hits / max(len(hold), 1), share))
+    items = judge_binomial_items("pii_replay", values, alpha, predictive=True)
     return PiiResult(columns, items, rows, examples,
                      items_gate("pii_replay", items, "columns", "no id, text or high-cardinality column"))
