@@ -132,7 +132,8 @@ a1.metric("Membership AUC", f"{mia['auc']:.3f}",
           help=f"An attacker scores each candidate by its distance to the nearest synthetic row and tries to tell "
           f"training rows from holdout rows ({mia['candidates_per_group']:,} of each). 0.5 = no better than a coin. "
           "The membership_inference gate judges this AUC (the value in the gate table) against the same attack "
-          "with holdout rows posing as the synthetic table, so sampling luck alone cannot fail it.")
+          "with holdout rows posing as the synthetic table (its spread at least a chance classifier's), so "
+          "sampling luck alone cannot fail it.")
 a2.plotly_chart(membership_figure(result, threshold), width="stretch", key="privacy_membership_chart", config=PLOT_CONFIG)
 
 risks = risk_frame(result)
