@@ -43,6 +43,8 @@ def test_privacy_and_utility_pages(page, server_url):
     assert re.fullmatch(r"\d+\.\d{2}", metric(page, "Median DCR ratio"))
     assert re.fullmatch(r"0\.\d{3}", metric(page, "Membership AUC"))
     assert page.get_by_text(re.compile(r"95% CI 0\.\d{3}-[01]\.\d{3}")).count() >= 1
+    # the membership gate says its bound's spread is at least a chance classifier's (core.gates.judge min_sd)
+    assert page.get_by_text(re.compile(r"spread at least a chance classifier's \(0\.\d{4}\)")).count() >= 1
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 3
     charts_drawn(page)
     shot(page, "7-privacy")
