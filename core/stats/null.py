@@ -10,6 +10,7 @@ contingency cells, or a numeric pair's distinct (x, y) points. Each resample is 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,13 @@ class NullSettings:
 # grouped cells understates the statistic by at most one cell's mass, far below its sampling noise.
 MAX_CELLS = 4000
 EXACT_ENDS = 500
+
+
+def chance_auc_sd(k: int) -> float:
+    """Spread of a chance classifier's AUC on k positives and k negatives (Mann-Whitney under no difference):
+    sqrt((2k + 1) / (12 k^2)); the floor under the measured spread of the AUC gates (detection, membership)."""
+    k = max(int(k), 1)
+    return math.sqrt((2 * k + 1) / (12 * k * k))
 
 
 def value_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

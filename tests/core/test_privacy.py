@@ -533,7 +533,7 @@ def test_membership_gate_bound_is_at_least_a_chance_classifiers_spread():
     from scipy.stats import norm
 
     from core.checks.privacy import privacy_gate_values
-    from core.checks.privacy.membership import chance_auc_sd
+    from core.stats.null import chance_auc_sd
 
     rng = np.random.default_rng(3)
     train, holdout = rng.normal(size=(900, 3)), rng.normal(size=(300, 3))

@@ -27,7 +27,7 @@ from core.checks.privacy.copies import (ExactCopies, NearCopies, exact_copies, e
                                         holdout_hits_unique, row_hashes, unique_training_rows)
 from core.checks.privacy.distance import (DCR_TAIL_QUANTILE, DistanceToClosestRecord, distance_to_closest_record,
                                           tail_share)
-from core.checks.privacy.membership import (MembershipInference, auc_score, chance_auc_sd, hanley_mcneil_interval,
+from core.checks.privacy.membership import (MembershipInference, auc_score, hanley_mcneil_interval,
                                             membership_inference)
 from core.checks.privacy.risks import (NUMERIC_GUESS_MARGIN, AttackRisk, attack_matrix, attack_risk,
                                        attribute_inference_risk, linkability_risk, singling_out_risk, wilson_rate)
@@ -36,6 +36,7 @@ from core.data.metadata import Metadata
 from core.errors import UsageError
 from core.gates import CALIBRATION_DEFAULTS, judge, rule_text, spec
 from core.stats.distances import DistanceEncoding, NearestRecords, Progress, nearest_encoded, nearest_records
+from core.stats.null import chance_auc_sd
 
 PRIVACY_GATES = ("exact_copies", "distance_to_closest_record", "membership_inference")
 # Fixed thresholds, used only where no null can be drawn (the registry's; kept here under their old names).

@@ -15,7 +15,8 @@ posing, the null's sd was 0.0150 against a spread of 0.0150 over the same 30 spl
 candidates. Over 60 independent splits each (census at 4,800 rows, weather at 1,000) the attack's AUC spread
 0.0168 and 0.0157, a chance classifier's spread at those candidates (0.0167), while the null drawn from one
 finite holdout spread 0.0142-0.0148 (its posing rows and non-members come from the same 1,800 rows, so they vary
-less than fresh draws): the gate's bound uses the larger of the two spreads (core.gates.judge's min_sd).
+less than fresh draws): the gate's bound uses the larger of the two spreads (core.gates.judge's min_sd with
+core.stats.null.chance_auc_sd).
 """
 from __future__ import annotations
 
@@ -57,13 +58,6 @@ def auc_score(positive: np.ndarray, negative: np.ndarray) -> float:
     ranks = rankdata(np.concatenate([positive, negative]))
     n1, n2 = len(positive), len(negative)
     return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n2))
-
-
-def chance_auc_sd(k: int) -> float:
-    """Spread of a chance classifier's AUC on k positives and k negatives (Mann-Whitney under no difference):
-    sqrt((2k + 1) / (12 k^2)); the membership gate's spread is floored here (see the module docstring)."""
-    k = max(int(k), 1)
-    return math.sqrt((2 * k + 1) / (12 * k * k))
 
 
 def hanley_mcneil_interval(auc: float, n_pos: int, n_neg: int, level: float = CONFIDENCE_LEVEL) -> tuple[float, float]:

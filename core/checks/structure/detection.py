@@ -43,6 +43,7 @@ from threadpoolctl import threadpool_limits
 from core.data.encoding import EncodedColumn, EncodedTables, encoded_for
 from core.data.metadata import CONTINUOUS_SDTYPES, DISCRETE_SDTYPES
 from core.gates import Gate, prediction_judgement
+from core.stats.null import chance_auc_sd
 
 MAX_ROWS = 4_000  # per side; both the statistic and its null use the same m
 NULL_FITS = 20  # independent real-vs-real fits; the t bound widens fast below ~10 (k = 5: 4.1 sd)
@@ -217,8 +218,7 @@ def evaluate_detection(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
     probability[syn_pos] = oof_syn
     probability[rest] = extra
     null = detection_null(np.vstack([x["real"], x["holdout"]]), m, categorical, seed, null_fits)
-    judged = prediction_judgement("detection", auc, null, alpha=alpha,
-                                  min_sd=math.sqrt((2 * m + 1) / (12.0 * m * m)))
+    judged = prediction_judgement("detection", auc, null, alpha=alpha, min_sd=chance_auc_sd(m))
     contributions = pd.Series(drops, index=columns).sort_values(ascending=False)
     top = ", ".join(f"{c} {v:+.3f}" for c, v in contributions.head(3).items())
     median = judged.null_median if judged.null_median is not None else float("nan")
