@@ -141,11 +141,16 @@ TABLES: dict[str, Table] = {
 DEFAULT_TABLES = ("census", "flights", "weather", "german_credit", "penguins", "planes", "airports", "penguins_raw")
 
 
+def split_points(rows: int) -> tuple[int, int]:
+    """Where the training part ends and where the holdout ends, in a permutation of `rows` rows."""
+    a = int(rows * FRACTIONS[0])
+    return a, a + int(rows * FRACTIONS[1])
+
+
 def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train, holdout and the fresh pool (disjoint real rows), by a seeded permutation."""
     order = np.random.default_rng(seed).permutation(len(frame))
-    a = int(len(frame) * FRACTIONS[0])
-    b = a + int(len(frame) * FRACTIONS[1])
+    a, b = split_points(len(frame))
     return tuple(frame.iloc[p].reset_index(drop=True) for p in (order[:a], order[a:b], order[b:]))
 
 
@@ -583,7 +588,7 @@ def run(args: argparse.Namespace, families: tuple[str, ...]) -> dict:
 
 def _wanted_sizes(args: argparse.Namespace, frame: pd.DataFrame) -> list[int]:
     """The synthetic sizes judged on `frame`: --sizes, or four from 300 rows to the full fresh pool."""
-    pool = len(frame) - int(len(frame) * FRACTIONS[0]) - int(len(frame) * FRACTIONS[1])
+    pool = len(frame) - split_points(len(frame))[1]
     if args.sizes:
         return sorted({pool if s == "full" else min(int(s), pool) for s in args.sizes.split(",")})
     return sizes(pool)
